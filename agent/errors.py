@@ -1,0 +1,33 @@
+"""Errors that end in one clear line for the user: what was wrong and what to do."""
+
+
+class AgentError(Exception):
+    """Base of every error the agent reports as a one-line message."""
+
+
+class DisplayError(AgentError):
+    """No usable display, or a capture from it failed."""
+
+
+class ActionError(AgentError):
+    """An action could not be carried out (the model is told, the run goes on)."""
+
+
+class EndpointError(AgentError):
+    """The model endpoint could not be reached or answered with an error."""
+
+
+class EpisodeError(AgentError):
+    """An episode file is missing, corrupt or of an unknown version."""
+
+
+class FormatError(AgentError):
+    """A model reply that cannot be turned into an action; the message goes back to the model."""
+
+    def __init__(self, message: str, reply=None):
+        super().__init__(message)
+        self.reply = reply
+
+
+class Interrupted(AgentError):
+    """The user stopped the run (pointer in a screen corner, stop key)."""

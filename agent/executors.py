@@ -1,0 +1,130 @@
+"""Executors: carry out actions in screen pixels, never outside the monitor they were given."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from .errors import ActionError, DisplayError, Interrupted
+from .geometry import Monitor, Point
+
+
+def check_inside(monitor: Monitor, *points: Point) -> None:
+    for point in points:
+        if not monitor.contains(point):
+            raise ActionError(f"point {point} is outside the display's monitor {monitor}; refusing to act there")
+
+
+class RecordingComputer:
+    """Performs nothing and records every call: the test fake and the --dry-run executor."""
+
+    def __init__(self, monitor: Monitor):
+        self.monitor = monitor
+        self.calls: list[tuple] = []
+
+    def click(self, point: Point, button: str, count: int) -> None:
+        check_inside(self.monitor, point)
+        self.calls.append(("click", point, button, count))
+
+    def move(self, point: Point) -> None:
+        check_inside(self.monitor, point)
+        self.calls.append(("move", point))
+
+    def drag(self, start: Point, end: Point) -> None:
+        check_inside(self.monitor, start, end)
+        self.calls.append(("drag", start, end))
+
+    def scroll(self, point: Point, direction: str, steps: int) -> None:
+        check_inside(self.monitor, point)
+        self.calls.append(("scroll", point, direction, steps))
+
+    def keypress(self, keys: list[str]) -> None:
+        self.calls.append(("keypress", list(keys)))
+
+    def type_text(self, text: str) -> None:
+        self.calls.append(("type_text", text))
+
+    def wait(self, seconds: float) -> None:
+        self.calls.append(("wait", seconds))
+
+
+def ensure_xauthority() -> None:
+    """python-xlib fails on a missing ~/.Xauthority even when the server needs no auth."""
+    path = Path(os.environ.get("XAUTHORITY") or Path.home() / ".Xauthority")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
+class PyAutoGUIComputer:
+    """Real input through pyautogui on an X display; non-ASCII text goes through the clipboard."""
+
+    def __init__(self, display: str, monitor: Monitor, drag_seconds: float = 0.25):
+        os.environ["DISPLAY"] = display  # pyautogui connects to $DISPLAY when it is imported
+        ensure_xauthority()
+        try:
+            import pyautogui
+        except Exception as error:
+            raise DisplayError(f"pyautogui cannot use display {display}: {error}") from None
+        pyautogui.FAILSAFE = True
+        pyautogui.PAUSE = 0.0  # the loop waits for the screen to settle instead
+        self._gui = pyautogui
+        self.display = display
+        self.monitor = monitor
+        self.drag_seconds = drag_seconds
+
+    def _do(self, verb: str, *args, **kwargs) -> None:
+        try:
+            getattr(self._gui, verb)(*args, **kwargs)
+        except self._gui.FailSafeException:
+            raise Interrupted("the pointer reached a screen corner (pyautogui failsafe)") from None
+
+    def click(self, point: Point, button: str, count: int) -> None:
+        check_inside(self.monitor, point)
+        self._do("click", *point, clicks=count, interval=0.05 if count > 1 else 0.0, button=button)
+
+    def move(self, point: Point) -> None:
+        check_inside(self.monitor, point)
+        self._do("moveTo", *point)
+
+    def drag(self, start: Point, end: Point) -> None:
+        check_inside(self.monitor, start, end)
+        self._do("moveTo", *start)
+        self._do("mouseDown", button="left")
+        try:
+            self._do("moveTo", *end, duration=self.drag_seconds)
+        finally:
+            self._gui.mouseUp(button="left")
+
+    def scroll(self, point: Point, direction: str, steps: int) -> None:
+        check_inside(self.monitor, point)
+        self._do("moveTo", *point)
+        if direction in ("up", "down"):
+            self._do("scroll", steps if direction == "up" else -steps)
+        else:
+            self._do("hscroll", steps if direction == "right" else -steps)
+
+    def keypress(self, keys: list[str]) -> None:
+        self._do("hotkey", *keys)
+
+    def type_text(self, text: str) -> None:
+        if text.isascii():
+            self._do("write", text)
+        else:
+            self._paste(text)
+
+    def _paste(self, text: str) -> None:
+        # pyautogui drops non-ASCII characters silently; the clipboard carries them intact.
+        try:
+            # xclip stays in the background to serve the selection: keep it off our output pipes.
+            subprocess.run(["xclip", "-selection", "clipboard"], input=text.encode(), check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "DISPLAY": self.display}, timeout=5)
+        except FileNotFoundError:
+            raise ActionError("typing non-ASCII text needs xclip: apt-get install xclip") from None
+        except (subprocess.SubprocessError, OSError) as error:
+            raise ActionError(f"xclip could not set the clipboard: {error}") from None
+        self._do("hotkey", "ctrl", "v")
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)

@@ -1,0 +1,21 @@
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from sandbox.session import XSession  # noqa: E402
+
+from scenarios import HEIGHT, WIDTH  # noqa: E402
+
+
+@pytest.fixture
+def x_session():
+    """A fresh Xvfb display with openbox, torn down after the test."""
+    if not shutil.which("Xvfb"):
+        pytest.fail("Xvfb is not installed: run .ci/run, or apt-get install xvfb openbox xdotool xclip x11-utils")
+    with XSession(WIDTH, HEIGHT) as session:
+        yield session
+

@@ -1,0 +1,30 @@
+"""Offline stand-ins: a screen that shows synthetic frames."""
+
+import numpy as np
+
+from agent.geometry import Monitor
+from agent.screen import Frame
+
+
+def synthetic_frame(width: int = 1280, height: int = 800, shade: int = 0, monitor: Monitor | None = None) -> Frame:
+    pixels = np.full((height, width, 4), 255, np.uint8)
+    pixels[: height // 4, : width // 4, :3] = shade  # a block whose shade tells frames apart
+    return Frame(pixels, monitor or Monitor(0, 0, width, height))
+
+
+class FakeScreen:
+    """Shows a new synthetic frame after every action, so each step's screenshot differs."""
+
+    display = ":fake"
+    monitor_index = 1
+
+    def __init__(self, width: int = 1280, height: int = 800, monitor: Monitor | None = None):
+        self.width, self.height, self.monitor = width, height, monitor
+        self.frames = 0
+
+    def capture(self) -> Frame:
+        self.frames += 1
+        return synthetic_frame(self.width, self.height, shade=self.frames % 256, monitor=self.monitor)
+
+    def settle(self, before: Frame, timeout: float = 3.0) -> tuple[Frame, bool]:
+        return self.capture(), True

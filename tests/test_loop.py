@@ -1,0 +1,105 @@
+"""The loop with a fake screen, a recording computer and the loopback endpoint: statuses and episodes."""
+
+import json
+
+import pytest
+
+from agent.episode import EpisodeWriter, read_episode
+from agent.executors import RecordingComputer
+from agent.geometry import Monitor
+from agent.loop import Agent
+from agent.planners import GLMConfig, GLMPlanner, ReplayPlanner
+from endpoint import ScriptedEndpoint
+from fakes import FakeScreen
+
+KEY = "test-secret-key-abcdef"
+
+
+def run(tmp_path, replies, max_steps=10, monitor=None):
+    screen = FakeScreen(1366, 768, monitor)
+    computer = RecordingComputer(monitor or Monitor(0, 0, 1366, 768))
+    with ScriptedEndpoint(replies) as endpoint:
+        planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key=KEY, max_retries=0, timeout=10))
+        agent = Agent("Press OK", planner, computer, screen, EpisodeWriter(tmp_path / "run"), max_steps=max_steps,
+                      settings=planner.config.model_dump())
+        status, message = agent.run()
+    return status, message, computer, read_episode(tmp_path / "run"), endpoint
+
+
+def test_a_run_acts_in_screen_pixels_and_records_every_step(tmp_path):
+    status, _, computer, episode, endpoint = run(tmp_path, [
+        "Click OK. left_click(start_box='[500,500]', element_info='OK')\nMemory:\n[]",
+        "Type. type(content='héllo')", "Save. key(keys='ctrl+s')", "All done. DONE()"])
+    assert status == "done" and endpoint.exhausted
+    assert computer.calls == [("click", (683, 384), "left", 1), ("type_text", "héllo"), ("keypress", ["ctrl", "s"])]
+    header, steps, end = episode.header, episode.steps, episode.end
+    assert header["task"] == "Press OK" and header["screen"]["width"] == 1366 and header["agent_version"]
+    assert [s["index"] for s in steps] == [1, 2, 3, 4]
+    first = steps[0]
+    assert first["action"] == {"type": "click", "point": [500, 500], "button": "left", "element_info": "OK"}
+    assert first["screen"] == {"point": [683, 384]} and first["call"].startswith("left_click(")
+    assert first["raw"].startswith("Click OK.") and first["explanation"] == "Click OK." and first["memory"] == "[]"
+    assert first["image"] == {"width": 1366, "height": 768, "tokens": 1323}
+    assert set(first["timings"]) >= {"capture", "encode", "model", "act", "settle"}
+    assert all((episode.path / s["screenshot"]).is_file() for s in steps)
+    assert steps[-1]["action"] == {"type": "done"} and end["status"] == "done" and end["steps"] == 4
+
+
+def test_three_unusable_replies_in_a_row_end_the_run_and_keep_the_raw_replies(tmp_path):
+    status, message, computer, episode, endpoint = run(tmp_path, [
+        "I would click OK", "left_click(start_box='[1200,5]')", "Bye"])
+    assert status == "format_errors" and "3 unusable replies" in message and endpoint.exhausted
+    assert computer.calls == []
+    assert [s["raw"] for s in episode.steps] == ["I would click OK", "left_click(start_box='[1200,5]')", "Bye"]
+    assert all(s["outcome"] == "format_error" and s["error"] for s in episode.steps)
+    corrections = ["# Correction" in json.dumps(r) for r in endpoint.requests]
+    assert corrections == [False, True, True]
+
+
+def test_a_good_reply_resets_the_format_error_count(tmp_path):
+    status, *_ = run(tmp_path, ["nope", "nope", "WAIT()", "nope", "nope", "DONE()"])
+    assert status == "done"
+
+
+def test_fail_and_step_limit_have_their_own_statuses(tmp_path):
+    assert run(tmp_path / "a", ["FAIL()"])[0] == "failed"
+    status, message, *_ = run(tmp_path / "b", ["WAIT()"] * 2, max_steps=2)
+    assert status == "step_limit" and "2 steps" in message
+
+
+def test_a_dead_endpoint_ends_the_run_with_an_error_and_keeps_what_was_recorded(tmp_path):
+    status, message, _, episode, _ = run(tmp_path, ["WAIT()", {"status": 500}])
+    assert status == "error" and "HTTP 500" in message
+    assert len(episode.steps) == 1 and episode.end["status"] == "error" and episode.end["message"] == message
+
+
+def test_the_api_key_never_reaches_the_episode(tmp_path):
+    run(tmp_path, ["DONE()"])
+    for file in (tmp_path / "run").iterdir():
+        assert KEY.encode() not in file.read_bytes()
+
+
+def test_actions_on_a_second_monitor_land_on_that_monitor(tmp_path):
+    monitor = Monitor(1920, 0, 1366, 768)
+    _, _, computer, episode, _ = run(tmp_path, ["left_click(start_box='[0,0]')", "DONE()"], monitor=monitor)
+    assert computer.calls == [("click", (1920, 0), "left", 1)]
+
+
+def test_a_recorded_episode_replays_to_the_same_actions(tmp_path):
+    _, _, first, episode, _ = run(tmp_path, ["left_click(start_box='[10,20]')", "key(keys='enter')", "nope",
+                                             "scroll(start_box='[5,5]', direction='down', step=2)", "DONE()"])
+    computer = RecordingComputer(Monitor(0, 0, 1366, 768))
+    agent = Agent("Press OK", ReplayPlanner(episode), computer, FakeScreen(1366, 768),
+                  EpisodeWriter(tmp_path / "replayed"))
+    assert agent.run()[0] == "done"
+    assert computer.calls == first.calls
+    replayed = read_episode(tmp_path / "replayed")
+    assert [s["raw"] for s in replayed.steps] == [s["raw"] for s in episode.steps]
+
+
+def test_a_replay_that_runs_out_of_replies_is_an_error(tmp_path):
+    _, _, _, episode, _ = run(tmp_path, ["WAIT()"], max_steps=1)
+    agent = Agent("t", ReplayPlanner(episode), RecordingComputer(Monitor(0, 0, 1366, 768)), FakeScreen(1366, 768),
+                  EpisodeWriter(tmp_path / "again"))
+    status, message = agent.run()
+    assert status == "error" and "no more recorded replies" in message

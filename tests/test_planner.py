@@ -1,0 +1,119 @@
+"""The GLM planner with the real openai client against a loopback endpoint."""
+
+import base64
+
+import cv2
+import numpy as np
+import pytest
+
+from agent.actions import Click, Done
+from agent.errors import EndpointError, FormatError
+from agent.planners import GLMConfig, GLMPlanner
+from endpoint import ScriptedEndpoint
+from fakes import synthetic_frame
+
+CLICK = "<think>The button is there.</think>Click it. <|begin_of_box|>left_click(start_box='[500,500]', " \
+        "element_info='OK')<|end_of_box|>\nMemory:\n[{\"clicked\": \"%d\"}]"
+
+
+def planner_for(endpoint, **config) -> GLMPlanner:
+    return GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="test-key-123", max_retries=0, timeout=10, **config))
+
+
+def images_in(request) -> list[tuple[int, int]]:
+    sizes = []
+    for part in request["messages"][0]["content"]:
+        if part["type"] == "image_url":
+            data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            sizes.append((image.shape[1], image.shape[0]))
+    return sizes
+
+
+def text_of(request) -> str:
+    return "".join(p.get("text", "") for p in request["messages"][0]["content"])
+
+
+def test_each_step_is_one_user_message_with_history_capped_at_four_half_size_images():
+    with ScriptedEndpoint([CLICK % n for n in range(6)]) as endpoint:
+        planner = planner_for(endpoint)
+        for shade in range(6):
+            decision = planner.decide("Press OK", synthetic_frame(1280, 800, shade))
+            assert decision.action == Click(point=(500, 500), element_info="OK")
+    requests = endpoint.requests
+    assert all(len(r["messages"]) == 1 and r["messages"][0]["role"] == "user" for r in requests)
+    assert [len(images_in(r)) for r in requests] == [1, 2, 3, 4, 5, 5]
+    assert images_in(requests[5]) == [(640, 400)] * 4 + [(1280, 800)]  # history at half size, current last
+    assert requests[5]["messages"][0]["content"][-1]["type"] == "image_url"
+    last = text_of(requests[5])
+    assert "# Task:\nPress OK" in last and "# Task Platform\nUbuntu" in last and "### left_drag" in last
+    assert "step 1: Screenshot: (omitted in context) Thought: Click it.\nAction: left_click(start_box='[500,500]'" in last
+    assert "step 2: Screenshot:" in last and "step 2: Screenshot: (omitted" not in last
+    assert "Memory:\n[{\"clicked\": \"4\"}]" in last
+    assert "The button is there" not in last  # hidden reasoning never goes back as history
+
+
+def test_thinking_is_sent_in_both_dialects_and_box_tokens_are_kept():
+    with ScriptedEndpoint(["DONE()", "DONE()"]) as endpoint:
+        planner_for(endpoint).decide("t", synthetic_frame())
+        planner_for(endpoint, thinking=False).decide("t", synthetic_frame())
+    on, off = endpoint.requests
+    assert on["thinking"] == {"type": "enabled"} and on["chat_template_kwargs"] == {"enable_thinking": True}
+    assert off["thinking"] == {"type": "disabled"} and off["chat_template_kwargs"] == {"enable_thinking": False}
+    assert on["skip_special_tokens"] is False and on["model"] == "glm-4.5v" and on["temperature"] == 0
+    assert endpoint.headers[0]["authorization"] == "Bearer test-key-123"
+
+
+@pytest.mark.parametrize("reply", [
+    {"content": "DONE()", "reasoning_content": "from reasoning_content"},
+    {"content": "DONE()", "reasoning": "from reasoning"},
+    {"content": "<think>from reasoning</think>DONE()"},
+])
+def test_reasoning_is_read_from_every_place_servers_put_it(reply):
+    with ScriptedEndpoint([reply]) as endpoint:
+        decision = planner_for(endpoint).decide("t", synthetic_frame())
+    assert decision.action == Done() and decision.reply.reasoning.startswith("from reasoning")
+
+
+def test_a_correction_goes_back_to_the_model_and_an_unparsable_reply_keeps_its_raw_text():
+    with ScriptedEndpoint(["I will click somewhere", "DONE()"]) as endpoint:
+        planner = planner_for(endpoint)
+        with pytest.raises(FormatError) as caught:
+            planner.decide("t", synthetic_frame())
+        assert caught.value.reply.raw == "I will click somewhere"
+        planner.decide("t", synthetic_frame(), feedback="Your previous reply could not be used: no action call")
+    assert "# Correction\nYour previous reply could not be used" in text_of(endpoint.requests[1])
+    assert "# Correction" not in text_of(endpoint.requests[0])
+
+
+def test_a_reply_cut_off_at_the_token_limit_says_so():
+    with ScriptedEndpoint([{"content": "I will left_click(start_box='[1", "finish_reason": "length"}]) as endpoint:
+        with pytest.raises(FormatError, match="cut off at the token limit"):
+            planner_for(endpoint).decide("t", synthetic_frame())
+
+
+def test_request_size_and_image_tokens_are_reported():
+    with ScriptedEndpoint(["DONE()"]) as endpoint:
+        decision = planner_for(endpoint).decide("t", synthetic_frame(1280, 720))
+    assert decision.reply.request["images"] == 1 and decision.reply.request["image_tokens"] == 1196
+    assert decision.reply.usage["prompt_tokens"] == 1000
+
+
+@pytest.mark.parametrize("reply, message", [
+    ({"status": 500}, "HTTP 500"),
+    ({"status": 401}, "refused the API key"),
+    ({"status": 404}, "has no model"),
+    ({"status": 200, "body": "<html>not json</html>"}, "not a chat completion|no choices"),
+    ({"status": 200, "body": {"id": "x", "object": "chat.completion", "choices": []}}, "no choices"),
+])
+def test_endpoint_failures_are_one_line_errors(reply, message):
+    with ScriptedEndpoint([reply]) as endpoint:
+        with pytest.raises(EndpointError, match=message) as caught:
+            planner_for(endpoint).decide("t", synthetic_frame())
+    assert "\n" not in str(caught.value)
+
+
+def test_a_dead_endpoint_is_a_one_line_error():
+    planner = GLMPlanner(GLMConfig(base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=5))
+    with pytest.raises(EndpointError, match="cannot reach http://127.0.0.1:9/v1"):
+        planner.decide("t", synthetic_frame())
