@@ -10,7 +10,7 @@ from pathlib import Path
 from . import __version__
 from .console import console, show_end, show_error, show_step
 from .episode import EpisodeWriter, new_run_dir, read_episode
-from .errors import AgentError
+from .errors import AgentError, Interrupted
 from .executors import PyAutoGUIComputer, RecordingComputer
 from .loop import EXIT_CODES, Agent
 from .planners import GLMConfig, GLMPlanner, ReplayPlanner
@@ -103,9 +103,14 @@ def drive(args, task: str, planner, settings: dict) -> int:
                   settings=settings, on_step=show_step)
     console.print(f"[bold]{planner.name}[/bold] on display {screen.display} "
                   f"({monitor.width}x{monitor.height}): {task}")
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     status, message = agent.run()
     show_end(status, message, agent.steps, out)
     return EXIT_CODES[status]
+
+
+def stop_on_sigterm(signum, frame):
+    raise Interrupted("terminated by SIGTERM")
 
 
 def command_sandbox(args) -> int:

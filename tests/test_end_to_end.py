@@ -1,5 +1,12 @@
 """`gui-agent run` in Xvfb against the loopback endpoint; the apps' own records prove the effects."""
 
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
 from agent.episode import read_episode
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent, run_scenario
@@ -84,3 +91,18 @@ def test_dry_run_performs_nothing_and_records_what_it_would_do(x_session, tmp_pa
     assert [e for e in app.record()["events"] if e["event"] in ("click", "submit")] == []
     step = read_episode(tmp_path / "run").steps[0]
     assert step["call"].startswith("left_click(") and step["screen"]["point"] and step["outcome"] == "ok"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_run_ends_interrupted_and_keeps_its_steps(signum, x_session, tmp_path):
+    with ScriptedEndpoint(["WAIT()"] * 3) as endpoint:
+        process = subprocess.Popen([sys.executable, "-m", "agent", "run", "wait", "--base-url", endpoint.url,
+                                    "--display", x_session.display, "--out", str(tmp_path / "run")],
+                                   env=x_session.env, stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(endpoint.requests) < 2 and time.monotonic() < deadline:  # the second wait is under way
+            time.sleep(0.05)
+        process.send_signal(signum)
+        assert process.wait(timeout=15) == 130
+    episode = read_episode(tmp_path / "run")
+    assert episode.end["status"] == "interrupted" and len(episode.steps) == 1
