@@ -1,6 +1,7 @@
 """The `gui-agent` command: run, replay, sandbox."""
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,9 @@ from .episode import EpisodeWriter, new_run_dir, read_episode
 from .errors import AgentError, Interrupted
 from .executors import PyAutoGUIComputer, RecordingComputer
 from .loop import EXIT_CODES, Agent
+from .local import LocalPlanner
 from .planners import GLMConfig, GLMPlanner, ReplayPlanner
+from .snap import SnappingPlanner
 from .screen import Screen
 
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
@@ -37,13 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="carry out a task with a model", description=(
         f"Carry out TASK on the display. Exit codes by status: {STATUS_HELP}; 2 for bad arguments."))
     run.add_argument("task", help="what to do, in plain words")
-    run.add_argument("--model", default="glm-4.5v", help="model name the endpoint serves (default: glm-4.5v)")
+    run.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
+                                     "embedded OCR planner (the default when no endpoint or key is configured)")
     run.add_argument("--base-url", default=os.environ.get("GUI_AGENT_BASE_URL"),
                      help="OpenAI-compatible endpoint, e.g. https://api.z.ai/api/paas/v4 or http://HOST:8000/v1 "
                           "(default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
     run.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
                      help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
     run.add_argument("--no-thinking", dest="thinking", action="store_false", help="turn thinking mode off")
+    run.add_argument("--no-snap", dest="snap", action="store_false",
+                     help="do not move a model's click onto the on-screen text its element_info names")
     run.add_argument("--max-tokens", type=int, default=8192, help="output token limit per reply (default: 8192)")
     run.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for one reply (default: 180)")
     add_run_options(run)
@@ -77,13 +83,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def command_run(args) -> int:
-    if not args.base_url and not args.api_key:
-        raise AgentError("no model endpoint: pass --base-url for a vLLM/SGLang server, "
-                         "or --api-key (or $ZAI_API_KEY) for Z.ai")
-    config = GLMConfig(model=args.model, base_url=args.base_url or GLMConfig().base_url, api_key=args.api_key,
-                       thinking=args.thinking, max_tokens=args.max_tokens, timeout=args.timeout)
-    settings = {**config.model_dump(), "max_steps": args.max_steps, "dry_run": args.dry_run}
-    return drive(args, args.task, GLMPlanner(config), settings)
+    if args.model == "local" or (args.model is None and not args.base_url and not args.api_key):
+        if args.model is None:
+            console.print("[yellow]no model endpoint or key configured:[/yellow] using the embedded planner "
+                          "(--model local); pass --base-url or --api-key for GLM-4.5V")
+        planner = LocalPlanner(args.task)
+        return drive(args, args.task, planner, {"model": "local", "max_steps": args.max_steps, "dry_run": args.dry_run})
+    config = GLMConfig(model=args.model or "glm-4.5v", base_url=args.base_url or GLMConfig().base_url,
+                       api_key=args.api_key, thinking=args.thinking, max_tokens=args.max_tokens, timeout=args.timeout)
+    settings = {**config.model_dump(), "max_steps": args.max_steps, "dry_run": args.dry_run, "snap": args.snap}
+    planner = GLMPlanner(config)
+    return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner, settings)
 
 
 def command_replay(args) -> int:
@@ -125,7 +135,10 @@ def command_sandbox(args) -> int:
         console.print(f"sandbox ready on DISPLAY={session.display} ({width}x{height}); apps: "
                       + (", ".join(f"{a.name} (record {a.record_path})" for a in apps) or "none"))
         if command:
-            return subprocess.run(command, env=session.env).returncode
+            code = subprocess.run(command, env=session.env).returncode
+            for app in apps:
+                console.print(f"{app.name} ended with state {json.dumps(app.record().get('state', {}), ensure_ascii=False)}")
+            return code
         console.print(f"run `export DISPLAY={session.display}` in another terminal; Ctrl+C here to stop")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:

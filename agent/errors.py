@@ -31,3 +31,11 @@ class FormatError(AgentError):
 
 class Interrupted(AgentError):
     """The user stopped the run (pointer in a screen corner, stop key)."""
+
+
+class InstructionError(AgentError):
+    """An instruction the embedded planner does not understand; refused before acting."""
+
+
+class GroundingError(AgentError):
+    """A target that is not on screen; the embedded planner never clicks a guess."""

@@ -56,16 +56,24 @@ def ensure_xauthority() -> None:
         path.touch()
 
 
+_pyautogui_display: str | None = None  # pyautogui connects once, to $DISPLAY when it is imported
+
+
 class PyAutoGUIComputer:
     """Real input through pyautogui on an X display; non-ASCII text goes through the clipboard."""
 
     def __init__(self, display: str, monitor: Monitor, drag_seconds: float = 0.25):
-        os.environ["DISPLAY"] = display  # pyautogui connects to $DISPLAY when it is imported
+        global _pyautogui_display
+        if _pyautogui_display not in (None, display):
+            raise DisplayError(f"pyautogui is bound to display {_pyautogui_display} in this process; "
+                               f"act on {display} from another process")
+        os.environ["DISPLAY"] = display
         ensure_xauthority()
         try:
             import pyautogui
         except Exception as error:
             raise DisplayError(f"pyautogui cannot use display {display}: {error}") from None
+        _pyautogui_display = display
         pyautogui.FAILSAFE = True
         pyautogui.PAUSE = 0.0  # the loop waits for the screen to settle instead
         self._gui = pyautogui

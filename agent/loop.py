@@ -82,7 +82,7 @@ class Agent:
         self._record(record, decision.reply, outcome=outcome, error=error, settled=settled,
                      explanation=decision.explanation, memory=decision.memory, action=action.model_dump(),
                      call=action.call(), screen={k: to_screen(p) for k, p in action.points().items()},
-                     timings=timings)
+                     timings=timings, **({"snap": decision.snap} if decision.snap else {}))
         if action.ends_run:
             raise RunEnded("done" if isinstance(action, Done) else "failed")
 

@@ -38,6 +38,7 @@ class Decision:
     action: Action
     explanation: str
     memory: str | None
+    snap: dict | None = None  # where a grounding check moved the model's point, if it did
 
 
 class Planner(Protocol):

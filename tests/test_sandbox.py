@@ -24,7 +24,9 @@ def test_a_command_runs_inside_the_sandbox_and_everything_is_torn_down():
                        env=os.environ | {"DISPLAY": ""})
     assert result.returncode == 0, result.stderr
     assert "sandbox ready on DISPLAY=:" in result.stdout and "form (record" in result.stdout
-    assert result.stdout.strip().splitlines()[-1].split()[1:] == ["1024", "768"]
+    probe_line = next(line for line in result.stdout.splitlines() if line.startswith(":"))
+    assert probe_line.split()[1:] == ["1024", "768"]
+    assert "form ended with state {" in result.stdout
     assert sandbox_processes() <= before
 
 

@@ -1,0 +1,196 @@
+"""The embedded default planner: carries out simple instructions, grounding targets with OCR and
+OpenCV, with no model and no network. It speaks the same action calls as GLM-4.5V, so its
+episodes look and replay the same."""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import actions as a
+from . import grounding as g
+from . import instructions as ins
+from .errors import GroundingError
+from .ocr import OCR, Box, TextBox
+from .planners import Decision, Reply, interpret
+from .screen import Frame
+
+WAIT_FOR_SECONDS = 10.0
+LIST_SCROLLS = 12
+
+
+@dataclass
+class Scene:
+    """What is on one frame: its text lines and bordered rectangles."""
+
+    frame: Frame
+    texts: list[TextBox]
+    rectangles: list[Box]
+    full_read: bool = False
+
+
+def box_centre(box: Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+class LocalPlanner:
+    name = "local"
+
+    def __init__(self, instruction: str, ocr: OCR | None = None):
+        self.clauses = ins.parse_instruction(instruction)  # refuses what it cannot do before acting
+        self.ocr = ocr or OCR()
+        self.frame: Frame | None = None
+        self.last_point: tuple[float, float] | None = None
+        self._scene: Scene | None = None
+        self._plan = self._steps()
+
+    def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
+        started = time.perf_counter()
+        self.frame, self._scene = frame, None
+        if feedback:  # an action failed: the plan cannot go on blindly
+            raise GroundingError(f"stopping: {feedback}")
+        explanation, action = next(self._plan, ("Every instruction is carried out.", a.Done()))
+        points = action.points()
+        if points:
+            self.last_point = frame.geometry.model_to_image(next(iter(points.values())))
+        return interpret(Reply(f"{explanation} {action.call()}", timings={"model": time.perf_counter() - started}))
+
+    # -- seeing -------------------------------------------------------------------------------
+
+    def scene(self, full_read: bool = False) -> Scene:
+        """The current frame's text and rectangles; text detection reuses the last read where the
+        screen did not change, unless `full_read`."""
+        if self._scene is None or (full_read and not self._scene.full_read):
+            pixels = self.frame.pixels
+            self._scene = Scene(self.frame, self.ocr.read(pixels, full=full_read), g.find_rectangles(pixels), full_read)
+        return self._scene
+
+    def model_point(self, point: tuple[float, float]) -> tuple[int, int]:
+        return self.frame.geometry.image_to_model(point)
+
+    def find(self, target: str, within: Box | None = None) -> g.Match | None:
+        """The best match, preferring text inside a clickable-looking box, then the one nearest
+        the previous action."""
+        matches = g.find_text(self.scene().texts, target, near=self.last_point, within=within)
+        if not matches:  # before giving up, read the whole screen afresh
+            matches = g.find_text(self.scene(full_read=True).texts, target, near=self.last_point, within=within)
+        if not matches:
+            return None
+        top = [m for m in matches if round(m.score, 2) == round(matches[0].score, 2)]
+        return min(top, key=lambda m: self._button_around(m) is None)
+
+    def _button_around(self, match: g.Match) -> Box | None:
+        """A bordered box snugly around the text: a button, a tab, a menu item."""
+        width, height = match.box[2] - match.box[0], match.box[3] - match.box[1]
+        for box in self.scene().rectangles:
+            bw, bh = box[2] - box[0], box[3] - box[1]
+            if g.inside(match.centre, box) and bw <= 3 * width + 40 and bh <= 3 * height:
+                return box
+        return None
+
+    def click_point(self, match: g.Match) -> tuple[float, float]:
+        button = self._button_around(match)
+        return box_centre(button) if button else match.centre
+
+    def not_found(self, target: str, where: str = "on screen") -> GroundingError:
+        closest = ", ".join(repr(t) for t in g.closest_texts(self.scene().texts, target))
+        return GroundingError(f"{target!r} is not {where}; closest texts: {closest or 'none'}")
+
+    # -- doing: each clause is a generator of (explanation, action) -----------------------------
+
+    def _steps(self):
+        handlers = {ins.ClickOn: self._click, ins.SetTick: self._tick, ins.TypeInto: self._type,
+                    ins.Press: self._press, ins.ScrollIn: self._scroll, ins.WaitFor: self._wait_for,
+                    ins.SelectFrom: self._select}
+        for clause in self.clauses:
+            yield from handlers[type(clause)](clause)
+
+    def _locate(self, target: str):
+        """Find the target; if it is not there, scroll the region of the previous action once."""
+        match = self.find(target)
+        if match is None and self.last_point is not None:
+            yield (f"{target!r} is not on screen; scroll where I last acted to look for it.",
+                   a.Scroll(point=self.model_point(self.last_point), direction="down", steps=3))
+            match = self.find(target)
+        if match is None:
+            raise self.not_found(target)
+        return match
+
+    def _click(self, clause: ins.ClickOn):
+        match = yield from self._locate(clause.target)
+        point = self.model_point(self.click_point(match))
+        verb = {(1, "left"): "Click", (2, "left"): "Double-click", (1, "right"): "Right-click"}[
+            (clause.count, clause.button)]
+        action = (a.DoubleClick(point=point, element_info=clause.target) if clause.count == 2 else
+                  a.Click(point=point, button=clause.button, element_info=clause.target))
+        yield f"{verb} {clause.target!r}.", action
+
+    def _tick(self, clause: ins.SetTick):
+        label = yield from self._locate(clause.target)
+        box = g.checkbox_for_label(self.scene().rectangles, label.text.box)
+        if box is None:
+            raise GroundingError(f"there is no check box left of {clause.target!r}")
+        if g.is_ticked(self.frame.pixels, box) != clause.on:
+            verb = "Tick" if clause.on else "Untick"
+            yield (f"{verb} {clause.target!r}.",
+                   a.Click(point=self.model_point(box_centre(box)), element_info=f"{clause.target} check box"))
+
+    def _type(self, clause: ins.TypeInto):
+        if clause.field:
+            label = yield from self._locate(clause.field)
+            box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box)
+            if box is None:
+                raise GroundingError(f"there is no text field next to {clause.field!r}")
+            yield f"Focus the {clause.field!r} field.", a.Click(point=self.model_point(box_centre(box)),
+                                                                element_info=f"{clause.field} field")
+            yield "Go to the end of what it holds.", a.Key(keys="end")
+            yield "Select it all, so typing replaces it.", a.Key(keys="shift+home")
+        yield f"Type {clause.text!r}.", a.TypeText(content=clause.text)
+
+    def _press(self, clause: ins.Press):
+        yield f"Press {clause.keys}.", a.Key(keys=clause.keys)
+
+    def _scroll(self, clause: ins.ScrollIn):
+        if clause.within:
+            label = yield from self._locate(clause.within)
+            box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box, light=False)
+            point = box_centre(box) if box else label.centre
+        else:
+            point = self.last_point or (self.frame.width / 2, self.frame.height / 2)
+        where = f" in {clause.within!r}" if clause.within else ""
+        yield f"Scroll {clause.direction}{where}.", a.Scroll(point=self.model_point(point), direction=clause.direction,
+                                                            steps=5)
+
+    def _wait_for(self, clause: ins.WaitFor):
+        deadline = time.monotonic() + WAIT_FOR_SECONDS
+        while self.find(clause.target) is None:
+            if time.monotonic() > deadline:
+                raise self.not_found(clause.target, f"on screen after {WAIT_FOR_SECONDS:.0f} s")
+            yield f"Wait for {clause.target!r} to appear.", a.Wait(seconds=0.5)
+
+    def _select(self, clause: ins.SelectFrom):
+        label = yield from self._locate(clause.container)
+        box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box, light=False)
+        if box is None:
+            raise GroundingError(f"there is no list or drop-down next to {clause.container!r}")
+        text_height = label.box[3] - label.box[1]
+        if box[3] - box[1] > 2.5 * text_height:  # a list: scroll it until the item shows
+            yield from self._scroll_list_to(clause.item, box)
+            item = self.find(clause.item, within=box)
+        else:  # a drop-down: open it, then pick the item from what opens
+            yield f"Open the {clause.container!r} drop-down.", a.Click(point=self.model_point(box_centre(box)),
+                                                                      element_info=clause.container)
+            item = self.find(clause.item, within=(0, box[1], self.frame.width, self.frame.height))
+        if item is None:
+            raise self.not_found(clause.item, f"in {clause.container!r}")
+        yield f"Choose {clause.item!r}.", a.Click(point=self.model_point(item.centre), element_info=clause.item)
+
+    def _scroll_list_to(self, item: str, box: Box):
+        for _ in range(LIST_SCROLLS):
+            if self.find(item, within=box):
+                return
+            before = self.frame.pixels[box[1]:box[3], box[0]:box[2]].copy()
+            yield f"{item!r} is not in view; scroll the list.", a.Scroll(point=self.model_point(box_centre(box)),
+                                                                        direction="down", steps=3)
+            if np.array_equal(before, self.frame.pixels[box[1]:box[3], box[0]:box[2]]):
+                return  # the list did not move: it is at its end
