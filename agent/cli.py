@@ -1,4 +1,4 @@
-"""The `gui-agent` command: run, replay, sandbox."""
+"""The `gui-agent` command: run, resume, replay, report, sandbox."""
 
 import argparse
 import json
@@ -9,15 +9,18 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .console import console, show_end, show_error, show_step
-from .episode import EpisodeWriter, new_run_dir, read_episode
+from .console import RunView, console, show_error
+from .episode import EPISODE_FILE, EpisodeWriter, new_run_dir, read_episode
 from .errors import AgentError, Interrupted
-from .executors import PyAutoGUIComputer, RecordingComputer
-from .loop import EXIT_CODES, Agent
+from .confirm import Confirmer, ask_on_terminal, load_policy
+from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
+from .loop import EXIT_CODES, Agent, Limits
 from .local import LocalPlanner
 from .planners import GLMConfig, GLMPlanner, ReplayPlanner
+from .report import write_animation, write_report
 from .snap import SnappingPlanner
 from .screen import Screen
+from .stop import DEFAULT_STOP_KEYS, StopChord
 
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
 
@@ -39,21 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="carry out a task with a model", description=(
         f"Carry out TASK on the display. Exit codes by status: {STATUS_HELP}; 2 for bad arguments."))
-    run.add_argument("task", help="what to do, in plain words")
+    run.add_argument("task", help="what to do, in plain words; {{NAME}} stands for a --secret")
     run.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
                                      "embedded OCR planner (the default when no endpoint or key is configured)")
-    run.add_argument("--base-url", default=os.environ.get("GUI_AGENT_BASE_URL"),
-                     help="OpenAI-compatible endpoint, e.g. https://api.z.ai/api/paas/v4 or http://HOST:8000/v1 "
-                          "(default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
-    run.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
-                     help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
-    run.add_argument("--no-thinking", dest="thinking", action="store_false", help="turn thinking mode off")
+    add_endpoint_options(run)
     run.add_argument("--no-snap", dest="snap", action="store_false",
                      help="do not move a model's click onto the on-screen text its element_info names")
-    run.add_argument("--max-tokens", type=int, default=8192, help="output token limit per reply (default: 8192)")
-    run.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for one reply (default: 180)")
     add_run_options(run)
     run.set_defaults(command=command_run)
+
+    resume = commands.add_parser("resume", help="continue an ended or killed run where it stopped",
+                                 description="Continue the run in OUT from its last finished step, appending to "
+                                             "its episode. Endpoint options not given come from the episode; "
+                                             "the key never does.")
+    resume.add_argument("episode", type=Path, help="the run folder")
+    resume.add_argument("--model", help="model name (default: the episode's)")
+    add_endpoint_options(resume, defaults_from_episode=True)
+    add_run_options(resume, out=False)
+    resume.set_defaults(command=command_resume)
 
     replay = commands.add_parser("replay", help="re-perform a recorded episode on the current screen",
                                  description="Re-perform the actions of episode OUT by serving its recorded "
@@ -61,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
     add_run_options(replay)
     replay.set_defaults(command=command_replay)
+
+    report = commands.add_parser("report", help="write an HTML report of an episode (and a GIF replay)",
+                                 description="Write OUT/report.html, one self-contained page with a card per "
+                                             "step; with --gif also OUT/replay.gif.")
+    report.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
+    report.add_argument("--gif", action="store_true", help="also write replay.gif: the screenshots with the clicks")
+    report.add_argument("--fps", type=float, default=1.0, help="GIF frames per second (default: 1)")
+    report.add_argument("--prices", type=Path,
+                        help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, over the built-in table')
+    report.set_defaults(command=command_report)
 
     sandbox = commands.add_parser("sandbox", help="start a virtual desktop with demo apps",
                                   description="Start Xvfb with openbox and demo apps, print the display, and tear "
@@ -74,49 +90,161 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
+def add_endpoint_options(parser: argparse.ArgumentParser, defaults_from_episode: bool = False) -> None:
+    where = "the episode's" if defaults_from_episode else None
+    parser.add_argument("--base-url", default=None if where else os.environ.get("GUI_AGENT_BASE_URL"),
+                        help="OpenAI-compatible endpoint, e.g. https://api.z.ai/api/paas/v4 or http://HOST:8000/v1 "
+                             f"(default: {where or '$GUI_AGENT_BASE_URL, else Z.ai when a key is set'})")
+    parser.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
+                        help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
+    parser.add_argument("--no-thinking", dest="thinking", action="store_false", default=None,
+                        help="turn thinking mode off")
+    parser.add_argument("--reply-tokens", type=int, help="output token limit per reply (default: 8192)")
+    parser.add_argument("--timeout", type=float, help="seconds to wait for one reply (default: 180)")
+    parser.add_argument("--retries", type=int, help="retries of a failed request, with backoff (default: 4)")
+
+
+def add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
     parser.add_argument("--max-steps", type=int, default=30, help="stop after this many model replies (default: 30)")
+    parser.add_argument("--max-seconds", type=float, help="stop after this many seconds (default: no limit)")
+    parser.add_argument("--max-tokens", type=int, help="stop once this many tokens are used: reported usage, or the "
+                                                       "image-token estimate where none is reported (default: no limit)")
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
     parser.add_argument("--monitor", type=int, default=1, help="monitor number on that display (default: 1)")
-    parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
+    if out:
+        parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
     parser.add_argument("--dry-run", action="store_true", help="perform nothing; record what would have been done")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="do not write report.html in the episode folder at the end")
+    parser.add_argument("--confirm", choices=["ask", "never", "always"], default="ask",
+                        help="ask before actions the confirmation policy matches (default), every action, or never")
+    parser.add_argument("--yes", action="store_true", help="allow actions that need confirmation without asking")
+    parser.add_argument("--confirm-policy", type=Path, help="a TOML file replacing the default confirmation policy")
+    parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
+                        help="a value typed where the model writes {{NAME}}, never shown to it nor written anywhere "
+                             "(repeatable; also from $GUI_AGENT_SECRET_NAME)")
+    parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
+                        help=f"key chord that stops the run at once (default: {DEFAULT_STOP_KEYS}; 'none' to disable)")
+
+
+def parse_secrets(pairs: list[str]) -> dict[str, str]:
+    secrets = {k.removeprefix("GUI_AGENT_SECRET_"): v for k, v in os.environ.items()
+               if k.startswith("GUI_AGENT_SECRET_")}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise AgentError(f"--secret {name!r}... is not NAME=VALUE (NAME letters, digits and _)")
+        secrets[name] = value
+    return secrets
+
+
+def glm_config(args, saved: dict | None = None) -> GLMConfig:
+    saved = saved or {}
+    given = {"model": args.model, "base_url": args.base_url, "thinking": args.thinking,
+             "max_tokens": args.reply_tokens, "timeout": args.timeout, "max_retries": args.retries}
+    fields = {k: v for k, v in saved.items() if k in GLMConfig.model_fields and k != "api_key"}
+    fields |= {k: v for k, v in given.items() if v is not None}
+    return GLMConfig(**fields, api_key=args.api_key)
 
 
 def command_run(args) -> int:
+    parse_secrets(args.secret)  # a bad --secret is reported before anything starts
     if args.model == "local" or (args.model is None and not args.base_url and not args.api_key):
         if args.model is None:
             console.print("[yellow]no model endpoint or key configured:[/yellow] using the embedded planner "
                           "(--model local); pass --base-url or --api-key for GLM-4.5V")
-        planner = LocalPlanner(args.task)
-        return drive(args, args.task, planner, {"model": "local", "max_steps": args.max_steps, "dry_run": args.dry_run})
-    config = GLMConfig(model=args.model or "glm-4.5v", base_url=args.base_url or GLMConfig().base_url,
-                       api_key=args.api_key, thinking=args.thinking, max_tokens=args.max_tokens, timeout=args.timeout)
-    settings = {**config.model_dump(), "max_steps": args.max_steps, "dry_run": args.dry_run, "snap": args.snap}
+        return drive(args, args.task, LocalPlanner(args.task), {"model": "local"})
+    config = glm_config(args, {"base_url": GLMConfig().base_url})
     planner = GLMPlanner(config)
-    return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner, settings)
+    return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner,
+                 {**config.model_dump(), "snap": args.snap})
+
+
+def command_resume(args) -> int:
+    episode = read_episode(args.episode)
+    if episode.end and episode.end["status"] == "done":
+        raise AgentError(f"{args.episode} ended done; there is nothing to resume")
+    settings = episode.header.get("settings", {})
+    if episode.header.get("planner") != "glm":
+        raise AgentError(f"only model runs can be resumed; {args.episode} was planned by "
+                         f"{episode.header.get('planner')!r}: start it again with `gui-agent run`")
+    config = glm_config(args, settings)
+    planner = GLMPlanner(config)
+    planner.restore(episode)
+    args.out, args.max_steps = episode.path, episode.steps[-1]["index"] + args.max_steps if episode.steps else args.max_steps
+    resume_from = {"steps": episode.steps[-1]["index"] if episode.steps else 0, "tokens": 0}
+    note = "cut short" if episode.cut_short else f"ended {episode.end['status']}"
+    console.print(f"resuming {args.episode} ({note}) after step {resume_from['steps']}")
+    snap = settings.get("snap", True)
+    return drive(args, episode.header.get("task", ""), SnappingPlanner(planner) if snap else planner,
+                 {**config.model_dump(), "snap": snap}, resume_from=resume_from)
 
 
 def command_replay(args) -> int:
     episode = read_episode(args.episode)
     if episode.cut_short:
         console.print(f"[yellow]note:[/yellow] {args.episode} was cut short (no end line); replaying what it has")
-    settings = {"replay_of": str(episode.path), "max_steps": args.max_steps, "dry_run": args.dry_run}
-    return drive(args, episode.header.get("task", ""), ReplayPlanner(episode), settings)
+    return drive(args, episode.header.get("task", ""), ReplayPlanner(episode), {"replay_of": str(episode.path)})
 
 
-def drive(args, task: str, planner, settings: dict) -> int:
+def drive(args, task: str, planner, settings: dict, resume_from: dict | None = None) -> int:
+    secrets = parse_secrets(args.secret)
     screen = Screen(args.display, args.monitor)
     monitor = screen.capture().monitor
     computer = RecordingComputer(monitor) if args.dry_run else PyAutoGUIComputer(screen.display, monitor)
+    window_class = getattr(computer, "window_class", lambda: None)
+    if secrets:
+        computer = SecretTyping(computer, secrets)
+    confirmer = Confirmer(args.confirm, load_policy(args.confirm_policy), args.yes, window_class=window_class)
     out = args.out or new_run_dir()
-    agent = Agent(task, planner, computer, screen, EpisodeWriter(out), max_steps=args.max_steps,
-                  settings=settings, on_step=show_step)
+    limits = Limits(steps=args.max_steps, seconds=args.max_seconds, tokens=args.max_tokens)
+    settings |= {"limits": {"steps": args.max_steps, "seconds": args.max_seconds, "tokens": args.max_tokens},
+                 "dry_run": args.dry_run, "confirm": args.confirm, "secrets": sorted(secrets)}
+    view = RunView(limits.steps)
+    agent = Agent(task, planner, computer, screen, EpisodeWriter(out, resume=resume_from is not None),
+                  limits=limits, settings=settings, confirmer=confirmer, resume_from=resume_from,
+                  on_step=view.step, on_pause=ask_to_resume)
     console.print(f"[bold]{planner.name}[/bold] on display {screen.display} "
                   f"({monitor.width}x{monitor.height}): {task}")
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    status, message = agent.run()
-    show_end(status, message, agent.steps, out)
+    stopper = start_stop_chord(screen.display, args.stop_keys)
+    try:
+        status, message = agent.run()
+    finally:
+        if stopper:
+            stopper.stop()
+    view.summary(status, message, agent.steps, out)
+    if args.report:
+        try:
+            console.print(f"report: {write_report(out)}")
+        except AgentError as error:  # a report that cannot be written does not change the run's status
+            show_error(f"no report: {error}")
     return EXIT_CODES[status]
+
+
+def command_report(args) -> int:
+    episode_dir = args.episode.parent if args.episode.name == EPISODE_FILE else args.episode
+    console.print(f"report: {write_report(episode_dir, prices=args.prices)}")
+    if args.gif:
+        console.print(f"replay: {write_animation(episode_dir, fps=args.fps)}")
+    return 0
+
+
+def start_stop_chord(display: str, keys: str):
+    if keys.lower() == "none":
+        return None
+    try:
+        stopper = StopChord(display, keys).start()
+    except (AgentError, ValueError) as error:
+        console.print(f"[yellow]warning:[/yellow] no stop keys: {error}")
+        return None
+    console.print(f"press {keys} to stop the run at once")
+    return stopper
+
+
+def ask_to_resume() -> bool:
+    console.print("\n[yellow]paused[/yellow] (Ctrl+C)")
+    return bool(ask_on_terminal("Resume the run? (no: quit)"))
 
 
 def stop_on_sigterm(signum, frame):

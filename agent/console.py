@@ -1,35 +1,65 @@
 """What the user sees in the terminal while a run goes on."""
 
+import time
+
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=True)
 
 STATUS_STYLE = {"done": "bold green", "failed": "bold yellow", "interrupted": "bold yellow"}
 
 
-def show_step(record: dict) -> None:
-    timings = record.get("timings", {})
-    spent = "  ".join(f"{name} {seconds * 1000:.0f}ms" if seconds < 1 else f"{name} {seconds:.1f}s"
-                      for name, seconds in timings.items())
-    head = f"[bold]step {record['index']}[/bold]"
-    if record.get("outcome") == "format_error":
-        console.print(f"{head} [red]unusable reply:[/red] {escape(record['error'])}  [dim]{spent}[/dim]")
-        return
-    where = "  ".join(f"{name}=({x}, {y})" for name, (x, y) in record.get("screen", {}).items())
-    console.print(f"{head} [cyan]{escape(record['call'])}[/cyan] {where}")
-    if record.get("explanation"):
-        console.print(f"   {escape(record['explanation'][:300])}", style="dim")
-    if record.get("error"):
-        console.print(f"   [red]{escape(record['error'])}[/red]")
-    console.print(f"   [dim]{spent}[/dim]")
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
 
 
-def show_end(status: str, message: str, steps: int, out) -> None:
-    style = STATUS_STYLE.get(status, "bold red")
-    detail = f": {escape(message)}" if message else ""
-    console.print(f"[{style}]{status}[/{style}] after {steps} step(s){detail}")
-    console.print(f"episode: {out}")
+class RunView:
+    """One block per step as it happens: step N of the limit, elapsed time, the explanation, the
+    action and where it acted, timings; then a summary table."""
+
+    def __init__(self, step_limit: int):
+        self.step_limit, self.started = step_limit, time.monotonic()
+        self.model_seconds = self.machine_seconds = 0.0
+        self.tokens_in = self.tokens_out = 0
+
+    def step(self, record: dict) -> None:
+        timings = record.get("timings", {})
+        self.model_seconds += timings.get("model", 0.0)
+        self.machine_seconds += sum(v for k, v in timings.items() if k != "model")
+        usage = record.get("usage") or {}
+        self.tokens_in += usage.get("prompt_tokens", 0)
+        self.tokens_out += usage.get("completion_tokens", 0)
+        spent = "  ".join(f"{name} {_duration(seconds)}" for name, seconds in timings.items())
+        head = (f"[bold]step {record['index']}/{self.step_limit}[/bold] "
+                f"[dim]{_duration(time.monotonic() - self.started)}[/dim]")
+        if "call" not in record:
+            console.print(f"{head} [red]{escape(record.get('outcome', 'error'))}:[/red] {escape(record['error'])}  "
+                          f"[dim]{spent}[/dim]")
+            return
+        where = "  ".join(f"{name}=({x}, {y})" for name, (x, y) in record.get("screen", {}).items())
+        console.print(f"{head} [cyan]{escape(record['call'])}[/cyan] {where}")
+        if record.get("explanation"):
+            console.print(f"   {escape(record['explanation'][:300])}", style="dim")
+        if record.get("snap"):
+            console.print(f"   snapped onto {escape(record['snap']['text'])!r} "
+                          f"({record['snap']['distance']} px away)", style="dim")
+        if record.get("error"):
+            console.print(f"   [red]{escape(record['error'])}[/red]")
+        console.print(f"   [dim]{spent}[/dim]")
+
+    def summary(self, status: str, message: str, steps: int, out) -> None:
+        style = STATUS_STYLE.get(status, "bold red")
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        table.add_row("status", f"[{style}]{status}[/{style}]" + (f": {escape(message)}" if message else ""))
+        table.add_row("steps", str(steps))
+        table.add_row("time", f"{_duration(time.monotonic() - self.started)} ({_duration(self.model_seconds)} in "
+                              f"the model, {_duration(self.machine_seconds)} on the machine)")
+        if self.tokens_in or self.tokens_out:
+            table.add_row("tokens", f"{self.tokens_in} in, {self.tokens_out} out")
+        table.add_row("episode", str(out))
+        console.print(table)
 
 
 def show_error(message: str) -> None:

@@ -30,13 +30,17 @@ def now_iso() -> str:
 
 
 class EpisodeWriter:
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, resume: bool = False):
+        """A new episode in `out`, or with `resume`, more lines appended to the one there."""
         self.out = Path(out)
+        file = self.out / EPISODE_FILE
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            if (self.out / EPISODE_FILE).exists():
-                raise EpisodeError(f"{self.out / EPISODE_FILE} already exists; choose a new --out folder")
-            self._file = open(self.out / EPISODE_FILE, "a", encoding="utf-8")
+            if file.exists() and not resume:
+                raise EpisodeError(f"{file} already exists; choose a new --out folder")
+            if resume:
+                _drop_torn_tail(file)
+            self._file = open(file, "a", encoding="utf-8")
         except OSError as error:
             raise EpisodeError(f"cannot write the episode in {self.out}: {error.strerror}") from None
         self.started = time.monotonic()
@@ -74,6 +78,18 @@ class Episode:
     @property
     def cut_short(self) -> bool:
         return self.end is None
+
+
+def _drop_torn_tail(file: Path) -> None:
+    """Cut a last line that a kill left half written, so appended lines start clean."""
+    data = file.read_bytes()
+    if data and not data.endswith(b"\n"):
+        tail = data[data.rfind(b"\n") + 1:]
+        try:
+            json.loads(tail)
+            file.write_bytes(data + b"\n")  # whole, only its newline was lost
+        except ValueError:
+            file.write_bytes(data[: len(data) - len(tail)])
 
 
 def read_episode(path: Path) -> Episode:

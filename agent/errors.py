@@ -16,6 +16,10 @@ class ActionError(AgentError):
 class EndpointError(AgentError):
     """The model endpoint could not be reached or answered with an error."""
 
+    def __init__(self, message: str, attempts: list[dict] | None = None):
+        super().__init__(message)
+        self.attempts = attempts or []
+
 
 class EpisodeError(AgentError):
     """An episode file is missing, corrupt or of an unknown version."""

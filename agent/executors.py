@@ -1,6 +1,7 @@
 """Executors: carry out actions in screen pixels, never outside the monitor they were given."""
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -136,3 +137,29 @@ class PyAutoGUIComputer:
 
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def window_class(self) -> str | None:
+        """The class of the window with the keyboard focus, or None when it cannot be told."""
+        try:
+            out = subprocess.run(["xdotool", "getactivewindow", "getwindowclassname"], capture_output=True,
+                                 text=True, timeout=2, env={**os.environ, "DISPLAY": self.display})
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+class SecretTyping:
+    """The model only ever says {{NAME}}; this types the real value. Nothing else sees it."""
+
+    def __init__(self, computer, secrets: dict[str, str]):
+        self.computer, self.secrets = computer, secrets
+
+    def __getattr__(self, name):
+        return getattr(self.computer, name)
+
+    def type_text(self, text: str) -> None:
+        for name in re.findall(r"\{\{(\w+)\}\}", text):
+            if name not in self.secrets:
+                raise ActionError(f"no secret named {name}; pass --secret {name}=VALUE or set GUI_AGENT_SECRET_{name}")
+            text = text.replace("{{" + name + "}}", self.secrets[name])
+        self.computer.type_text(text)

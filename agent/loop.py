@@ -1,17 +1,21 @@
 """The perceive-plan-act loop."""
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from . import __version__
-from .actions import Done
+from .actions import Done, Wait
+from .confirm import Confirmer, NeedsConfirmation
 from .episode import EpisodeWriter
-from .errors import ActionError, AgentError, FormatError, Interrupted
+from .errors import ActionError, AgentError, EndpointError, FormatError, Interrupted
 from .geometry import image_tokens
 from .planners import Planner
-from .screen import Screen
+from .screen import Frame, Screen
 
-EXIT_CODES = {"done": 0, "error": 1, "failed": 10, "step_limit": 11, "format_errors": 12, "interrupted": 130}
+EXIT_CODES = {"done": 0, "error": 1, "failed": 10, "step_limit": 11, "format_errors": 12, "endpoint_error": 13,
+              "stuck": 14, "time_limit": 15, "token_limit": 16, "needs_confirmation": 17, "interrupted": 130}
+STUCK_REPEATS = 3
 
 
 class RunEnded(Exception):
@@ -20,23 +24,44 @@ class RunEnded(Exception):
         self.status, self.message = status, message
 
 
+@dataclass
+class Limits:
+    steps: int = 30
+    seconds: float | None = None
+    tokens: int | None = None
+    format_errors: int = 3
+
+
 class Agent:
     def __init__(self, task: str, planner: Planner, computer, screen: Screen, episode: EpisodeWriter, *,
-                 max_steps: int = 30, max_format_errors: int = 3, settle_timeout: float = 3.0,
-                 settings: dict | None = None, on_step: Callable[[dict], None] = lambda record: None):
+                 limits: Limits | None = None, settle_timeout: float = 3.0, settings: dict | None = None,
+                 confirmer: Confirmer | None = None, resume_from: dict | None = None,
+                 on_step: Callable[[dict], None] = lambda record: None, on_pause: Callable[[], bool] = lambda: False):
         self.task, self.planner, self.computer, self.screen, self.episode = task, planner, computer, screen, episode
-        self.max_steps, self.max_format_errors, self.settle_timeout = max_steps, max_format_errors, settle_timeout
-        self.settings, self.on_step = settings or {}, on_step
-        self.steps, self.format_errors, self.feedback = 0, 0, None
+        self.limits, self.settle_timeout, self.settings = limits or Limits(), settle_timeout, settings or {}
+        self.confirmer = confirmer or Confirmer(mode="never")
+        self.resume_from, self.on_step, self.on_pause = resume_from, on_step, on_pause
+        self.steps = resume_from["steps"] if resume_from else 0
+        self.tokens = resume_from["tokens"] if resume_from else 0
+        self.format_errors, self.feedback = 0, None
+        self.last_call, self.last_frame, self.repeats = None, None, 0
 
     def run(self) -> tuple[str, str]:
         status, message = "error", ""
+        self.started = time.monotonic()
         try:
             self.frame = self.screen.capture()
-            self.episode.header(task=self.task, planner=self.planner.name, agent_version=__version__,
-                                settings=self.settings, screen=self._screen_info())
+            if self.resume_from:
+                self.episode.write({"kind": "resume", "after_step": self.steps, "agent_version": __version__})
+            else:
+                self.episode.header(task=self.task, planner=self.planner.name, agent_version=__version__,
+                                    settings=self.settings, screen=self._screen_info())
             while True:
-                self.step()
+                try:
+                    self.step()
+                except KeyboardInterrupt:
+                    if not self.on_pause():
+                        raise
         except RunEnded as end:
             status, message = end.status, end.message
         except (KeyboardInterrupt, Interrupted) as stop:
@@ -44,12 +69,11 @@ class Agent:
         except AgentError as error:
             status, message = "error", str(error)
         finally:
-            self.episode.end(status, message, steps=self.steps)
+            self.episode.end(status, message, steps=self.steps, tokens=self.tokens)
         return status, message
 
     def step(self) -> None:
-        if self.steps >= self.max_steps:
-            raise RunEnded("step_limit", f"no DONE() within {self.max_steps} steps")
+        self._check_limits()
         self.steps += 1
         frame = self.frame
         record = {"index": self.steps, "screenshot": self.episode.screenshot(self.steps, frame.png()),
@@ -61,36 +85,77 @@ class Agent:
             self.format_errors += 1
             self.feedback = f"Your previous reply could not be used: {error}. Answer again in the output format."
             self._record(record, error.reply, outcome="format_error", error=str(error))
-            if self.format_errors >= self.max_format_errors:
+            if self.format_errors >= self.limits.format_errors:
                 raise RunEnded("format_errors", f"{self.format_errors} unusable replies in a row; last: {error}")
             return
+        except EndpointError as error:
+            self._record(record, None, outcome="endpoint_error", error=str(error), attempts=error.attempts)
+            raise RunEnded("endpoint_error", str(error))
         self.format_errors, self.feedback = 0, None
         action, to_screen = decision.action, frame.geometry.model_to_screen
-        acted = time.perf_counter()
-        try:
-            action.perform(self.computer, to_screen)
-            outcome, error = "ok", None
-        except ActionError as failure:
-            outcome, error = "action_error", str(failure)
-            self.feedback = f"The last action failed: {failure}"
-        settled_at = time.perf_counter()
-        settled = None
-        if not action.ends_run:
+        outcome, error = self._act(action, frame, to_screen)
+        settled_at, settled = time.perf_counter(), None
+        if not action.ends_run and outcome != "refused":
             self.frame, settled = self.screen.settle(frame, timeout=self.settle_timeout)
-        timings = {"capture": frame.capture_seconds, "act": settled_at - acted,
-                   "settle": time.perf_counter() - settled_at}
         self._record(record, decision.reply, outcome=outcome, error=error, settled=settled,
                      explanation=decision.explanation, memory=decision.memory, action=action.model_dump(),
                      call=action.call(), screen={k: to_screen(p) for k, p in action.points().items()},
-                     timings=timings, **({"snap": decision.snap} if decision.snap else {}))
+                     timings={"capture": frame.capture_seconds, **self._act_seconds,
+                              "settle": time.perf_counter() - settled_at},
+                     **({"snap": decision.snap} if decision.snap else {}))
         if action.ends_run:
             raise RunEnded("done" if isinstance(action, Done) else "failed")
+
+    def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None]:
+        """Perform the action unless it is refused or repeats without effect; the outcome and error."""
+        self._act_seconds = {"act": 0.0}
+        try:
+            refusal = self.confirmer.refusal(action)
+        except NeedsConfirmation as needed:
+            raise RunEnded("needs_confirmation", str(needed))
+        if refusal:
+            self.feedback = refusal
+            return "refused", refusal
+        if self._repeats_without_effect(action, frame):
+            self.feedback = (f"You did {action.call()} {STUCK_REPEATS} times and the screen did not change; "
+                             "it was not done again. Try something else.")
+            return "not_repeated", self.feedback
+        started = time.perf_counter()
+        try:
+            action.perform(self.computer, to_screen)
+            return "ok", None
+        except ActionError as failure:
+            self.feedback = f"The last action failed: {failure}"
+            return "action_error", str(failure)
+        finally:
+            self._act_seconds = {"act": time.perf_counter() - started}
+
+    def _repeats_without_effect(self, action, frame: Frame) -> bool:
+        """Counts the same action on an unchanged screen; waiting on a still screen is fine."""
+        same = action.call() == self.last_call and self.last_frame is not None and frame.same_as(self.last_frame)
+        self.repeats = self.repeats + 1 if same and not isinstance(action, Wait) else 1
+        self.last_call, self.last_frame = action.call(), frame
+        if self.repeats > STUCK_REPEATS:
+            raise RunEnded("stuck", f"{action.call()} again on a screen it did not change, after being told")
+        return self.repeats == STUCK_REPEATS
+
+    def _check_limits(self) -> None:
+        limits = self.limits
+        if self.steps >= limits.steps:
+            raise RunEnded("step_limit", f"no DONE() within {limits.steps} steps")
+        if limits.seconds is not None and time.monotonic() - self.started >= limits.seconds:
+            raise RunEnded("time_limit", f"no DONE() within {limits.seconds:g} s")
+        if limits.tokens is not None and self.tokens >= limits.tokens:
+            raise RunEnded("token_limit", f"{self.tokens} tokens used, the limit is {limits.tokens}")
 
     def _record(self, record: dict, reply, timings: dict | None = None, **fields) -> None:
         if reply is not None:
             fields |= {"raw": reply.raw, "reasoning": reply.reasoning, "usage": reply.usage,
                        "request": reply.request, "finish_reason": reply.finish_reason}
+            if reply.attempts:
+                fields["attempts"] = reply.attempts
             timings = reply.timings | (timings or {})
+            self.tokens += reply.usage.get("total_tokens") or reply.request.get("image_tokens", 0)
         record |= fields | {"timings": {k: round(v, 4) for k, v in (timings or {}).items()}}
         self.episode.step(record)
         self.on_step(record)

@@ -5,6 +5,7 @@ replies recorded in an episode, so a run is reproduced without a model.
 """
 
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,6 +31,7 @@ class Reply:
     request: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     finish_reason: str | None = None
+    attempts: list[dict] = field(default_factory=list)  # failed attempts before this reply, with their waits
 
 
 @dataclass
@@ -76,8 +78,12 @@ class GLMConfig(BaseModel):
     """Output token limit per reply."""
     timeout: float = 180.0
     """Seconds to wait for one reply."""
-    max_retries: int = 2
-    """Retries of the openai client on connection errors, 429 and 5xx."""
+    max_retries: int = 4
+    """Retries of one request on timeouts, resets, 429, 5xx, malformed or cut-off replies."""
+    backoff: float = 1.0
+    """Seconds before the first retry; doubled each time, with jitter, at most `backoff_cap`."""
+    backoff_cap: float = 30.0
+    """Longest wait between two attempts (a server's Retry-After is honoured up to this)."""
 
 
 class GLMPlanner:
@@ -88,9 +94,25 @@ class GLMPlanner:
 
         self.config = config
         self.client = OpenAI(base_url=config.base_url, api_key=config.api_key or "EMPTY",
-                             timeout=config.timeout, max_retries=config.max_retries)
+                             timeout=config.timeout, max_retries=0)  # retries are ours, and logged
         self.turns: list[Turn] = []
         self.memory = "[]"
+
+    def restore(self, episode: Episode) -> None:
+        """History and memory as they were after the episode's last step, to resume it."""
+        self.turns, self.memory = [], "[]"
+        for step in episode.steps:
+            if "call" not in step:  # unusable replies are not history
+                continue
+            self.turns.append(Turn(step.get("explanation", ""), step["call"], None))
+            if step.get("memory") is not None:
+                self.memory = step["memory"]
+        recent = [s for s in episode.steps if "call" in s][-HISTORY_IMAGES:]
+        for turn, step in zip(self.turns[-len(recent):] if recent else [], recent):
+            try:
+                turn.image_png = Frame.from_png((episode.path / step["screenshot"]).read_bytes()).png(0.5)
+            except (OSError, AgentError):
+                turn.image_png = None  # a missing screenshot: the step stays as text
 
     def request_body(self, content: list[dict]) -> dict:
         thinking = self.config.thinking
@@ -112,21 +134,40 @@ class GLMPlanner:
         content = build_content(task, self.turns, self.memory, current, feedback)
         body = self.request_body(content)
         encoded = time.perf_counter()
-        response = self._complete(body)
-        answered = time.perf_counter()
-        message = response.choices[0].message
-        reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
-        usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
-        reply = Reply(message.content or "", reasoning, usage, self._describe(frame, body),
-                      {"encode": encoded - started, "model": answered - encoded},
-                      response.choices[0].finish_reason)
-        decision = interpret(reply)
+        attempts: list[dict] = []
+        while True:
+            try:
+                response = self._complete(body)
+                message = response.choices[0].message
+                reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+                usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
+                reply = Reply(message.content or "", reasoning, usage, self._describe(frame, body),
+                              {"encode": encoded - started, "model": time.perf_counter() - encoded},
+                              response.choices[0].finish_reason, attempts)
+                decision = interpret(reply)
+                break
+            except FormatError as error:
+                if error.reply.finish_reason != "length" or len(attempts) >= self.config.max_retries:
+                    raise
+                self._wait_before_retry(attempts, TransientError(f"{error}"))
+            except TransientError as error:
+                if len(attempts) >= self.config.max_retries:
+                    attempts.append({"error": str(error)})
+                    raise EndpointError(f"{error} (gave up after {len(attempts)} attempts)", attempts) from None
+                self._wait_before_retry(attempts, error)
         self.turns.append(Turn(decision.explanation, decision.action.call(), half))
         for old in self.turns[:-HISTORY_IMAGES]:
             old.image_png = None
         if decision.memory is not None:
             self.memory = decision.memory
         return decision
+
+    def _wait_before_retry(self, attempts: list[dict], error: "TransientError") -> None:
+        wait = min(self.config.backoff_cap, self.config.backoff * 2 ** len(attempts)) * random.uniform(0.5, 1.0)
+        if error.retry_after is not None:
+            wait = min(self.config.backoff_cap, max(wait, error.retry_after))
+        attempts.append({"error": str(error), "wait": round(wait, 3)})
+        time.sleep(wait)
 
     def _describe(self, frame: Frame, body: dict) -> dict:
         history = [t for t in self.turns if t.image_png is not None]
@@ -138,6 +179,7 @@ class GLMPlanner:
         }
 
     def _complete(self, body: dict):
+        """One attempt: a response with choices, or TransientError (worth retrying) or EndpointError."""
         import openai
 
         where = self.config.base_url
@@ -148,16 +190,34 @@ class GLMPlanner:
         except openai.NotFoundError:
             raise EndpointError(f"{where} has no model {self.config.model!r} (404); check --model and --base-url") from None
         except openai.APIStatusError as error:
-            raise EndpointError(f"{where} answered HTTP {error.status_code}: {_first_line(error.message)}") from None
+            message = f"{where} answered HTTP {error.status_code}: {_first_line(error.message)}"
+            if error.status_code == 429 or error.status_code >= 500:
+                raise TransientError(message, _retry_after(error.response)) from None
+            raise EndpointError(message) from None
         except openai.APITimeoutError:
-            raise EndpointError(f"{where} did not answer within {self.config.timeout:.0f} s; is the server up?") from None
+            raise TransientError(f"{where} did not answer within {self.config.timeout:.0f} s") from None
         except openai.APIConnectionError as error:
-            raise EndpointError(f"cannot reach {where}: {_first_line(str(error.__cause__ or error))}; check --base-url") from None
+            raise TransientError(f"cannot reach {where}: {_first_line(str(error.__cause__ or error))}") from None
         except (openai.APIError, ValueError) as error:  # ValueError: a body that is not JSON
-            raise EndpointError(f"{where} sent a reply that is not a chat completion: {_first_line(str(error))}") from None
+            raise TransientError(f"{where} sent a reply that is not a chat completion: {_first_line(str(error))}") from None
         if not getattr(response, "choices", None):
-            raise EndpointError(f"{where} sent a reply with no choices; check that it serves chat completions")
+            raise TransientError(f"{where} sent a reply with no choices")
         return response
+
+
+class TransientError(Exception):
+    """A failed attempt worth retrying."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("retry-after")))
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _first_line(text: str) -> str:

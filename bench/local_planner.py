@@ -62,7 +62,7 @@ def measure(layout: str) -> dict:
         plain = plain_ocr_seconds(first)
         computer = PyAutoGUIComputer(session.display, first.monitor)
         agent = Agent(INSTRUCTION, LocalPlanner(INSTRUCTION), computer, screen, EpisodeWriter(Path(tmp) / "run"),
-                      max_steps=60)
+                      limits=Limits(steps=60))
         status, message = agent.run()
         assert status == "done", message
         steps = read_episode(Path(tmp) / "run").steps[:-1]

@@ -50,7 +50,8 @@ def main() -> None:
             screen = Screen(session.display)
             computer = PyAutoGUIComputer(session.display, screen.capture().monitor)
             planner = GLMPlanner(GLMConfig(base_url=endpoint.url, max_retries=0))
-            agent = Agent("bench", planner, computer, screen, EpisodeWriter(Path(tmp) / "run"), max_steps=args.steps + 1)
+            agent = Agent("bench", planner, computer, screen, EpisodeWriter(Path(tmp) / "run"),
+                          limits=Limits(steps=args.steps + 1))
             status, message = agent.run()
         assert status == "done", message
         steps = read_episode(Path(tmp) / "run").steps[:-1]

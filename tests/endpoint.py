@@ -1,13 +1,23 @@
 """A loopback OpenAI-compatible chat-completions server serving scripted GLM replies.
 
 Each scripted reply is a string (the message content), a dict (content, reasoning_content,
-reasoning, finish_reason, or status/body for an HTTP error), or a callable that gets the request
-body and returns either. Every request body is kept for assertions.
+reasoning, finish_reason; or status/body/headers for an HTTP error; or a fault: "reset" closes
+the connection without an answer, "stall" answers only after `seconds`), or a callable that gets
+the request body and returns either. Every request body is kept for assertions.
 """
 
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up on a stalled answer is expected here
 
 
 class ScriptedEndpoint:
@@ -39,8 +49,15 @@ class ScriptedEndpoint:
                     return self._send(500, {"error": {"message": repr(error)}})
                 if isinstance(reply, str):
                     reply = {"content": reply}
+                if reply.get("fault") == "reset":
+                    self.close_connection = True
+                    return self.connection.shutdown(socket.SHUT_RDWR)
+                if reply.get("fault") == "stall":
+                    time.sleep(reply["seconds"])
+                    return self._send(200, {"error": {"message": "too late"}})
                 if "status" in reply:
-                    return self._send(reply["status"], reply.get("body", {"error": {"message": "scripted error"}}))
+                    return self._send(reply["status"], reply.get("body", {"error": {"message": "scripted error"}}),
+                                      reply.get("headers", {}))
                 message = {"role": "assistant", "content": reply.get("content")}
                 for name in ("reasoning_content", "reasoning"):
                     if name in reply:
@@ -52,15 +69,17 @@ class ScriptedEndpoint:
                     "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050},
                 })
 
-            def _send(self, status, payload):
+            def _send(self, status, payload, headers=()):
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in dict(headers).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -18,13 +18,14 @@ class FakeScreen:
     display = ":fake"
     monitor_index = 1
 
-    def __init__(self, width: int = 1280, height: int = 800, monitor: Monitor | None = None):
-        self.width, self.height, self.monitor = width, height, monitor
+    def __init__(self, width: int = 1280, height: int = 800, monitor: Monitor | None = None, still: bool = False):
+        self.width, self.height, self.monitor, self.still = width, height, monitor, still
         self.frames = 0
 
     def capture(self) -> Frame:
         self.frames += 1
-        return synthetic_frame(self.width, self.height, shade=self.frames % 256, monitor=self.monitor)
+        shade = 0 if self.still else self.frames % 256  # a still screen never changes
+        return synthetic_frame(self.width, self.height, shade=shade, monitor=self.monitor)
 
     def settle(self, before: Frame, timeout: float = 3.0) -> tuple[Frame, bool]:
         return self.capture(), True

@@ -84,13 +84,21 @@ def test_dry_run_performs_nothing_and_records_what_it_would_do(x_session, tmp_pa
     app = x_session.launch("form", geometry="700x560+40+30")
     app.wait_ready()
     script = Script(app)
-    with ScriptedEndpoint([script.pointer("left_click", "submit", "Submit."), "DONE()"]) as endpoint:
+    replies = [script.pointer("left_click", "name_entry", "Focus."), "type(content='Zoë')", "key(keys='ctrl+Return')",
+               script.pointer("left_double_click", "country:Canada", "Choose."),
+               script.pointer("right_click", "name_entry", "Menu."), script.drag("volume_handle", 100, "Louder."),
+               script.scroll("country_list", "down", 5, "Scroll."), script.pointer("left_click", "submit", "Submit."),
+               "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
         result = gui_agent("run", "submit", "--dry-run", "--base-url", endpoint.url, "--display", x_session.display,
                            "--out", str(tmp_path / "run"), env=x_session.env)
     assert result.returncode == 0, result.stderr
-    assert [e for e in app.record()["events"] if e["event"] in ("click", "submit")] == []
-    step = read_episode(tmp_path / "run").steps[0]
-    assert step["call"].startswith("left_click(") and step["screen"]["point"] and step["outcome"] == "ok"
+    record = app.record()
+    assert [e for e in record["events"] if e["event"] != "quit"] == []
+    assert record["state"]["name"] == "" and record["state"]["volume"] == 50 and record["state"]["country_top"] == "Argentina"
+    steps = read_episode(tmp_path / "run").steps
+    assert [s["outcome"] for s in steps] == ["ok"] * len(replies)
+    assert steps[0]["screen"]["point"] and steps[5]["screen"]["end"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -7,7 +7,7 @@ import pytest
 from agent.episode import EpisodeWriter, read_episode
 from agent.executors import RecordingComputer
 from agent.geometry import Monitor
-from agent.loop import Agent
+from agent.loop import Agent, Limits
 from agent.planners import GLMConfig, GLMPlanner, ReplayPlanner
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
@@ -20,8 +20,8 @@ def run(tmp_path, replies, max_steps=10, monitor=None):
     computer = RecordingComputer(monitor or Monitor(0, 0, 1366, 768))
     with ScriptedEndpoint(replies) as endpoint:
         planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key=KEY, max_retries=0, timeout=10))
-        agent = Agent("Press OK", planner, computer, screen, EpisodeWriter(tmp_path / "run"), max_steps=max_steps,
-                      settings=planner.config.model_dump())
+        agent = Agent("Press OK", planner, computer, screen, EpisodeWriter(tmp_path / "run"),
+                      limits=Limits(steps=max_steps), settings=planner.config.model_dump())
         status, message = agent.run()
     return status, message, computer, read_episode(tmp_path / "run"), endpoint
 
@@ -67,10 +67,12 @@ def test_fail_and_step_limit_have_their_own_statuses(tmp_path):
     assert status == "step_limit" and "2 steps" in message
 
 
-def test_a_dead_endpoint_ends_the_run_with_an_error_and_keeps_what_was_recorded(tmp_path):
+def test_a_failing_endpoint_ends_the_run_and_keeps_what_was_recorded(tmp_path):
     status, message, _, episode, _ = run(tmp_path, ["WAIT()", {"status": 500}])
-    assert status == "error" and "HTTP 500" in message
-    assert len(episode.steps) == 1 and episode.end["status"] == "error" and episode.end["message"] == message
+    assert status == "endpoint_error" and "HTTP 500" in message and "\n" not in message
+    assert episode.end["status"] == "endpoint_error" and episode.end["message"] == message
+    assert [s["outcome"] for s in episode.steps] == ["ok", "endpoint_error"]
+    assert episode.steps[1]["attempts"] == [{"error": message.split(" (gave up")[0]}]
 
 
 def test_the_api_key_never_reaches_the_episode(tmp_path):

@@ -1,0 +1,187 @@
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from agent.episode import EpisodeWriter
+from agent.errors import EpisodeError
+from agent.report import write_animation, write_report
+
+FORM = Path(__file__).parent / "episodes" / "form"
+FORM_STEPS = 12
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def form_run(tmp_path) -> Path:
+    return Path(shutil.copytree(FORM, tmp_path / "form"))
+
+
+def field(page: str, name: str) -> str:
+    match = re.search(rf'<dd data-field="{name}">(.*?)</dd>', page, re.S)
+    assert match, f"the summary has no {name}"
+    return match.group(1)
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    image = np.full((height, width, 3), 200, np.uint8)
+    cv2.rectangle(image, (width // 4, height // 4), (width // 2, height // 2), (40, 90, 200), -1)
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def test_report_of_the_form_episode(form_run):
+    report = write_report(form_run)
+    page = report.read_text(encoding="utf-8")
+
+    assert report == form_run / "report.html"
+    assert len(re.findall(r'<section [^>]*data-step="\d+"', page)) == FORM_STEPS
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(links) == 2 * FORM_STEPS
+    for link in links:
+        assert not re.match(r"[a-z]+:", link), f"{link} is not a relative path"
+        assert (report.parent / unquote(link)).is_file(), f"{link} does not exist"
+    thumb = cv2.imread(str(form_run / "report-thumbs" / "step-001.jpg"))
+    assert thumb.shape[1] == 480
+    assert field(page, "task") == "Fill in the form for Zoë Ångström and submit it"
+    assert ">done<" in field(page, "status")
+    assert field(page, "steps") == str(FORM_STEPS)
+    assert field(page, "wall time") == "1.9 s"
+    assert field(page, "tokens") == "12,000 in / 600 out"
+    assert field(page, "cost").startswith("$0.0083 ")  # 12000 * 0.6 + 600 * 1.8 per million
+
+
+def test_markers_account_for_monitor_offset_scale_and_snap(tmp_path):
+    """Screen (600, 300) on a monitor at (100, 50) captured at 2x is image (1000, 500): thumbnail (200, 100)."""
+    episode = EpisodeWriter(tmp_path)
+    episode.header(task="t", planner="glm", settings={"model": "glm-4.5v"},
+                   screen={"left": 100, "top": 50, "width": 1000, "height": 500, "scale": 2.0,
+                           "image_width": 2000, "image_height": 1000})
+    episode.screenshot(1, png_bytes(2000, 1000))
+    episode.step({"index": 1, "screenshot": "step-001.png", "outcome": "ok", "call": "left_click(...)",
+                  "screen": {"point": [600, 300]}, "snap": {"model_point": [249, 499], "point": [499, 499]}})
+    episode.end("done")
+    page = write_report(tmp_path, thumbnail_width=400).read_text(encoding="utf-8")
+
+    circles = {kind: (float(x), float(y))
+               for kind, x, y in re.findall(r'<circle class="(\w+)" cx="([\d.]+)" cy="([\d.]+)"', page)}
+    assert circles == {"action": (200.0, 100.0), "model": (99.8, 99.9), "snapped": (199.8, 99.9)}
+
+
+def test_report_of_a_run_cut_short(form_run):
+    lines = (form_run / "episode.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[-1])["kind"] == "end"
+    last_step = lines[-2]
+    (form_run / "episode.jsonl").write_text("\n".join(lines[:-2] + [last_step[:len(last_step) // 2]]),
+                                            encoding="utf-8")
+    page = write_report(form_run).read_text(encoding="utf-8")
+
+    assert "cut short" in field(page, "status")
+    assert "1 torn line skipped" in field(page, "status")
+    assert field(page, "wall time").startswith("unknown")
+    assert len(re.findall(r'<section [^>]*data-step="\d+"', page)) == FORM_STEPS - 1
+
+
+def test_a_format_error_shows_the_raw_reply_escaped(tmp_path):
+    episode = EpisodeWriter(tmp_path)
+    episode.header(task="Say <b>hi</b>", planner="glm", settings={"model": "glm-4.5v"},
+                   screen={"left": 0, "top": 0, "width": 320, "height": 240, "image_width": 320, "image_height": 240})
+    episode.step({"index": 1, "screenshot": episode.screenshot(1, png_bytes(320, 240)), "outcome": "format_error",
+                  "error": "no action call found in the reply", "raw": "I will <script>alert(1)</script> now",
+                  "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
+    episode.step({"index": 2, "screenshot": episode.screenshot(2, png_bytes(320, 240)), "outcome": "endpoint_error",
+                  "error": "the endpoint timed out"})
+    episode.end("format_errors", "1 unusable reply")
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+
+    assert "<script>alert(1)</script>" not in page
+    assert "<b>hi</b>" not in page
+    card = page[page.index('data-step="1"'):]
+    assert "I will &lt;script&gt;alert(1)&lt;/script&gt; now" in card
+    assert "no action call found in the reply" in card
+    assert "endpoint error: the endpoint timed out" in page[page.index('data-step="2"'):]
+    assert field(page, "steps") == "2 (1 format error, 1 endpoint error)"
+
+
+def test_missing_and_unreadable_screenshots_become_notes(form_run):
+    (form_run / "step-002.png").unlink()
+    (form_run / "step-003.png").write_bytes(b"not a png")
+    page = write_report(form_run).read_text(encoding="utf-8")
+
+    assert len(re.findall(r'<section [^>]*data-step="\d+"', page)) == FORM_STEPS
+    assert "step-002.png is missing or unreadable" in page
+    assert "step-003.png is missing or unreadable" in page
+    assert Image.open(write_animation(form_run)).n_frames == FORM_STEPS - 2
+
+
+def test_a_missing_episode_is_an_episode_error(tmp_path):
+    with pytest.raises(EpisodeError):
+        write_report(tmp_path)
+
+
+def test_prices_file_and_unknown_models(form_run, tmp_path):
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"GLM-4.5V": {"input": 100, "output": 1000}}))
+    page = write_report(form_run, prices=prices).read_text(encoding="utf-8")
+    assert field(page, "cost").startswith("$1.80 ")  # 12000 * 100 + 600 * 1000 per million
+
+    episode = form_run / "episode.jsonl"
+    episode.write_text(episode.read_text(encoding="utf-8").replace('"glm-4.5v"', '"mystery-model"'), encoding="utf-8")
+    page = write_report(form_run).read_text(encoding="utf-8")
+    assert field(page, "tokens") == "12,000 in / 600 out"
+    assert "$" not in field(page, "cost")
+
+
+def test_the_animation_has_one_frame_per_screenshot(form_run):
+    gif = Image.open(write_animation(form_run))
+    assert gif.format == "GIF"
+    assert gif.n_frames == FORM_STEPS
+    assert gif.width <= 960
+
+
+def run_chromium(tmp_path: Path, page: Path, *flags: str) -> subprocess.CompletedProcess:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (or run .ci/run)")
+    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *flags, page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+
+
+def console_messages(stderr: str) -> list[str]:
+    # Chromium logs page console output as `...:INFO:CONSOLE:1] "Uncaught ..."` (older: `CONSOLE(1)`)
+    return [line for line in stderr.splitlines() if re.search(r":CONSOLE[:(]", line)]
+
+
+def test_the_report_renders_in_a_headless_browser(form_run, tmp_path):
+    report = write_report(form_run)
+    shot = tmp_path / "report.png"
+    browser = run_chromium(tmp_path, report, f"--screenshot={shot}", "--window-size=1280,2000")
+    assert browser.returncode == 0, browser.stderr[-2000:]
+    # the page has no script, so any console message (an error, a CSP violation) is a fault
+    assert console_messages(browser.stderr) == []
+    image = cv2.imread(str(shot))
+    assert image is not None and image.shape[:2] == (2000, 1280)
+    assert image.std() > 20
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50
+
+    dom = run_chromium(tmp_path, report, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert len(re.findall(r'<section [^>]*data-step="\d+"', dom.stdout)) == FORM_STEPS
+    assert "<script" not in dom.stdout
+
+
+def test_the_console_check_catches_a_script_error(tmp_path):
+    """Guards the check above: if Chromium changed how it logs the console, it would pass vacuously."""
+    page = tmp_path / "broken.html"
+    page.write_text("<!doctype html><p>x</p><script>undefinedFunction()</script>")
+    messages = console_messages(run_chromium(tmp_path, page, "--dump-dom").stderr)
+    assert any("Uncaught ReferenceError" in line for line in messages)

@@ -1,0 +1,165 @@
+"""Safety and reliability on a real display: kills at random moments and resume, the stop keys,
+confirmation with no one to ask, and secrets kept out of everything a run writes."""
+
+import json
+import os
+import pty
+import random
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from agent.episode import EPISODE_FILE, read_episode
+from endpoint import ScriptedEndpoint
+from scenarios import Script, gui_agent
+
+API_KEY = "sk-loopback-key-0123456789"
+
+
+def state_driven_model(script: Script):
+    """Answers like a model that looks at the screen: the next action follows from the form's state,
+    so a run killed anywhere can be resumed to the same end."""
+    def reply(request):
+        time.sleep(0.15)  # some model latency, so kills land between and inside steps
+        record = script.app.record()
+        state, events = record["state"], record["events"]
+        if not state["subscribe"]:
+            return script.pointer("left_click", "subscribe", "Tick Subscribe.")(request)
+        if state["country"] != "Canada":
+            return script.pointer("left_click", "country:Canada", "Choose Canada.")(request)
+        if state["volume"] < 70:
+            return script.drag("volume_handle", 150, "Turn the volume up.")(request)
+        if not any(e["event"] == "submit" for e in events):
+            return "Submit. key(keys='ctrl+Return')"
+        return "DONE()"
+    return reply
+
+
+def assert_readable(out):
+    lines = (out / EPISODE_FILE).read_text(encoding="utf-8").splitlines()
+    complete = lines if (out / EPISODE_FILE).read_bytes().endswith(b"\n") else lines[:-1]
+    for line in complete:
+        json.loads(line)
+    episode = read_episode(out)
+    for step in episode.steps:
+        assert (out / step["screenshot"]).is_file()
+    return episode
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_run_killed_at_a_random_moment_stays_readable_and_resume_finishes_it(seed, x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    script = Script(app)
+    out = tmp_path / "run"
+    with ScriptedEndpoint([state_driven_model(script)] * 40) as endpoint:
+        process = subprocess.Popen([sys.executable, "-m", "agent", "run", "fill in the form", "--base-url",
+                                    endpoint.url, "--api-key", API_KEY, "--display", x_session.display, "--out",
+                                    str(out), "--no-snap"], env=x_session.env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not (out / EPISODE_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(random.Random(seed).uniform(0.0, 1.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        episode = assert_readable(out)
+        assert episode.cut_short or episode.end["status"] == "done"
+        print(f"seed {seed}: killed after {len(episode.steps)} steps, cut short: {episode.cut_short}")
+        if episode.cut_short:
+            result = gui_agent("resume", str(out), "--api-key", API_KEY, "--display", x_session.display,
+                               env=x_session.env)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "resuming" in result.stdout and "cut short" in result.stdout
+    episode = assert_readable(out)
+    assert episode.end["status"] == "done"
+    assert [s["index"] for s in episode.steps] == list(range(1, len(episode.steps) + 1))
+    submits = [e["values"] for e in app.record()["events"] if e["event"] == "submit"]
+    assert submits and submits[-1]["subscribe"] is True and submits[-1]["country"] == "Canada"
+    assert (out / "report.html").is_file()
+    assert API_KEY.encode() not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+
+
+def test_the_stop_keys_end_a_long_type_at_once(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    script = Script(app)
+    text = "x" * 3000
+    replies = [script.pointer("left_click", "name_entry", "Focus."), f"type(content='{text}')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        process = subprocess.Popen([sys.executable, "-m", "agent", "run", "type", "--base-url", endpoint.url,
+                                    "--display", x_session.display, "--out", str(tmp_path / "run")],
+                                   env=x_session.env, stdout=subprocess.PIPE, text=True)
+        app.wait_until(lambda r: len(r["state"]["name"]) > 50, 30, "typing to start")
+        subprocess.run(["xdotool", "key", "ctrl+alt+shift+q"], env=x_session.env, check=True)
+        assert process.wait(timeout=10) == 130
+    episode = read_episode(tmp_path / "run")
+    assert episode.end["status"] == "interrupted" and "stop keys" in episode.end["message"]
+    assert len(app.record()["state"]["name"]) < len(text)
+
+
+def test_a_headless_run_stops_at_an_action_to_confirm_and_goes_on_with_yes(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    with ScriptedEndpoint(["Close it. key(keys='alt+F4')"]) as endpoint:
+        result = gui_agent("run", "close the form", "--base-url", endpoint.url, "--display", x_session.display,
+                           "--out", str(tmp_path / "a"), env=x_session.env)
+    assert result.returncode == 17 and "needs_confirmation" in result.stdout and "--yes" in result.stdout
+    assert app.process.poll() is None  # nothing was closed
+    with ScriptedEndpoint(["Close it. key(keys='alt+F4')", "DONE()"]) as endpoint:
+        result = gui_agent("run", "close the form", "--yes", "--base-url", endpoint.url,
+                           "--display", x_session.display, "--out", str(tmp_path / "b"), env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    app.process.wait(timeout=10)
+
+
+def test_a_secret_is_typed_and_appears_in_no_file_the_run_writes(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    script = Script(app)
+    secret = "pä55-wörd-73519"
+    replies = [script.pointer("left_click", "name_entry", "Focus."), "type(content='{{PASSWORD}}')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "type the password {{PASSWORD}}", "--base-url", endpoint.url, "--api-key", API_KEY,
+                           "--secret", f"PASSWORD={secret}", "--display", x_session.display,
+                           "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    assert app.record()["state"]["name"] == secret and (tmp_path / "run" / "report.html").is_file()
+    written = b"".join(p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file())
+    for value in (secret, API_KEY):
+        assert value.encode() not in written and value not in result.stdout + result.stderr
+    assert secret not in json.dumps(endpoint.requests) and API_KEY not in json.dumps(endpoint.requests)
+
+
+def read_until(fd: int, marker: bytes, output: bytes, timeout: float = 30) -> bytes:
+    deadline = time.monotonic() + timeout
+    while marker not in output:
+        assert time.monotonic() < deadline, f"no {marker!r} on the terminal; it shows {output[-500:]!r}"
+        if select.select([fd], [], [], 0.1)[0]:
+            output += os.read(fd, 4096)
+    return output
+
+
+def test_ctrl_c_on_a_terminal_pauses_and_the_run_resumes_on_yes(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    script = Script(app)
+    replies = ["WAIT()", script.pointer("left_click", "subscribe", "Tick it."), "DONE()"]
+    primary, secondary = pty.openpty()
+    with ScriptedEndpoint(replies) as endpoint:
+        process = subprocess.Popen([sys.executable, "-m", "agent", "run", "tick", "--base-url", endpoint.url,
+                                    "--display", x_session.display, "--out", str(tmp_path / "run")],
+                                   env=x_session.env | {"COLUMNS": "200"}, stdin=secondary, stdout=secondary,
+                                   stderr=subprocess.DEVNULL)
+        os.close(secondary)
+        output = read_until(primary, b"step 1", b"")  # the first WAIT() is under way
+        process.send_signal(signal.SIGINT)  # what Ctrl+C on the terminal sends
+        read_until(primary, b"Resume the run?", output)
+        os.write(primary, b"y\n")
+        assert process.wait(timeout=30) == 0
+    assert app.record()["state"]["subscribe"] is True
+    assert read_episode(tmp_path / "run").end["status"] == "done"
+    os.close(primary)
