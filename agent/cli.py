@@ -20,7 +20,7 @@ from .planners import GLMConfig, GLMPlanner, ReplayPlanner
 from .report import write_animation, write_report
 from .snap import SnappingPlanner
 from .screen import Screen
-from .stop import DEFAULT_STOP_KEYS, StopChord
+from .stop import DEFAULT_STOP_KEYS, StopWatch
 
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
 
@@ -207,7 +207,7 @@ def drive(args, task: str, planner, settings: dict, resume_from: dict | None = N
     console.print(f"[bold]{planner.name}[/bold] on display {screen.display} "
                   f"({monitor.width}x{monitor.height}): {task}")
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    stopper = start_stop_chord(screen.display, args.stop_keys)
+    stopper = start_stop_watch(screen.display, args.stop_keys, monitor)
     try:
         status, message = agent.run()
     finally:
@@ -230,15 +230,17 @@ def command_report(args) -> int:
     return 0
 
 
-def start_stop_chord(display: str, keys: str):
+def start_stop_watch(display: str, keys: str, monitor):
     if keys.lower() == "none":
         return None
+    right, bottom = monitor.left + monitor.width - 1, monitor.top + monitor.height - 1
+    corners = [(monitor.left, monitor.top), (right, monitor.top), (monitor.left, bottom), (right, bottom)]
     try:
-        stopper = StopChord(display, keys).start()
+        stopper = StopWatch(display, keys, corners).start()
     except (AgentError, ValueError) as error:
         console.print(f"[yellow]warning:[/yellow] no stop keys: {error}")
         return None
-    console.print(f"press {keys} to stop the run at once")
+    console.print(f"press {keys} or move the pointer into a screen corner to stop the run at once")
     return stopper
 
 

@@ -93,42 +93,39 @@ class Agent:
             raise RunEnded("endpoint_error", str(error))
         self.format_errors, self.feedback = 0, None
         action, to_screen = decision.action, frame.geometry.model_to_screen
-        outcome, error = self._act(action, frame, to_screen)
+        outcome, error, act_seconds = self._act(action, frame, to_screen)
         settled_at, settled = time.perf_counter(), None
         if not action.ends_run and outcome != "refused":
             self.frame, settled = self.screen.settle(frame, timeout=self.settle_timeout)
         self._record(record, decision.reply, outcome=outcome, error=error, settled=settled,
                      explanation=decision.explanation, memory=decision.memory, action=action.model_dump(),
                      call=action.call(), screen={k: to_screen(p) for k, p in action.points().items()},
-                     timings={"capture": frame.capture_seconds, **self._act_seconds,
+                     timings={"capture": frame.capture_seconds, "act": act_seconds,
                               "settle": time.perf_counter() - settled_at},
                      **({"snap": decision.snap} if decision.snap else {}))
         if action.ends_run:
             raise RunEnded("done" if isinstance(action, Done) else "failed")
 
-    def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None]:
-        """Perform the action unless it is refused or repeats without effect; the outcome and error."""
-        self._act_seconds = {"act": 0.0}
+    def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None, float]:
+        """Perform the action unless it is refused or repeats without effect: outcome, error, seconds."""
         try:
             refusal = self.confirmer.refusal(action)
         except NeedsConfirmation as needed:
             raise RunEnded("needs_confirmation", str(needed))
         if refusal:
             self.feedback = refusal
-            return "refused", refusal
+            return "refused", refusal, 0.0
         if self._repeats_without_effect(action, frame):
             self.feedback = (f"You did {action.call()} {STUCK_REPEATS} times and the screen did not change; "
                              "it was not done again. Try something else.")
-            return "not_repeated", self.feedback
+            return "not_repeated", self.feedback, 0.0
         started = time.perf_counter()
         try:
             action.perform(self.computer, to_screen)
-            return "ok", None
+            return "ok", None, time.perf_counter() - started
         except ActionError as failure:
             self.feedback = f"The last action failed: {failure}"
-            return "action_error", str(failure)
-        finally:
-            self._act_seconds = {"act": time.perf_counter() - started}
+            return "action_error", str(failure), time.perf_counter() - started
 
     def _repeats_without_effect(self, action, frame: Frame) -> bool:
         """Counts the same action on an unchanged screen; waiting on a still screen is fine."""

@@ -1,8 +1,10 @@
-"""The global stop chord: pressing it anywhere on the display ends the run at once.
+"""Stopping a run at once: the stop chord pressed anywhere on the display, or the pointer moved
+into a corner of the monitor (pyautogui's failsafe gesture, watched here all the time rather
+than only when pyautogui acts).
 
-A pynput listener (X RECORD) watches the keyboard; on the chord it signals the main thread with
-SIGUSR1, whose handler raises Interrupted wherever the agent is, also between two keystrokes
-of a long text it is typing.
+pynput listeners (X RECORD) watch the keyboard and the pointer; on a stop they signal the main
+thread with SIGUSR1, whose handler raises Interrupted wherever the agent is, also between two
+keystrokes of a long text it is typing.
 """
 
 import os
@@ -14,15 +16,12 @@ from .errors import DisplayError, Interrupted
 DEFAULT_STOP_KEYS = "ctrl+alt+shift+q"
 
 
-def _raise_interrupted(signum, frame):
-    raise Interrupted("the stop keys were pressed")
-
-
-class StopChord:
-    def __init__(self, display: str, keys: str = DEFAULT_STOP_KEYS):
-        self.display, self.keys = display, set(Key(keys=keys).keys)
+class StopWatch:
+    def __init__(self, display: str, keys: str = DEFAULT_STOP_KEYS, corners: list[tuple[int, int]] = ()):
+        self.display, self.keys, self.corners = display, set(Key(keys=keys).keys), set(corners)
         self.held: set[str] = set()
-        self._listener = None
+        self.reason = ""
+        self._listeners = []
 
     def start(self) -> "StopChord":
         os.environ["DISPLAY"] = self.display  # pynput's X connection reads it
@@ -30,12 +29,27 @@ class StopChord:
             from pynput import keyboard
         except Exception as error:
             raise DisplayError(f"cannot watch for the stop keys on {self.display}: {error}") from None
+        from pynput import mouse
+
         self._keyboard = keyboard
-        signal.signal(signal.SIGUSR1, _raise_interrupted)
-        self._listener = keyboard.Listener(on_press=self._press, on_release=self._release)
-        self._listener.start()
-        self._listener.wait()
+        signal.signal(signal.SIGUSR1, self._raise_interrupted)
+        self._listeners = [keyboard.Listener(on_press=self._press, on_release=self._release),
+                           mouse.Listener(on_move=self._move)]
+        for listener in self._listeners:
+            listener.start()
+            listener.wait()
         return self
+
+    def _raise_interrupted(self, signum, frame):
+        raise Interrupted(self.reason)
+
+    def _stop_run(self, reason: str) -> None:
+        self.reason = reason
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    def _move(self, x: int, y: int) -> None:
+        if (x, y) in self.corners:
+            self._stop_run("the pointer reached a screen corner (failsafe)")
 
     def _name(self, key) -> str | None:
         names = {"ctrl_l": "ctrl", "ctrl_r": "ctrl", "alt_l": "alt", "alt_r": "alt", "alt_gr": "alt",
@@ -54,12 +68,13 @@ class StopChord:
             self.held.add(name)
         if self.keys <= self.held:
             self.held.clear()
-            os.kill(os.getpid(), signal.SIGUSR1)
+            self._stop_run("the stop keys were pressed")
 
     def _release(self, key) -> None:
         self.held.discard(self._name(key))
 
     def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
+        for listener in self._listeners:
+            listener.stop()
+        if self._listeners:
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)

@@ -163,3 +163,20 @@ def test_ctrl_c_on_a_terminal_pauses_and_the_run_resumes_on_yes(x_session, tmp_p
     assert app.record()["state"]["subscribe"] is True
     assert read_episode(tmp_path / "run").end["status"] == "done"
     os.close(primary)
+
+
+def test_moving_the_pointer_into_a_corner_stops_a_long_type(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    script = Script(app)
+    replies = [script.pointer("left_click", "name_entry", "Focus."), "type(content='" + "y" * 3000 + "')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        process = subprocess.Popen([sys.executable, "-m", "agent", "run", "type", "--base-url", endpoint.url,
+                                    "--display", x_session.display, "--out", str(tmp_path / "run")],
+                                   env=x_session.env, stdout=subprocess.DEVNULL)
+        app.wait_until(lambda r: len(r["state"]["name"]) > 50, 30, "typing to start")
+        subprocess.run(["xdotool", "mousemove", "0", "0"], env=x_session.env, check=True)
+        assert process.wait(timeout=10) == 130
+    episode = read_episode(tmp_path / "run")
+    assert episode.end["status"] == "interrupted" and "corner" in episode.end["message"]
+    assert len(app.record()["state"]["name"]) < 3000
