@@ -171,8 +171,9 @@ def command_resume(args) -> int:
     config = glm_config(args, settings)
     planner = GLMPlanner(config)
     planner.restore(episode)
-    args.out, args.max_steps = episode.path, episode.steps[-1]["index"] + args.max_steps if episode.steps else args.max_steps
-    resume_from = {"steps": episode.steps[-1]["index"] if episode.steps else 0, "tokens": 0}
+    done_steps = episode.steps[-1]["index"] if episode.steps else 0
+    args.out, args.max_steps = episode.path, done_steps + args.max_steps  # --max-steps more replies
+    resume_from = {"steps": done_steps, "tokens": 0}
     note = "cut short" if episode.cut_short else f"ended {episode.end['status']}"
     console.print(f"resuming {args.episode} ({note}) after step {resume_from['steps']}")
     snap = settings.get("snap", True)
