@@ -3,9 +3,14 @@
 Points are in model space (per-mille of the image the model saw, 0-999). Validation lives here:
 an action that exists has coordinates in range, key names the executors know and text to type.
 Each action knows its GLM call text and how to perform itself on a `Computer`.
+
+GLM_CALLS, at the end, is the one definition of the calls the model makes (name, parameters,
+how the arguments become an action): the text prompt's action space (prompt.py), the reply
+parser (reply.py) and the OpenAI tools (tools.py) are all made from it.
 """
 
 import string
+from dataclasses import dataclass
 from typing import Annotated, Callable, Literal, Protocol, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -245,3 +250,95 @@ Action = Annotated[
     Field(discriminator="type"),
 ]
 ACTION = TypeAdapter(Action)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One argument of a GLM call. A point is written '[x,y]' in the text dialect and [x, y] (or a
+    box [x1, y1, x2, y2]) in the tools dialect; text and integers are written alike in both."""
+
+    name: str
+    kind: Literal["point", "text", "integer"]
+    description: str
+    required: bool = True
+    default: str | int | None = None
+    choices: tuple[str, ...] = ()
+    limits: tuple[int, int] | None = None
+    example: str = ""  # the value the call rule shows; by default made from the kind
+
+    @property
+    def shown(self) -> str:
+        if self.example:
+            return self.example
+        if self.kind == "point":
+            return "'[x,y]'"
+        if self.choices:
+            return "'" + " or ".join(self.choices) + "'"
+        return "''" if self.default is None or self.default == "" else repr(self.default)
+
+    def schema(self, point: dict) -> dict:
+        """The JSON schema of the value; `point` is the dialect's schema of a point."""
+        if self.kind == "point":
+            return point | {"description": f"{self.description}, {point['description']}"}
+        schema = {"type": "integer" if self.kind == "integer" else "string", "description": self.description}
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        if self.limits:
+            schema["minimum"], schema["maximum"] = self.limits
+        if not self.required:
+            schema["default"] = self.default
+        return schema
+
+
+@dataclass(frozen=True, slots=True)
+class GLMCall:
+    """A call of the GLM-4.5V desktop action space, defined once for both dialects."""
+
+    name: str  # as the model was trained to write it: left_click, WAIT, ...
+    description: str
+    params: tuple[Param, ...]
+    build: Callable[[dict], "Action"]  # from the arguments read into values, defaults filled in
+
+    @property
+    def rule(self) -> str:
+        """The text dialect's call rule, e.g. left_click(start_box='[x,y]', element_info='')."""
+        return f"{self.name}({', '.join(f'{p.name}={p.shown}' for p in self.params)})"
+
+    def parameters(self, point: dict) -> dict:
+        """The JSON schema of the arguments; `point` is the dialect's schema of a point."""
+        return {"type": "object", "properties": {p.name: p.schema(point) for p in self.params},
+                "required": [p.name for p in self.params if p.required]}
+
+
+def _pointed(action: type[_Action], **fixed) -> Callable[[dict], "Action"]:
+    return lambda v: action(point=v["start_box"], element_info=v["element_info"], **fixed)
+
+
+_AT = Param("start_box", "point", "the point to act on")
+_INFO = Param("element_info", "text", "short description of the target element", required=False, default="")
+
+GLM_CALLS = (
+    GLMCall("left_click", "Click the left mouse button at a point.", (_AT, _INFO), _pointed(Click, button="left")),
+    GLMCall("right_click", "Click the right mouse button at a point.", (_AT, _INFO), _pointed(Click, button="right")),
+    GLMCall("middle_click", "Click the middle mouse button at a point.", (_AT, _INFO),
+            _pointed(Click, button="middle")),
+    GLMCall("hover", "Move the pointer to a point without clicking.", (_AT, _INFO), _pointed(Hover)),
+    GLMCall("left_double_click", "Double-click at a point.", (_AT, _INFO), _pointed(DoubleClick)),
+    GLMCall("left_drag", "Press the left button at start_box, move to end_box and release.",
+            (Param("start_box", "point", "where the drag starts", example="'[x1,y1]'"),
+             Param("end_box", "point", "where the drag ends", example="'[x2,y2]'"), _INFO),
+            lambda v: Drag(start=v["start_box"], end=v["end_box"], element_info=v["element_info"])),
+    GLMCall("key", "Press a key or a combination joined by '+', e.g. 'ctrl+c', 'alt+tab', 'enter'.",
+            (Param("keys", "text", "key names joined by '+'"),), lambda v: Key(keys=v["keys"])),
+    GLMCall("type", "Type text at the keyboard focus. It does not click or clear the field first.",
+            (Param("content", "text", "the text to type"),), lambda v: TypeText(content=v["content"])),
+    GLMCall("scroll", "Scroll the wheel over a point; step is the number of wheel notches.",
+            (_AT, Param("direction", "text", "which way to scroll", choices=("down", "up")),
+             Param("step", "integer", "number of wheel notches", required=False, default=5, limits=(1, 50)), _INFO),
+            lambda v: Scroll(point=v["start_box"], direction=v["direction"], steps=v["step"],
+                             element_info=v["element_info"])),
+    GLMCall("WAIT", "Wait about 5 seconds for the screen to change.", (), lambda v: Wait()),
+    GLMCall("DONE", "The task is finished.", (), lambda v: Done()),
+    GLMCall("FAIL", "The task cannot be done.", (), lambda v: Fail()),
+)
+GLM_CALL = {call.name.lower(): call for call in GLM_CALLS}  # read case-insensitively: wait() is WAIT()

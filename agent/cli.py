@@ -17,6 +17,7 @@ from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
 from .loop import EXIT_CODES, Agent, Limits
 from .local import LocalPlanner
 from .planners import GLMConfig, GLMPlanner, ReplayPlanner
+from .tools import ToolsConfig, ToolsPlanner
 from .report import write_animation, write_report
 from .snap import SnappingPlanner
 from .screen import Screen
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
                                      "embedded OCR planner (the default when no endpoint or key is configured)")
     add_endpoint_options(run)
+    run.add_argument("--protocol", choices=["text", "tools"], default="text",
+                     help="how the model gives its actions: 'text', the action call in the reply as GLM-4.5V's GUI "
+                          "agent was trained (default), or 'tools', OpenAI tool calls (servers started with "
+                          "--tool-call-parser glm45, hosted function calling)")
+    run.add_argument("--tool-choice", choices=["required", "auto"], default="required",
+                     help="with --protocol tools: 'required' (default), or 'auto' for servers that refuse it "
+                          "(an HTTP 400 about tool_choice switches to 'auto' by itself)")
     run.add_argument("--no-snap", dest="snap", action="store_false",
                      help="do not move a model's click onto the on-screen text its element_info names")
     add_run_options(run)
@@ -155,9 +163,13 @@ def command_run(args) -> int:
                           "(--model local); pass --base-url or --api-key for GLM-4.5V")
         return drive(args, args.task, LocalPlanner(args.task), {"model": "local"})
     config = glm_config(args, {"base_url": GLMConfig().base_url})
-    planner = GLMPlanner(config)
+    if args.protocol == "tools":
+        config = ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=args.tool_choice)
+        planner = ToolsPlanner(config)
+    else:
+        planner = GLMPlanner(config)
     return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner,
-                 {**config.model_dump(), "snap": args.snap})
+                 {**config.model_dump(), "protocol": args.protocol, "snap": args.snap})
 
 
 def command_resume(args) -> int:

@@ -40,6 +40,10 @@ class RunView:
             return
         where = "  ".join(f"{name}=({x}, {y})" for name, (x, y) in record.get("screen", {}).items())
         console.print(f"{head} [cyan]{escape(record['call'])}[/cyan] {where}")
+        for then in record.get("then", []):
+            where = "  ".join(f"{name}=({x}, {y})" for name, (x, y) in then["screen"].items())
+            failed = f"  [red]{escape(then['error'])}[/red]" if then["error"] else ""
+            console.print(f"   then [cyan]{escape(then['call'])}[/cyan] {where}{failed}")
         if record.get("explanation"):
             console.print(f"   {escape(record['explanation'][:300])}", style="dim")
         if record.get("snap"):

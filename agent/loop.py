@@ -92,16 +92,23 @@ class Agent:
             self._record(record, None, outcome="endpoint_error", error=str(error), attempts=error.attempts)
             raise RunEnded("endpoint_error", str(error))
         self.format_errors, self.feedback = 0, None
-        action, to_screen = decision.action, frame.geometry.model_to_screen
-        outcome, error, act_seconds = self._act(action, frame, to_screen)
-        settled_at, settled = time.perf_counter(), None
-        if not action.ends_run and outcome != "refused":
-            self.frame, settled = self.screen.settle(frame, timeout=self.settle_timeout)
-        self._record(record, decision.reply, outcome=outcome, error=error, settled=settled,
-                     explanation=decision.explanation, memory=decision.memory, action=action.model_dump(),
-                     call=action.call(), screen={k: to_screen(p) for k, p in action.points().items()},
-                     timings={"capture": frame.capture_seconds, "act": act_seconds,
-                              "settle": time.perf_counter() - settled_at},
+        to_screen, performed = frame.geometry.model_to_screen, []
+        timings = {"capture": frame.capture_seconds, "act": 0.0, "settle": 0.0}
+        for action in decision.actions:  # one, or the calls of a tools reply, each on the screen the last one left
+            before = self.frame
+            outcome, error, act_seconds = self._act(action, before, to_screen)
+            decision.outcomes.append(error or "ok")
+            settled_at, settled = time.perf_counter(), None
+            if not action.ends_run and outcome != "refused":
+                self.frame, settled = self.screen.settle(before, timeout=self.settle_timeout)
+            timings["act"] += act_seconds
+            timings["settle"] += time.perf_counter() - settled_at
+            performed.append({"outcome": outcome, "error": error, "settled": settled, "action": action.model_dump(),
+                              "call": action.call(), "screen": {k: to_screen(p) for k, p in action.points().items()}})
+            if outcome != "ok" or action.ends_run:
+                break
+        self._record(record, decision.reply, **performed[0], explanation=decision.explanation,
+                     memory=decision.memory, timings=timings, **({"then": performed[1:]} if performed[1:] else {}),
                      **({"snap": decision.snap} if decision.snap else {}))
         if action.ends_run:
             raise RunEnded("done" if isinstance(action, Done) else "failed")

@@ -41,6 +41,14 @@ class Decision:
     explanation: str
     memory: str | None
     snap: dict | None = None  # where a grounding check moved the model's point, if it did
+    then: list[Action] = field(default_factory=list)
+    """Further actions of the same reply (a tools reply with several calls), performed in order after `action`."""
+    outcomes: list[str] = field(default_factory=list)
+    """Filled in by the loop: "ok" or the error, one per action it performed; ToolsPlanner reports them back."""
+
+    @property
+    def actions(self) -> list[Action]:
+        return [self.action, *self.then]
 
 
 class Planner(Protocol):
@@ -134,20 +142,33 @@ class GLMPlanner:
         content = build_content(task, self.turns, self.memory, current, feedback)
         body = self.request_body(content)
         encoded = time.perf_counter()
+
+        def read(response, attempts: list[dict]) -> Decision:
+            message = response.choices[0].message
+            reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+            usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
+            return interpret(Reply(message.content or "", reasoning, usage, self._describe(frame, body),
+                                   {"encode": encoded - started, "model": time.perf_counter() - encoded},
+                                   response.choices[0].finish_reason, attempts))
+
+        decision = self._ask(body, read)
+        self.turns.append(Turn(decision.explanation, decision.action.call(), half))
+        for old in self.turns[:-HISTORY_IMAGES]:
+            old.image_png = None
+        if decision.memory is not None:
+            self.memory = decision.memory
+        return decision
+
+    def _ask(self, body: dict, read):
+        """`read(response, attempts)` of the first usable response. Transient failures and replies cut
+        off at the token limit are retried with backoff; every failed attempt is logged in `attempts`."""
         attempts: list[dict] = []
         while True:
             try:
-                response = self._complete(body)
-                message = response.choices[0].message
-                reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
-                usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
-                reply = Reply(message.content or "", reasoning, usage, self._describe(frame, body),
-                              {"encode": encoded - started, "model": time.perf_counter() - encoded},
-                              response.choices[0].finish_reason, attempts)
-                decision = interpret(reply)
-                break
+                return read(self._complete(body), attempts)
             except FormatError as error:
-                if error.reply.finish_reason != "length" or len(attempts) >= self.config.max_retries:
+                cut_off = error.reply is not None and error.reply.finish_reason == "length"
+                if not cut_off or len(attempts) >= self.config.max_retries:
                     raise
                 self._wait_before_retry(attempts, TransientError(f"{error}"))
             except TransientError as error:
@@ -155,12 +176,6 @@ class GLMPlanner:
                     attempts.append({"error": str(error)})
                     raise EndpointError(f"{error} (gave up after {len(attempts)} attempts)", attempts) from None
                 self._wait_before_retry(attempts, error)
-        self.turns.append(Turn(decision.explanation, decision.action.call(), half))
-        for old in self.turns[:-HISTORY_IMAGES]:
-            old.image_png = None
-        if decision.memory is not None:
-            self.memory = decision.memory
-        return decision
 
     def _wait_before_retry(self, attempts: list[dict], error: "TransientError") -> None:
         wait = min(self.config.backoff_cap, self.config.backoff * 2 ** len(attempts)) * random.uniform(0.5, 1.0)
@@ -232,10 +247,15 @@ class ReplayPlanner:
     def __init__(self, episode: Episode):
         self.replies = [Reply(s["raw"], s.get("reasoning") or "") for s in episode.steps if "raw" in s]
         self.served = 0
+        self.read = interpret
+        if episode.header.get("planner") == "tools":
+            from .tools import interpret_tools  # agent.tools imports this module
+
+            self.read = interpret_tools
 
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         if self.served >= len(self.replies):
             raise AgentError(f"the episode has no more recorded replies ({self.served} served) and never said DONE()")
         reply = self.replies[self.served]
         self.served += 1
-        return interpret(Reply(reply.raw, reply.reasoning))
+        return self.read(Reply(reply.raw, reply.reasoning))

@@ -1,41 +1,17 @@
 """The one user message GLM-4.5V gets at each step, in the structure its GUI agent was trained on:
 header, task, platform, action space, history (last 4 screenshots at half size), memory,
-output format, then the current screenshot full size."""
+output format, then the current screenshot full size. Also the text of the tools dialect's first
+message (its action space goes in the request's `tools`)."""
 
 import base64
 import json
 from dataclasses import dataclass
 
+from .actions import GLM_CALLS
+
 HISTORY_IMAGES = 4
 
-_POINT = {"type": "string", "description": "'[x,y]' in thousandths (0-999) of the screenshot"}
-_INFO = {"type": "string", "description": "short description of the target element"}
-ACTION_SPACE = [
-    ("left_click", "left_click(start_box='[x,y]', element_info='')", "Click the left mouse button at a point.",
-     {"start_box": _POINT, "element_info": _INFO}),
-    ("right_click", "right_click(start_box='[x,y]', element_info='')", "Click the right mouse button at a point.",
-     {"start_box": _POINT, "element_info": _INFO}),
-    ("middle_click", "middle_click(start_box='[x,y]', element_info='')", "Click the middle mouse button at a point.",
-     {"start_box": _POINT, "element_info": _INFO}),
-    ("hover", "hover(start_box='[x,y]', element_info='')", "Move the pointer to a point without clicking.",
-     {"start_box": _POINT, "element_info": _INFO}),
-    ("left_double_click", "left_double_click(start_box='[x,y]', element_info='')", "Double-click at a point.",
-     {"start_box": _POINT, "element_info": _INFO}),
-    ("left_drag", "left_drag(start_box='[x1,y1]', end_box='[x2,y2]', element_info='')",
-     "Press the left button at start_box, move to end_box and release.",
-     {"start_box": _POINT, "end_box": _POINT, "element_info": _INFO}),
-    ("key", "key(keys='')", "Press a key or a combination joined by '+', e.g. 'ctrl+c', 'alt+tab', 'enter'.",
-     {"keys": {"type": "string"}}),
-    ("type", "type(content='')", "Type text at the keyboard focus. It does not click or clear the field first.",
-     {"content": {"type": "string"}}),
-    ("scroll", "scroll(start_box='[x,y]', direction='down or up', step=5, element_info='')",
-     "Scroll the wheel over a point; step is the number of wheel notches.",
-     {"start_box": _POINT, "direction": {"type": "string", "enum": ["down", "up"]},
-      "step": {"type": "integer", "minimum": 1}, "element_info": _INFO}),
-    ("WAIT", "WAIT()", "Wait about 5 seconds for the screen to change.", {}),
-    ("DONE", "DONE()", "The task is finished.", {}),
-    ("FAIL", "FAIL()", "The task cannot be done.", {}),
-]
+POINT = {"type": "string", "description": "as '[x,y]' in thousandths (0-999) of the screenshot"}
 
 HEADER = ("You are a GUI agent operating a desktop computer. You are given a task, your history of "
           "actions and the current screenshot, and you choose the next action. All coordinates are "
@@ -50,6 +26,13 @@ a JSON list of {"key": "value"} dicts holding what you must remember for later s
 - Take one action at a time and check its effect in the next screenshot.
 - Type only after the right field has the focus; type does not clear what is there.
 - Call DONE() as soon as the task is complete, FAIL() if it cannot be done."""
+
+
+TOOLS_NOTES = """# Notes
+- Act by calling the tools. Call one, or a few that belong together (click a field, then type into it): they are \
+carried out in order until one fails, each call's result comes back, then the screenshot after them.
+- Type only after the right field has the focus; type does not clear what is there.
+- Call DONE as soon as the task is complete, FAIL if it cannot be done."""
 
 
 @dataclass
@@ -67,11 +50,8 @@ def image_part(png: bytes) -> dict:
 
 
 def action_space_text() -> str:
-    sections = []
-    for name, rule, meaning, params in ACTION_SPACE:
-        schema = {"type": "object", "properties": params, "required": [k for k in params if k != "element_info"]}
-        sections.append(f"### {name}\nCall rule: `{rule}`\n{meaning}\n{json.dumps(schema)}")
-    return "\n\n".join(sections)
+    return "\n\n".join(f"### {call.name}\nCall rule: `{call.rule}`\n{call.description}\n"
+                       f"{json.dumps(call.parameters(POINT))}" for call in GLM_CALLS)
 
 
 def build_content(task: str, turns: list[Turn], memory: str, screenshot_png: bytes,
@@ -94,3 +74,8 @@ def build_content(task: str, turns: list[Turn], memory: str, screenshot_png: byt
     text += "\n\nCurrent screenshot:"
     parts += [{"type": "text", "text": text}, image_part(screenshot_png)]
     return parts
+
+
+def tools_task_text(task: str) -> str:
+    """The text of the tools dialect's first user message; the screenshot follows it."""
+    return f"{HEADER}\n\n# Task:\n{task}\n\n# Task Platform\nUbuntu\n\n{TOOLS_NOTES}\n\nCurrent screenshot:"

@@ -3,8 +3,11 @@
 The call is read with a small tokenizer (never eval). It may be wrapped in box tokens or bare,
 with points written as [x,y], (x,y), [[x1,y1,x2,y2]] and so on; a box means its centre.
 Anything that cannot be read becomes a FormatError whose message goes back to the model.
+The calls and their parameters come from actions.GLM_CALLS; agent.tools reads tool calls with the
+same build_action.
 """
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -16,25 +19,10 @@ from .errors import FormatError
 BOX_OPEN, BOX_CLOSE = "<|begin_of_box|>", "<|end_of_box|>"
 THINK = re.compile(r"<think>(.*?)</think>", re.S)
 
-# GLM call name -> the parameter names it takes positionally.
-SIGNATURES = {
-    "left_click": ("start_box", "element_info"),
-    "right_click": ("start_box", "element_info"),
-    "middle_click": ("start_box", "element_info"),
-    "hover": ("start_box", "element_info"),
-    "left_double_click": ("start_box", "element_info"),
-    "left_drag": ("start_box", "end_box", "element_info"),
-    "key": ("keys",),
-    "type": ("content",),
-    "scroll": ("start_box", "direction", "step", "element_info"),
-    "wait": (),
-    "done": (),
-    "fail": (),
-}
-CALL_START = re.compile(r"(?<![\w.])(" + "|".join(SIGNATURES) + r")\s*\(", re.I)
+CALL_START = re.compile(r"(?<![\w.])(" + "|".join(a.GLM_CALL) + r")\s*\(", re.I)
 ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
-CALL_LIST = ("left_click, right_click, middle_click, hover, left_double_click, left_drag, "
-             "key, type, scroll, WAIT(), DONE() or FAIL()")
+_NAMES = [call.name if call.params else f"{call.name}()" for call in a.GLM_CALLS]
+CALL_LIST = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +74,9 @@ def _find_call(text: str):
     if not matches:
         return None
     match = matches[-1]
-    args, end = parse_arguments(text, match.end(), SIGNATURES[match.group(1).lower()])
-    return match.start(), match.group(1).lower(), args, end
+    name = match.group(1).lower()
+    args, end = parse_arguments(text, match.end(), tuple(p.name for p in a.GLM_CALL[name].params))
+    return match.start(), name, args, end
 
 
 def parse_arguments(text: str, pos: int, positional: tuple[str, ...]) -> tuple[dict[str, str], int]:
@@ -155,14 +144,22 @@ def _read_string(text: str, pos: int) -> tuple[str, int]:
     raise FormatError("a quoted argument in the action call is not closed")
 
 
-def parse_point(value: str | None, name: str) -> tuple[int, int]:
-    """A point from '[x,y]', '(x, y)', '[[x1,y1,x2,y2]]' (a box means its centre)."""
-    if value is None:
-        raise FormatError(f"{name} is missing; give it as '[x,y]' in thousandths (0-999)")
-    cleaned = value.replace(BOX_OPEN, "").replace(BOX_CLOSE, "")
-    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", cleaned)]
-    if re.search(r"[^\d\s.,\-\[\]()]", cleaned) or len(numbers) not in (2, 4):
-        raise FormatError(f"{name}={value!r} is not a point; give '[x,y]' or a box '[x1,y1,x2,y2]' in 0-999")
+def parse_point(value, name: str) -> tuple[int, int]:
+    """A point from '[x,y]', '(x, y)', '[[x1,y1,x2,y2]]' (a box means its centre), or from a JSON
+    array of 2 or 4 numbers (possibly nested, numbers possibly as strings)."""
+    if isinstance(value, (list, tuple)):
+        items = value[0] if len(value) == 1 and isinstance(value[0], (list, tuple)) else value
+        try:
+            numbers = [_number(n) for n in items]
+        except (TypeError, ValueError):
+            numbers = []
+        if len(numbers) not in (2, 4):
+            raise FormatError(f"{name}={value!r} is not a point; give [x, y] or a box [x1, y1, x2, y2] in 0-999")
+    else:
+        cleaned = str(value).replace(BOX_OPEN, "").replace(BOX_CLOSE, "")
+        numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", cleaned)]
+        if re.search(r"[^\d\s.,\-\[\]()]", cleaned) or len(numbers) not in (2, 4):
+            raise FormatError(f"{name}={value!r} is not a point; give '[x,y]' or a box '[x1,y1,x2,y2]' in 0-999")
     if len(numbers) == 4:
         numbers = [(numbers[0] + numbers[2]) / 2, (numbers[1] + numbers[3]) / 2]
     x, y = (round(n) for n in numbers)
@@ -171,43 +168,47 @@ def parse_point(value: str | None, name: str) -> tuple[int, int]:
     return x, y
 
 
-def build_action(name: str, args: dict[str, str]) -> a.Action:
-    info = args.get("element_info", "")
+def read_argument(param: a.Param, value):
+    """A raw argument (text from a call in the reply, or a JSON value from a tool call) as the value
+    its parameter takes: a point (x, y), an int or a string."""
+    if param.kind == "point":
+        return parse_point(value, param.name)
+    if param.kind == "integer":
+        try:
+            return round(_number(value))
+        except (TypeError, ValueError):
+            raise FormatError(f"{param.name}={value!r} is not a number") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise FormatError(f"{param.name}={value!r} is not text")
+    return value.strip().lower() if param.choices else value
+
+
+def _number(value) -> float:
+    """A finite number from an int, a float or its text; TypeError or ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def build_action(name: str, args: dict) -> a.Action:
+    """The action for GLM call `name` (any case) from its raw arguments by parameter name."""
+    call = a.GLM_CALL[name.lower()]
+    values = {}
+    for param in call.params:
+        raw = args.get(param.name)
+        if raw is None and param.required:
+            how = " as [x,y] in thousandths (0-999)" if param.kind == "point" else ""
+            raise FormatError(f"{param.name} is missing; give {param.description}{how}")
+        values[param.name] = param.default if raw is None else read_argument(param, raw)
     try:
-        match name:
-            case "left_click" | "right_click" | "middle_click":
-                button = name.split("_")[0]
-                return a.Click(point=parse_point(args.get("start_box"), "start_box"), button=button, element_info=info)
-            case "left_double_click":
-                return a.DoubleClick(point=parse_point(args.get("start_box"), "start_box"), element_info=info)
-            case "hover":
-                return a.Hover(point=parse_point(args.get("start_box"), "start_box"), element_info=info)
-            case "left_drag":
-                return a.Drag(start=parse_point(args.get("start_box"), "start_box"),
-                              end=parse_point(args.get("end_box"), "end_box"), element_info=info)
-            case "key":
-                return a.Key(keys=args.get("keys", ""))
-            case "type":
-                return a.TypeText(content=args.get("content", ""))
-            case "scroll":
-                return a.Scroll(point=parse_point(args.get("start_box"), "start_box"),
-                                direction=args.get("direction", "").strip().lower(),
-                                steps=_integer(args.get("step", "5"), "step"), element_info=info)
-            case "wait":
-                return a.Wait()
-            case "done":
-                return a.Done()
-            case _:
-                return a.Fail()
+        return call.build(values)
     except ValidationError as error:
         raise FormatError(f"{name}(...) is not valid: {_first_problem(error)}") from None
-
-
-def _integer(value: str, name: str) -> int:
-    try:
-        return round(float(value))
-    except ValueError:
-        raise FormatError(f"{name}={value!r} is not a number") from None
 
 
 def _first_problem(error: ValidationError) -> str:

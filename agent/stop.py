@@ -23,7 +23,7 @@ class StopWatch:
         self.reason = ""
         self._listeners = []
 
-    def start(self) -> "StopChord":
+    def start(self) -> "StopWatch":
         os.environ["DISPLAY"] = self.display  # pynput's X connection reads it
         try:
             from pynput import keyboard

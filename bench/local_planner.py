@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from agent.episode import EpisodeWriter, read_episode  # noqa: E402
 from agent.executors import PyAutoGUIComputer  # noqa: E402
 from agent.local import LocalPlanner  # noqa: E402
-from agent.loop import Agent  # noqa: E402
+from agent.loop import Agent, Limits  # noqa: E402
 from agent.screen import Screen  # noqa: E402
 from sandbox.session import XSession  # noqa: E402
 

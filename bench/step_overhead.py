@@ -19,7 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from agent.episode import EpisodeWriter, read_episode  # noqa: E402
 from agent.executors import PyAutoGUIComputer  # noqa: E402
-from agent.loop import Agent  # noqa: E402
+from agent.loop import Agent, Limits  # noqa: E402
 from agent.planners import GLMConfig, GLMPlanner  # noqa: E402
 from agent.screen import Screen  # noqa: E402
 from endpoint import ScriptedEndpoint  # noqa: E402

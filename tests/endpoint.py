@@ -1,7 +1,7 @@
 """A loopback OpenAI-compatible chat-completions server serving scripted GLM replies.
 
 Each scripted reply is a string (the message content), a dict (content, reasoning_content,
-reasoning, finish_reason; or status/body/headers for an HTTP error; or a fault: "reset" closes
+reasoning, tool_calls, finish_reason; or status/body/headers for an HTTP error; or a fault: "reset" closes
 the connection without an answer, "stall" answers only after `seconds`), or a callable that gets
 the request body and returns either. Every request body is kept for assertions.
 """
@@ -59,7 +59,7 @@ class ScriptedEndpoint:
                     return self._send(reply["status"], reply.get("body", {"error": {"message": "scripted error"}}),
                                       reply.get("headers", {}))
                 message = {"role": "assistant", "content": reply.get("content")}
-                for name in ("reasoning_content", "reasoning"):
+                for name in ("reasoning_content", "reasoning", "tool_calls"):
                     if name in reply:
                         message[name] = reply[name]
                 self._send(200, {

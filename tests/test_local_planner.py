@@ -105,7 +105,6 @@ def test_a_model_click_25px_off_a_labelled_button_is_snapped_onto_it(snap, x_ses
 def test_ocr_runs_with_the_network_off(tmp_path):
     if not shutil.which("unshare") or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
         pytest.skip("this machine cannot make a network namespace (unshare -n)")
-    image = tmp_path / "text.png"
     script = ("import cv2, numpy as np; from agent.ocr import OCR\n"
               "img = np.full((120, 400, 3), 255, np.uint8)\n"
               "cv2.putText(img, 'Offline OK', (20, 70), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)\n"

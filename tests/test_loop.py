@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from agent.episode import EpisodeWriter, read_episode
 from agent.executors import RecordingComputer
 from agent.geometry import Monitor
