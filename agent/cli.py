@@ -1,4 +1,4 @@
-"""The `gui-agent` command: run, resume, replay, report, sandbox."""
+"""The `gui-agent` command: run, resume, replay, report, sandbox, record, skills, run-skill."""
 
 import argparse
 import json
@@ -8,20 +8,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rich.markup import escape
+
 from . import __version__
+from .confirm import Confirmer, ask_on_terminal, load_policy
 from .console import RunView, console, show_error
+from .demo import TARGET_TIMEOUT, replay_demonstration
 from .episode import EPISODE_FILE, EpisodeWriter, new_run_dir, read_episode
 from .errors import AgentError, Interrupted
-from .confirm import Confirmer, ask_on_terminal, load_policy
 from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
-from .loop import EXIT_CODES, Agent, Limits
 from .local import LocalPlanner
+from .loop import EXIT_CODES, Agent, Limits
 from .planners import GLMConfig, GLMPlanner, ReplayPlanner
-from .tools import ToolsConfig, ToolsPlanner
+from .record import record as record_demonstration
 from .report import write_animation, write_report
-from .snap import SnappingPlanner
 from .screen import Screen
+from .skills import SKILLS_DIR, add_skill, find_skill, list_skills, run_skill
+from .snap import SnappingPlanner
 from .stop import DEFAULT_STOP_KEYS, StopWatch
+from .tools import ToolsConfig, ToolsPlanner
 
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
 
@@ -95,6 +100,60 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                          help="a command to run with DISPLAY set; the sandbox ends when it exits")
     sandbox.set_defaults(command=command_sandbox)
+
+    record = commands.add_parser("record", help="record what you do on the display as a replayable episode",
+                                 description="Record your clicks, drags, scrolls, key chords and typing on the "
+                                             "display into OUT (the same episode format as `run`) until the stop "
+                                             "keys, Ctrl+C or SIGTERM. Replay it with `gui-agent replay OUT`.")
+    record.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
+    record.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to record (default: $DISPLAY)")
+    record.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
+                        help=f"key chord that ends the recording, itself not recorded (default: {DEFAULT_STOP_KEYS})")
+    record.add_argument("--description", default="", help="what the demonstration does (the episode's task)")
+    record.set_defaults(command=command_record)
+
+    replay.add_argument("--reground", action="store_true",
+                        help="find every click target again on the screen (crop, text, window) instead of "
+                             "serving the recorded replies; always so for a recorded demonstration")
+    replay.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a value typed where the episode types {NAME} (re-grounded replays)")
+    replay.add_argument("--target-timeout", type=float, default=TARGET_TIMEOUT,
+                        help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
+
+    skills = commands.add_parser("skills", help="list or add skills",
+                                 description=f"Skills are kept in {SKILLS_DIR} ($GUI_AGENT_SKILLS).")
+    skill_commands = skills.add_subparsers(required=True, metavar="ACTION")
+    listing = skill_commands.add_parser("list", help="list the skills and their parameters")
+    listing.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
+    listing.set_defaults(command=command_skills_list)
+    adding = skill_commands.add_parser("add", help="keep an episode as a skill",
+                                       description="Copy EPISODE into the skills folder as NAME; each typed "
+                                                   "occurrence of a --param value becomes {NAME}, that value its default.")
+    adding.add_argument("name", help="the skill's name: letters, digits, - and _")
+    adding.add_argument("episode", type=Path, help="a recorded demonstration or a run that ended done")
+    adding.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help='a parameter and the value the episode typed for it, e.g. --param name="Ada"')
+    adding.add_argument("--description", default="", help="what the skill does (default: the episode's task)")
+    adding.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
+    adding.set_defaults(command=command_skills_add)
+
+    run_skill_parser = commands.add_parser("run-skill", help="run a skill with parameters",
+                                           description="Run the skill NAME on the display; give its parameters as "
+                                                       "--param NAME=VALUE (`gui-agent skills list` shows them).")
+    run_skill_parser.add_argument("name", help="the skill's name")
+    run_skill_parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                                  help="a parameter's value")
+    run_skill_parser.add_argument("--skills", type=Path, default=SKILLS_DIR,
+                                  help=f"skills folder (default: {SKILLS_DIR})")
+    run_skill_parser.add_argument("--display", default=os.environ.get("DISPLAY"),
+                                  help="X display to act on (default: $DISPLAY)")
+    run_skill_parser.add_argument("--monitor", type=int, default=1, help="monitor number on that display (default: 1)")
+    run_skill_parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
+    run_skill_parser.add_argument("--target-timeout", type=float, default=TARGET_TIMEOUT,
+                                  help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
+    run_skill_parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
+                                  help=f"key chord that stops it at once (default: {DEFAULT_STOP_KEYS}; 'none')")
+    run_skill_parser.set_defaults(command=command_run_skill)
     return parser
 
 
@@ -197,7 +256,95 @@ def command_replay(args) -> int:
     episode = read_episode(args.episode)
     if episode.cut_short:
         console.print(f"[yellow]note:[/yellow] {args.episode} was cut short (no end line); replaying what it has")
+    if args.reground or episode.header.get("planner") == "demonstration":
+        return command_replay_regrounded(args, episode)
+    if args.param:
+        raise AgentError("--param needs a re-grounded replay (--reground)")
     return drive(args, episode.header.get("task", ""), ReplayPlanner(episode), {"replay_of": str(episode.path)})
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise AgentError(f"--param {pair!r} is not NAME=VALUE (NAME letters, digits and _)")
+        params[name] = value
+    return params
+
+
+def command_record(args) -> int:
+    out = args.out or new_run_dir()
+    status, message, steps = record_demonstration(
+        args.display, out, args.stop_keys, args.description,
+        on_ready=lambda: console.print(f"recording display {args.display} into {out}: do the task, then press "
+                                       f"{args.stop_keys} (or Ctrl+C here)"),
+        on_step=lambda step: console.print(f"[bold]step {step['index']}[/bold] [cyan]{escape(step['call'])}[/cyan]"))
+    console.print(f"{status}: {message}; {steps} steps in {out}; replay it with `gui-agent replay {out}`")
+    return EXIT_CODES[status]
+
+
+def act_with_stop_keys(args, out: Path, step_limit, act) -> int:
+    """Runs `act(on_step, computer)` (a re-grounded replay or a skill) with the stop keys watched
+    and SIGTERM stopping it, as `drive` does for runs."""
+    screen = Screen(args.display, args.monitor)
+    monitor = screen.capture().monitor
+    screen.close()
+    secrets = parse_secrets(getattr(args, "secret", []))
+    computer = RecordingComputer(monitor) if getattr(args, "dry_run", False) else PyAutoGUIComputer(screen.display, monitor)
+    if secrets:
+        computer = SecretTyping(computer, secrets)
+    view = RunView(step_limit)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    stopper = start_stop_watch(screen.display, args.stop_keys, monitor)
+    try:
+        status, message = act(view.step, computer)
+    finally:
+        if stopper:
+            stopper.stop()
+    view.summary(status, message, len(read_episode(out).steps), out)
+    if getattr(args, "report", False):
+        try:
+            console.print(f"report: {write_report(out)}")
+        except AgentError as error:
+            show_error(f"no report: {error}")
+    return EXIT_CODES[status]
+
+
+def command_replay_regrounded(args, episode) -> int:
+    out = args.out or new_run_dir()
+    return act_with_stop_keys(args, out, len(episode.steps), lambda on_step, computer: replay_demonstration(
+        episode.path, args.display, out, params=parse_params(args.param), monitor=args.monitor,
+        target_timeout=args.target_timeout, on_step=on_step, computer=computer))
+
+
+def command_skills_list(args) -> int:
+    skills = list_skills(args.skills)
+    if not skills:
+        console.print(f"no skills in {args.skills}; add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
+    for one in skills:
+        params = ", ".join(f"{p.name}: {p.type}" + (f" = {p.default!r}" if p.default is not None else "")
+                           for p in one.params)
+        console.print(f"[bold]{one.name}[/bold]({escape(params)}) [dim]{one.kind}[/dim]  {escape(one.description)}")
+    return 0
+
+
+def command_skills_add(args) -> int:
+    added = add_skill(args.name, args.episode, parse_params(args.param), args.description, root=args.skills)
+    console.print(f"skill {added.name} in {added.path}; run it with `gui-agent run-skill {added.name}"
+                  + "".join(f" --param {p.name}=..." for p in added.params) + "`")
+    return 0
+
+
+def command_run_skill(args) -> int:
+    found = find_skill(args.name, args.skills)
+    params = parse_params(args.param)
+    found.bind(params)  # a wrong parameter is reported before anything starts
+    out = args.out or new_run_dir()
+    steps = len(read_episode(found.path).steps) if found.kind == "demonstration" else "?"
+    return act_with_stop_keys(args, out, steps, lambda on_step, computer: run_skill(
+        args.name, params, args.display, out, root=args.skills, monitor=args.monitor,
+        target_timeout=args.target_timeout, on_step=on_step, computer=computer))
 
 
 def drive(args, task: str, planner, settings: dict, resume_from: dict | None = None) -> int:

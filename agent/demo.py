@@ -1,0 +1,366 @@
+"""Replaying a demonstration, or an agent's episode, on the screen as it is now.
+
+Before every pointer action the target is found again, the first of these that is confident:
+  1. the recorded grayscale crop, by template matching at a few scales;
+  2. the recorded text, by OCR;
+  3. the point's offset inside the same window (found by its name), when the place there still
+     looks like the crop, if less than a search by the crop would accept.
+Equally good crop matches in separate places (two empty text fields) are told apart by a larger
+cut of the recorded screenshot around the point, then by nearness to where the target is
+expected: its offset in its window when the window is there, else where it was recorded. The
+replay waits for the screen to settle and for the target to appear, not the recorded timing; a
+target not found in time ends the replay with an error naming the step. It never clicks a guess.
+
+Agent episodes (`gui-agent run`) have no recorded targets: their crops and texts are cut from
+each step's screenshot around the point it acted on.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from . import __version__
+from . import actions as a
+from .episode import Episode, EpisodeWriter, read_episode
+from .errors import AgentError, Interrupted
+from .executors import PyAutoGUIComputer
+from .geometry import Monitor, Point
+from .grounding import find_text
+from .ocr import OCR
+from .record import Windows, crop_around, screen_info, text_near
+from .screen import Frame, Screen
+from .snap import target_words
+
+CROP_THRESHOLD = 0.9
+TIE_BAND = 0.02  # crop matches this close to the best are equally good
+CROP_SCALES = (1.0, 0.95, 1.05, 0.9, 1.1)
+CONTEXT_SIZE = (320, 160)
+MAX_PLACES = 20  # separate equally good crop matches looked at more closely
+MIN_CROP_CONTRAST = 4.0  # gray-level spread below which a crop is a blank area that matches anything
+# At its offset in its window the place is not searched for, only checked: it must look this much
+# like the recorded crop (a field whose text changed still does, another widget does not).
+WINDOW_THRESHOLD = 0.6
+BLANK_BRIGHTNESS_SPAN = 64  # a blank place this many gray levels off the recorded one is not alike at all
+TARGET_TIMEOUT = 10.0
+RETRY_SECONDS = 0.25
+
+
+class TargetNotFound(AgentError):
+    """A pointer action's target is not on the screen; the replay stops rather than guess."""
+
+
+@dataclass
+class Target:
+    """What is known about where a pointer action acted."""
+
+    recorded: Point  # screen pixels, at recording time
+    crop: np.ndarray | None  # grayscale
+    crop_point: Point  # where the point is in the crop
+    text: str
+    text_offset: Point  # from the text's centre to the point, image pixels
+    window: dict | None  # name, left, top, width, height, offset
+    context: np.ndarray | None = None  # a larger grayscale cut of the recorded screenshot, to tell equal crops apart
+    context_point: Point = (0, 0)
+
+
+@dataclass
+class Found:
+    point: Point  # screen pixels
+    method: str
+    score: float
+
+
+def substitute(text: str, params: dict[str, str]) -> str:
+    """Fills in {name} for each given parameter; other braces are left as they are."""
+    for name, value in params.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+def recorded_targets(episode: Episode, step: dict, ocr: OCR, params: dict[str, str]) -> dict[str, Target]:
+    """The targets of a step: as a demonstration recorded them, or, for an agent's step, cut from
+    its screenshot around the point it acted on, with the text OCR reads there."""
+    s = episode.header["screen"]
+    monitor = Monitor(s["left"], s["top"], s["width"], s["height"], s.get("scale", 1.0))
+    try:
+        frame = Frame.from_png((episode.path / step["screenshot"]).read_bytes(), monitor)
+    except (OSError, KeyError, AgentError):
+        frame = None
+    targets = {}
+    for name, point in step["screen"].items():
+        point = tuple(point)
+        context, context_point = crop_around(frame, point, *CONTEXT_SIZE) if frame else (None, (0, 0))
+        if recorded := step.get("target", {}).get(name):
+            crop = cv2.imread(str(episode.path / recorded["crop"]), cv2.IMREAD_GRAYSCALE)
+            targets[name] = Target(point, crop, tuple(recorded["crop_point"]), substitute(recorded["text"], params),
+                                   tuple(recorded["text_offset"]), recorded["window"], context, context_point)
+            continue
+        crop, crop_point, text, offset = None, (0, 0), "", (0, 0)
+        if frame is not None:
+            crop, crop_point = crop_around(frame, point)
+            text, offset = text_near(ocr, frame, point) or ("", (0, 0))
+        text = text or target_words(step["action"].get("element_info", ""))
+        targets[name] = Target(point, crop, crop_point, text, offset, None, context, context_point)
+    return targets
+
+
+class Grounder:
+    def __init__(self, windows: Windows, ocr: OCR):
+        self.windows, self.ocr = windows, ocr
+
+    def find(self, frame: Frame, target: Target) -> tuple[Found | None, list[str]]:
+        """The target on this frame by the first confident method, and what each method tried."""
+        geometry = frame.geometry
+        window, window_note = self._window(target.window)
+        expected = target.recorded
+        if window:
+            expected = (window["left"] + target.window["offset"][0], window["top"] + target.window["offset"][1])
+        expected_image = geometry.screen_to_image(expected)
+        tried = []
+
+        def on_screen(image_point) -> Point | None:
+            point = tuple(round(v) for v in geometry.image_to_screen(image_point))
+            return point if frame.monitor.contains(point) else None
+
+        gray = cv2.cvtColor(frame.pixels[:, :, :3], cv2.COLOR_BGR2GRAY)
+        if target.crop is not None and float(target.crop.std()) >= MIN_CROP_CONTRAST:
+            score, image_point = match_crop(gray, target, expected_image)
+            if score >= CROP_THRESHOLD and (point := on_screen(image_point)):
+                return Found(point, "crop", round(score, 3)), tried
+            tried.append(f"crop best {score:.2f} < {CROP_THRESHOLD}")
+        elif target.crop is not None:
+            tried.append("crop blank")
+        if target.text:
+            matches = find_text(self.ocr.read(frame.pixels), target.text, near=expected_image)
+            if matches:
+                cx, cy = matches[0].centre
+                if point := on_screen((cx + target.text_offset[0], cy + target.text_offset[1])):
+                    return Found(point, "text", round(matches[0].score, 3)), tried
+            tried.append(f"text {target.text!r} not found")
+        if window:
+            inside = (window["left"] <= expected[0] < window["left"] + window["width"]
+                      and window["top"] <= expected[1] < window["top"] + window["height"])
+            score = alike_at(gray, target, expected_image) if inside else 0.0
+            if score >= WINDOW_THRESHOLD and frame.monitor.contains(expected):
+                return Found(expected, "window", round(score, 3)), tried
+            was = f"{target.window['width']}x{target.window['height']}"
+            tried.append(f"at its offset in window {window['name']!r} (now {window['width']}x{window['height']}, "
+                         f"was {was}) " + (f"the place looks {score:.2f} alike < {WINDOW_THRESHOLD}" if inside
+                                           else "is outside the window"))
+        elif window_note:
+            tried.append(window_note)
+        return None, tried
+
+    def _window(self, recorded: dict | None) -> tuple[dict | None, str]:
+        """The window the target was in, by name (the one of the same size if several), and a note if absent."""
+        if not recorded or not recorded.get("name"):
+            return None, ""
+        windows = self.windows.named(recorded["name"])
+        same_size = [w for w in windows if (w["width"], w["height"]) == (recorded["width"], recorded["height"])]
+        if same_size or windows:
+            return (same_size or windows)[0], ""
+        return None, f"no window named {recorded['name']!r}"
+
+
+def match_crop(gray: np.ndarray, target: Target, expected: tuple[float, float]) -> tuple[float, tuple[float, float]]:
+    """The best TM_CCOEFF_NORMED score of the target's crop over a few scales, and where its point
+    lands. Matches within TIE_BAND of the best are equally good: if they lie in separate places,
+    the target's larger context decides, then the nearness to the expected image point."""
+    best_score, best_point = -1.0, expected
+    for scale in CROP_SCALES:
+        template = target.crop if scale == 1.0 else cv2.resize(
+            target.crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        if template.shape[0] > gray.shape[0] or template.shape[1] > gray.shape[1]:
+            continue
+        result = np.nan_to_num(cv2.matchTemplate(gray, template, cv2.TM_CCOEFF_NORMED), nan=0.0, posinf=0.0, neginf=0.0)
+        score = float(result.max())
+        if score <= best_score:
+            continue
+        count, places = cv2.connectedComponents((result >= score - TIE_BAND).astype(np.uint8))
+        candidates = []
+        for place in range(1, min(count, MAX_PLACES + 1)):
+            ys, xs = np.nonzero(places == place)
+            xs, ys = xs + target.crop_point[0] * scale, ys + target.crop_point[1] * scale
+            nearest = int(np.argmin((xs - expected[0]) ** 2 + (ys - expected[1]) ** 2))
+            candidates.append((float(xs[nearest]), float(ys[nearest])))
+
+        def rank(point):
+            context = context_score(gray, target, point) if len(candidates) > 1 else 0.0
+            # contexts within TIE_BAND of each other are a tie too, which nearness breaks
+            return -round(context / TIE_BAND), (point[0] - expected[0]) ** 2 + (point[1] - expected[1]) ** 2
+        best_score, best_point = score, min(candidates, key=rank)
+    return best_score, best_point
+
+
+def alike_at(gray: np.ndarray, target: Target, point: tuple[float, float], slack: int = 3) -> float:
+    """How much the place at a point looks like the target's crop: the crop's correlation there
+    (give or take `slack` pixels), or for a blank crop, a blank place of about the same brightness."""
+    if target.crop is None:
+        return 0.0
+    height, width = target.crop.shape
+    x0, y0 = round(point[0]) - target.crop_point[0], round(point[1]) - target.crop_point[1]
+    if x0 < slack or y0 < slack or x0 + width + slack > gray.shape[1] or y0 + height + slack > gray.shape[0]:
+        return 0.0
+    if float(target.crop.std()) < MIN_CROP_CONTRAST:
+        place = gray[y0:y0 + height, x0:x0 + width]
+        if float(place.std()) >= MIN_CROP_CONTRAST:
+            return 0.0
+        return max(0.0, 1 - abs(float(place.mean()) - float(target.crop.mean())) / BLANK_BRIGHTNESS_SPAN)
+    region = gray[y0 - slack:y0 + height + slack, x0 - slack:x0 + width + slack]
+    return float(np.nan_to_num(cv2.matchTemplate(region, target.crop, cv2.TM_CCOEFF_NORMED)).max())
+
+
+def context_score(gray: np.ndarray, target: Target, point: tuple[float, float], slack: int = 3) -> float:
+    """How well the target's larger context matches around a candidate point (0 without one)."""
+    if target.context is None:
+        return 0.0
+    height, width = target.context.shape
+    x0, y0 = round(point[0]) - target.context_point[0], round(point[1]) - target.context_point[1]
+    # the part of the context that falls on the screen, with a few pixels of slack around it
+    cx0, cy0 = max(0, -x0), max(0, -y0)
+    cx1, cy1 = min(width, gray.shape[1] - x0), min(height, gray.shape[0] - y0)
+    if (cx1 - cx0) * (cy1 - cy0) < width * height / 2:
+        return 0.0
+    template = target.context[cy0:cy1, cx0:cx1]
+    gx0, gy0 = max(0, x0 + cx0 - slack), max(0, y0 + cy0 - slack)
+    region = gray[gy0:min(gray.shape[0], y0 + cy1 + slack), gx0:min(gray.shape[1], x0 + cx1 + slack)]
+    if region.shape[0] < template.shape[0] or region.shape[1] < template.shape[1]:
+        return 0.0
+    return float(np.nan_to_num(cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED)).max())
+
+
+class Performer:
+    """Acts on the screen one typed action at a time: finds the target of a pointer action first,
+    waits for the screen to settle after each action, and writes each as an episode step."""
+
+    def __init__(self, screen: Screen, computer, episode: EpisodeWriter, grounder: Grounder,
+                 target_timeout: float = TARGET_TIMEOUT, settle_timeout: float = 3.0,
+                 on_step: Callable[[dict], None] = lambda record: None):
+        self.screen, self.computer, self.episode, self.grounder = screen, computer, episode, grounder
+        self.target_timeout, self.settle_timeout, self.on_step = target_timeout, settle_timeout, on_step
+        self.frame = screen.capture()
+        self.index = 0
+
+    def wait_for(self, target: Target, what: str, **fields) -> tuple[Frame, Found]:
+        """The target on a settled screen, looked for again until it shows or the timeout passes;
+        else a failed step is written and TargetNotFound raised, naming `what` was looked for."""
+        deadline = time.monotonic() + self.target_timeout
+        frame = self.frame
+        while True:
+            found, tried = self.grounder.find(frame, target)
+            if found:
+                return frame, found
+            if time.monotonic() >= deadline:
+                message = (f"{what}: its target is not on the screen after {self.target_timeout:g} s "
+                           f"({'; '.join(tried)}); stopped without acting")
+                self.index += 1
+                record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
+                          "outcome": "not_found", "error": message, **fields}
+                self.episode.step(record)
+                self.on_step(record)
+                raise TargetNotFound(message)
+            time.sleep(RETRY_SECONDS)
+            frame, _ = self.screen.settle(frame, timeout=1.0)
+
+    def perform(self, action, frame: Frame, **fields) -> dict:
+        """`action` is in the model space of `frame`, the screen it was grounded on."""
+        self.index += 1
+        to_screen = frame.geometry.model_to_screen
+        record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
+                  "action": action.model_dump(), "call": action.call(),
+                  "screen": {k: list(to_screen(p)) for k, p in action.points().items()}, **fields}
+        started = time.perf_counter()
+        if not action.ends_run:
+            action.perform(self.computer, to_screen)
+            acted = time.perf_counter()
+            self.frame, record["settled"] = self.screen.settle(frame, timeout=self.settle_timeout)
+            record["timings"] = {"act": round(acted - started, 4), "settle": round(time.perf_counter() - acted, 4)}
+        record["outcome"] = "ok"
+        self.episode.step(record)
+        self.on_step(record)
+        return record
+
+
+POINTED = (a.Click, a.DoubleClick, a.Hover, a.Scroll, a.Drag)
+
+
+class Replayer:
+    def __init__(self, recorded: Episode, performer: Performer, params: dict[str, str]):
+        self.recorded, self.performer, self.params = recorded, performer, params
+
+    def run(self) -> str:
+        """Replays every performed step; the status the recorded episode ends with (done or failed)."""
+        for step in self.recorded.steps:
+            if step.get("outcome", "ok") != "ok" or not step.get("action"):
+                continue  # refused, not repeated or unparsable when recorded: nothing was done then
+            action = a.ACTION.validate_python(step["action"])
+            if isinstance(action, a.TypeText):
+                action = action.model_copy(update={"content": substitute(action.content, self.params)})
+            if isinstance(action, POINTED):
+                self.pointer_step(step, action)
+            else:
+                self.performer.perform(action, self.performer.frame, replays=step["index"])
+            if action.ends_run:
+                return "done" if isinstance(action, a.Done) else "failed"
+        return "done"
+
+    def pointer_step(self, step: dict, action) -> None:
+        targets = recorded_targets(self.recorded, step, self.performer.grounder.ocr, self.params)
+        main = "start" if isinstance(action, a.Drag) else "point"
+        frame, found = self.performer.wait_for(targets[main], f"step {step['index']} ({step['call']})",
+                                               call=step["call"], replays=step["index"])
+        to_model = frame.geometry.screen_to_model
+        if isinstance(action, a.Drag):  # the end moves with the start: a slider's trough is blank
+            dx, dy = (e - s for e, s in zip(step["screen"]["end"], step["screen"]["start"]))
+            end = (found.point[0] + dx, found.point[1] + dy)
+            if not frame.monitor.contains(end):
+                raise TargetNotFound(f"step {step['index']} ({step['call']}): the drag would end off the screen at {end}")
+            action = action.model_copy(update={"start": to_model(found.point), "end": to_model(end)})
+        else:
+            action = action.model_copy(update={"point": to_model(found.point)})
+        self.performer.perform(action, frame, replays=step["index"],
+                               grounding={"method": found.method, "score": found.score})
+
+
+def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], str], *, task: str, planner: str,
+                  settings: dict, monitor: int = 1, target_timeout: float = TARGET_TIMEOUT,
+                  settle_timeout: float = 3.0, on_step: Callable[[dict], None] = lambda record: None,
+                  computer=None) -> tuple[str, str]:
+    """Runs `body` with a Performer on the display, writing the episode in `out`; returns the
+    status (what `body` returned, or error or interrupted) and its message."""
+    screen = Screen(display, monitor)
+    first = screen.capture()
+    computer = computer or PyAutoGUIComputer(screen.display, first.monitor)
+    episode = EpisodeWriter(out)
+    windows = Windows(screen.display)
+    performer = Performer(screen, computer, episode, Grounder(windows, OCR()), target_timeout, settle_timeout, on_step)
+    status, message = "error", ""
+    try:
+        episode.header(task=task, planner=planner, agent_version=__version__, settings=settings,
+                       screen=screen_info(screen, first))
+        status = body(performer)
+    except (KeyboardInterrupt, Interrupted) as stop:
+        status, message = "interrupted", str(stop) or "stopped by the user"
+    except AgentError as error:
+        status, message = "error", str(error)
+    finally:
+        episode.end(status, message, steps=performer.index)
+        windows.close()
+        screen.close()
+    return status, message
+
+
+def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, params: dict[str, str] | None = None,
+                         settings: dict | None = None, **options) -> tuple[str, str]:
+    """Replays the episode in `episode_dir` (a demonstration or an agent run) on the display,
+    finding every pointer target again, and writes the replay as a new episode in `out`.
+    `options` are act_on_screen's. Returns the status (done, failed, error, interrupted) and its message."""
+    recorded = read_episode(Path(episode_dir))
+    params = params or {}
+    return act_on_screen(display, out, lambda performer: Replayer(recorded, performer, params).run(),
+                         task=recorded.header.get("task", ""), planner="replay",
+                         settings={"replay_of": str(recorded.path), "params": params, **(settings or {})}, **options)

@@ -1,0 +1,238 @@
+"""Skills: named routines run with parameters.
+
+Two kinds, listed and run alike:
+- a demonstration skill is an episode (a demonstration or an agent run) promoted with
+  `add_skill`: every typed occurrence of a parameter's recorded value becomes {name}. It lives in
+  SKILLS/NAME/ (the episode, its screenshots and target crops, and skill.json with name,
+  description, params) and runs as a replay with the values filled in;
+- a Python skill is a function in SKILLS/*.py marked with @skill. Its first parameter is the
+  SkillContext it acts through; the others, typed str, int, float or bool, are its parameters.
+"""
+
+import importlib.util
+import inspect
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import actions as a
+from .demo import Performer, Target, act_on_screen, replay_demonstration
+from .episode import EPISODE_FILE, read_episode
+from .errors import AgentError
+
+SKILLS_DIR = Path(os.environ.get("GUI_AGENT_SKILLS") or Path(__file__).resolve().parent.parent / "skills")
+SKILL_FILE = "skill.json"
+SKILL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+PARAM_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+NOT_COPIED = ("report.html", "report-thumbs", "replay.gif")
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: str = "str"
+    default: str | int | float | bool | None = None  # None: the value must be given
+
+    def read(self, text: str):
+        """The value of this parameter from its text (a command line's NAME=VALUE)."""
+        if self.type == "bool":
+            if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                raise AgentError(f"parameter {self.name} is a bool; give true or false, not {text!r}")
+            return text.lower() in ("true", "yes", "1")
+        try:
+            return PARAM_TYPES[self.type](text)
+        except ValueError:
+            raise AgentError(f"parameter {self.name} is {self.type}; {text!r} is not one") from None
+
+
+@dataclass(frozen=True)
+class Skill:
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    path: Path  # the demonstration skill's folder, or the Python skill's file
+    function: Callable | None = None
+
+    @property
+    def kind(self) -> str:
+        return "python" if self.function else "demonstration"
+
+    def bind(self, given: dict) -> dict:
+        """The parameters' values: given ones (text is read by type), defaults for the rest."""
+        known = {p.name: p for p in self.params}
+        if unknown := sorted(set(given) - set(known)):
+            raise AgentError(f"skill {self.name} has no parameter {', '.join(unknown)}; "
+                             f"its parameters: {', '.join(known) or 'none'}")
+        values = {}
+        for param in self.params:
+            if param.name in given:
+                value = given[param.name]
+                values[param.name] = param.read(value) if isinstance(value, str) else value
+            elif param.default is not None:
+                values[param.name] = param.default
+            else:
+                raise AgentError(f"skill {self.name} needs {param.name}=VALUE")
+        return values
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "description": self.description,
+                "params": [{"name": p.name, "type": p.type, "default": p.default} for p in self.params]}
+
+
+def skill(function: Callable) -> Callable:
+    """Marks a function in SKILLS/*.py as a skill: `def name(ctx: SkillContext, text: str, times: int = 1)`."""
+    params = []
+    for param in list(inspect.signature(function).parameters.values())[1:]:
+        type_name = getattr(param.annotation, "__name__", str(param.annotation))
+        if type_name not in PARAM_TYPES:
+            raise TypeError(f"skill {function.__name__}: parameter {param.name} must be typed str, int, float "
+                            f"or bool, not {type_name}")
+        default = None if param.default is inspect.Parameter.empty else param.default
+        params.append(Param(param.name, type_name, default))
+    description = (inspect.getdoc(function) or "").split("\n\n")[0].replace("\n", " ")
+    function.skill = Skill(function.__name__, description, tuple(params), Path(inspect.getfile(function)), function)
+    return function
+
+
+class SkillContext:
+    """What a Python skill acts through. Every action becomes a step of the skill's episode; a
+    text to click is waited for and never guessed."""
+
+    def __init__(self, performer: Performer):
+        self.performer = performer
+
+    def click(self, text: str, button: str = "left", count: int = 1) -> None:
+        """Clicks the text on the screen (OCR), waiting for it to appear."""
+        frame = self.performer.frame
+        near = (frame.monitor.left + frame.monitor.width // 2, frame.monitor.top + frame.monitor.height // 2)
+        frame, found = self.performer.wait_for(Target(near, None, (0, 0), text, (0, 0), None), f"click {text!r}")
+        point = frame.geometry.screen_to_model(found.point)
+        action = a.DoubleClick(point=point, element_info=text) if count == 2 else \
+            a.Click(point=point, button=button, element_info=text)
+        self.performer.perform(action, frame, grounding={"method": found.method, "score": found.score})
+
+    def type(self, text: str) -> None:
+        self.performer.perform(a.TypeText(content=text), self.performer.frame)
+
+    def key(self, keys: str) -> None:
+        self.performer.perform(a.Key(keys=keys), self.performer.frame)
+
+
+def load_python_skills(path: Path) -> list[Skill]:
+    spec = importlib.util.spec_from_file_location(f"gui_agent_skills.{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise AgentError(f"cannot load skills from {path}: {type(error).__name__}: {error}") from None
+    return [value.skill for value in vars(module).values() if isinstance(getattr(value, "skill", None), Skill)
+            and value.skill.path == path]
+
+
+def load_demonstration_skill(folder: Path) -> Skill:
+    try:
+        data = json.loads((folder / SKILL_FILE).read_text(encoding="utf-8"))
+        params = tuple(Param(p["name"], p.get("type", "str"), p.get("default")) for p in data.get("params", []))
+        return Skill(data["name"], data.get("description", ""), params, folder)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AgentError(f"{folder / SKILL_FILE} is not a readable skill: {error}") from None
+
+
+def list_skills(root: Path = SKILLS_DIR) -> list[Skill]:
+    """Every skill under `root`, by name."""
+    root = Path(root)
+    found: dict[str, Skill] = {}
+    if not root.is_dir():
+        return []
+    for path in sorted(root.iterdir()):
+        if (path / SKILL_FILE).is_file():
+            skills = [load_demonstration_skill(path)]
+        elif path.suffix == ".py" and not path.name.startswith("_"):
+            skills = load_python_skills(path.resolve())
+        else:
+            continue
+        for one in skills:
+            if one.name in found:
+                raise AgentError(f"two skills are named {one.name}: in {found[one.name].path} and {one.path}")
+            found[one.name] = one
+    return sorted(found.values(), key=lambda s: s.name)
+
+
+def find_skill(name: str, root: Path = SKILLS_DIR) -> Skill:
+    skills = {s.name: s for s in list_skills(root)}
+    if name not in skills:
+        raise AgentError(f"no skill named {name} in {root}; there are: {', '.join(skills) or 'none'}")
+    return skills[name]
+
+
+def add_skill(name: str, episode_dir: Path, params: dict[str, str], description: str = "",
+              root: Path = SKILLS_DIR) -> Skill:
+    """Promotes an episode to the skill NAME: each typed occurrence of a parameter's value becomes
+    {parameter}, with the value as its default."""
+    root = Path(root)
+    if not SKILL_NAME.fullmatch(name):
+        raise AgentError(f"skill name {name!r}: use letters, digits, - and _, starting with a letter")
+    if (root / name).exists() or any(s.name == name for s in list_skills(root)):
+        raise AgentError(f"there is already a skill named {name} in {root}")
+    episode = read_episode(Path(episode_dir))
+    if episode.end is None or episode.end["status"] != "done":
+        raise AgentError(f"{episode.path} did not end done ({episode.end['status'] if episode.end else 'cut short'}); "
+                         "only an episode that did its task can become a skill")
+    typed = [s["action"]["content"] for s in episode.steps
+             if s.get("outcome", "ok") == "ok" and (s.get("action") or {}).get("type") == "type"]
+    for param, value in params.items():
+        if not param.isidentifier():
+            raise AgentError(f"parameter name {param!r}: use letters, digits and _")
+        if not value or not any(value in text for text in typed):
+            raise AgentError(f"the value {value!r} of parameter {param} is typed nowhere in {episode.path}")
+    shutil.copytree(episode.path, root / name, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    by_length = sorted(params.items(), key=lambda item: -len(item[1]))  # "Ada Lovelace" before "Ada"
+    lines = []
+    for line in (root / name / EPISODE_FILE).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "step":
+            record = with_placeholders(record, by_length)
+        lines.append(json.dumps(record, ensure_ascii=False))
+    (root / name / EPISODE_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = {"name": name, "description": description or episode.header.get("task", ""),
+            "params": [{"name": p, "type": "str", "default": v} for p, v in params.items()],
+            "source": str(episode.path)}
+    (root / name / SKILL_FILE).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return load_demonstration_skill(root / name)
+
+
+def with_placeholders(step: dict, params: list[tuple[str, str]]) -> dict:
+    def fill(text: str) -> str:
+        for param, value in params:
+            text = text.replace(value, "{" + param + "}")
+        return text
+
+    action = step.get("action") or {}
+    if action.get("type") == "type":
+        typed = a.TypeText(content=fill(action["content"]))
+        step |= {"action": typed.model_dump(), "call": typed.call()}
+    for target in (step.get("target") or {}).values():
+        target["text"] = fill(target.get("text", ""))
+    return step
+
+
+def run_skill(name: str, params: dict, display: str | None, out: Path, root: Path = SKILLS_DIR,
+              **options) -> tuple[str, str]:
+    """Runs the skill with these parameters (text values are read by the parameter's type) and
+    writes its episode in `out`. `options` are act_on_screen's. Returns the status and message."""
+    found = find_skill(name, root)
+    values = found.bind(params)
+    settings = {"skill": name, "params": values}
+    if found.function is None:
+        return replay_demonstration(found.path, display, out, params={k: str(v) for k, v in values.items()},
+                                    settings={"skill": name}, **options)
+
+    def body(performer: Performer) -> str:
+        found.function(SkillContext(performer), **values)
+        return "done"
+    call = f"{name}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
+    return act_on_screen(display, out, body, task=call, planner="skill", settings=settings, **options)
