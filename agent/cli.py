@@ -194,15 +194,21 @@ def add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
                         help=f"key chord that stops the run at once (default: {DEFAULT_STOP_KEYS}; 'none' to disable)")
 
 
-def parse_secrets(pairs: list[str]) -> dict[str, str]:
-    secrets = {k.removeprefix("GUI_AGENT_SECRET_"): v for k, v in os.environ.items()
-               if k.startswith("GUI_AGENT_SECRET_")}
+def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
+    """NAME=VALUE options; the error names only the NAME, since a value may be a secret."""
+    values = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.isidentifier():
-            raise AgentError(f"--secret {name!r}... is not NAME=VALUE (NAME letters, digits and _)")
-        secrets[name] = value
-    return secrets
+            raise AgentError(f"{option} {name!r}... is not NAME=VALUE (NAME letters, digits and _)")
+        values[name] = value
+    return values
+
+
+def parse_secrets(pairs: list[str]) -> dict[str, str]:
+    from_environment = {k.removeprefix("GUI_AGENT_SECRET_"): v for k, v in os.environ.items()
+                        if k.startswith("GUI_AGENT_SECRET_")}
+    return from_environment | parse_pairs(pairs, "--secret")
 
 
 def glm_config(args, saved: dict | None = None) -> GLMConfig:
@@ -263,16 +269,6 @@ def command_replay(args) -> int:
     return drive(args, episode.header.get("task", ""), ReplayPlanner(episode), {"replay_of": str(episode.path)})
 
 
-def parse_params(pairs: list[str]) -> dict[str, str]:
-    params = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.isidentifier():
-            raise AgentError(f"--param {pair!r} is not NAME=VALUE (NAME letters, digits and _)")
-        params[name] = value
-    return params
-
-
 def command_record(args) -> int:
     out = args.out or new_run_dir()
     status, message, steps = record_demonstration(
@@ -314,7 +310,7 @@ def act_with_stop_keys(args, out: Path, step_limit, act) -> int:
 def command_replay_regrounded(args, episode) -> int:
     out = args.out or new_run_dir()
     return act_with_stop_keys(args, out, len(episode.steps), lambda on_step, computer: replay_demonstration(
-        episode.path, args.display, out, params=parse_params(args.param), monitor=args.monitor,
+        episode.path, args.display, out, params=parse_pairs(args.param, "--param"), monitor=args.monitor,
         target_timeout=args.target_timeout, on_step=on_step, computer=computer))
 
 
@@ -330,7 +326,8 @@ def command_skills_list(args) -> int:
 
 
 def command_skills_add(args) -> int:
-    added = add_skill(args.name, args.episode, parse_params(args.param), args.description, root=args.skills)
+    params = parse_pairs(args.param, "--param")
+    added = add_skill(args.name, args.episode, params, args.description, root=args.skills)
     console.print(f"skill {added.name} in {added.path}; run it with `gui-agent run-skill {added.name}"
                   + "".join(f" --param {p.name}=..." for p in added.params) + "`")
     return 0
@@ -338,7 +335,7 @@ def command_skills_add(args) -> int:
 
 def command_run_skill(args) -> int:
     found = find_skill(args.name, args.skills)
-    params = parse_params(args.param)
+    params = parse_pairs(args.param, "--param")
     found.bind(params)  # a wrong parameter is reported before anything starts
     out = args.out or new_run_dir()
     steps = len(read_episode(found.path).steps) if found.kind == "demonstration" else "?"
