@@ -3,6 +3,7 @@ OUT/report-thumbs/) and OUT/replay.gif (the screenshots in order with the click 
 
 import html
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,10 @@ def step_markers(step: dict, screen: dict, image_width: int, image_height: int) 
 
 
 def load_prices(path: Path | None) -> dict:
+    """The built-in table, overridden by `path`, else by the file $GUI_AGENT_PRICES names."""
     prices = dict(PRICES)
-    if path is None:
+    path = path or os.environ.get("GUI_AGENT_PRICES")
+    if not path:
         return prices
     try:
         for model, price in json.loads(Path(path).read_text(encoding="utf-8")).items():

@@ -1,4 +1,5 @@
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -130,6 +131,11 @@ def test_prices_file_and_unknown_models(form_run, tmp_path):
     prices.write_text(json.dumps({"GLM-4.5V": {"input": 100, "output": 1000}}))
     page = write_report(form_run, prices=prices).read_text(encoding="utf-8")
     assert field(page, "cost").startswith("$1.80 ")  # 12000 * 100 + 600 * 1000 per million
+    os.environ["GUI_AGENT_PRICES"] = str(prices)  # what `run` uses when it writes the report
+    try:
+        assert field(write_report(form_run).read_text(encoding="utf-8"), "cost").startswith("$1.80 ")
+    finally:
+        del os.environ["GUI_AGENT_PRICES"]
 
     episode = form_run / "episode.jsonl"
     episode.write_text(episode.read_text(encoding="utf-8").replace('"glm-4.5v"', '"mystery-model"'), encoding="utf-8")
