@@ -9,12 +9,14 @@ how the arguments become an action): the text prompt's action space (prompt.py),
 parser (reply.py) and the OpenAI tools (tools.py) are all made from it.
 """
 
+import json
 import string
 from dataclasses import dataclass
 from typing import Annotated, Callable, Literal, Protocol, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from .errors import ActionError
 from .geometry import Point
 
 PerMille = Annotated[int, Field(ge=0, le=999)]
@@ -245,8 +247,37 @@ class Fail(_Action):
         pass
 
 
+class RunSkill(_Action):
+    """A named routine from skills/, as one step for the model (offered only with --skills)."""
+
+    type: Literal["skill"] = "skill"
+    name: str = Field(min_length=1)
+    params: dict[str, str] = {}
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _json_object(cls, value):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value or "{}")
+            except ValueError:
+                raise ValueError(f"params must be a JSON object like '{{\"name\": \"Ada\"}}', not {value!r}") from None
+        if not isinstance(value, dict):
+            raise ValueError("params must be a JSON object of parameter names and values")
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+    def call(self) -> str:
+        return f"skill(name={_quote(self.name)}, params={_quote(json.dumps(self.params, ensure_ascii=False))})"
+
+    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+        run_skill = getattr(computer, "run_skill", None)
+        if run_skill is None:
+            raise ActionError("no skills are offered in this run (start it with --skills)")
+        run_skill(self.name, self.params)
+
+
 Action = Annotated[
-    Union[Click, DoubleClick, Hover, Drag, Key, TypeText, Scroll, Wait, Done, Fail],
+    Union[Click, DoubleClick, Hover, Drag, Key, TypeText, Scroll, Wait, Done, Fail, RunSkill],
     Field(discriminator="type"),
 ]
 ACTION = TypeAdapter(Action)
@@ -258,7 +289,7 @@ class Param:
     box [x1, y1, x2, y2]) in the tools dialect; text and integers are written alike in both."""
 
     name: str
-    kind: Literal["point", "text", "integer"]
+    kind: Literal["point", "text", "integer", "object"]
     description: str
     required: bool = True
     default: str | int | None = None
@@ -280,7 +311,8 @@ class Param:
         """The JSON schema of the value; `point` is the dialect's schema of a point."""
         if self.kind == "point":
             return point | {"description": f"{self.description}, {point['description']}"}
-        schema = {"type": "integer" if self.kind == "integer" else "string", "description": self.description}
+        kinds = {"integer": "integer", "object": "object"}
+        schema = {"type": kinds.get(self.kind, "string"), "description": self.description}
         if self.choices:
             schema["enum"] = list(self.choices)
         if self.limits:
@@ -298,6 +330,7 @@ class GLMCall:
     description: str
     params: tuple[Param, ...]
     build: Callable[[dict], "Action"]  # from the arguments read into values, defaults filled in
+    always: bool = True  # False: offered to the model only on request (skills)
 
     @property
     def rule(self) -> str:
@@ -340,5 +373,23 @@ GLM_CALLS = (
     GLMCall("WAIT", "Wait about 5 seconds for the screen to change.", (), lambda v: Wait()),
     GLMCall("DONE", "The task is finished.", (), lambda v: Done()),
     GLMCall("FAIL", "The task cannot be done.", (), lambda v: Fail()),
+    GLMCall("skill", "Run one of the skills listed below: a whole routine as one step.",
+            (Param("name", "text", "the skill's name"),
+             Param("params", "object", "its parameters: a JSON object of names and values", required=False,
+                   default="{}")),
+            lambda v: RunSkill(name=v["name"], params=v["params"]), always=False),
 )
 GLM_CALL = {call.name.lower(): call for call in GLM_CALLS}  # read case-insensitively: wait() is WAIT()
+
+
+def offered_calls(skills: list[dict] | None = None) -> list[GLMCall]:
+    """The calls the model is told about: all but `skill`, which comes with a list of skills."""
+    return [call for call in GLM_CALLS if call.always or skills]
+
+
+def skills_text(skills: list[dict]) -> str:
+    """One line per skill (as Skill.describe() gives them): name(parameters): what it does."""
+    def param(p: dict) -> str:
+        return f"{p['name']}: {p['type']}" + ("" if p["default"] is None else f" = {p['default']!r}")
+    return "\n".join(f"- {s['name']}({', '.join(param(p) for p in s['params'])}): {s['description']}"
+                     for s in skills)

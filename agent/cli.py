@@ -23,7 +23,7 @@ from .planners import GLMConfig, GLMPlanner, ReplayPlanner
 from .record import record as record_demonstration
 from .report import write_animation, write_report
 from .screen import Screen
-from .skills import SKILLS_DIR, add_skill, find_skill, list_skills, run_skill
+from .skills import SKILLS_DIR, SkillRunner, add_skill, find_skill, list_skills, run_skill
 from .snap import SnappingPlanner
 from .stop import DEFAULT_STOP_KEYS, StopWatch
 from .tools import ToolsConfig, ToolsPlanner
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tool-choice", choices=["required", "auto"], default="required",
                      help="with --protocol tools: 'required' (default), or 'auto' for servers that refuse it "
                           "(an HTTP 400 about tool_choice switches to 'auto' by itself)")
+    run.add_argument("--skills", nargs="?", const=SKILLS_DIR, type=Path, metavar="DIR",
+                     help=f"offer the model the skills in DIR (default: {SKILLS_DIR}) as the skill(...) action")
     run.add_argument("--no-snap", dest="snap", action="store_false",
                      help="do not move a model's click onto the on-screen text its element_info names")
     add_run_options(run)
@@ -228,13 +230,16 @@ def command_run(args) -> int:
                           "(--model local); pass --base-url or --api-key for GLM-4.5V")
         return drive(args, args.task, LocalPlanner(args.task), {"model": "local"})
     config = glm_config(args, {"base_url": GLMConfig().base_url})
+    skills = [found.describe() for found in list_skills(args.skills)] if args.skills else None
     if args.protocol == "tools":
         config = ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=args.tool_choice)
-        planner = ToolsPlanner(config)
+        planner = ToolsPlanner(config, skills)
     else:
-        planner = GLMPlanner(config)
-    return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner,
-                 {**config.model_dump(), "protocol": args.protocol, "snap": args.snap})
+        planner = GLMPlanner(config, skills)
+    settings = {**config.model_dump(), "protocol": args.protocol, "snap": args.snap,
+                "skills": [found["name"] for found in skills] if skills else None}
+    return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner, settings,
+                 skills_root=args.skills)
 
 
 def command_resume(args) -> int:
@@ -246,7 +251,8 @@ def command_resume(args) -> int:
         raise AgentError(f"only model runs can be resumed; {args.episode} was planned by "
                          f"{episode.header.get('planner')!r}: start it again with `gui-agent run`")
     config = glm_config(args, settings)
-    planner = GLMPlanner(config)
+    skills = [found.describe() for found in list_skills(SKILLS_DIR)] if settings.get("skills") else None
+    planner = GLMPlanner(config, skills)
     planner.restore(episode)
     done_steps = episode.steps[-1]["index"] if episode.steps else 0
     args.out, args.max_steps = episode.path, done_steps + args.max_steps  # --max-steps more replies
@@ -255,7 +261,8 @@ def command_resume(args) -> int:
     console.print(f"resuming {args.episode} ({note}) after step {resume_from['steps']}")
     snap = settings.get("snap", True)
     return drive(args, episode.header.get("task", ""), SnappingPlanner(planner) if snap else planner,
-                 {**config.model_dump(), "snap": snap}, resume_from=resume_from)
+                 {**config.model_dump(), "snap": snap, "skills": settings.get("skills")}, resume_from=resume_from,
+                 skills_root=SKILLS_DIR if skills else None)
 
 
 def command_replay(args) -> int:
@@ -266,7 +273,9 @@ def command_replay(args) -> int:
         return command_replay_regrounded(args, episode)
     if args.param:
         raise AgentError("--param needs a re-grounded replay (--reground)")
-    return drive(args, episode.header.get("task", ""), ReplayPlanner(episode), {"replay_of": str(episode.path)})
+    offered = episode.header.get("settings", {}).get("skills")
+    return drive(args, episode.header.get("task", ""), ReplayPlanner(episode), {"replay_of": str(episode.path)},
+                 skills_root=SKILLS_DIR if offered else None)
 
 
 def command_record(args) -> int:
@@ -344,7 +353,8 @@ def command_run_skill(args) -> int:
         target_timeout=args.target_timeout, on_step=on_step, computer=computer))
 
 
-def drive(args, task: str, planner, settings: dict, resume_from: dict | None = None) -> int:
+def drive(args, task: str, planner, settings: dict, resume_from: dict | None = None,
+          skills_root: Path | None = None) -> int:
     secrets = parse_secrets(args.secret)
     screen = Screen(args.display, args.monitor)
     monitor = screen.capture().monitor
@@ -352,8 +362,10 @@ def drive(args, task: str, planner, settings: dict, resume_from: dict | None = N
     window_class = getattr(computer, "window_class", lambda: None)
     if secrets:
         computer = SecretTyping(computer, secrets)
-    confirmer = Confirmer(args.confirm, load_policy(args.confirm_policy), args.yes, window_class=window_class)
     out = args.out or new_run_dir()
+    if skills_root and not args.dry_run:
+        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor)
+    confirmer = Confirmer(args.confirm, load_policy(args.confirm_policy), args.yes, window_class=window_class)
     limits = Limits(steps=args.max_steps, seconds=args.max_seconds, tokens=args.max_tokens)
     settings |= {"limits": {"steps": args.max_steps, "seconds": args.max_seconds, "tokens": args.max_tokens},
                  "dry_run": args.dry_run, "confirm": args.confirm, "secrets": sorted(secrets)}

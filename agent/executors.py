@@ -48,6 +48,9 @@ class RecordingComputer:
     def wait(self, seconds: float) -> None:
         self.calls.append(("wait", seconds))
 
+    def run_skill(self, name: str, params: dict[str, str]) -> None:
+        self.calls.append(("run_skill", name, dict(params)))
+
 
 def ensure_xauthority() -> None:
     """python-xlib fails on a missing ~/.Xauthority even when the server needs no auth."""

@@ -97,10 +97,11 @@ class GLMConfig(BaseModel):
 class GLMPlanner:
     name = "glm"
 
-    def __init__(self, config: GLMConfig):
+    def __init__(self, config: GLMConfig, skills: list[dict] | None = None):
+        """`skills` (as Skill.describe() gives them) are offered to the model as the `skill` action."""
         from openai import OpenAI
 
-        self.config = config
+        self.config, self.skills = config, skills
         self.client = OpenAI(base_url=config.base_url, api_key=config.api_key or "EMPTY",
                              timeout=config.timeout, max_retries=0)  # retries are ours, and logged
         self.turns: list[Turn] = []
@@ -139,7 +140,7 @@ class GLMPlanner:
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         started = time.perf_counter()
         current, half = frame.png(), frame.png(0.5)
-        content = build_content(task, self.turns, self.memory, current, feedback)
+        content = build_content(task, self.turns, self.memory, current, feedback, self.skills)
         body = self.request_body(content)
         encoded = time.perf_counter()
 

@@ -7,7 +7,7 @@ import base64
 import json
 from dataclasses import dataclass
 
-from .actions import GLM_CALLS
+from .actions import offered_calls, skills_text
 
 HISTORY_IMAGES = 4
 
@@ -49,16 +49,17 @@ def image_part(png: bytes) -> dict:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def action_space_text() -> str:
-    return "\n\n".join(f"### {call.name}\nCall rule: `{call.rule}`\n{call.description}\n"
-                       f"{json.dumps(call.parameters(POINT))}" for call in GLM_CALLS)
+def action_space_text(skills: list[dict] | None = None) -> str:
+    text = "\n\n".join(f"### {call.name}\nCall rule: `{call.rule}`\n{call.description}\n"
+                       f"{json.dumps(call.parameters(POINT))}" for call in offered_calls(skills))
+    return f"{text}\n\nSkills:\n{skills_text(skills)}" if skills else text
 
 
 def build_content(task: str, turns: list[Turn], memory: str, screenshot_png: bytes,
-                  feedback: str | None = None) -> list[dict]:
+                  feedback: str | None = None, skills: list[dict] | None = None) -> list[dict]:
     """The content parts of the step's single user message."""
     text = (f"{HEADER}\n\n# Task:\n{task}\n\n# Task Platform\nUbuntu\n\n# Action Space\n\n"
-            f"{action_space_text()}\n\n# Historical Actions and Current Memory\nHistory:")
+            f"{action_space_text(skills)}\n\n# Historical Actions and Current Memory\nHistory:")
     parts: list[dict] = []
     for number, turn in enumerate(turns, 1):
         if turn.image_png is None:

@@ -170,7 +170,7 @@ def parse_point(value, name: str) -> tuple[int, int]:
 
 def read_argument(param: a.Param, value):
     """A raw argument (text from a call in the reply, or a JSON value from a tool call) as the value
-    its parameter takes: a point (x, y), an int or a string."""
+    its parameter takes: a point (x, y), an int, a string, or for an object a dict or its JSON text."""
     if param.kind == "point":
         return parse_point(value, param.name)
     if param.kind == "integer":
@@ -178,6 +178,8 @@ def read_argument(param: a.Param, value):
             return round(_number(value))
         except (TypeError, ValueError):
             raise FormatError(f"{param.name}={value!r} is not a number") from None
+    if param.kind == "object" and isinstance(value, dict):
+        return value  # a tools reply's JSON object; the text dialect writes it as JSON text
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):

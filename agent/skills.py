@@ -22,7 +22,7 @@ from typing import Callable
 from . import actions as a
 from .demo import Performer, Target, act_on_screen, replay_demonstration
 from .episode import EPISODE_FILE, read_episode
-from .errors import AgentError
+from .errors import ActionError, AgentError, Interrupted
 
 SKILLS_DIR = Path(os.environ.get("GUI_AGENT_SKILLS") or Path(__file__).resolve().parent.parent / "skills")
 SKILL_FILE = "skill.json"
@@ -236,3 +236,27 @@ def run_skill(name: str, params: dict, display: str | None, out: Path, root: Pat
         return "done"
     call = f"{name}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
     return act_on_screen(display, out, body, task=call, planner="skill", settings=settings, **options)
+
+
+class SkillRunner:
+    """Gives a computer the `run_skill` verb the `skill` action needs: the skill runs on the same
+    display through the same computer, its own episode in OUT/skill-NNN/."""
+
+    def __init__(self, computer, display: str, out: Path, root: Path = SKILLS_DIR, monitor: int = 1):
+        self.computer, self.display, self.out, self.root, self.monitor = computer, display, Path(out), root, monitor
+        self.runs = 0
+
+    def __getattr__(self, name):
+        return getattr(self.computer, name)
+
+    def run_skill(self, name: str, params: dict[str, str]) -> None:
+        self.runs += 1
+        try:
+            status, message = run_skill(name, params, self.display, self.out / f"skill-{self.runs:03d}",
+                                        root=self.root, monitor=self.monitor, computer=self.computer)
+        except AgentError as error:  # an unknown skill or a bad parameter: the model is told
+            raise ActionError(str(error)) from None
+        if status == "interrupted":
+            raise Interrupted(message)
+        if status != "done":
+            raise ActionError(f"skill {name} ended {status}: {message}")

@@ -33,11 +33,13 @@ TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
 ARGUMENT = re.compile(r"<arg_key>(.*?)</arg_key>(?:\s|\\n)*<arg_value>(.*?)</arg_value>", re.S)
 
 
-def tool_definitions() -> list[dict]:
+def tool_definitions(skills: list[dict] | None = None) -> list[dict]:
     """The GLM calls as OpenAI tools, made from actions.GLM_CALLS like the text prompt's action space."""
-    return [{"type": "function", "function": {"name": call.name, "description": call.description,
+    def description(call: a.GLMCall) -> str:
+        return f"{call.description}\nSkills:\n{a.skills_text(skills)}" if call.name == "skill" else call.description
+    return [{"type": "function", "function": {"name": call.name, "description": description(call),
                                               "parameters": call.parameters(POINT)}}
-            for call in a.GLM_CALLS]
+            for call in a.offered_calls(skills)]
 
 
 def parse_glm_tool_text(content: str) -> list[tuple[str, dict]]:
@@ -164,10 +166,10 @@ class ToolsPlanner(GLMPlanner):
 
     name = "tools"
 
-    def __init__(self, config: GLMConfig):
+    def __init__(self, config: GLMConfig, skills: list[dict] | None = None):
         if not isinstance(config, ToolsConfig):
             config = ToolsConfig(**config.model_dump(), api_key=config.api_key)
-        super().__init__(config)
+        super().__init__(config, skills)
         self.tool_choice = config.tool_choice
         self.messages: list[dict] = []
         self.pending: list[tuple[str, str | None]] = []  # the last reply's calls: (id, why it cannot be used)
@@ -183,7 +185,7 @@ class ToolsPlanner(GLMPlanner):
             text = "Current screenshot:" if answered or not feedback else f"{feedback}\n\nCurrent screenshot:"
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}, image_part(frame.png())]})
         self._forget_old_screenshots()
-        body = self.request_body([]) | {"messages": self.messages, "tools": tool_definitions(),
+        body = self.request_body([]) | {"messages": self.messages, "tools": tool_definitions(self.skills),
                                         "tool_choice": self.tool_choice}
         request = self._describe(frame, body)
         encoded = time.perf_counter()

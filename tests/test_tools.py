@@ -7,7 +7,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent.actions import GLM_CALLS, Click, Done, DoubleClick, Drag, Fail, Hover, Key, Scroll, TypeText, Wait
+from agent.actions import (GLM_CALLS, Click, Done, DoubleClick, Drag, Fail, Hover, Key, RunSkill, Scroll,
+                           TypeText, Wait)
 from agent.episode import EpisodeWriter, read_episode
 from agent.errors import EndpointError, FormatError
 from agent.executors import RecordingComputer
@@ -58,13 +59,38 @@ TOOLS = {tool["function"]["name"]: tool["function"] for tool in tool_definitions
 def test_every_glm_call_is_a_tool_with_a_valid_schema_and_the_text_prompt_names_the_same_calls():
     from agent.prompt import action_space_text
 
-    assert list(TOOLS) == [call.name for call in GLM_CALLS] == [
+    assert list(TOOLS) == [call.name for call in GLM_CALLS if call.always] == [
         "left_click", "right_click", "middle_click", "hover", "left_double_click", "left_drag", "key", "type",
         "scroll", "WAIT", "DONE", "FAIL"]
+    assert "### skill" not in action_space_text()  # offered only with skills
     for name, tool in TOOLS.items():
         jsonschema.Draft202012Validator.check_schema(tool["parameters"])
         assert tool["description"] and f"### {name}\nCall rule: `{name}(" in action_space_text()
         assert all(schema.get("description") for schema in tool["parameters"]["properties"].values())
+
+
+SKILLS = [{"name": "click_text", "kind": "python", "description": "Click the text TEXT on the screen.",
+           "params": [{"name": "text", "type": "str", "default": None},
+                      {"name": "double", "type": "bool", "default": False}]}]
+
+
+def test_skills_are_offered_in_both_dialects_only_when_given():
+    from agent.prompt import action_space_text
+
+    tools = {tool["function"]["name"]: tool["function"] for tool in tool_definitions(SKILLS)}
+    assert list(tools)[-1] == "skill" and "- click_text(text: str, double: bool = False)" in tools["skill"]["description"]
+    jsonschema.Draft202012Validator.check_schema(tools["skill"]["parameters"])
+    text = action_space_text(SKILLS)
+    assert "### skill\nCall rule: `skill(name='', params='{}')`" in text
+    assert "Skills:\n- click_text(text: str, double: bool = False): Click the text TEXT on the screen." in text
+    arguments = {"name": "click_text", "params": {"text": "Subscribe"}}
+    jsonschema.validate(arguments, tools["skill"]["parameters"])
+    assert actions_from_tool_calls([call("skill", json.dumps(arguments))]) == [
+        RunSkill(name="click_text", params={"text": "Subscribe"})]
+    assert parse_reply("skill(name='click_text', params='{\"text\": \"Subscribe\"}')").action == \
+        RunSkill(name="click_text", params={"text": "Subscribe"})
+    with pytest.raises(FormatError, match="params must be a JSON object"):
+        parse_reply("skill(name='click_text', params='text=Subscribe')")
 
 
 def sample(schema: dict, extreme: int) -> object:
