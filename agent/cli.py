@@ -16,6 +16,7 @@ from .console import RunView, console, show_error
 from .demo import TARGET_TIMEOUT, replay_demonstration
 from .episode import EPISODE_FILE, EpisodeWriter, new_run_dir, read_episode
 from .errors import AgentError, Interrupted
+from .evaluate import add_parser as add_eval_parser
 from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
 from .local import LocalPlanner
 from .loop import EXIT_CODES, Agent, Limits
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_skill_parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
                                   help=f"key chord that stops it at once (default: {DEFAULT_STOP_KEYS}; 'none')")
     run_skill_parser.set_defaults(command=command_run_skill)
+    add_eval_parser(commands)
     return parser
 
 

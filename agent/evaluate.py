@@ -1,0 +1,291 @@
+"""Runs the task suite (sandbox/tasks): each task in a fresh Xvfb display, N at a time, through the
+real `gui-agent run` in its own process (pyautogui binds one display per process).
+
+    python -m agent.evaluate [TASKS...] [--model local|glm-4.5v|...] [--workers N] [--out DIR]
+
+Writes DIR/summary.json and one folder per task: the episode, agent.log (the run's output),
+record.json (the demo app's record at the end) and work/ (the app's files). A task passes when
+its checker, reading the end state, says so, whatever status the run ended with (which is reported
+beside it). A task that cannot start, hangs, crashes or whose checker raises is a failed task; the
+evaluation goes on. With `--model local` the model-only tasks are skipped and not counted. Every
+run gets `--yes`: nobody is there to confirm, and the sandbox is thrown away.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from rich.markup import escape
+from rich.table import Table
+
+from .console import console, show_error
+from .episode import EPISODE_FILE, now_iso, read_episode
+from .errors import AgentError
+
+SUMMARY_FILE = "summary.json"
+DESCRIPTION = ("Run the tasks of sandbox/tasks, each in its own Xvfb display with `gui-agent run`, and check "
+               "their end states; write OUT/summary.json and one episode folder per task. Exit code 0 when "
+               "every task counted passed, 1 otherwise, 130 when interrupted.")
+GRACE_SECONDS = 60.0  # beyond a task's own time limit: the CLI's start-up and report
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How each run is planned: passed through to `gui-agent run`."""
+
+    model: str = "local"
+    base_url: str | None = None
+    api_key: str | None = None  # handed over in the environment, never on a command line or on disk
+    run_args: tuple[str, ...] = ()  # more `gui-agent run` options, e.g. --no-thinking
+
+    @property
+    def local(self) -> bool:
+        return self.model == "local"
+
+
+class Runs:
+    """The `gui-agent run` processes under way, so that an interrupted evaluation can stop them."""
+
+    def __init__(self):
+        self.cancelled = threading.Event()
+        self._processes: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def add(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._processes.add(process)
+        if self.cancelled.is_set():
+            process.terminate()
+
+    def discard(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._processes.discard(process)
+
+    def cancel(self) -> None:
+        """Runs under way end as `interrupted` (SIGTERM), tasks not started are not run."""
+        self.cancelled.set()
+        with self._lock:
+            for process in self._processes:
+                process.terminate()
+
+
+def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), workers: int = 1,
+             on_result: Callable[[dict], None] = lambda result: None) -> dict:
+    """Run the tasks, `workers` at a time; write and return the summary. On Ctrl+C (or SIGTERM made
+    KeyboardInterrupt) the runs under way are stopped, their sandboxes torn down, and the summary
+    of what ran is written with "interrupted": true."""
+    out = Path(out)
+    taken = [t.name for t in tasks if (out / t.name / EPISODE_FILE).exists()]
+    if taken:
+        raise AgentError(f"{out} already holds episodes of {', '.join(taken)}; choose a new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    started, started_at, runs = time.monotonic(), now_iso(), Runs()
+
+    def one(task) -> dict:
+        result = run_task(task, out, model, runs)
+        if result["status"] != "not_run":
+            on_result(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(one, task) for task in tasks]
+        while True:
+            try:
+                wait(futures)
+                break
+            except KeyboardInterrupt:
+                runs.cancel()
+    results = [future.result() for future in futures]
+    counted = [r for r in results if r["status"] not in ("skipped", "not_run")]
+    summary = {"tasks": len(counted), "passed": sum(r["passed"] for r in counted),
+               "skipped": sum(r["status"] == "skipped" for r in results), "model": model.model,
+               "workers": workers, "started": started_at, "seconds": round(time.monotonic() - started, 2),
+               **({"interrupted": True} if runs.cancelled.is_set() else {}), "results": results}
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    return summary
+
+
+def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None) -> dict:
+    """One task in its own sandbox; always a result, whatever breaks."""
+    from sandbox.session import XSession
+    from sandbox.tasks import EndState, start
+
+    result = {"task": task.name, "app": task.app, "passed": False, "status": "error", "steps": 0,
+              "seconds": 0.0, "tokens": 0}
+    if task.model_only and model.local:
+        return result | {"passed": None, "status": "skipped",
+                         "detail": "model-only: the embedded planner's forms cannot express it"}
+    runs = runs or Runs()
+    if runs.cancelled.is_set():
+        return result | {"passed": None, "status": "not_run", "detail": "the evaluation was interrupted"}
+    folder = out / task.name
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with XSession(*task.size) as session:
+            try:
+                app = start(task, session, folder / "work")
+            except Exception as error:  # an app that cannot start fails its task only
+                return result | {"status": "app_error", "detail": f"the app did not start: {error}"}
+            result |= run_agent(task, folder, session, model, runs)
+            try:
+                result["passed"] = bool(task.check(EndState(folder / "work", session.env, app)))
+            except Exception as error:  # a broken checker fails its task only
+                result |= {"passed": False, "detail": f"the checker raised {type(error).__name__}: {error}"}
+            if app.record_path and app.record_path.exists():
+                shutil.copy(app.record_path, folder / "record.json")
+    except Exception as error:  # the sandbox itself failed: this task fails, the rest go on
+        result |= {"passed": False, "status": "sandbox_error", "detail": f"{type(error).__name__}: {error}"}
+    return result
+
+
+def run_agent(task, folder: Path, session, model: ModelOptions, runs: Runs) -> dict:
+    """`gui-agent run` on the session's display; the status, steps, tokens and time it ended with."""
+    from sandbox.session import PROJECT_ROOT
+
+    command = [sys.executable, "-m", "agent", "run", task.instruction, "--model", model.model,
+               *(["--base-url", model.base_url] if model.base_url else []),
+               "--display", session.display, "--out", str(folder), "--max-steps", str(task.max_steps),
+               "--max-seconds", str(task.max_seconds),
+               "--yes",  # nobody is there to answer, and the sandbox is thrown away
+               *model.run_args]
+    env = session.env | ({"GUI_AGENT_API_KEY": model.api_key} if model.api_key else {})
+    started = time.monotonic()
+    with open(folder / "agent.log", "wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        runs.add(process)
+        try:
+            exit_code = process.wait(timeout=task.max_seconds + GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            exit_code = None
+        finally:
+            runs.discard(process)
+    fields = {"seconds": round(time.monotonic() - started, 2), "exit_code": exit_code}
+    try:
+        end = read_episode(folder).end
+    except AgentError:
+        end = None
+    if end:
+        return fields | {"status": end["status"], "steps": end.get("steps", 0), "tokens": end.get("tokens", 0),
+                         **({"detail": end["message"]} if end.get("message") else {})}
+    if exit_code is None:
+        return fields | {"status": "timeout", "detail": f"killed after {task.max_seconds + GRACE_SECONDS:g} s"}
+    return fields | {"status": "crashed", "detail": last_line(folder / "agent.log") or f"exit code {exit_code}"}
+
+
+def last_line(path: Path) -> str:
+    lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    return next((line for line in reversed(lines) if line), "")
+
+
+# -- showing it ---------------------------------------------------------------------------------
+
+def verdict(result: dict) -> str:
+    if result["status"] in ("skipped", "not_run"):
+        return f"[dim]{result['status'].replace('_', ' ')}[/dim]"
+    return "[green]pass[/green]" if result["passed"] else "[red]FAIL[/red]"
+
+
+def print_result(result: dict) -> None:
+    console.print(f"{verdict(result)} {result['task']}: {result['status']}, {result['steps']} steps, "
+                  f"{result['seconds']:.1f} s", highlight=False)
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title=f"{summary['model']}: {summary['passed']}/{summary['tasks']} passed"
+                        + (f", {summary['skipped']} skipped" if summary["skipped"] else ""))
+    for column in ("task", "app", "result", "status", "steps", "seconds", "tokens"):
+        table.add_column(column, justify="right" if column in ("steps", "seconds", "tokens") else "left", no_wrap=True)
+    for r in summary["results"]:
+        table.add_row(r["task"], r["app"], verdict(r), r["status"], str(r["steps"]), f"{r['seconds']:.1f}",
+                      str(r["tokens"]))
+    return table
+
+
+def print_summary(summary: dict, out: Path | None = None) -> None:
+    console.print(summary_table(summary))
+    for r in summary["results"]:
+        if r["passed"] is False:
+            console.print(f"[red]{r['task']}[/red]: {r['status']}"
+                          + (f": {escape(r['detail'])}" if r.get("detail") else ", the end state is not the one asked for"))
+    rate = f" ({100 * summary['passed'] / summary['tasks']:.0f}%)" if summary["tasks"] else ""
+    console.print(f"{summary['passed']} of {summary['tasks']} tasks passed{rate}, {summary['skipped']} skipped, "
+                  f"{summary['seconds']:.0f} s with {summary['workers']} worker(s)"
+                  + (" (interrupted: tasks not run are not counted)" if summary.get("interrupted") else "")
+                  + (f"; episodes and {SUMMARY_FILE} in {out}" if out else ""), highlight=False)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    """`gui-agent eval`, added to the CLI's subcommands."""
+    parser = commands.add_parser("eval", help="run the task suite, each task in a fresh sandbox",
+                                 description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("tasks", nargs="*", metavar="TASK", help="task names or globs, e.g. form_* (default: all)")
+    parser.add_argument("--model", default="local",
+                        help="'local' (the default: the embedded planner; model-only tasks are skipped) or the "
+                             "model name the endpoint serves, e.g. glm-4.5v")
+    parser.add_argument("--base-url", default=os.environ.get("GUI_AGENT_BASE_URL"),
+                        help="OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
+    parser.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
+                        help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
+    parser.add_argument("--workers", type=int, default=1, help="tasks run at a time (default: 1)")
+    parser.add_argument("--out", type=Path, help="folder for summary.json and the episodes "
+                                                 "(default: a new folder under ./runs/)")
+    parser.add_argument("--run-arg", action="append", default=[], metavar="ARG",
+                        help="one more option for every `gui-agent run`, e.g. --run-arg=--no-thinking (repeatable)")
+    parser.set_defaults(command=command_eval)
+
+
+def command_eval(args) -> int:
+    from sandbox.tasks import load_tasks
+
+    if args.workers < 1:
+        raise AgentError("--workers must be at least 1")
+    tasks = load_tasks(args.tasks or None)
+    out = args.out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
+    model = ModelOptions(args.model, args.base_url, args.api_key, tuple(args.run_arg))
+    console.print(f"{len(tasks)} task(s), {args.workers} at a time, model {args.model}; out: {out}")
+    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
+    summary = evaluate(tasks, out, model, args.workers, on_result=print_result)
+    print_summary(summary, out)
+    if summary.get("interrupted"):
+        return 130
+    return 0 if summary["passed"] == summary["tasks"] else 1
+
+
+def interrupt_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent.evaluate", description=DESCRIPTION)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except AgentError as error:
+        show_error(str(error))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The task suite (sandbox/tasks) and `agent.evaluate`: the tasks are well formed; an evaluation runs
+each task in its own Xvfb display through `gui-agent run`, writes its summary and episodes, fails
+(and goes past) a task whose app crashes or whose checker raises, skips model-only tasks with the
+embedded planner, and runs a model-only task through a model endpoint (the loopback one)."""
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+
+from agent.episode import read_episode
+from agent.errors import InstructionError
+from agent.evaluate import ModelOptions, evaluate, main, print_summary
+from agent.instructions import parse_instruction
+from endpoint import ScriptedEndpoint
+from sandbox.session import SandboxError, XSession
+from sandbox.tasks import APPS, EndState, load_tasks, start
+
+TASKS = load_tasks()
+BY_NAME = {task.name: task for task in TASKS}
+RESULT_FIELDS = {"task", "passed", "status", "steps", "seconds", "tokens"}
+
+
+@pytest.fixture
+def programs():
+    missing = [p for p in ("Xvfb", "openbox", "xdotool", "xclip", "xterm") if not shutil.which(p)]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run .ci/install, or apt-get install xvfb openbox xdotool xclip "
+                    "xterm x11-apps")
+
+
+def test_the_suite_has_at_least_20_tasks_over_at_least_3_apps():
+    assert len(TASKS) >= 20
+    assert len({task.app for task in TASKS}) >= 3
+    assert {"form", "editor"} <= {task.app for task in TASKS}
+    assert {task.app for task in TASKS} - {"form", "editor"}, "a real program too"
+    assert sum(task.model_only for task in TASKS) >= 1 and sum(not task.model_only for task in TASKS) >= 15
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda task: task.name)
+def test_every_task_is_well_formed(task):
+    assert task.app in APPS
+    assert isinstance(task.max_steps, int) and 1 <= task.max_steps <= 50
+    assert callable(task.check) and task.instruction.strip() and task.max_seconds > 0
+    if task.model_only:  # the mark is true: the embedded planner refuses it
+        with pytest.raises(InstructionError):
+            parse_instruction(task.instruction)
+    else:
+        assert parse_instruction(task.instruction)
+
+
+def test_no_checker_passes_on_the_start_state(programs, tmp_path):
+    """A checker that an agent doing nothing would pass measures nothing."""
+    passing = []
+    with XSession(1280, 800) as session:
+        for task in TASKS:
+            app = start(task, session, tmp_path / task.name)
+            if task.check(EndState(tmp_path / task.name, session.env, app)):
+                passing.append(task.name)
+            app.process.terminate()
+            app.process.wait(timeout=10)
+    assert passing == []
+
+
+def test_tasks_are_picked_by_name_or_glob_and_an_unknown_name_is_an_error():
+    assert [t.name for t in load_tasks(["xterm_echo", "form_n*"])] == ["form_name", "form_nordic", "xterm_echo"]
+    with pytest.raises(SandboxError, match="no task matches frobnicate; the tasks are: editor_"):
+        load_tasks(["frobnicate"])
+    assert main(["frobnicate", "--out", "/nonexistent/never-written"]) == 1
+
+
+def test_an_evaluation_runs_two_at_a_time_and_a_broken_task_fails_without_stopping_it(programs, tmp_path, capsys):
+    app_crashes = dataclasses.replace(BY_NAME["form_name"], name="app_crashes", geometry="not-a-geometry")
+    checker_raises = dataclasses.replace(BY_NAME["xterm_echo"], name="checker_raises", check=lambda end: 1 / 0)
+    tasks = [app_crashes, BY_NAME["form_double_click"], checker_raises, BY_NAME["xterm_sum"], BY_NAME["xterm_echo"]]
+    out = tmp_path / "eval"
+    summary = evaluate(tasks, out, ModelOptions("local"), workers=2)
+
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert (summary["tasks"], summary["passed"], summary["skipped"]) == (4, 2, 1)
+    results = {r["task"]: r for r in summary["results"]}
+    assert [r["task"] for r in summary["results"]] == [t.name for t in tasks]
+    assert all(RESULT_FIELDS <= set(r) for r in summary["results"])
+    assert results["app_crashes"]["passed"] is False and results["app_crashes"]["status"] == "app_error"
+    assert "form exited" in results["app_crashes"]["detail"]
+    assert results["checker_raises"]["passed"] is False and results["checker_raises"]["status"] == "done"
+    assert "ZeroDivisionError" in results["checker_raises"]["detail"]
+    assert results["xterm_sum"]["status"] == "skipped" and results["xterm_sum"]["passed"] is None
+    assert not (out / "xterm_sum").exists()
+    for name in ("form_double_click", "xterm_echo"):
+        assert results[name]["passed"] is True and results[name]["status"] == "done", results[name]
+        episode = read_episode(out / name)
+        assert episode.end["status"] == "done" and episode.header["planner"] == "local"
+        assert results[name]["steps"] == episode.end["steps"] and results[name]["seconds"] > 0
+    assert json.loads((out / "form_double_click" / "record.json").read_text())["app"] == "form"
+    assert (out / "xterm_echo" / "work" / "greeting.txt").read_text() == "hello\n"
+
+    print_summary(summary, out)
+    shown = capsys.readouterr().out
+    assert "2 of 4 tasks passed (50%), 1 skipped" in shown and "app_crashes" in shown
+
+
+def test_a_model_only_task_runs_against_a_model_endpoint(programs, tmp_path):
+    task = BY_NAME["xterm_sum"]
+    seen = []
+
+    def first(request):
+        seen.append(json.dumps(request["messages"]))
+        return "A terminal has the focus. type(content='echo $((17+25)) > sum.txt')\nMemory:\n[]"
+
+    with ScriptedEndpoint([first, "Run it. key(keys='enter')", "The file is written. DONE()"]) as endpoint:
+        summary = evaluate([task], tmp_path / "eval", ModelOptions("glm-4.5v", endpoint.url, "sk-eval-secret"))
+    assert endpoint.errors == [] and endpoint.exhausted
+    result = summary["results"][0]
+    assert (summary["tasks"], summary["passed"]) == (1, 1)
+    assert result["status"] == "done" and result["steps"] == 3 and result["tokens"] == 3 * 1050
+    assert task.instruction in seen[0]
+    assert endpoint.headers[0]["authorization"] == "Bearer sk-eval-secret"
+    episode = read_episode(tmp_path / "eval" / "xterm_sum")
+    assert episode.header["planner"] == "glm" and episode.header["settings"]["model"] == "glm-4.5v"
+    written = "".join(p.read_text(errors="replace") for p in (tmp_path / "eval").rglob("*") if p.suffix in
+                      (".json", ".jsonl", ".log", ".html"))
+    assert "sk-eval-secret" not in written
