@@ -59,6 +59,14 @@ class Planner(Protocol):
         ...
 
 
+def reasoning_and_usage(response) -> tuple[str, dict]:
+    """The hidden reasoning, wherever the server put it (reasoning_content: Z.ai, SGLang, older vLLM;
+    reasoning: newer vLLM; inline <think> is split later), and the token usage reported."""
+    message = response.choices[0].message
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+    return reasoning, response.usage.model_dump(exclude_none=True) if response.usage else {}
+
+
 def interpret(reply: Reply) -> Decision:
     try:
         parsed = parse_reply(reply.raw, reply.reasoning)
@@ -146,8 +154,7 @@ class GLMPlanner:
 
         def read(response, attempts: list[dict]) -> Decision:
             message = response.choices[0].message
-            reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
-            usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
+            reasoning, usage = reasoning_and_usage(response)
             return interpret(Reply(message.content or "", reasoning, usage, self._describe(frame, body),
                                    {"encode": encoded - started, "model": time.perf_counter() - encoded},
                                    response.choices[0].finish_reason, attempts))

@@ -16,7 +16,7 @@ from typing import Literal
 from . import actions as a
 from .errors import EndpointError, FormatError
 from .geometry import image_tokens
-from .planners import Decision, GLMConfig, GLMPlanner, Reply, interpret
+from .planners import Decision, GLMConfig, GLMPlanner, Reply, interpret, reasoning_and_usage
 from .prompt import image_part, tools_task_text
 from .reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, build_action, split_reasoning
 from .screen import Frame
@@ -193,8 +193,7 @@ class ToolsPlanner(GLMPlanner):
         def read(response, attempts: list[dict]) -> _Reading:
             choice = response.choices[0]
             message = choice.message
-            reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
-            usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
+            reasoning, usage = reasoning_and_usage(response)
             reply = Reply(message.content or "", reasoning, usage, request,
                           {"encode": encoded - started, "model": time.perf_counter() - encoded},
                           choice.finish_reason, attempts)
