@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import actions as a
 from .errors import AgentError
+from .executors import TERMINAL_WINDOW_CLASSES
 
 
 class ConfirmationPolicy(BaseModel):
@@ -26,7 +27,7 @@ class ConfirmationPolicy(BaseModel):
     """Key chords that close windows or log out."""
     terminal_words: list[str] = ["rm", "sudo", "mkfs", "shutdown", "reboot", "dd", "poweroff"]
     """Words that make typing into a terminal need a yes."""
-    terminal_windows: list[str] = ["xterm", "terminal", "konsole", "kitty", "alacritty", "urxvt", "tilix", "st-256color"]
+    terminal_windows: list[str] = list(TERMINAL_WINDOW_CLASSES)
     """Window classes (case-insensitive substrings) that count as terminals."""
     element_words: list[str] = ["delete", "remove", "uninstall", "format", "pay", "send", "purchase", "buy"]
     """Words in a click's element description that need a yes."""

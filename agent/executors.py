@@ -84,6 +84,7 @@ class PyAutoGUIComputer:
         self.display = display
         self.monitor = monitor
         self.drag_seconds = drag_seconds
+        self._x = None  # a python-xlib connection (pyautogui's own dependency) for window_class
 
     def _do(self, verb: str, *args, **kwargs) -> None:
         try:
@@ -126,29 +127,59 @@ class PyAutoGUIComputer:
             self._paste(text)
 
     def _paste(self, text: str) -> None:
-        # pyautogui drops non-ASCII characters silently; the clipboard carries them intact.
+        # pyautogui drops non-ASCII characters silently; a selection carries them intact. Terminals
+        # read ctrl+v as a control character: there shift+Insert pastes (PRIMARY in xterm).
+        terminal = is_terminal(self.window_class())
+        for selection in ("clipboard", "primary") if terminal else ("clipboard",):
+            self._own_selection(selection, text)
+        self._do("hotkey", *(("shift", "insert") if terminal else ("ctrl", "v")))
+
+    def _own_selection(self, selection: str, text: str) -> None:
+        """Hand the text to xclip, and wait until it serves it: xclip returns before its background
+        half has told the X server it owns the selection, and a paste sent sooner is lost."""
+        env = {**os.environ, "DISPLAY": self.display}
         try:
             # xclip stays in the background to serve the selection: keep it off our output pipes.
-            subprocess.run(["xclip", "-selection", "clipboard"], input=text.encode(), check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "DISPLAY": self.display}, timeout=5)
+            subprocess.run(["xclip", "-selection", selection], input=text.encode(), check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=5)
+            deadline = time.monotonic() + 2
+            while subprocess.run(["xclip", "-o", "-selection", selection], capture_output=True,
+                                 env=env, timeout=5).stdout != text.encode():
+                if time.monotonic() > deadline:
+                    raise ActionError(f"xclip took the text but the {selection} selection did not hold it after 2 s")
+                time.sleep(0.01)
         except FileNotFoundError:
             raise ActionError("typing non-ASCII text needs xclip: apt-get install xclip") from None
         except (subprocess.SubprocessError, OSError) as error:
-            raise ActionError(f"xclip could not set the clipboard: {error}") from None
-        self._do("hotkey", "ctrl", "v")
+            raise ActionError(f"xclip could not set the {selection} selection: {error}") from None
 
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)
 
     def window_class(self) -> str | None:
-        """The class of the window with the keyboard focus, or None when it cannot be told."""
+        """The class of the window with the keyboard focus (XTerm, Tk, ...), or None when it cannot be told."""
+        from Xlib import X, display, error
+
         try:
-            out = subprocess.run(["xdotool", "getactivewindow", "getwindowclassname"], capture_output=True,
-                                 text=True, timeout=2, env={**os.environ, "DISPLAY": self.display})
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() or None if out.returncode == 0 else None
+            if self._x is None:
+                self._x = display.Display(self.display)
+            window = self._x.get_input_focus().focus
+            while hasattr(window, "get_wm_class"):  # focus can also be the numbers None or PointerRoot
+                if names := window.get_wm_class():
+                    return names[1]
+                parent = window.query_tree().parent
+                window = None if parent.id in (X.NONE, self._x.screen().root.id) else parent
+        except (error.XError, error.ConnectionClosedError, OSError):
+            self._x = None
+        return None
+
+
+TERMINAL_WINDOW_CLASSES = ("xterm", "terminal", "konsole", "kitty", "alacritty", "urxvt", "tilix", "st-256color")
+
+
+def is_terminal(window_class: str | None) -> bool:
+    """Whether a window class (case-insensitive substrings of TERMINAL_WINDOW_CLASSES) is a terminal's."""
+    return window_class is not None and any(name in window_class.lower() for name in TERMINAL_WINDOW_CLASSES)
 
 
 class SecretTyping:

@@ -16,8 +16,9 @@ CONFUSIONS = [("rn", "m"), ("1", "l"), ("i", "l"), ("|", "l"), ("!", "l"), ("0",
 
 
 def fold(text: str) -> str:
-    """Lower case, letters and digits only, common OCR confusions folded together."""
-    text = re.sub(r"[^0-9a-z|!]+", "", text.lower())
+    """Lower case, letters and digits only, common OCR confusions folded together; a text with
+    no letter or digit (a calculator's `+`, `=`) keeps its symbols, so it can still be matched."""
+    text = re.sub(r"[^0-9a-z|!]+", "", text.lower()) or re.sub(r"\s+", "", text.lower())
     for seen, meant in CONFUSIONS:
         text = text.replace(seen, meant)
     return text

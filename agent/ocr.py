@@ -71,8 +71,10 @@ class OCR:
         if self._engine is None:
             from rapidocr_onnxruntime import RapidOCR
 
-            # 'max' keeps crops at their size (the default 'min' would blow small regions up to 736 px)
-            self._engine = RapidOCR(det_limit_type="max", det_limit_side_len=960, use_cls=False)
+            # 'max' keeps crops at their size (the default 'min' would blow small regions up to 736 px).
+            # One crop per recognition batch: batches are padded to their widest crop, which makes a
+            # crop's text depend on its batch-mates (a menu bar read as "FileEdit" two times in three).
+            self._engine = RapidOCR(det_limit_type="max", det_limit_side_len=960, use_cls=False, rec_batch_num=1)
         return self._engine
 
     def read(self, image: np.ndarray, full: bool = False) -> list[TextBox]:

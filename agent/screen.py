@@ -40,11 +40,13 @@ class Frame:
         """PNG bytes, optionally shrunk (history images go at half size); encoded once per scale."""
         if scale in self._png_cache:
             return self._png_cache[scale]
-        image = self.pixels[:, :, :3]
+        # Resize the BGRA pixels, then drop alpha into a contiguous array: encoding or resizing
+        # the strided view pixels[:, :, :3] makes OpenCV copy it first (9 ms at 1920x1080).
+        image = self.pixels
         if scale != 1.0:
             size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        ok, data = cv2.imencode(".png", image)
+        ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_BGRA2BGR))
         if not ok:
             raise DisplayError("could not encode the screenshot as PNG")
         self._png_cache[scale] = data.tobytes()

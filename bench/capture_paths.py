@@ -6,9 +6,7 @@ capture path (mss + cv2 PNG) against the capture paths other agents use, measure
 The screen shows the demo form and editor. Phases (medians and p90 over the runs, milliseconds):
 capture (Screen.capture), encode (Frame.png() full size and png(0.5) for the history), request
 build (prompt.build_content with four history images), reply parse (reply.parse_reply), mapping
-(Geometry.model_to_screen), act (a pyautogui move). Encoding is also timed the same way from
-contiguous BGR (cvtColor BGRA->BGR, resize before it), which gives the same PNG bytes: the
-difference is what Frame.png's strided pixels[:, :, :3] view costs. The paths compared all end with PNG bytes
+(Geometry.model_to_screen), act (a pyautogui move). The paths compared all end with PNG bytes
 ready to send: ours (Screen.capture then Frame.png()), pyautogui.screenshot() then PNG (it runs
 scrot -z to a temporary file and loads it; XDG_SESSION_TYPE=x11 as on a desktop), scrot to a file then load it, PIL.ImageGrab.grab() then PNG. pyautogui binds one display
 per process, so each resolution runs in a process of its own.
@@ -25,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,16 +65,6 @@ def measure(width: int, height: int, runs: int) -> dict:
         def fresh() -> Frame:  # a frame with an empty PNG cache, so every run encodes
             return Frame(frame.pixels, frame.monitor)
 
-        def png_bgr(pixels, scale: float = 1.0) -> bytes:
-            """Frame.png's bytes exactly, from contiguous BGR: resize the BGRA pixels first, then
-            drop alpha with cvtColor, instead of encoding the strided view pixels[:, :, :3]."""
-            if scale != 1.0:
-                size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
-                pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-            return cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR))[1].tobytes()
-
-        assert png_bgr(frame.pixels) == fresh().png() and png_bgr(frame.pixels, 0.5) == fresh().png(0.5)
-
         turns = [Turn("Click the field.", "left_click(start_box='[412,203]')", frame.png(0.5)) for _ in range(4)]
         points = iter([(100 + i % 300, 100 + i % 200) for i in range(runs)])
         phases = {
@@ -88,10 +75,6 @@ def measure(width: int, height: int, runs: int) -> dict:
             "parse": timed(lambda: parse_reply(REPLY), runs),
             "map": timed(lambda: frame.geometry.model_to_screen((412, 203)), runs),
             "act": timed(lambda: computer.move(next(points)), runs),
-        }
-        alternatives = {
-            "encode": timed(lambda: png_bgr(frame.pixels), runs),
-            "encode_half": timed(lambda: png_bgr(frame.pixels, 0.5), runs),
         }
 
         def png(image) -> bytes:
@@ -107,13 +90,12 @@ def measure(width: int, height: int, runs: int) -> dict:
 
         paths = {
             "ours: mss + cv2 PNG": timed(lambda: Frame.png(screen.capture()), runs),
-            "ours, BGR before encoding": timed(lambda: png_bgr(screen.capture().pixels), runs),
             "pyautogui.screenshot() + PNG": timed(lambda: png(pyautogui.screenshot()), runs),
             "scrot to a file, then load": timed(scrot_then_load, runs),
             "PIL.ImageGrab.grab() + PNG": timed(lambda: png(ImageGrab.grab(xdisplay=session.display)), runs),
         }
         png_bytes = len(frame.png())
-    return {"phases": phases, "alternatives": alternatives, "paths": paths, "png_bytes": png_bytes}
+    return {"phases": phases, "paths": paths, "png_bytes": png_bytes}
 
 
 def p90(values: list[float]) -> float:
@@ -141,28 +123,20 @@ def main() -> None:
             print(f"{phase:<18}{statistics.median(values):>11.2f}{p90(values):>10.2f}")
         total = sum(statistics.median(values) for values in phases.values())
         print(f"{'sum':<18}{total:>11.2f}")
-        better = {**phases, **result["alternatives"]}
-        better_total = sum(statistics.median(values) for values in better.values())
-        for phase, values in result["alternatives"].items():
-            print(f"{phase + ' (BGR)':<18}{statistics.median(values):>11.2f}{p90(values):>10.2f}")
-        print(f"{'sum (BGR)':<18}{better_total:>11.2f}   (BGR: the same PNG bytes, encoded from contiguous BGR)")
         print(f"\n{size}: capture paths, each ending in PNG bytes")
         ours = statistics.median(paths["ours: mss + cv2 PNG"])
         others = {name: statistics.median(v) for name, v in paths.items() if not name.startswith("ours")}
-        ours_bgr = statistics.median(paths["ours, BGR before encoding"])
         fastest = min(others.values())
         print(f"{'path':<32}{'median ms':>11}{'p90 ms':>10}{'vs ours':>9}")
         for name, values in paths.items():
             median = statistics.median(values)
             print(f"{name:<32}{median:>11.2f}{p90(values):>10.2f}{median / ours:>8.1f}x")
         print(f"ours is {fastest / ours:.1f}x faster than the fastest other path "
-              f"({min(others, key=others.get)}, {fastest:.1f} ms); {fastest / ours_bgr:.1f}x with BGR before encoding")
+              f"({min(others, key=others.get)}, {fastest:.1f} ms)")
         figures |= {f"capture_{size}_ms": statistics.median(phases["capture"]),
                     f"encode_{size}_ms": statistics.median(phases["encode"]),
                     f"step_overhead_{size}_ms": total, f"ours_path_{size}_ms": ours,
-                    f"fastest_other_{size}_ms": fastest, f"speedup_{size}": fastest / ours,
-                    f"step_overhead_bgr_{size}_ms": better_total, f"ours_path_bgr_{size}_ms": ours_bgr,
-                    f"speedup_bgr_{size}": fastest / ours_bgr}
+                    f"fastest_other_{size}_ms": fastest, f"speedup_{size}": fastest / ours}
     print()
     print(" ".join(f"{name}={value:.2f}" for name, value in figures.items()))
 

@@ -122,3 +122,10 @@ def test_a_model_only_task_runs_against_a_model_endpoint(programs, tmp_path):
     written = "".join(p.read_text(errors="replace") for p in (tmp_path / "eval").rglob("*") if p.suffix in
                       (".json", ".jsonl", ".log", ".html"))
     assert "sk-eval-secret" not in written
+
+
+def test_non_ascii_text_arrives_in_a_terminal_and_in_a_tk_form(programs, tmp_path):
+    """Pasted through a selection: shift+Insert in xterm (ctrl+v there is bash's quoted-insert), ctrl+v in Tk."""
+    summary = evaluate([BY_NAME["xterm_unicode"], BY_NAME["form_unicode"]], tmp_path / "eval", ModelOptions("local"),
+                       workers=2)
+    assert [(r["task"], r["passed"]) for r in summary["results"]] == [("xterm_unicode", True), ("form_unicode", True)]

@@ -180,3 +180,24 @@ def test_moving_the_pointer_into_a_corner_stops_a_long_type(x_session, tmp_path)
     episode = read_episode(tmp_path / "run")
     assert episode.end["status"] == "interrupted" and "corner" in episode.end["message"]
     assert len(app.record()["state"]["name"]) < 3000
+
+
+def test_typing_a_risky_word_asks_in_a_terminal_but_not_in_a_form(x_session, tmp_path):
+    """The focused window's class decides what a terminal is: xterm's 'XTerm' asks, Tk's form does not."""
+    from sandbox.tasks import load_tasks, start
+
+    start(load_tasks(["xterm_echo"])[0], x_session, tmp_path / "work")
+    with ScriptedEndpoint(["Clean up. type(content='rm -f stale.txt')"]) as endpoint:
+        result = gui_agent("run", "clean up", "--base-url", endpoint.url, "--display", x_session.display,
+                           "--out", str(tmp_path / "terminal"), env=x_session.env)
+    assert result.returncode == 17 and "typing 'rm' into a terminal" in result.stdout, result.stdout
+
+    form = x_session.launch("form", geometry="700x560+40+30")
+    form.wait_ready()
+    script = Script(form)
+    replies = [script.pointer("left_click", "name_entry", "Focus."), "type(content='rm')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "type rm", "--base-url", endpoint.url, "--display", x_session.display,
+                           "--out", str(tmp_path / "form"), env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    assert form.record()["state"]["name"] == "rm"
