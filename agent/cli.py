@@ -15,7 +15,7 @@ from .confirm import Confirmer, ask_on_terminal, load_policy
 from .console import RunView, console, show_error
 from .demo import TARGET_TIMEOUT, replay_demonstration
 from .episode import EPISODE_FILE, EpisodeWriter, new_run_dir, read_episode
-from .errors import AgentError, Interrupted
+from .errors import AgentError, StopRequested
 from .evaluate import add_parser as add_eval_parser
 from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
 from .local import LocalPlanner
@@ -421,7 +421,7 @@ def ask_to_resume() -> bool:
 
 
 def stop_on_sigterm(signum, frame):
-    raise Interrupted("terminated by SIGTERM")
+    raise StopRequested("terminated by SIGTERM")
 
 
 def command_sandbox(args) -> int:

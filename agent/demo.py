@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from . import actions as a
 from .episode import Episode, EpisodeWriter, read_episode
-from .errors import AgentError, Interrupted
+from .errors import AgentError, Interrupted, StopRequested
 from .executors import PyAutoGUIComputer
 from .geometry import Monitor, Point
 from .grounding import find_text
@@ -343,7 +343,7 @@ def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], st
         episode.header(task=task, planner=planner, agent_version=__version__, settings=settings,
                        screen=screen_info(screen, first))
         status = body(performer)
-    except (KeyboardInterrupt, Interrupted) as stop:
+    except (KeyboardInterrupt, StopRequested, Interrupted) as stop:
         status, message = "interrupted", str(stop) or "stopped by the user"
     except AgentError as error:
         status, message = "error", str(error)

@@ -37,6 +37,12 @@ class Interrupted(AgentError):
     """The user stopped the run (pointer in a screen corner, stop key)."""
 
 
+class StopRequested(BaseException):
+    """A stop raised by a signal handler (stop keys, SIGTERM), wherever the agent is. Like
+    KeyboardInterrupt it is no Exception, so an `except Exception` on the way (in a library such
+    as rapidocr, or around a capture) cannot turn it into some other error."""
+
+
 class InstructionError(AgentError):
     """An instruction the embedded planner does not understand; refused before acting."""
 

@@ -8,7 +8,7 @@ from . import __version__
 from .actions import Done, Wait
 from .confirm import Confirmer, NeedsConfirmation
 from .episode import EpisodeWriter
-from .errors import ActionError, AgentError, EndpointError, FormatError, Interrupted
+from .errors import ActionError, AgentError, EndpointError, FormatError, Interrupted, StopRequested
 from .geometry import image_tokens
 from .planners import Planner
 from .screen import Frame, Screen
@@ -64,10 +64,13 @@ class Agent:
                         raise
         except RunEnded as end:
             status, message = end.status, end.message
-        except (KeyboardInterrupt, Interrupted) as stop:
+        except (KeyboardInterrupt, StopRequested, Interrupted) as stop:
             status, message = "interrupted", str(stop) or "stopped by the user"
         except AgentError as error:
             status, message = "error", str(error)
+        except Exception as error:  # a bug, here or in a library: the run still ends on a readable line
+            status, message = "error", f"unexpected {type(error).__name__}: {error}; please report it with this episode"
+            raise
         finally:
             self.episode.end(status, message, steps=self.steps, tokens=self.tokens)
         return status, message

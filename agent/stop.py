@@ -3,7 +3,7 @@ into a corner of the monitor (pyautogui's failsafe gesture, watched here all the
 than only when pyautogui acts).
 
 pynput listeners (X RECORD) watch the keyboard and the pointer; on a stop they signal the main
-thread with SIGUSR1, whose handler raises Interrupted wherever the agent is, also between two
+thread with SIGUSR1, whose handler raises StopRequested wherever the agent is, also between two
 keystrokes of a long text it is typing.
 """
 
@@ -11,7 +11,7 @@ import os
 import signal
 
 from .actions import Key
-from .errors import DisplayError, Interrupted
+from .errors import DisplayError, StopRequested
 
 DEFAULT_STOP_KEYS = "ctrl+alt+shift+q"
 
@@ -41,7 +41,7 @@ class StopWatch:
         return self
 
     def _raise_interrupted(self, signum, frame):
-        raise Interrupted(self.reason)
+        raise StopRequested(self.reason)
 
     def _stop_run(self, reason: str) -> None:
         self.reason = reason

@@ -1,7 +1,13 @@
 """The loop with a fake screen, a recording computer and the loopback endpoint: statuses and episodes."""
 
 import json
+import os
+import signal
+import time
 
+import pytest
+
+from agent.cli import stop_on_sigterm
 from agent.episode import EpisodeWriter, read_episode
 from agent.executors import RecordingComputer
 from agent.geometry import Monitor
@@ -103,3 +109,47 @@ def test_a_replay_that_runs_out_of_replies_is_an_error(tmp_path):
                   EpisodeWriter(tmp_path / "again"))
     status, message = agent.run()
     assert status == "error" and "no more recorded replies" in message
+
+
+class LibraryPlanner:
+    """Plans inside a library call that wraps every Exception, as rapidocr does around onnxruntime."""
+    name = "library"
+
+    def __init__(self, during):
+        self.during = during
+
+    def decide(self, task, frame, feedback):
+        try:
+            self.during()
+        except Exception as error:
+            raise RuntimeError("the library failed") from error
+
+
+def run_with(tmp_path, planner):
+    agent = Agent("Press OK", planner, RecordingComputer(Monitor(0, 0, 1366, 768)), FakeScreen(1366, 768),
+                  EpisodeWriter(tmp_path / "run"))
+    return agent.run
+
+
+def test_sigterm_inside_a_library_that_wraps_exceptions_still_ends_the_run_as_interrupted(tmp_path):
+    def terminated_midway():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        status, message = run_with(tmp_path, LibraryPlanner(terminated_midway))()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert (status, message) == ("interrupted", "terminated by SIGTERM")
+    assert read_episode(tmp_path / "run").end["status"] == "interrupted"
+
+
+def test_an_unexpected_exception_still_writes_the_end_line_naming_it(tmp_path):
+    def broken():
+        raise ValueError("boom")
+
+    with pytest.raises(RuntimeError):
+        run_with(tmp_path, LibraryPlanner(broken))()
+    end = read_episode(tmp_path / "run").end
+    assert end["status"] == "error" and end["message"].startswith("unexpected RuntimeError: the library failed")
