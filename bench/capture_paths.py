@@ -1,5 +1,6 @@
 """Per-step time outside the model, phase by phase, at 1280x800 and 1920x1080 on Xvfb; and the agent's
-capture path (mss + cv2 PNG) against the capture paths other agents use, measured in the same run.
+capture path (mss, then agent.png's banded PNG encoder) against the capture paths other agents
+use, measured in the same run.
 
     python bench/capture_paths.py [--runs 40]
 
@@ -7,9 +8,11 @@ The screen shows the demo form and editor. Phases (medians and p90 over the runs
 capture (Screen.capture), encode (Frame.png() full size and png(0.5) for the history), request
 build (prompt.build_content with four history images), reply parse (reply.parse_reply), mapping
 (Geometry.model_to_screen), act (a pyautogui move). The paths compared all end with PNG bytes
-ready to send: ours (Screen.capture then Frame.png()), pyautogui.screenshot() then PNG (it runs
-scrot -z to a temporary file and loads it; XDG_SESSION_TYPE=x11 as on a desktop), scrot to a file then load it, PIL.ImageGrab.grab() then PNG. pyautogui binds one display
-per process, so each resolution runs in a process of its own.
+ready to send: ours (Screen.capture then Frame.png()); the same capture with one-thread
+cv2.imencode, for reference; and the paths of other agents: pyautogui.screenshot() then PNG (it runs
+scrot -z to a temporary file and loads it; XDG_SESSION_TYPE=x11 as on a desktop), scrot to a file
+then load it, PIL.ImageGrab.grab() then PNG. pyautogui binds one display per process, so each
+resolution runs in a process of its own.
 """
 
 import argparse
@@ -23,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from sandbox.session import XSession  # noqa: E402
 
 SIZES = [(1280, 800), (1920, 1080)]
+OTHER_AGENTS_PATHS = ["pyautogui.screenshot() + PNG", "scrot to a file, then load", "PIL.ImageGrab.grab() + PNG"]
 REPLY = ("The Name field is empty; click it first. <|begin_of_box|>left_click(start_box='[412,203]', "
          "element_info='Name field')<|end_of_box|>\nMemory:\n[{\"step\": \"name\"}]")
 
@@ -89,7 +94,9 @@ def measure(width: int, height: int, runs: int) -> dict:
             return data
 
         paths = {
-            "ours: mss + cv2 PNG": timed(lambda: Frame.png(screen.capture()), runs),
+            "ours: mss + banded PNG": timed(lambda: Frame.png(screen.capture()), runs),
+            "mss + cv2.imencode": timed(lambda: cv2.imencode(".png", cv2.cvtColor(screen.capture().pixels,
+                                                                                 cv2.COLOR_BGRA2BGR))[1], runs),
             "pyautogui.screenshot() + PNG": timed(lambda: png(pyautogui.screenshot()), runs),
             "scrot to a file, then load": timed(scrot_then_load, runs),
             "PIL.ImageGrab.grab() + PNG": timed(lambda: png(ImageGrab.grab(xdisplay=session.display)), runs),
@@ -124,8 +131,8 @@ def main() -> None:
         total = sum(statistics.median(values) for values in phases.values())
         print(f"{'sum':<18}{total:>11.2f}")
         print(f"\n{size}: capture paths, each ending in PNG bytes")
-        ours = statistics.median(paths["ours: mss + cv2 PNG"])
-        others = {name: statistics.median(v) for name, v in paths.items() if not name.startswith("ours")}
+        ours = statistics.median(paths["ours: mss + banded PNG"])
+        others = {name: statistics.median(v) for name, v in paths.items() if name in OTHER_AGENTS_PATHS}
         fastest = min(others.values())
         print(f"{'path':<32}{'median ms':>11}{'p90 ms':>10}{'vs ours':>9}")
         for name, values in paths.items():
