@@ -191,6 +191,7 @@ class ToolsPlanner(GLMPlanner):
         encoded = time.perf_counter()
 
         def read(response, attempts: list[dict]) -> _Reading:
+            request["tool_choice"] = body["tool_choice"]  # as answered: 'auto' once a server refused 'required'
             choice = response.choices[0]
             message = choice.message
             reasoning, usage = reasoning_and_usage(response)

@@ -376,7 +376,8 @@ def test_a_server_that_refuses_tool_choice_required_gets_auto_from_then_on():
                                        "message": '"required" tool_choice is not supported by this server'}}
     with ScriptedEndpoint([refusal, tool_reply(("WAIT", {})), tool_reply(("DONE", {}))]) as endpoint:
         planner = planner_for(endpoint)
-        assert planner.decide("t", synthetic_frame()).action == Wait()
+        first = planner.decide("t", synthetic_frame())
+        assert first.action == Wait() and first.reply.request["tool_choice"] == "auto"  # the step records it
         assert planner.decide("t", synthetic_frame()).action == Done()
     assert [r["tool_choice"] for r in endpoint.requests] == ["required", "auto", "auto"]
 
