@@ -249,12 +249,19 @@ def command_resume(args) -> int:
     if episode.end and episode.end["status"] == "done":
         raise AgentError(f"{args.episode} ended done; there is nothing to resume")
     settings = episode.header.get("settings", {})
-    if episode.header.get("planner") != "glm":
+    protocol = {"glm": "text", "tools": "tools"}.get(episode.header.get("planner"))
+    if protocol is None:
         raise AgentError(f"only model runs can be resumed; {args.episode} was planned by "
                          f"{episode.header.get('planner')!r}: start it again with `gui-agent run`")
     config = glm_config(args, settings)
     skills = [found.describe() for found in list_skills(SKILLS_DIR)] if settings.get("skills") else None
-    planner = GLMPlanner(config, skills)
+    if protocol == "tools":  # 'auto' if the server refused 'required' during the run
+        asked = [s["request"]["tool_choice"] for s in episode.steps if "tool_choice" in s.get("request", {})]
+        config = ToolsConfig(**config.model_dump(), api_key=config.api_key,
+                             tool_choice=(asked or [settings.get("tool_choice", "required")])[-1])
+        planner = ToolsPlanner(config, skills)
+    else:
+        planner = GLMPlanner(config, skills)
     planner.restore(episode)
     done_steps = episode.steps[-1]["index"] if episode.steps else 0
     args.out, args.max_steps = episode.path, done_steps + args.max_steps  # --max-steps more replies
@@ -263,7 +270,8 @@ def command_resume(args) -> int:
     console.print(f"resuming {args.episode} ({note}) after step {resume_from['steps']}")
     snap = settings.get("snap", True)
     return drive(args, episode.header.get("task", ""), SnappingPlanner(planner) if snap else planner,
-                 {**config.model_dump(), "snap": snap, "skills": settings.get("skills")}, resume_from=resume_from,
+                 {**config.model_dump(), "protocol": protocol, "snap": snap, "skills": settings.get("skills")},
+                 resume_from=resume_from,
                  skills_root=SKILLS_DIR if skills else None)
 
 
@@ -421,6 +429,7 @@ def ask_to_resume() -> bool:
 
 
 def stop_on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the episode's end short
     raise StopRequested("terminated by SIGTERM")
 
 

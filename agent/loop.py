@@ -10,7 +10,7 @@ from .confirm import Confirmer, NeedsConfirmation
 from .episode import EpisodeWriter
 from .errors import ActionError, AgentError, EndpointError, FormatError, Interrupted, StopRequested
 from .geometry import image_tokens
-from .planners import Planner
+from .planners import Planner, feedback_for
 from .screen import Frame, Screen
 
 EXIT_CODES = {"done": 0, "error": 1, "failed": 10, "step_limit": 11, "format_errors": 12, "endpoint_error": 13,
@@ -86,7 +86,7 @@ class Agent:
             decision = self.planner.decide(self.task, frame, self.feedback)
         except FormatError as error:
             self.format_errors += 1
-            self.feedback = f"Your previous reply could not be used: {error}. Answer again in the output format."
+            self.feedback = feedback_for("format_error", str(error))
             self._record(record, error.reply, outcome="format_error", error=str(error))
             if self.format_errors >= self.limits.format_errors:
                 raise RunEnded("format_errors", f"{self.format_errors} unusable replies in a row; last: {error}")
@@ -134,7 +134,7 @@ class Agent:
             action.perform(self.computer, to_screen)
             return "ok", None, time.perf_counter() - started
         except ActionError as failure:
-            self.feedback = f"The last action failed: {failure}"
+            self.feedback = feedback_for("action_error", str(failure))
             return "action_error", str(failure), time.perf_counter() - started
 
     def _repeats_without_effect(self, action, frame: Frame) -> bool:

@@ -102,6 +102,16 @@ class GLMConfig(BaseModel):
     """Longest wait between two attempts (a server's Retry-After is honoured up to this)."""
 
 
+def feedback_for(outcome: str, error: str | None) -> str | None:
+    """What the model is told at its next step about a step that went wrong (the loop says it;
+    a resumed tools conversation says it again)."""
+    if outcome == "format_error":
+        return f"Your previous reply could not be used: {error}. Answer again in the output format."
+    if outcome == "action_error":
+        return f"The last action failed: {error}"
+    return error if outcome in ("refused", "not_repeated") else None
+
+
 class GLMPlanner:
     name = "glm"
 

@@ -44,6 +44,8 @@ class StopWatch:
         raise StopRequested(self.reason)
 
     def _stop_run(self, reason: str) -> None:
+        if self.reason:  # once: a corner reports several moves, and a second stop would cut the end line short
+            return
         self.reason = reason
         os.kill(os.getpid(), signal.SIGUSR1)
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import actions as a
+from .episode import Episode
 from .errors import EndpointError, FormatError
 from .geometry import image_tokens
-from .planners import Decision, GLMConfig, GLMPlanner, Reply, interpret, reasoning_and_usage
+from .planners import Decision, GLMConfig, GLMPlanner, Reply, feedback_for, interpret, reasoning_and_usage
 from .prompt import image_part, tools_task_text
 from .reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, build_action, split_reasoning
 from .screen import Frame
@@ -178,13 +179,7 @@ class ToolsPlanner(GLMPlanner):
 
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         started = time.perf_counter()
-        answered = self._answer_calls(feedback)
-        if not self.messages:
-            text = tools_task_text(task)
-        else:
-            text = "Current screenshot:" if answered or not feedback else f"{feedback}\n\nCurrent screenshot:"
-        self.messages.append({"role": "user", "content": [{"type": "text", "text": text}, image_part(frame.png())]})
-        self._forget_old_screenshots()
+        self._add_screenshot(task, image_part(frame.png()), feedback)
         body = self.request_body([]) | {"messages": self.messages, "tools": tool_definitions(self.skills),
                                         "tool_choice": self.tool_choice}
         request = self._describe(frame, body)
@@ -209,6 +204,39 @@ class ToolsPlanner(GLMPlanner):
         if reading.error:
             raise reading.error
         return reading.decision
+
+    def restore(self, episode: Episode) -> None:
+        """The conversation as it was after the episode's last step, to resume it: for each reply its
+        user message (the screenshot, for the last KEPT_SCREENSHOTS), the reply as the assistant
+        message, and its calls' outcomes, answered at the next `decide`."""
+        self.messages, self.pending, self.last, feedback = [], [], None, None
+        replied = [step for step in episode.steps if "raw" in step]  # an endpoint error left no reply
+        for number, step in enumerate(replied):
+            screenshot = {"type": "text", "text": OMITTED}
+            if number >= len(replied) - KEPT_SCREENSHOTS:
+                try:
+                    screenshot = image_part((episode.path / step["screenshot"]).read_bytes())
+                except OSError:
+                    pass  # a missing screenshot stays omitted
+            self._add_screenshot(episode.header.get("task", ""), screenshot, feedback)
+            reply = Reply(step["raw"], step.get("reasoning") or "", finish_reason=step.get("finish_reason"))
+            reading = self._read(reply, [])
+            self.messages.append(reading.message)
+            self.pending, self.last = reading.pending, reading.decision
+            performed = [step, *step.get("then", [])]
+            if reading.decision is not None:
+                reading.decision.outcomes = [done.get("error") or "ok" for done in performed]
+            feedback = feedback_for(performed[-1].get("outcome", ""), performed[-1].get("error"))
+
+    def _add_screenshot(self, task: str, screenshot: dict, feedback: str | None) -> None:
+        """Answers the last reply's calls, then the user message that brings the screenshot."""
+        answered = self._answer_calls(feedback)
+        if not self.messages:
+            text = tools_task_text(task)
+        else:
+            text = "Current screenshot:" if answered or not feedback else f"{feedback}\n\nCurrent screenshot:"
+        self.messages.append({"role": "user", "content": [{"type": "text", "text": text}, screenshot]})
+        self._forget_old_screenshots()
 
     def _read(self, reply: Reply, received: list) -> "_Reading":
         """What a reply decides, and the assistant message and pending calls the conversation keeps."""

@@ -153,3 +153,20 @@ def test_an_unexpected_exception_still_writes_the_end_line_naming_it(tmp_path):
         run_with(tmp_path, LibraryPlanner(broken))()
     end = read_episode(tmp_path / "run").end
     assert end["status"] == "error" and end["message"].startswith("unexpected RuntimeError: the library failed")
+
+
+def test_the_stop_watch_stops_a_run_once_however_often_the_corner_is_reached():
+    """Several pointer moves land in the corner; only the first signals, so no second stop can cut
+    into the episode's end line."""
+    from agent.stop import StopWatch
+
+    signalled = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: signalled.append(signum))
+    try:
+        watch = StopWatch(":0", corners=[(0, 0)])
+        for _ in range(3):
+            watch._move(0, 0)
+            time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert len(signalled) == 1 and "corner" in watch.reason

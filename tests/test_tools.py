@@ -13,7 +13,7 @@ from agent.episode import EpisodeWriter, read_episode
 from agent.errors import EndpointError, FormatError
 from agent.executors import RecordingComputer
 from agent.geometry import Monitor
-from agent.loop import Agent
+from agent.loop import Agent, Limits
 from agent.planners import GLMConfig, Reply
 from agent.reply import parse_reply
 from agent.screen import Frame
@@ -476,6 +476,53 @@ def test_the_loop_drives_a_tools_planner_one_call_per_reply(tmp_path):
     assert [m["content"] for m in endpoint.requests[2]["messages"] if m["role"] == "tool"] == ["performed", "performed"]
 
 
+def test_a_resumed_tools_run_asks_with_the_conversation_it_would_have_had(tmp_path):
+    """Steps: two calls (a click and typing), a reply with an unknown tool (a format error), WAIT, then
+    DONE. Stopped after three steps and resumed, the fourth request equals the uninterrupted run's,
+    tool-call ids aside (recorded replies keep GLM's call text, which has none)."""
+    replies = [tool_reply(("left_click", {"start_box": [500, 500]}), ("type", {"content": "hi"}), content="Fill."),
+               tool_reply(("teleport", {})), tool_reply(("WAIT", {})), tool_reply(("DONE", {}))]
+
+    def agent(endpoint, out, planner=None, steps=10, resume_from=None, frames=0):
+        screen = FakeScreen(1366, 768)
+        screen.frames = frames  # the resumed run's screen goes on where the first one stopped
+        planner = planner or planner_for(endpoint)
+        return Agent("Fill in", planner, RecordingComputer(Monitor(0, 0, 1366, 768)), screen,
+                     EpisodeWriter(out, resume=resume_from is not None), limits=Limits(steps=steps),
+                     resume_from=resume_from)
+
+    with ScriptedEndpoint(replies) as endpoint:
+        assert agent(endpoint, tmp_path / "whole").run() == ("done", "")
+    uninterrupted = endpoint.requests[3]
+    with ScriptedEndpoint(replies[:3]) as endpoint:
+        assert agent(endpoint, tmp_path / "run", steps=3).run()[0] == "step_limit"
+    with ScriptedEndpoint(replies[3:]) as endpoint:
+        planner = planner_for(endpoint)
+        planner.restore(read_episode(tmp_path / "run"))
+        resumed = agent(endpoint, tmp_path / "run", planner, steps=10, resume_from={"steps": 3, "tokens": 0}, frames=3)
+        assert resumed.run() == ("done", "")
+
+    def without_ids(request):
+        messages = json.loads(json.dumps(request["messages"]))
+        for message in messages:
+            for tool_call in message.get("tool_calls", []):
+                tool_call["id"] = "id"
+            if message["role"] == "tool":
+                message["tool_call_id"] = "id"
+        return messages
+
+    assert without_ids(endpoint.requests[0]) == without_ids(uninterrupted)
+    calls, answered = [], []
+    for message in endpoint.requests[0]["messages"]:  # each tool message answers a call of the reply before
+        calls += [c["id"] for c in message.get("tool_calls", [])]
+        answered += [message["tool_call_id"]] if message["role"] == "tool" else []
+    assert answered == calls
+    roles = [m["role"] for m in uninterrupted["messages"]]
+    assert roles == ["user", "assistant", "tool", "tool", "user", "assistant", "tool", "user", "assistant", "tool", "user"]
+    assert sum(images(m) for m in endpoint.requests[0]["messages"]) == 4
+    assert [s["index"] for s in read_episode(tmp_path / "run").steps] == [1, 2, 3, 4]
+
+
 # -- end to end --------------------------------------------------------------------------------
 
 def at(script: Script, name: str) -> list[int]:
@@ -483,8 +530,6 @@ def at(script: Script, name: str) -> list[int]:
     return [round(x / WIDTH * 1000), round(y / HEIGHT * 1000)]
 
 
-# Needs the loop to perform decision.then and fill decision.outcomes, `gui-agent run --protocol tools`,
-# and ReplayPlanner reading tools replies (the proposed changes to planners.py, loop.py and cli.py).
 def test_form_filled_with_several_tool_calls_per_reply_and_replayed(x_session, tmp_path):
     geometry = "700x560+40+30"
     app = x_session.launch("form", geometry=geometry)
@@ -527,6 +572,26 @@ def test_form_filled_with_several_tool_calls_per_reply_and_replayed(x_session, t
     assert [(s["call"], s.get("then")) for s in replayed.steps] == [(s["call"], s.get("then")) for s in episode.steps]
     replayed_submits = [e["values"] for e in replayed_app.record()["events"] if e["event"] == "submit"]
     assert replayed_submits[-1] == submitted[-1]
+
+
+def test_gui_agent_resume_continues_a_tools_run_in_the_tools_dialect(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    script = Script(app)
+    name = lambda request: tool_reply(("left_click", {"start_box": at(script, "name_entry")}), ("type", {"content": "Ada"}))
+    with ScriptedEndpoint([name, tool_reply(("key", {"keys": "tab"}))]) as endpoint:
+        result = gui_agent("run", "Register Ada", "--protocol", "tools", "--max-steps", "2", "--base-url", endpoint.url,
+                           "--display", x_session.display, "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 11, result.stdout + result.stderr  # step_limit
+    with ScriptedEndpoint([tool_reply(("key", {"keys": "ctrl+Return"})), tool_reply(("DONE", {}))]) as endpoint:
+        result = gui_agent("resume", str(tmp_path / "run"), "--base-url", endpoint.url, "--display", x_session.display,
+                           env=x_session.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    first = endpoint.requests[0]
+    assert "tools" in first and [m["content"] for m in first["messages"] if m["role"] == "tool"] == ["performed"] * 3
+    assert [e["values"]["name"] for e in app.record()["events"] if e["event"] == "submit"] == ["Ada"]
+    episode = read_episode(tmp_path / "run")
+    assert [s["index"] for s in episode.steps] == [1, 2, 3, 4] and episode.end["status"] == "done"
 
 
 def raw_tool_text(*calls) -> str:
