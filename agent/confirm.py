@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import actions as a
 from .errors import AgentError
-from .executors import TERMINAL_WINDOW_CLASSES
+from .executors import TERMINAL_WINDOW_CLASSES, is_terminal
 
 
 class ConfirmationPolicy(BaseModel):
@@ -51,9 +51,8 @@ class ConfirmationPolicy(BaseModel):
         return None
 
     def _is_terminal(self, window_class: str | None) -> bool:
-        if window_class is None:  # unknown window: err on the side of asking
-            return True
-        return any(name in window_class.lower() for name in self.terminal_windows)
+        # an unknown window errs on the side of asking
+        return window_class is None or is_terminal(window_class, self.terminal_windows)
 
 
 def load_policy(path: Path | None) -> ConfirmationPolicy:

@@ -177,9 +177,9 @@ class PyAutoGUIComputer:
 TERMINAL_WINDOW_CLASSES = ("xterm", "terminal", "konsole", "kitty", "alacritty", "urxvt", "tilix", "st-256color")
 
 
-def is_terminal(window_class: str | None) -> bool:
-    """Whether a window class (case-insensitive substrings of TERMINAL_WINDOW_CLASSES) is a terminal's."""
-    return window_class is not None and any(name in window_class.lower() for name in TERMINAL_WINDOW_CLASSES)
+def is_terminal(window_class: str | None, names=TERMINAL_WINDOW_CLASSES) -> bool:
+    """Whether a window class is a terminal's: one of `names` is a case-insensitive part of it."""
+    return window_class is not None and any(name.lower() in window_class.lower() for name in names)
 
 
 class SecretTyping:
