@@ -20,7 +20,8 @@ from .evaluate import add_parser as add_eval_parser
 from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
 from .local import LocalPlanner
 from .loop import EXIT_CODES, Agent, Limits
-from .planners import GLMConfig, GLMPlanner, ReplayPlanner
+from .planners import GLMConfig, GLMPlanner
+from .replay import ReplayPlanner
 from .record import record as record_demonstration
 from .report import write_animation, write_report
 from .screen import Screen

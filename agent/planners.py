@@ -1,7 +1,7 @@
 """Planners decide the next action from the task and the current frame.
 
-`GLMPlanner` asks GLM-4.5V through an OpenAI-compatible endpoint; `ReplayPlanner` serves the raw
-replies recorded in an episode, so a run is reproduced without a model.
+`GLMPlanner` asks GLM-4.5V through an OpenAI-compatible endpoint (agent.replay serves recorded
+replies instead, agent.tools speaks the tool-calling dialect, agent.local is the embedded planner).
 """
 
 import json
@@ -255,25 +255,3 @@ def _retry_after(response) -> float | None:
 
 def _first_line(text: str) -> str:
     return (text.strip().splitlines() or [""])[0][:200]
-
-
-class ReplayPlanner:
-    """Serves the raw replies of a recorded episode in order, through the same parser."""
-
-    name = "replay"
-
-    def __init__(self, episode: Episode):
-        self.replies = [Reply(s["raw"], s.get("reasoning") or "") for s in episode.steps if "raw" in s]
-        self.served = 0
-        self.read = interpret
-        if episode.header.get("planner") == "tools":
-            from .tools import interpret_tools  # agent.tools imports this module
-
-            self.read = interpret_tools
-
-    def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
-        if self.served >= len(self.replies):
-            raise AgentError(f"the episode has no more recorded replies ({self.served} served) and never said DONE()")
-        reply = self.replies[self.served]
-        self.served += 1
-        return self.read(Reply(reply.raw, reply.reasoning))

@@ -12,7 +12,8 @@ from agent.episode import EpisodeWriter, read_episode
 from agent.executors import RecordingComputer
 from agent.geometry import Monitor
 from agent.loop import Agent, Limits
-from agent.planners import GLMConfig, GLMPlanner, ReplayPlanner
+from agent.planners import GLMConfig, GLMPlanner
+from agent.replay import ReplayPlanner
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
 
