@@ -1,13 +1,23 @@
+# The README's two commands. Both install what is missing first (.ci/install: Debian packages and
+# .venv with the locked versions), so they work on a fresh machine whose python3 is Debian's own.
 # The main job on the embedded planner, in a sandbox: no display, key or network needed.
 DEMO_TASK = type "Ada Lovelace" into Name, then type "ada@example.com" into Email, then tick "Subscribe", \
 	then select "Uruguay" from Country, then select "Large" from Size, then click "Submit"
+PYTHON = .venv/bin/python
 
-.PHONY: demo test install
+.PHONY: demo test install lock
 demo: install
-	python3 -m agent sandbox --size 1280x800 --apps form -- python3 -m agent run --model local '$(DEMO_TASK)'
+	$(PYTHON) -m agent sandbox --size 1280x800 --apps form -- $(PYTHON) -m agent run --model local '$(DEMO_TASK)'
 
 test: install
-	python3 -m pytest -q
+	$(PYTHON) -m pytest -q
 
 install:
 	bash .ci/install
+
+# requirements.lock anew from pyproject's ranges, in a throwaway environment
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	{ sed -n '1,2p' requirements.lock; .lock-venv/bin/python -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv

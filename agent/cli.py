@@ -450,7 +450,8 @@ def command_sandbox(args) -> int:
             for app in apps:
                 console.print(f"{app.name} ended with state {json.dumps(app.record().get('state', {}), ensure_ascii=False)}")
             return code
-        console.print(f"run `export DISPLAY={session.display}` in another terminal; Ctrl+C here to stop")
+        console.print(f"in another terminal: export DISPLAY={session.display} XAUTHORITY={session.xauthority}\n"
+                      f"files the apps save go to {session.files} (removed with the sandbox); Ctrl+C here to stop")
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             signal.pause()

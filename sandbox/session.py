@@ -88,11 +88,15 @@ class XSession:
         self.env: dict[str, str] = {}
         self._processes: list[subprocess.Popen] = []
         self._tmp = Path(tempfile.mkdtemp(prefix="gui-agent-x-"))
+        self.xauthority = self._tmp / "Xauthority"
+        self.files = self._tmp / "files"
+        """The apps' working folder: where the editor's Save As writes, never the caller's folder."""
 
     def start(self) -> "XSession":
         xvfb = _require("Xvfb", "xvfb")
-        xauthority = self._tmp / "Xauthority"
+        xauthority = self.xauthority
         write_cookie(xauthority)
+        self.files.mkdir()
         read_fd, write_fd = os.pipe()
         server = subprocess.Popen(
             [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x24",
@@ -107,7 +111,8 @@ class XSession:
             self.stop()
             raise SandboxError(f"Xvfb did not start: {(self._tmp / 'xvfb.log').read_text()[-300:]}")
         self.display = f":{number}"
-        self.env = {**os.environ, "DISPLAY": self.display, "XAUTHORITY": str(xauthority)}
+        pythonpath = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+        self.env = {**os.environ, "DISPLAY": self.display, "XAUTHORITY": str(xauthority), "PYTHONPATH": pythonpath}
         if self.window_manager:
             self.spawn([_require("openbox", "openbox"), "--sm-disable"])
             self._wait_for_window_manager()
@@ -125,6 +130,7 @@ class XSession:
         raise SandboxError(f"openbox did not start on {self.display} within {timeout} s")
 
     def spawn(self, command: list[str], **kwargs) -> subprocess.Popen:
+        kwargs.setdefault("cwd", self.files)
         process = subprocess.Popen(command, env=self.env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
         self._processes.append(process)
@@ -137,7 +143,7 @@ class XSession:
         command = [sys.executable, "-m", f"sandbox.apps.{app}", "--record", str(record), *args]
         if geometry:
             command += ["--geometry", geometry]
-        process = self.spawn(command, cwd=PROJECT_ROOT)
+        process = self.spawn(command)
         return App(app, process, record)
 
     def stop(self) -> None:

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from scenarios import gui_agent
 
@@ -30,12 +31,24 @@ def test_a_command_runs_inside_the_sandbox_and_everything_is_torn_down():
     assert sandbox_processes() <= before
 
 
-def test_the_interactive_sandbox_stops_on_sigterm_with_no_process_left():
+def test_the_interactive_sandbox_prints_what_connects_and_stops_on_sigterm_with_no_process_left(tmp_path):
     before = sandbox_processes()
-    process = subprocess.Popen([sys.executable, "-m", "agent", "sandbox", "--apps", "form"], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "agent", "sandbox", "--apps", "editor"], stdout=subprocess.PIPE,
                                text=True)
     assert "sandbox ready" in process.stdout.readline()
-    assert len(sandbox_processes() - before) == 3  # Xvfb, openbox, the form
+    export = process.stdout.readline().split("export ", 1)[1].split()
+    files = process.stdout.readline().split("files the apps save go to ", 1)[1].split()[0]
+    assert len(sandbox_processes() - before) == 3  # Xvfb, openbox, the editor
+    editor = next(pid for pid in sandbox_processes() - before
+                  if b"sandbox.apps.editor" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    assert os.readlink(f"/proc/{editor}/cwd") == files  # its Save As writes there, not into the caller's folder
+
+    bare = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # no ~/.Xauthority to fall back on
+    as_printed = bare | dict(variable.split("=", 1) for variable in export)
+    assert subprocess.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=as_printed,
+                          capture_output=True).returncode == 0
+    display_only = bare | {"DISPLAY": as_printed["DISPLAY"]}
+    assert subprocess.run(["xprop", "-root"], env=display_only, capture_output=True).returncode != 0
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
     deadline = time.monotonic() + 5

@@ -8,7 +8,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
-from sandbox.apps.record import Recorder
+from sandbox.apps.record import Recorder, scroll_per_notch
 
 APP_TITLE = "Demo Editor"
 DEFAULT_TEXT = "\n".join(f"Line {n}: the quick brown fox" for n in range(1, 201))
@@ -76,6 +76,7 @@ class DemoEditor:
         self.text.bind("<KeyRelease>", lambda e: self.record_state(), add="+")
         self.text.bind("<Control-a>", self.select_all)  # replaces Tk's "go to line start"
         self.text.bind("<Button-3>", self.on_text_right_click)
+        scroll_per_notch(self.root, "Text", 3)
 
         self.recorder.track("text", self.text)
         self.recorder.track("text_scrollbar", self.scrollbar)

@@ -7,7 +7,7 @@ import argparse
 import tkinter as tk
 from tkinter import ttk
 
-from sandbox.apps.record import Recorder
+from sandbox.apps.record import Recorder, scroll_per_notch
 
 COUNTRIES = [
     "Argentina", "Australia", "Austria", "Belgium", "Brazil", "Canada",
@@ -81,6 +81,7 @@ class DemoForm:
                                        yscrollcommand=self.on_country_scroll)
         self.country_list.insert("end", *COUNTRIES)
         self.country_scrollbar.configure(command=self.country_list.yview)
+        scroll_per_notch(self.root, "Listbox", 5)
         self.country_list.pack(side="left", fill="both", expand=True)
         self.country_scrollbar.pack(side="right", fill="y")
 

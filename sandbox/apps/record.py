@@ -25,6 +25,20 @@ def widget_rect(widget):
             widget.winfo_width(), widget.winfo_height()]
 
 
+def scroll_per_notch(root, widget_class, units):
+    """Every widget of `widget_class` (Text, Listbox: the combobox's drop-down list too) scrolls a
+    fixed number of units (lines, rows) per wheel notch. Tk's own bindings differ between 8.6
+    builds (50 pixels a notch on X11 in 8.6.13, a delta-based amount later), so the same replay
+    would end on another line elsewhere."""
+    def scroll(event, direction):
+        event.widget.yview_scroll(direction * units, "units")
+        return "break"
+
+    root.bind_class(widget_class, "<Button-4>", lambda event: scroll(event, -1))
+    root.bind_class(widget_class, "<Button-5>", lambda event: scroll(event, 1))
+    root.bind_class(widget_class, "<MouseWheel>", lambda event: scroll(event, -1 if event.delta > 0 else 1))
+
+
 def posted_menu_rects(root):
     """Rects of every item of every menu currently on screen.
 
