@@ -2,8 +2,8 @@
 
 The policy is a small TOML file (`--confirm-policy FILE`); DEFAULT_POLICY is used otherwise:
 
-    chords = ["alt+f4", "ctrl+q", ...]           # key chords that close windows or log out
-    terminal_words = ["rm", "sudo", ...]         # typed into a terminal window
+    chords = ["alt+f4", "ctrl+q", ...]           # key chords that close windows, log out, open a shell or a VT
+    terminal_words = ["rm", "sudo", ...]         # typed into a terminal window (quotes and backslashes removed)
     terminal_windows = ["xterm", "terminal", ...] # window classes that count as terminals
     element_words = ["delete", "remove", ...]    # in what the model says it clicks
 """
@@ -17,16 +17,21 @@ from typing import Callable
 from pydantic import BaseModel, ValidationError
 
 from . import actions as a
+from .console import plain
 from .errors import AgentError
 from .executors import TERMINAL_WINDOW_CLASSES, is_terminal
 
 
 class ConfirmationPolicy(BaseModel):
     chords: list[str] = ["alt+f4", "ctrl+q", "ctrl+w", "ctrl+alt+delete", "ctrl+alt+backspace", "win+l",
-                         "ctrl+alt+l", "ctrl+shift+q", "ctrl+shift+w"]
-    """Key chords that close windows or log out."""
-    terminal_words: list[str] = ["rm", "sudo", "mkfs", "shutdown", "reboot", "dd", "poweroff"]
-    """Words that make typing into a terminal need a yes."""
+                         "ctrl+alt+l", "ctrl+shift+q", "ctrl+shift+w", "ctrl+alt+t", "alt+f2", "win+r",
+                         *(f"ctrl+alt+f{n}" for n in range(1, 13))]
+    """Key chords that close windows, log out, open a terminal or a run dialog, or switch to a text console."""
+    terminal_words: list[str] = ["rm", "rmdir", "sudo", "su", "doas", "mkfs", "shutdown", "reboot", "halt", "poweroff",
+                                 "dd", "shred", "wipefs", "fdisk", "parted", "-delete", "truncate", "chmod", "chown",
+                                 "kill", "killall", "pkill", "crontab"]
+    """Words that make typing into a terminal need a yes. The shell's quoting is removed before
+    matching, so `"r"m` and `r\\m` count as rm."""
     terminal_windows: list[str] = list(TERMINAL_WINDOW_CLASSES)
     """Window classes (case-insensitive substrings) that count as terminals."""
     element_words: list[str] = ["delete", "remove", "uninstall", "format", "pay", "send", "purchase", "buy"]
@@ -38,10 +43,11 @@ class ConfirmationPolicy(BaseModel):
             chord = set(action.keys)
             for listed in self.chords:
                 if chord == set(a.Key(keys=listed).keys):
-                    return f"the key chord {'+'.join(action.keys)} may close a window or log out"
+                    return f"the key chord {'+'.join(action.keys)} may close a window, log out or leave the desktop"
         if isinstance(action, a.TypeText) and self._is_terminal(window_class):
+            unquoted = re.sub(r"[\\'\"]", "", action.content)
             for word in self.terminal_words:
-                if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", action.content):
+                if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", unquoted):
                     return f"typing {word!r} into a terminal"
         info = getattr(action, "element_info", "")
         if isinstance(action, (a.Click, a.DoubleClick)) and info:
@@ -72,7 +78,7 @@ def ask_on_terminal(question: str) -> bool | None:
     """The user's answer on the terminal, or None when there is no terminal to ask on."""
     if not sys.stdin or not sys.stdin.isatty():
         return None
-    print(f"{question} [y/N] ", end="", flush=True)  # input() would put it on stderr
+    print(f"{plain(question)} [y/N] ", end="", flush=True)  # input() would put it on stderr
     answer = sys.stdin.readline()
     if not answer:
         return None

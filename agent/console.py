@@ -1,12 +1,26 @@
 """What the user sees in the terminal while a run goes on."""
 
+import re
 import time
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=True)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text) -> str:
+    """Text from a reply, an episode or an error, safe to print: control characters (a terminal
+    escape sequence could retitle or clear the terminal) shown as \\xNN."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def escape(text) -> str:
+    """`plain`, with rich's markup escaped too, for console.print."""
+    return escape_markup(plain(text))
+
 
 STATUS_STYLE = {"done": "bold green", "failed": "bold yellow", "interrupted": "bold yellow"}
 
@@ -56,7 +70,7 @@ class RunView:
     def summary(self, status: str, message: str, steps: int, out) -> None:
         style = STATUS_STYLE.get(status, "bold red")
         table = Table(show_header=False, box=None, padding=(0, 2))
-        table.add_row("status", f"[{style}]{status}[/{style}]" + (f": {escape(message)}" if message else ""))
+        table.add_row("status", f"[{style}]{escape(status)}[/{style}]" + (f": {escape(message)}" if message else ""))
         table.add_row("steps", str(steps))
         table.add_row("time", f"{_duration(time.monotonic() - self.started)} ({_duration(self.model_seconds)} in "
                               f"the model, {_duration(self.machine_seconds)} on the machine)")

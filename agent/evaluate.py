@@ -26,10 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from rich.markup import escape
 from rich.table import Table
 
-from .console import console, show_error
+from .console import console, escape, show_error
 from .episode import EPISODE_FILE, now_iso, read_episode
 from .errors import AgentError
 

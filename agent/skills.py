@@ -206,10 +206,12 @@ def add_skill(name: str, episode_dir: Path, params: dict[str, str], description:
 
 
 def with_placeholders(step: dict, params: list[tuple[str, str]]) -> dict:
+    """`params` longest value first; one pass, so a placeholder just written is never replaced again."""
+    names = {value: param for param, value in params}
+    pattern = re.compile("|".join(re.escape(value) for value in names))
+
     def fill(text: str) -> str:
-        for param, value in params:
-            text = text.replace(value, "{" + param + "}")
-        return text
+        return pattern.sub(lambda match: "{" + names[match.group()] + "}", text) if names else text
 
     action = step.get("action") or {}
     if action.get("type") == "type":

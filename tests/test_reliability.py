@@ -129,6 +129,21 @@ def test_typing_risky_words_needs_a_yes_only_in_a_terminal():
     assert policy.reason(TypeText(content="confirm the format"), "XTerm") is None  # words, not substrings
 
 
+@pytest.mark.parametrize("keys", ["ctrl+alt+f1", "ctrl+alt+f7", "ctrl+alt+t", "alt+f2", "CTRL+ALT+T"])
+def test_chords_that_leave_the_desktop_or_open_a_shell_need_a_yes(keys):
+    from agent.actions import Key
+    assert ConfirmationPolicy().reason(Key(keys=keys), None)
+    assert ConfirmationPolicy().reason(Key(keys="ctrl+alt+a"), None) is None
+
+
+@pytest.mark.parametrize("typed", ['"r"m -rf ~', "r\\m -rf ~", "'sudo' ls", "find ~ -delete", "shred -u notes.txt",
+                                   "killall Xvfb"])
+def test_quoting_does_not_hide_a_risky_word_typed_into_a_terminal(typed):
+    from agent.actions import TypeText
+    assert ConfirmationPolicy().reason(TypeText(content=typed), "XTerm")
+    assert ConfirmationPolicy().reason(TypeText(content=typed), "Mousepad") is None
+
+
 def test_a_policy_file_replaces_the_default(tmp_path):
     file = tmp_path / "policy.toml"
     file.write_text('chords = ["ctrl+s"]\nelement_words = ["publish"]\n')
