@@ -1,5 +1,6 @@
 """Executors: carry out actions in screen pixels, never outside the monitor they were given."""
 
+import atexit
 import os
 import re
 import subprocess
@@ -85,6 +86,7 @@ class PyAutoGUIComputer:
         self.monitor = monitor
         self.drag_seconds = drag_seconds
         self._x = None  # a python-xlib connection (pyautogui's own dependency) for window_class
+        self._selections_before: dict[str, bytes | None] = {}  # what each selection held before we took it
 
     def _do(self, verb: str, *args, **kwargs) -> None:
         try:
@@ -138,6 +140,10 @@ class PyAutoGUIComputer:
         """Hand the text to xclip, and wait until it serves it: xclip returns before its background
         half has told the X server it owns the selection, and a paste sent sooner is lost."""
         env = {**os.environ, "DISPLAY": self.display}
+        if selection not in self._selections_before:
+            self._selections_before[selection] = self._selection_text(selection)
+            if len(self._selections_before) == 1:
+                atexit.register(self.restore_selections)
         try:
             # xclip stays in the background to serve the selection: keep it off our output pipes.
             subprocess.run(["xclip", "-selection", selection], input=text.encode(), check=True,
@@ -152,6 +158,36 @@ class PyAutoGUIComputer:
             raise ActionError("typing non-ASCII text needs xclip: apt-get install xclip") from None
         except (subprocess.SubprocessError, OSError) as error:
             raise ActionError(f"xclip could not set the {selection} selection: {error}") from None
+
+    def _selection_text(self, selection: str) -> bytes | None:
+        try:
+            out = subprocess.run(["xclip", "-o", "-selection", selection], capture_output=True, timeout=5,
+                                 env={**os.environ, "DISPLAY": self.display})
+        except (subprocess.SubprocessError, OSError):
+            return None
+        return out.stdout if out.returncode == 0 else None
+
+    def restore_selections(self) -> None:
+        """Gives back the selections that pasting took: their earlier text, else no owner at all, so
+        no xclip is left serving what was typed (a secret, say) after the run. Runs at exit."""
+        from Xlib import X, display
+
+        for selection, before in self._selections_before.items():
+            try:
+                if before is not None:
+                    subprocess.run(["xclip", "-selection", selection], input=before, timeout=5, env={
+                        **os.environ, "DISPLAY": self.display}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    continue
+                connection = display.Display(self.display)
+                atom = connection.intern_atom(selection.upper())
+                # ours until this connection closes, when the owner reverts to None; xclip, told it
+                # lost the selection, exits. sync: the server has done it before the close.
+                connection.screen().root.set_selection_owner(atom, X.CurrentTime)
+                connection.sync()
+                connection.close()
+            except Exception:  # the display is gone: so is every selection on it
+                pass
+        self._selections_before.clear()
 
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)

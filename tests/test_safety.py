@@ -201,3 +201,23 @@ def test_typing_a_risky_word_asks_in_a_terminal_but_not_in_a_form(x_session, tmp
                            "--out", str(tmp_path / "form"), env=x_session.env)
     assert result.returncode == 0, result.stdout
     assert form.record()["state"]["name"] == "rm"
+
+
+@pytest.mark.parametrize("held_before", [b"copied before the run", None])
+def test_a_pasted_secret_is_not_left_on_the_clipboard(held_before, x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    if held_before is not None:
+        subprocess.run(["xclip", "-selection", "clipboard"], input=held_before, env=x_session.env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    replies = [Script(app).pointer("left_click", "name_entry", "Focus."), "type(content='{{PASSWORD}}')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "log in", "--base-url", endpoint.url, "--display", x_session.display,
+                           "--secret", "PASSWORD=pässwörd-42", "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    assert app.record()["state"]["name"] == "pässwörd-42"  # pasted: it is not ASCII
+    for selection in ("clipboard", "primary"):
+        held = subprocess.run(["xclip", "-o", "-selection", selection], capture_output=True, env=x_session.env)
+        assert "pässwörd".encode() not in held.stdout
+    clipboard = subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True, env=x_session.env)
+    assert (clipboard.stdout if clipboard.returncode == 0 else None) == held_before
