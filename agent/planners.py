@@ -42,9 +42,11 @@ class Decision:
     memory: str | None
     snap: dict | None = None  # where a grounding check moved the model's point, if it did
     then: list[Action] = field(default_factory=list)
-    """Further actions of the same reply (a tools reply with several calls), performed in order after `action`."""
+    """Further actions of the same reply (several calls in one reply), performed in order after `action`."""
     outcomes: list[str] = field(default_factory=list)
     """Filled in by the loop: "ok" or the error, one per action it performed; ToolsPlanner reports them back."""
+    call_text: str = ""
+    """The call(s) as the model wrote them, one per line; the history shows this, as the official agent does."""
 
     @property
     def actions(self) -> list[Action]:
@@ -59,12 +61,17 @@ class Planner(Protocol):
         ...
 
 
-def reasoning_and_usage(response) -> tuple[str, dict]:
-    """The hidden reasoning, wherever the server put it (reasoning_content: Z.ai, SGLang, older vLLM;
-    reasoning: newer vLLM; inline <think> is split later), and the token usage reported."""
+def reply_parts(response, thinking: bool) -> tuple[str, str, dict]:
+    """The answer, the hidden reasoning wherever the server put it (reasoning_content: Z.ai, SGLang,
+    older vLLM; reasoning: newer vLLM; inline <think> is split later) and the token usage reported.
+    With thinking off, an answer that came back only as reasoning (newer vLLM GLM reasoning parsers
+    put it there) is the answer."""
     message = response.choices[0].message
+    content = message.content or ""
     reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
-    return reasoning, response.usage.model_dump(exclude_none=True) if response.usage else {}
+    if not thinking and not content.strip() and not getattr(message, "tool_calls", None):
+        content, reasoning = reasoning, ""
+    return content, reasoning, response.usage.model_dump(exclude_none=True) if response.usage else {}
 
 
 def interpret(reply: Reply) -> Decision:
@@ -76,7 +83,19 @@ def interpret(reply: Reply) -> Decision:
         error.reply = reply
         raise error
     reply.reasoning = parsed.reasoning
-    return Decision(reply, parsed.action, parsed.explanation, parsed.memory)
+    return Decision(reply, parsed.actions[0], parsed.explanation, parsed.memory, then=list(parsed.actions[1:]),
+                    call_text=parsed.call_text)
+
+
+def history_entry(step: dict) -> tuple[str, str]:
+    """(thought, call text as the model wrote it) of a recorded step, read again from its raw reply;
+    from what was recorded when the raw reply no longer reads (an episode from an older parser)."""
+    try:
+        parsed = parse_reply(step.get("raw"), step.get("reasoning"))
+    except FormatError:
+        calls = [step["call"], *(then["call"] for then in step.get("then", []))]
+        return step.get("explanation", ""), "\n".join(calls)
+    return parsed.explanation, parsed.call_text
 
 
 class GLMConfig(BaseModel):
@@ -131,7 +150,7 @@ class GLMPlanner:
         for step in episode.steps:
             if "call" not in step:  # unusable replies are not history
                 continue
-            self.turns.append(Turn(step.get("explanation", ""), step["call"], None))
+            self.turns.append(Turn(*history_entry(step), None))
             if step.get("memory") is not None:
                 self.memory = step["memory"]
         recent = [s for s in episode.steps if "call" in s][-HISTORY_IMAGES:]
@@ -163,14 +182,13 @@ class GLMPlanner:
         encoded = time.perf_counter()
 
         def read(response, attempts: list[dict]) -> Decision:
-            message = response.choices[0].message
-            reasoning, usage = reasoning_and_usage(response)
-            return interpret(Reply(message.content or "", reasoning, usage, self._describe(frame, body),
+            content, reasoning, usage = reply_parts(response, self.config.thinking)
+            return interpret(Reply(content, reasoning, usage, self._describe(frame, body),
                                    {"encode": encoded - started, "model": time.perf_counter() - encoded},
                                    response.choices[0].finish_reason, attempts))
 
         decision = self._ask(body, read)
-        self.turns.append(Turn(decision.explanation, decision.action.call(), half))
+        self.turns.append(Turn(decision.explanation, decision.call_text or decision.action.call(), half))
         for old in self.turns[:-HISTORY_IMAGES]:
             old.image_png = None
         if decision.memory is not None:

@@ -40,7 +40,7 @@ class Turn:
     """One earlier step as the model sees it in the history."""
 
     thought: str
-    call: str
+    call: str  # the model's own call text as it wrote it (one call per line), as the official agent keeps it
     image_png: bytes | None  # half-size screenshot; None once it is older than HISTORY_IMAGES
 
 
@@ -63,12 +63,10 @@ def build_content(task: str, turns: list[Turn], memory: str, screenshot_png: byt
     parts: list[dict] = []
     for number, turn in enumerate(turns, 1):
         if turn.image_png is None:
-            text += f"\nstep {number}: Screenshot: (omitted in context) Thought: {turn.thought}\nAction: {turn.call}"
+            text += f"\nstep {number}: Screenshot:(Omitted in context.) Thought: {turn.thought}\nAction: {turn.call}"
             continue
         parts += [{"type": "text", "text": text + f"\nstep {number}: Screenshot:"}, image_part(turn.image_png)]
         text = f" Thought: {turn.thought}\nAction: {turn.call}"
-    if not turns:
-        text += "\n(no earlier steps)"
     text += f"\nMemory:\n{memory}\n\n{OUTPUT_FORMAT}"
     if feedback:
         text += f"\n\n# Correction\n{feedback}"

@@ -17,9 +17,9 @@ from . import actions as a
 from .episode import Episode
 from .errors import EndpointError, FormatError
 from .geometry import image_tokens
-from .planners import Decision, GLMConfig, GLMPlanner, Reply, feedback_for, interpret, reasoning_and_usage
+from .planners import Decision, GLMConfig, GLMPlanner, Reply, feedback_for, interpret, reply_parts
 from .prompt import image_part, tools_task_text
-from .reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, build_action, split_reasoning
+from .reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
 from .screen import Frame
 
 KEPT_SCREENSHOTS = 4
@@ -32,6 +32,8 @@ POINT = {"anyOf": [{"type": "array", "items": _PER_MILLE, "minItems": n, "maxIte
 
 TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
 ARGUMENT = re.compile(r"<arg_key>(.*?)</arg_key>(?:\s|\\n)*<arg_value>(.*?)</arg_value>", re.S)
+LEAKED_ARGUMENT = re.compile(r"<arg_key>(.*?)</arg_key>(?:\s|\\n)*<arg_value>(.*?)(?:</arg_value>|(?=<arg_key>)|$)",
+                             re.S)
 
 
 def tool_definitions(skills: list[dict] | None = None) -> list[dict]:
@@ -100,10 +102,31 @@ def tool_arguments(raw) -> dict:
 def action_from_tool_call(call) -> a.Action:
     """The action of one OpenAI tool call (an object or a dict with function.name and function.arguments)."""
     function = _field(call, "function") or call
-    name = _field(function, "name")
+    name, arguments = _untangle(_field(function, "name"), tool_arguments(_field(function, "arguments")))
     if not isinstance(name, str) or name.strip().lower() not in a.GLM_CALL:
         raise FormatError(f"there is no tool {name!r}; call {CALL_LIST}")
-    return build_action(name.strip(), tool_arguments(_field(function, "arguments")))
+    return build_action(name.strip(), arguments)
+
+
+def _untangle(name, arguments: dict) -> tuple:
+    """The name and arguments of a tool call whose GLM tags leaked into the name or a value (seen
+    with GLM-4.6V: "left_click\\n<arg_key>start_box</arg_key>\\n<arg_value>[114, 167]"): the
+    text before the first <arg_key> is the name or value, the pairs after it are more arguments."""
+    leaked, arguments = {}, dict(arguments)
+    if isinstance(name, str) and "<arg_key>" in name:
+        name, tail = name.split("<arg_key>", 1)
+        leaked |= _leaked_pairs("<arg_key>" + tail)
+    for key, value in list(arguments.items()):
+        if isinstance(value, str) and "<arg_key>" in value:
+            head, tail = value.split("<arg_key>", 1)
+            arguments[key] = head.replace("</arg_value>", "").strip()
+            leaked |= _leaked_pairs("<arg_key>" + tail)
+    return name, {**leaked, **arguments}
+
+
+def _leaked_pairs(text: str) -> dict:
+    return {key.strip(): _json_or_text(value.replace("</arg_value>", "").strip())
+            for key, value in LEAKED_ARGUMENT.findall(text)}
 
 
 def actions_from_tool_calls(tool_calls) -> list[a.Action]:
@@ -123,7 +146,7 @@ def actions_from_tool_calls(tool_calls) -> list[a.Action]:
             actions.append(action_from_tool_call(call))
         except FormatError as error:
             name = _field(_field(call, "function") or call, "name")
-            problem = FormatError(f"tool call {number} ({name}): {error}")
+            problem = FormatError(f"tool call {number} ({' '.join(str(name).split())[:60]}): {error}")
             problem.actions = actions
             raise problem from None
     return actions
@@ -133,7 +156,10 @@ def interpret_tools(reply: Reply) -> Decision:
     """A recorded tools-dialect reply as a Decision, for replays: `reply.raw` holds its calls in GLM's
     tool-call text (ToolsPlanner writes them so), read as in the run: the calls before the first bad
     one; a reply without calls is read in the text protocol."""
-    _, visible = split_reasoning(reply.raw, reply.reasoning)
+    seen = split_reasoning(reply.raw, reply.reasoning)
+    if seen.unfinished:
+        raise _unusable(FormatError(UNFINISHED_THINK), reply)
+    visible = seen.text
     try:
         calls = [{"function": {"name": name, "arguments": args}} for name, args in parse_glm_tool_text(visible)]
     except FormatError as error:
@@ -189,8 +215,8 @@ class ToolsPlanner(GLMPlanner):
             request["tool_choice"] = body["tool_choice"]  # as answered: 'auto' once a server refused 'required'
             choice = response.choices[0]
             message = choice.message
-            reasoning, usage = reasoning_and_usage(response)
-            reply = Reply(message.content or "", reasoning, usage, request,
+            content, reasoning, usage = reply_parts(response, self.config.thinking)
+            reply = Reply(content, reasoning, usage, request,
                           {"encode": encoded - started, "model": time.perf_counter() - encoded},
                           choice.finish_reason, attempts)
             reading = self._read(reply, message.tool_calls or [])
@@ -241,12 +267,15 @@ class ToolsPlanner(GLMPlanner):
     def _read(self, reply: Reply, received: list) -> "_Reading":
         """What a reply decides, and the assistant message and pending calls the conversation keeps."""
         self.replies += 1
-        reply.reasoning, visible = split_reasoning(reply.raw, reply.reasoning)
+        reply.reasoning, visible, unfinished = split_reasoning(reply.raw, reply.reasoning)
         if received:
             calls = [self._call(call, number) for number, call in enumerate(received, 1)]
             written = [glm_tool_text(c["function"]["name"], c["function"]["arguments"]) for c in calls]
             reply.raw = "\n".join([reply.raw, *written]).strip()
-        else:
+        if unfinished:  # the calls were drafted inside reasoning that never ended: none is done
+            return _Reading({"role": "assistant", "content": visible}, [],
+                            error=_unusable(FormatError(UNFINISHED_THINK), reply))
+        if not received:
             try:
                 blocks = parse_glm_tool_text(visible)
             except FormatError as error:
@@ -257,7 +286,7 @@ class ToolsPlanner(GLMPlanner):
         message = {"role": "assistant", "content": visible or (None if calls else ""),
                    **({"tool_calls": calls} if calls else {})}
         if not calls:
-            if not CALL_START.search(visible):
+            if not CALL_START.search(visible) and BOX_OPEN not in visible:
                 no_call = FormatError(f"the reply has no tool call; call {CALL_LIST}")
                 return _Reading(message, [], error=_unusable(no_call, reply))
             try:

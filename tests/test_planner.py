@@ -6,18 +6,23 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.actions import Click, Done
+from agent.actions import Click, Done, Key, TypeText
+from agent.episode import EpisodeWriter, read_episode
 from agent.errors import EndpointError, FormatError
+from agent.executors import RecordingComputer
+from agent.geometry import Monitor
+from agent.loop import Agent, Limits
 from agent.planners import GLMConfig, GLMPlanner
 from endpoint import ScriptedEndpoint
-from fakes import synthetic_frame
+from fakes import FakeScreen, synthetic_frame
 
 CLICK = "<think>The button is there.</think>Click it. <|begin_of_box|>left_click(start_box='[500,500]', " \
         "element_info='OK')<|end_of_box|>\nMemory:\n[{\"clicked\": \"%d\"}]"
 
 
 def planner_for(endpoint, **config) -> GLMPlanner:
-    return GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="test-key-123", max_retries=0, timeout=10, **config))
+    return GLMPlanner(GLMConfig(**{"base_url": endpoint.url, "api_key": "test-key-123", "max_retries": 0, "timeout": 10,
+                                   **config}))
 
 
 def images_in(request) -> list[tuple[int, int]]:
@@ -47,7 +52,7 @@ def test_each_step_is_one_user_message_with_history_capped_at_four_half_size_ima
     assert requests[5]["messages"][0]["content"][-1]["type"] == "image_url"
     last = text_of(requests[5])
     assert "# Task:\nPress OK" in last and "# Task Platform\nUbuntu" in last and "### left_drag" in last
-    assert "step 1: Screenshot: (omitted in context) Thought: Click it.\nAction: left_click(start_box='[500,500]'" in last
+    assert "step 1: Screenshot:(Omitted in context.) Thought: Click it.\nAction: left_click(start_box='[500,500]'" in last
     assert "step 2: Screenshot:" in last and "step 2: Screenshot: (omitted" not in last
     assert "Memory:\n[{\"clicked\": \"4\"}]" in last
     assert "The button is there" not in last  # hidden reasoning never goes back as history
@@ -117,3 +122,59 @@ def test_a_dead_endpoint_is_a_one_line_error():
     planner = GLMPlanner(GLMConfig(base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=5))
     with pytest.raises(EndpointError, match="cannot reach http://127.0.0.1:9/v1"):
         planner.decide("t", synthetic_frame())
+
+
+B, E = "<|begin_of_box|>", "<|end_of_box|>"
+STEPS = [f"I close the error. {B}left_click(start_box='[586, 446]', element_info='OK button'){E}\nMemory:\n[]",
+         f"I fill in the name. {B}type(content='Ada')\nkey(keys='Return'){E}\n"
+         "Memory:\n[{\"name\": \"Ada\"}]</answer>",
+         "WAIT()", "WAIT()", "WAIT()", "DONE()"]
+
+
+def test_the_history_keeps_the_models_own_call_text_and_the_official_placeholders():
+    with ScriptedEndpoint(STEPS) as endpoint:
+        planner = planner_for(endpoint)
+        decisions = [planner.decide("Fill in", synthetic_frame(640, 400, shade)) for shade in range(6)]
+    assert decisions[1].actions == [TypeText(content="Ada"), Key(keys="enter")]  # both calls of the box, in order
+    first, last = text_of(endpoint.requests[0]), text_of(endpoint.requests[5])
+    assert "History:\nMemory:\n[]" in first  # nothing after History: before the first step
+    assert ("step 1: Screenshot:(Omitted in context.) Thought: I close the error.\n"
+            "Action: left_click(start_box='[586, 446]', element_info='OK button')\nstep 2: Screenshot:") in last
+    assert " Thought: I fill in the name.\nAction: type(content='Ada')\nkey(keys='Return')\nstep 3:" in last
+    assert "Memory:\n[{\"name\": \"Ada\"}]\n" in text_of(endpoint.requests[2])  # no </answer> carried along
+
+
+def test_a_resumed_run_asks_with_the_history_it_would_have_had(tmp_path):
+    def agent(endpoint, out, planner=None, steps=10, resume_from=None):
+        return Agent("Fill in", planner or planner_for(endpoint), RecordingComputer(Monitor(0, 0, 640, 400)),
+                     FakeScreen(640, 400), EpisodeWriter(out, resume=resume_from is not None),
+                     limits=Limits(steps=steps), resume_from=resume_from)
+
+    with ScriptedEndpoint(STEPS) as endpoint:
+        assert agent(endpoint, tmp_path / "whole").run() == ("done", "")
+    uninterrupted = endpoint.requests[5]
+    with ScriptedEndpoint(STEPS[:5]) as endpoint:
+        assert agent(endpoint, tmp_path / "run", steps=5).run()[0] == "step_limit"
+    with ScriptedEndpoint(STEPS[5:]) as endpoint:
+        planner = planner_for(endpoint)
+        planner.restore(read_episode(tmp_path / "run"))
+        assert agent(endpoint, tmp_path / "run", planner, resume_from={"steps": 5, "tokens": 0}).run() == ("done", "")
+    assert text_of(endpoint.requests[0]) == text_of(uninterrupted)
+    assert "Action: type(content='Ada')\nkey(keys='Return')" in text_of(uninterrupted)
+
+
+def test_a_reply_cut_off_inside_its_reasoning_is_asked_again_and_its_draft_never_done():
+    cut = {"content": "<think>I could left_click(start_box='[1,1]') but", "finish_reason": "length"}
+    with ScriptedEndpoint([cut, "DONE()"]) as endpoint:
+        decision = planner_for(endpoint, max_retries=1, backoff=0.01).decide("t", synthetic_frame())
+    assert decision.actions == [Done()]
+    assert "ended inside <think>" in decision.reply.attempts[0]["error"]
+
+
+def test_with_thinking_off_an_answer_sent_as_reasoning_is_read_but_never_with_thinking_on():
+    answer = {"content": "", "reasoning_content": "I click OK. <|begin_of_box|>left_click(start_box='[5,5]')"
+                                                   "<|end_of_box|>\nMemory:\n[]"}
+    with ScriptedEndpoint([answer, answer]) as endpoint:
+        assert planner_for(endpoint, thinking=False).decide("t", synthetic_frame()).action == Click(point=(5, 5))
+        with pytest.raises(FormatError, match="no action call"):
+            planner_for(endpoint).decide("t", synthetic_frame())

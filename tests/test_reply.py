@@ -87,3 +87,39 @@ BAD = [
 def test_malformed_replies_are_format_errors_naming_the_problem(content, message):
     with pytest.raises(FormatError, match=message):
         parse_reply(content)
+
+
+def test_several_calls_in_a_box_are_all_read_in_order_with_the_text_the_model_wrote():
+    parsed = parse_reply(f"Fill it. {B}left_click(start_box='[1, 2]')\ntype(content='Ada'){E}\nMemory:\n[]")
+    assert parsed.actions == (Click(point=(1, 2)), TypeText(content="Ada"))
+    assert parsed.call_text == "left_click(start_box='[1, 2]')\ntype(content='Ada')"
+    assert parsed.explanation == "Fill it."
+
+
+def test_bare_calls_are_the_run_at_the_end_of_the_explanation():
+    parsed = parse_reply("Earlier key(keys='tab') did nothing, so:\ntype(content='Ada')\nkey(keys='enter')")
+    assert parsed.actions == (TypeText(content="Ada"), Key(keys="enter"))
+    assert parsed.explanation == "Earlier key(keys='tab') did nothing, so:"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("<think>I will left_click(start_box='[1,2]')", "ended inside <think>"),
+    (f"<think>a</think>{B}left_click(start_box='[1,2]') please{E}", "box holds text that is not an action call"),
+    (f"Like before: left_click(start_box='[1,2]'). {B}the OK button{E}", "box holds no action call"),
+    (f"{B}left_click(start_box='[1,2]'){E} {B}key(keys='hyper+q'){E}", "unknown key"),
+    ("I type it. type(content='It's unfinished", "not closed"),
+])
+def test_what_cannot_be_meant_is_refused(content, message):
+    with pytest.raises(FormatError, match=message):
+        parse_reply(content)
+
+
+@pytest.mark.parametrize("tail, memory", [
+    ("[]", "[]"),
+    ("", "[]"),
+    ("[{\"a\": \"b\"}]</answer>\nDONE()", "[{\"a\": \"b\"}]"),
+    ("[] <|user|> next question", "[]"),
+    ("{'a': 'b'}<|endoftext|>", "{'a': 'b'}"),
+])
+def test_memory_is_the_json_after_memory_without_what_follows_it(tail, memory):
+    assert parse_reply(f"DONE()\nMemory:\n{tail}").memory == memory

@@ -42,3 +42,32 @@ def test_near_miss_replies(pieces, reasoning):
 def test_calls_with_arbitrary_coordinates(name, values, shape):
     box = shape.format(",".join(values))
     check(f"{name}(start_box='{box}', end_box='{box}', direction='down')")
+
+
+calls = st.sampled_from(["left_click(start_box='[1,2]')", "key(keys='enter')", "DONE()", "FAIL", "type(content='x')"])
+snippets = st.lists(calls | st.sampled_from(PIECES) | st.text(max_size=6), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(snippets.filter(bool))
+def test_a_call_inside_a_quoted_argument_is_never_done(inner):
+    quoted = inner.replace("\\", "\\\\").replace("'", "\\'")
+    try:
+        parsed = parse_reply(f"I type it. <|begin_of_box|>type(content='{quoted}')<|end_of_box|>\nMemory:\n[]")
+    except FormatError:
+        return
+    assert [action.type for action in parsed.actions] == ["type"]
+    assert parsed.action.content == inner or "think>" in inner  # think tags are taken out before calls are read
+
+
+@settings(max_examples=400, deadline=None)
+@given(snippets, snippets)
+def test_nothing_in_reasoning_that_never_ended_is_done(before, draft):
+    content = f"{before}<think>{draft}"
+    if "</think>" in content or "<think>" in before:
+        return
+    try:
+        parse_reply(content)
+    except FormatError:
+        return
+    raise AssertionError(f"{content!r} was read as an answer")

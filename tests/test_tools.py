@@ -624,3 +624,28 @@ def test_form_filled_from_raw_glm_tool_call_text(x_session, tmp_path):
     assert submitted and submitted[-1]["name"] == "Grace Hopper" and submitted[-1]["subscribe"] is True
     steps = read_episode(tmp_path / "run").steps
     assert [len(s.get("then", [])) for s in steps] == [1, 1, 0]
+
+
+def test_tool_calls_drafted_in_reasoning_that_never_ended_are_not_done():
+    """vLLM leaves an unclosed <think> in the content, and its tool parser may still find calls in it."""
+    cut = tool_reply(("left_click", {"start_box": [500, 500]}), content="<think>Maybe click OK, or",
+                     finish_reason="length")
+    with ScriptedEndpoint([cut, cut]) as endpoint:
+        with pytest.raises(FormatError, match="ended inside <think>"):
+            planner_for(endpoint).decide("t", synthetic_frame())
+        planner = planner_for(endpoint)
+        with pytest.raises(FormatError) as caught:
+            planner.decide("t", synthetic_frame())
+    assert "<tool_call>left_click" in caught.value.reply.raw  # recorded as received
+    with pytest.raises(FormatError, match="ended inside <think>"):
+        interpret_tools(caught.value.reply)  # and a replay refuses it too
+
+
+def test_glm_tags_leaked_into_a_tool_call_are_read_back_into_arguments():
+    leaked = {"function": {"name": "scroll\n<arg_key>start_box</arg_key>\n<arg_value>[114, 167]",
+                           "arguments": '{"element_info": "list<arg_key>step</arg_key><arg_value>3</arg_value>", '
+                                        '"direction": "down"}'}}
+    assert actions_from_tool_calls([leaked]) == [Scroll(point=(114, 167), direction="down", steps=3, element_info="list")]
+    hold = {"function": {"name": "left_click", "arguments": '{"start_box": [1, 2], "hold_keys": "ctrl"}'}}
+    with pytest.raises(FormatError, match="takes no hold_keys"):  # a plain click is not what was meant
+        actions_from_tool_calls([hold])
