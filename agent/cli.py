@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="re-perform a recorded episode on the current screen",
                                  description="Re-perform the actions of episode OUT by serving its recorded "
-                                             "replies again, mapped onto the current screen.")
+                                             "replies again, mapped onto the current screen; each step only if "
+                                             "the screen still looks as recorded, else the replay stops naming "
+                                             "the step (--reground finds the targets again instead).")
     replay.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
     add_run_options(replay)
     replay.set_defaults(command=command_replay)
@@ -285,7 +287,11 @@ def command_replay(args) -> int:
     if args.param:
         raise AgentError("--param needs a re-grounded replay (--reground)")
     offered = episode.header.get("settings", {}).get("skills")
-    return drive(args, episode.header.get("task", ""), ReplayPlanner(episode), {"replay_of": str(episode.path)},
+    if args.dry_run:
+        console.print("[yellow]note:[/yellow] a dry run changes nothing on the screen, so only the first step's "
+                      "screen is checked against the recording")
+    planner = ReplayPlanner(episode, check_all=not args.dry_run, screen=Screen(args.display, args.monitor))
+    return drive(args, episode.header.get("task", ""), planner, {"replay_of": str(episode.path)},
                  skills_root=SKILLS_DIR if offered else None)
 
 

@@ -30,6 +30,7 @@ from .errors import AgentError, Interrupted, StopRequested
 from .executors import PyAutoGUIComputer
 from .geometry import Monitor, Point
 from .grounding import find_text
+from .loop import ending
 from .ocr import OCR
 from .record import Windows, crop_around, screen_info, text_near
 from .screen import Frame, Screen
@@ -274,14 +275,19 @@ class Performer:
                   "action": action.model_dump(), "call": action.call(),
                   "screen": {k: list(to_screen(p)) for k, p in action.points().items()}, **fields}
         started = time.perf_counter()
-        if not action.ends_run:
-            action.perform(self.computer, to_screen)
-            acted = time.perf_counter()
-            self.frame, record["settled"] = self.screen.settle(frame, timeout=self.settle_timeout)
-            record["timings"] = {"act": round(acted - started, 4), "settle": round(time.perf_counter() - acted, 4)}
-        record["outcome"] = "ok"
-        self.episode.step(record)
-        self.on_step(record)
+        try:
+            if not action.ends_run:
+                action.perform(self.computer, to_screen)
+                acted = time.perf_counter()
+                self.frame, record["settled"] = self.screen.settle(frame, timeout=self.settle_timeout)
+                record["timings"] = {"act": round(acted - started, 4), "settle": round(time.perf_counter() - acted, 4)}
+            record["outcome"] = "ok"
+        except (Exception, KeyboardInterrupt, StopRequested) as end:  # the step keeps its line beside its screenshot
+            record["outcome"], record["error"] = ending(end)
+            raise
+        finally:
+            self.episode.step(record)
+            self.on_step(record)
         return record
 
 

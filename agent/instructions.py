@@ -91,11 +91,12 @@ def split_clauses(instruction: str) -> list[str]:
     return [c.strip() for c in clauses if c.strip() and c.strip().lower() != "then"]
 
 
-def _group(match: re.Match, name: str) -> str | None:
+def _group(match: re.Match, name: str, exact: bool = False) -> str | None:
+    """The quoted or bare value; with `exact`, a quoted value keeps its leading and trailing spaces."""
     for suffix in "qsb":
         value = match.groupdict().get(name + suffix)
         if value is not None:
-            return value.strip()
+            return value if exact and suffix != "b" else value.strip()
     return None
 
 
@@ -105,7 +106,7 @@ def parse_clause(text: str) -> Clause:
         match = re.fullmatch(pattern, clause, flags=re.I | re.S)
         if not match:
             continue
-        target, text_arg = _group(match, "t"), _group(match, "x")
+        target, text_arg = _group(match, "t"), _group(match, "x", exact=kind in ("type_into", "type"))
         if kind == "click":
             word = match.group("kind").lower().replace(" ", "").replace("-", "")
             return ClickOn(target, button="right" if word == "rightclick" else "left",

@@ -12,11 +12,13 @@ from . import grounding as g
 from . import instructions as ins
 from .errors import GroundingError
 from .ocr import OCR, Box, TextBox
-from .planners import Decision, Reply, interpret
+from .planners import Decision, Reply
 from .screen import Frame
 
 WAIT_FOR_SECONDS = 10.0
 LIST_SCROLLS = 12
+AMBIGUOUS = 0.05  # a misspelt target scoring within this of two different texts names neither
+MOVED = 200  # a scroll moved something when this many pixels of its area changed (a blinking caret changes ~30)
 
 
 @dataclass
@@ -33,6 +35,16 @@ def box_centre(box: Box) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
+def around(point: tuple[float, float], screen: Box, half_width: int = 150, half_height: int = 100) -> Box:
+    x, y = int(point[0]), int(point[1])
+    return (max(0, x - half_width), max(0, y - half_height),
+            min(screen[2], x + half_width), min(screen[3], y + half_height))
+
+
+def moved(before: np.ndarray, after: np.ndarray) -> bool:
+    return before.shape == after.shape and int(np.any(before != after, axis=2).sum()) >= MOVED
+
+
 class LocalPlanner:
     name = "local"
 
@@ -40,20 +52,35 @@ class LocalPlanner:
         self.clauses = ins.parse_instruction(instruction)  # refuses what it cannot do before acting
         self.ocr = ocr or OCR()
         self.frame: Frame | None = None
+        self.popups: list[Box] = []  # bordered boxes drawn over the screen since: read on their own
         self.last_point: tuple[float, float] | None = None
         self._scene: Scene | None = None
-        self._plan = self._steps()
+        self._plan = self._decisions()
 
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
+        """One clause's actions (a whole `type "X" into F`: click, select, type) as one decision."""
         started = time.perf_counter()
-        self.frame, self._scene = frame, None
+        previous, self.frame, self._scene = self.frame, frame, None
+        self._track_popups(previous)
         if feedback:  # an action failed: the plan cannot go on blindly
             raise GroundingError(f"stopping: {feedback}")
-        explanation, action = next(self._plan, ("Every instruction is carried out.", a.Done()))
-        points = action.points()
-        if points:
-            self.last_point = frame.geometry.model_to_image(next(iter(points.values())))
-        return interpret(Reply(f"{explanation} {action.call()}", timings={"model": time.perf_counter() - started}))
+        explanation, actions = next(self._plan, ("Every instruction is carried out.", [a.Done()]))
+        for action in actions:
+            if points := action.points():
+                self.last_point = frame.geometry.model_to_image(next(iter(points.values())))
+        calls = "\n".join(action.call() for action in actions)  # as a model writes several: a replay reads them back
+        raw = f"{explanation} <|begin_of_box|>{calls}<|end_of_box|>"
+        reply = Reply(raw, timings={"model": time.perf_counter() - started})
+        return Decision(reply, actions[0], explanation, None, then=actions[1:])
+
+    def _track_popups(self, previous: Frame | None) -> None:
+        """Keep the popups still drawn, and add the bordered boxes that appeared since the last frame."""
+        pixels = self.frame.pixels
+        if previous is None or previous.pixels.shape != pixels.shape:
+            self.popups = []
+            return
+        kept = [box for box in self.popups if g.has_border(pixels, box)]
+        self.popups = kept + [box for box in g.new_rectangles(previous.pixels, pixels) if box not in kept]
 
     # -- seeing -------------------------------------------------------------------------------
 
@@ -62,7 +89,8 @@ class LocalPlanner:
         screen did not change, unless `full_read`."""
         if self._scene is None or (full_read and not self._scene.full_read):
             pixels = self.frame.pixels
-            self._scene = Scene(self.frame, self.ocr.read(pixels, full=full_read), g.find_rectangles(pixels), full_read)
+            self._scene = Scene(self.frame, self.ocr.read(pixels, full=full_read, apart=self.popups),
+                                g.find_rectangles(pixels), full_read)
         return self._scene
 
     def model_point(self, point: tuple[float, float]) -> tuple[int, int]:
@@ -70,13 +98,20 @@ class LocalPlanner:
 
     def find(self, target: str, within: Box | None = None) -> g.Match | None:
         """The best match, preferring text inside a clickable-looking box, then the one nearest
-        the previous action."""
+        the previous action. A misspelt target as near to two different texts is an error, not a guess."""
         matches = g.find_text(self.scene().texts, target, near=self.last_point, within=within)
         if not matches:  # before giving up, read the whole screen afresh
             matches = g.find_text(self.scene(full_read=True).texts, target, near=self.last_point, within=within)
         if not matches:
             return None
-        top = [m for m in matches if round(m.score, 2) == round(matches[0].score, 2)]
+        best = matches[0]
+        if not best.exact:  # a misspelling: only if it names one text and no other nearly as well
+            rivals = [m.part for m in matches
+                      if best.score - m.score < AMBIGUOUS and g.fold(m.part) != g.fold(best.part)]
+            if rivals:
+                raise GroundingError(f"{target!r} is not on screen, and it is as near to more than one text; "
+                                     f"{g.did_you_mean(list(dict.fromkeys([best.part, *rivals])))}")
+        top = [m for m in matches if round(m.score, 2) == round(best.score, 2)]
         return min(top, key=lambda m: self._button_around(m) is None)
 
     def _button_around(self, match: g.Match) -> Box | None:
@@ -93,12 +128,12 @@ class LocalPlanner:
         return box_centre(button) if button else match.centre
 
     def not_found(self, target: str, where: str = "on screen") -> GroundingError:
-        closest = ", ".join(repr(t) for t in g.closest_texts(self.scene().texts, target))
-        return GroundingError(f"{target!r} is not {where}; closest texts: {closest or 'none'}")
+        closest = g.closest_texts(self.scene().texts, target)
+        return GroundingError(f"{target!r} is not {where}; {g.did_you_mean(closest)}")
 
-    # -- doing: each clause is a generator of (explanation, action) -----------------------------
+    # -- doing: each clause is a generator of decisions, (explanation, actions) ---------------------
 
-    def _steps(self):
+    def _decisions(self):
         handlers = {ins.ClickOn: self._click, ins.SetTick: self._tick, ins.TypeInto: self._type,
                     ins.Press: self._press, ins.ScrollIn: self._scroll, ins.WaitFor: self._wait_for,
                     ins.SelectFrom: self._select}
@@ -110,7 +145,7 @@ class LocalPlanner:
         match = self.find(target)
         if match is None and self.last_point is not None:
             yield (f"{target!r} is not on screen; scroll where I last acted to look for it.",
-                   a.Scroll(point=self.model_point(self.last_point), direction="down", steps=3))
+                   [a.Scroll(point=self.model_point(self.last_point), direction="down", steps=3)])
             match = self.find(target)
         if match is None:
             raise self.not_found(target)
@@ -123,7 +158,7 @@ class LocalPlanner:
             (clause.count, clause.button)]
         action = (a.DoubleClick(point=point, element_info=clause.target) if clause.count == 2 else
                   a.Click(point=point, button=clause.button, element_info=clause.target))
-        yield f"{verb} {clause.target!r}.", action
+        yield f"{verb} {clause.target!r}.", [action]
 
     def _tick(self, clause: ins.SetTick):
         label = yield from self._locate(clause.target)
@@ -133,40 +168,58 @@ class LocalPlanner:
         if g.is_ticked(self.frame.pixels, box) != clause.on:
             verb = "Tick" if clause.on else "Untick"
             yield (f"{verb} {clause.target!r}.",
-                   a.Click(point=self.model_point(box_centre(box)), element_info=f"{clause.target} check box"))
+                   [a.Click(point=self.model_point(box_centre(box)), element_info=f"{clause.target} check box")])
 
     def _type(self, clause: ins.TypeInto):
-        if clause.field:
-            label = yield from self._locate(clause.field)
-            box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box)
-            if box is None:
-                raise GroundingError(f"there is no text field next to {clause.field!r}")
-            yield f"Focus the {clause.field!r} field.", a.Click(point=self.model_point(box_centre(box)),
-                                                                element_info=f"{clause.field} field")
-            yield "Go to the end of what it holds.", a.Key(keys="end")
-            yield "Select it all, so typing replaces it.", a.Key(keys="shift+home")
-        yield f"Type {clause.text!r}.", a.TypeText(content=clause.text)
+        typing = a.TypeText(content=clause.text)
+        if not clause.field:
+            yield f"Type {clause.text!r}.", [typing]
+            return
+        label = yield from self._locate(clause.field)
+        box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box)
+        if box is None:
+            raise GroundingError(f"there is no text field next to {clause.field!r}")
+        yield (f"Replace what the {clause.field!r} field holds with {clause.text!r}: focus it, select it all, type.",
+               [a.Click(point=self.model_point(box_centre(box)), element_info=f"{clause.field} field"),
+                a.Key(keys="end"), a.Key(keys="shift+home"), typing])
 
     def _press(self, clause: ins.Press):
-        yield f"Press {clause.keys}.", a.Key(keys=clause.keys)
+        yield f"Press {clause.keys}.", [a.Key(keys=clause.keys)]
 
     def _scroll(self, clause: ins.ScrollIn):
-        if clause.within:
-            label = yield from self._locate(clause.within)
-            box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box, light=False)
-            point = box_centre(box) if box else label.centre
-        else:
-            point = self.last_point or (self.frame.width / 2, self.frame.height / 2)
+        area, point = yield from self._scroll_area(clause)
+        x0, y0, x1, y1 = area
+        before = self.frame.pixels[y0:y1, x0:x1, :3].copy()
         where = f" in {clause.within!r}" if clause.within else ""
-        yield f"Scroll {clause.direction}{where}.", a.Scroll(point=self.model_point(point), direction=clause.direction,
-                                                            steps=5)
+        yield (f"Scroll {clause.direction}{where}.",
+               [a.Scroll(point=self.model_point(point), direction=clause.direction, steps=5,
+                         element_info=clause.within or "")])
+        if not moved(before, self.frame.pixels[y0:y1, x0:x1, :3]):  # this frame is the one after the scroll
+            raise GroundingError(f"scrolling {clause.direction}{where} moved nothing there: it is at its end, "
+                                 "or nothing there scrolls")
+
+    def _scroll_area(self, clause: ins.ScrollIn):
+        """The box to watch and the point to scroll at: the visible part of the window titled X, else
+        the list or field labelled X, else the text X itself (a line of a document) and what holds
+        it; without X, where it last acted, watching the whole screen (what scrolls there is unknown)."""
+        pixels, rectangles = self.frame.pixels, self.scene().rectangles
+        screen = (0, 0, self.frame.width, self.frame.height)
+        if not clause.within:
+            return screen, self.last_point or box_centre(screen)
+        label = yield from self._locate(clause.within)
+        if window := g.window_under_title(pixels, label.text.box):
+            return window, box_centre(window)
+        if box := g.field_for_label(pixels, rectangles, label.text.box, light=False):
+            return box, box_centre(box)
+        holding = g.smallest_containing(rectangles, label.centre, screen_area=screen[2] * screen[3])
+        return holding or around(label.centre, screen), label.centre
 
     def _wait_for(self, clause: ins.WaitFor):
         deadline = time.monotonic() + WAIT_FOR_SECONDS
         while self.find(clause.target) is None:
             if time.monotonic() > deadline:
                 raise self.not_found(clause.target, f"on screen after {WAIT_FOR_SECONDS:.0f} s")
-            yield f"Wait for {clause.target!r} to appear.", a.Wait(seconds=0.5)
+            yield f"Wait for {clause.target!r} to appear.", [a.Wait(seconds=0.5)]
 
     def _select(self, clause: ins.SelectFrom):
         label = yield from self._locate(clause.container)
@@ -178,19 +231,20 @@ class LocalPlanner:
             yield from self._scroll_list_to(clause.item, box)
             item = self.find(clause.item, within=box)
         else:  # a drop-down: open it, then pick the item from what opens
-            yield f"Open the {clause.container!r} drop-down.", a.Click(point=self.model_point(box_centre(box)),
-                                                                      element_info=clause.container)
+            yield f"Open the {clause.container!r} drop-down.", [a.Click(point=self.model_point(box_centre(box)),
+                                                                       element_info=clause.container)]
             item = self.find(clause.item, within=(0, box[1], self.frame.width, self.frame.height))
         if item is None:
             raise self.not_found(clause.item, f"in {clause.container!r}")
-        yield f"Choose {clause.item!r}.", a.Click(point=self.model_point(item.centre), element_info=clause.item)
+        yield f"Choose {clause.item!r}.", [a.Click(point=self.model_point(item.centre), element_info=clause.item)]
 
     def _scroll_list_to(self, item: str, box: Box):
+        x0, y0, x1, y1 = box
         for _ in range(LIST_SCROLLS):
             if self.find(item, within=box):
                 return
-            before = self.frame.pixels[box[1]:box[3], box[0]:box[2]].copy()
-            yield f"{item!r} is not in view; scroll the list.", a.Scroll(point=self.model_point(box_centre(box)),
-                                                                        direction="down", steps=3)
-            if np.array_equal(before, self.frame.pixels[box[1]:box[3], box[0]:box[2]]):
+            before = self.frame.pixels[y0:y1, x0:x1, :3].copy()
+            yield f"{item!r} is not in view; scroll the list.", [a.Scroll(point=self.model_point(box_centre(box)),
+                                                                         direction="down", steps=3)]
+            if not moved(before, self.frame.pixels[y0:y1, x0:x1, :3]):
                 return  # the list did not move: it is at its end

@@ -24,6 +24,17 @@ class RunEnded(Exception):
         self.status, self.message = status, message
 
 
+def ending(error: BaseException) -> tuple[str, str]:
+    """The status and message of a run that `error` ends."""
+    if isinstance(error, RunEnded):
+        return error.status, error.message
+    if isinstance(error, (KeyboardInterrupt, StopRequested, Interrupted)):
+        return "interrupted", str(error) or "stopped by the user"
+    if isinstance(error, AgentError):
+        return "error", str(error)
+    return "error", f"unexpected {type(error).__name__}: {error}; please report it with this episode"
+
+
 @dataclass
 class Limits:
     steps: int = 30
@@ -62,14 +73,10 @@ class Agent:
                 except KeyboardInterrupt:
                     if not self.on_pause():
                         raise
-        except RunEnded as end:
-            status, message = end.status, end.message
-        except (KeyboardInterrupt, StopRequested, Interrupted) as stop:
-            status, message = "interrupted", str(stop) or "stopped by the user"
-        except AgentError as error:
-            status, message = "error", str(error)
+        except (RunEnded, AgentError, KeyboardInterrupt, StopRequested) as end:
+            status, message = ending(end)
         except Exception as error:  # a bug, here or in a library: the run still ends on a readable line
-            status, message = "error", f"unexpected {type(error).__name__}: {error}; please report it with this episode"
+            status, message = ending(error)
             raise
         finally:
             self.episode.end(status, message, steps=self.steps, tokens=self.tokens)
@@ -83,20 +90,32 @@ class Agent:
                   "image": {"width": frame.width, "height": frame.height,
                             "tokens": image_tokens(frame.width, frame.height)}}
         try:
+            self._decide_and_act(frame, record)
+        except (Exception, KeyboardInterrupt, StopRequested) as end:  # a planner that cannot go on, a stop...
+            if "outcome" not in record:  # ...still leaves the step's line beside its screenshot
+                outcome, error = ending(end)
+                self._record(record, outcome=outcome, error=error)
+            raise
+
+    def _decide_and_act(self, frame: Frame, record: dict) -> None:
+        try:
             decision = self.planner.decide(self.task, frame, self.feedback)
         except FormatError as error:
+            self._take_reply(record, error.reply)
             self.format_errors += 1
             self.feedback = feedback_for("format_error", str(error))
-            self._record(record, error.reply, outcome="format_error", error=str(error))
+            self._record(record, outcome="format_error", error=str(error))
             if self.format_errors >= self.limits.format_errors:
                 raise RunEnded("format_errors", f"{self.format_errors} unusable replies in a row; last: {error}")
             return
         except EndpointError as error:
-            self._record(record, None, outcome="endpoint_error", error=str(error), attempts=error.attempts)
+            self._record(record, outcome="endpoint_error", error=str(error), attempts=error.attempts)
             raise RunEnded("endpoint_error", str(error))
+        self._take_reply(record, decision.reply)
         self.format_errors, self.feedback = 0, None
         to_screen, performed = frame.geometry.model_to_screen, []
-        timings = {"capture": frame.capture_seconds, "act": 0.0, "settle": 0.0}
+        timings = record.setdefault("timings", {})
+        timings |= {"capture": frame.capture_seconds, "act": 0.0, "settle": 0.0}
         for action in decision.actions:  # one, or the calls of a tools reply, each on the screen the last one left
             before = self.frame
             outcome, error, act_seconds = self._act(action, before, to_screen)
@@ -110,8 +129,8 @@ class Agent:
                               "call": action.call(), "screen": {k: to_screen(p) for k, p in action.points().items()}})
             if outcome != "ok" or action.ends_run:
                 break
-        self._record(record, decision.reply, **performed[0], explanation=decision.explanation,
-                     memory=decision.memory, timings=timings, **({"then": performed[1:]} if performed[1:] else {}),
+        self._record(record, **performed[0], explanation=decision.explanation, memory=decision.memory,
+                     **({"then": performed[1:]} if performed[1:] else {}),
                      **({"snap": decision.snap} if decision.snap else {}))
         if action.ends_run:
             raise RunEnded("done" if isinstance(action, Done) else "failed")
@@ -155,15 +174,18 @@ class Agent:
         if limits.tokens is not None and self.tokens >= limits.tokens:
             raise RunEnded("token_limit", f"{self.tokens} tokens used, the limit is {limits.tokens}")
 
-    def _record(self, record: dict, reply, timings: dict | None = None, **fields) -> None:
-        if reply is not None:
-            fields |= {"raw": reply.raw, "reasoning": reply.reasoning, "usage": reply.usage,
-                       "request": reply.request, "finish_reason": reply.finish_reason}
-            if reply.attempts:
-                fields["attempts"] = reply.attempts
-            timings = reply.timings | (timings or {})
-            self.tokens += reply.usage.get("total_tokens") or reply.request.get("image_tokens", 0)
-        record |= fields | {"timings": {k: round(v, 4) for k, v in (timings or {}).items()}}
+    def _take_reply(self, record: dict, reply) -> None:
+        """Puts what came back for the step in its record, and counts its tokens."""
+        if reply is None:
+            return
+        record |= {"raw": reply.raw, "reasoning": reply.reasoning, "usage": reply.usage, "request": reply.request,
+                   "finish_reason": reply.finish_reason, "timings": dict(reply.timings),
+                   **({"attempts": reply.attempts} if reply.attempts else {})}
+        self.tokens += reply.usage.get("total_tokens") or reply.request.get("image_tokens", 0)
+
+    def _record(self, record: dict, **fields) -> None:
+        record |= fields
+        record["timings"] = {k: round(v, 4) for k, v in record.get("timings", {}).items()}
         self.episode.step(record)
         self.on_step(record)
 

@@ -46,6 +46,14 @@ def changed_regions(before: np.ndarray, after: np.ndarray) -> list[Box]:
     return merge_boxes(boxes)
 
 
+def contains(outer: Box, box: Box) -> bool:
+    return outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2] and box[3] <= outer[3]
+
+
+def clip(box: Box, to: Box) -> Box:
+    return max(box[0], to[0]), max(box[1], to[1]), min(box[2], to[2]), min(box[3], to[3])
+
+
 def merge_boxes(boxes: list[Box]) -> list[Box]:
     merged: list[Box] = []
     for box in sorted(boxes):
@@ -63,6 +71,7 @@ class OCR:
         self._engine = None
         self._gray: np.ndarray | None = None
         self._boxes: list[Box] = []
+        self._apart: list[Box] = []
         self._texts: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
         self.stats = {"full_reads": 0, "region_reads": 0, "recognised": 0, "cached": 0}
 
@@ -77,15 +86,20 @@ class OCR:
             self._engine = RapidOCR(det_limit_type="max", det_limit_side_len=960, use_cls=False, rec_batch_num=1)
         return self._engine
 
-    def read(self, image: np.ndarray, full: bool = False) -> list[TextBox]:
-        """Every text line on a BGR or BGRA image, with its box; `full` detects afresh everywhere."""
+    def read(self, image: np.ndarray, full: bool = False, apart: list[Box] = ()) -> list[TextBox]:
+        """Every text line on a BGR or BGRA image, with its box; `full` detects afresh everywhere.
+        Text inside an `apart` box (a popup menu, a dialog) is read on its own, never as one line
+        with the text beside it."""
         bgr = image[:, :, :3]
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         height, width = gray.shape
+        apart = list(apart)
         fresh = full or self._gray is None or self._gray.shape != gray.shape
-        regions = None if fresh else changed_regions(self._gray, gray)
+        regions = None if fresh else merge_boxes(changed_regions(self._gray, gray)
+                                                 + [box for box in apart if box not in self._apart])
+        self._apart = apart
         if regions is None or sum((b[2] - b[0]) * (b[3] - b[1]) for b in regions) > FULL_READ_FRACTION * width * height:
-            self._boxes = self._detect(bgr, (0, 0, width, height))
+            self._boxes = self._detect(bgr, (0, 0, width, height), apart)
             self.stats["full_reads"] += 1
         elif regions:
             kept = self._boxes
@@ -95,13 +109,28 @@ class OCR:
                 for box in kept:  # a text line the change touched is read again whole
                     if overlaps(box, region):
                         region = union(region, box)
-                kept = [box for box in kept if not overlaps(box, region)] + self._detect(bgr, region)
+                kept = [box for box in kept if not overlaps(box, region)] + self._detect(bgr, region, apart)
                 self.stats["region_reads"] += 1
             self._boxes = kept
         self._gray = gray
         return self._recognise(bgr, gray)
 
-    def _detect(self, bgr: np.ndarray, region: Box) -> list[Box]:
+    def _detect(self, bgr: np.ndarray, region: Box, apart: list[Box] = ()) -> list[Box]:
+        """Text line boxes in the region; the parts of it inside `apart` boxes are detected on their
+        own (and a box inside one of those on its own again)."""
+        inner = [clip(box, region) for box in apart if overlaps(box, region) and not contains(box, region)]
+        if not inner:
+            return self._detect_in(bgr, region)
+        masked = bgr.copy()  # blank the apart boxes, so no line outside runs into them
+        for x0, y0, x1, y1 in inner:
+            masked[y0:y1, x0:x1] = np.median(bgr[y0:y1, x0:x1].reshape(-1, 3), axis=0)
+        boxes = self._detect_in(masked, region)
+        for box in inner:
+            if not any(contains(other, box) and other != box for other in inner):
+                boxes += self._detect(bgr, box, apart)
+        return boxes
+
+    def _detect_in(self, bgr: np.ndarray, region: Box) -> list[Box]:
         x0, y0, x1, y1 = region
         if x1 - x0 < 8 or y1 - y0 < 8:
             return []

@@ -6,6 +6,7 @@ replies instead, agent.tools speaks the tool-calling dialect, agent.local is the
 
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -74,17 +75,51 @@ def reply_parts(response, thinking: bool) -> tuple[str, str, dict]:
     return content, reasoning, response.usage.model_dump(exclude_none=True) if response.usage else {}
 
 
+MAX_REPLY_CHARS = 100_000  # the answer (reasoning apart): GLM's is a few hundred characters
+MAX_REASONING_CHARS = 200_000  # kept in the episode; beyond, the rest is cut
+MAX_ACTIONS = 10  # actions performed for one reply
+MAX_MEMORY_CHARS = 4_000  # the memory sent again with every later request
+
+
+def bounded(reply: Reply) -> Reply:
+    """The reply as the episode may keep it; FormatError (the reply cut to the bound) when its answer
+    is longer than any real one, so a hostile or broken server cannot fill the disk or the next request."""
+    if len(reply.reasoning) > MAX_REASONING_CHARS:
+        reply.reasoning = reply.reasoning[:MAX_REASONING_CHARS] + " [cut]"
+    if len(reply.raw) > MAX_REPLY_CHARS:
+        size, reply.raw = len(reply.raw), reply.raw[:MAX_REPLY_CHARS] + " [cut]"
+        error = FormatError(f"the reply is {size} characters long, more than {MAX_REPLY_CHARS}; answer briefly")
+        error.reply = reply
+        raise error
+    return reply
+
+
+def within_bounds(decision: Decision) -> Decision:
+    """FormatError when a decision asks for more actions, or carries more memory, than one reply should."""
+    problem = None
+    if len(decision.actions) > MAX_ACTIONS:
+        problem = f"the reply asks for {len(decision.actions)} actions; give at most {MAX_ACTIONS} at a time"
+    elif decision.memory is not None and len(decision.memory) > MAX_MEMORY_CHARS:
+        problem = (f"the memory is {len(decision.memory)} characters long; keep it under {MAX_MEMORY_CHARS}, "
+                   "only what later steps need")
+    if problem:
+        error = FormatError(problem)
+        error.reply = decision.reply
+        raise error
+    return decision
+
+
 def interpret(reply: Reply) -> Decision:
     try:
-        parsed = parse_reply(reply.raw, reply.reasoning)
+        parsed = parse_reply(bounded(reply).raw, reply.reasoning)
     except FormatError as error:
         if reply.finish_reason == "length":
             error = FormatError(f"{error} (the reply was cut off at the token limit)")
         error.reply = reply
         raise error
     reply.reasoning = parsed.reasoning
-    return Decision(reply, parsed.actions[0], parsed.explanation, parsed.memory, then=list(parsed.actions[1:]),
-                    call_text=parsed.call_text)
+    return within_bounds(Decision(reply, parsed.actions[0], parsed.explanation, parsed.memory,
+                                  then=list(parsed.actions[1:]), call_text=parsed.call_text))
 
 
 def history_entry(step: dict) -> tuple[str, str]:
@@ -136,11 +171,8 @@ class GLMPlanner:
 
     def __init__(self, config: GLMConfig, skills: list[dict] | None = None):
         """`skills` (as Skill.describe() gives them) are offered to the model as the `skill` action."""
-        from openai import OpenAI
-
         self.config, self.skills = config, skills
-        self.client = OpenAI(base_url=config.base_url, api_key=config.api_key or "EMPTY",
-                             timeout=config.timeout, max_retries=0)  # retries are ours, and logged
+        self.client = self._new_client()
         self.turns: list[Turn] = []
         self.memory = "[]"
 
@@ -159,6 +191,12 @@ class GLMPlanner:
                 turn.image_png = Frame.from_png((episode.path / step["screenshot"]).read_bytes()).png(0.5)
             except (OSError, AgentError):
                 turn.image_png = None  # a missing screenshot: the step stays as text
+
+    def _new_client(self):
+        from openai import OpenAI
+
+        return OpenAI(base_url=self.config.base_url, api_key=self.config.api_key or "EMPTY",
+                      timeout=self.config.timeout, max_retries=0)  # retries are ours, and logged
 
     def request_body(self, content: list[dict]) -> dict:
         thinking = self.config.thinking
@@ -235,7 +273,7 @@ class GLMPlanner:
 
         where = self.config.base_url
         try:
-            response = self.client.chat.completions.create(**body)
+            response = self._create(body)
         except openai.AuthenticationError:
             raise EndpointError(f"{where} refused the API key (401); check --api-key or $GUI_AGENT_API_KEY") from None
         except openai.NotFoundError:
@@ -246,14 +284,37 @@ class GLMPlanner:
                 raise TransientError(message, _retry_after(error.response)) from None
             raise EndpointError(message) from None
         except openai.APITimeoutError:
-            raise TransientError(f"{where} did not answer within {self.config.timeout:.0f} s") from None
+            raise TransientError(f"{where} did not answer within {self.config.timeout:g} s") from None
         except openai.APIConnectionError as error:
             raise TransientError(f"cannot reach {where}: {_first_line(str(error.__cause__ or error))}") from None
-        except (openai.APIError, ValueError) as error:  # ValueError: a body that is not JSON
+        except (openai.APIError, ValueError, RecursionError) as error:  # a body that is not JSON, or nested too deep
             raise TransientError(f"{where} sent a reply that is not a chat completion: {_first_line(str(error))}") from None
         if not getattr(response, "choices", None):
             raise TransientError(f"{where} sent a reply with no choices")
         return response
+
+
+    def _create(self, body: dict):
+        """The request with `timeout` as a deadline for the whole reply: the client's timeouts are per
+        read, so an endpoint that sends a byte a second would hold the run for ever."""
+        outcome: dict = {}
+
+        def request():
+            try:
+                outcome["response"] = self.client.chat.completions.create(**body)
+            except BaseException as error:
+                outcome["error"] = error
+
+        worker = threading.Thread(target=request, name="model-request", daemon=True)
+        worker.start()
+        worker.join(self.config.timeout)
+        if worker.is_alive():
+            self.client.close()  # drops the connection, so the worker ends too
+            self.client = self._new_client()
+            raise TransientError(f"{self.config.base_url} did not finish its reply within {self.config.timeout:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
 
 
 class TransientError(Exception):

@@ -17,7 +17,8 @@ from . import actions as a
 from .episode import Episode
 from .errors import EndpointError, FormatError
 from .geometry import image_tokens
-from .planners import Decision, GLMConfig, GLMPlanner, Reply, feedback_for, interpret, reply_parts
+from .planners import (MAX_ACTIONS, Decision, GLMConfig, GLMPlanner, Reply, bounded, feedback_for, interpret,
+                       reply_parts, within_bounds)
 from .prompt import image_part, tools_task_text
 from .reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
 from .screen import Frame
@@ -96,6 +97,8 @@ def tool_arguments(raw) -> dict:
             value = json.loads(value)
         except json.JSONDecodeError as error:
             raise FormatError(f"its arguments are not JSON ({error.msg}): {_clip(raw)}") from None
+        except RecursionError:
+            raise FormatError(f"its arguments are JSON nested too deep: {_clip(raw)}") from None
     raise FormatError(f"its arguments are not a JSON object: {_clip(raw)}")
 
 
@@ -219,7 +222,11 @@ class ToolsPlanner(GLMPlanner):
             reply = Reply(content, reasoning, usage, request,
                           {"encode": encoded - started, "model": time.perf_counter() - encoded},
                           choice.finish_reason, attempts)
-            reading = self._read(reply, message.tool_calls or [])
+            received = message.tool_calls or []
+            if len(received) > MAX_ACTIONS:  # refused before any is read or kept
+                error = FormatError(f"the reply has {len(received)} tool calls; make at most {MAX_ACTIONS} at a time")
+                return _Reading({"role": "assistant", "content": content}, [], error=_unusable(error, reply))
+            reading = self._read(reply, received)
             if reading.error and reply.finish_reason == "length":
                 raise reading.error  # asked again while retries last
             return reading
@@ -366,7 +373,7 @@ def _usable_calls(calls: list) -> tuple[list[a.Action], FormatError | None]:
 
 
 def _decision(reply: Reply, explanation: str, actions: list[a.Action]) -> Decision:
-    return Decision(reply, actions[0], explanation, None, then=actions[1:])
+    return within_bounds(Decision(reply, actions[0], explanation, None, then=actions[1:]))
 
 
 def _unusable(error: FormatError, reply: Reply) -> FormatError:

@@ -2,7 +2,8 @@
 
 Each scripted reply is a string (the message content), a dict (content, reasoning_content,
 reasoning, tool_calls, finish_reason; or status/body/headers for an HTTP error; or a fault: "reset" closes
-the connection without an answer, "stall" answers only after `seconds`), or a callable that gets
+the connection without an answer, "stall" answers only after `seconds`, "trickle" sends a reply one
+byte every `interval` seconds), or a callable that gets
 the request body and returns either. Every request body is kept for assertions.
 """
 
@@ -55,6 +56,8 @@ class ScriptedEndpoint:
                 if reply.get("fault") == "stall":
                     time.sleep(reply["seconds"])
                     return self._send(200, {"error": {"message": "too late"}})
+                if reply.get("fault") == "trickle":
+                    return self._trickle(reply["interval"])
                 if "status" in reply:
                     return self._send(reply["status"], reply.get("body", {"error": {"message": "scripted error"}}),
                                       reply.get("headers", {}))
@@ -68,6 +71,19 @@ class ScriptedEndpoint:
                     "choices": [{"index": 0, "message": message, "finish_reason": reply.get("finish_reason", "stop")}],
                     "usage": {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050},
                 })
+
+            def _trickle(self, interval: float, size: int = 2000):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                try:
+                    for _ in range(size):  # bounded: at most size * interval seconds
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(interval)
+                except OSError:  # the client gave up, as it should
+                    pass
 
             def _send(self, status, payload, headers=()):
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()

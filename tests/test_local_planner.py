@@ -29,6 +29,8 @@ def test_a_multi_step_form_instruction(x_session, tmp_path):
                         "size": "Large", "volume": 50}]
     episode = read_episode(tmp_path / "run")
     assert episode.header["planner"] == "local" and episode.end["status"] == "done"
+    typing = [s for s in episode.steps if s["call"].startswith("left_click") and "field" in s["action"]["element_info"]]
+    assert [[t["call"].split("(")[0] for t in s["then"]] for s in typing] == [["key", "key", "type"]] * 2  # a step each
 
 
 def test_typing_into_a_field_replaces_what_it_held_and_untick(x_session, tmp_path):
@@ -61,13 +63,57 @@ def test_a_multi_step_editor_instruction(x_session, tmp_path):
     assert app.record()["state"]["top_line"] > 1
 
 
+def test_a_context_menu_item_beside_text_is_found_and_chosen(x_session, tmp_path):
+    app = x_session.launch("editor", geometry="720x420+60+40")
+    app.wait_ready()
+    result = gui_agent("run", "right-click brown, click Paste", "--model", "local", "--display", x_session.display,
+                       "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {"event": "menu_item", "menu": "context", "label": "Paste"} in [
+        {k: e.get(k) for k in ("event", "menu", "label")} for e in app.record()["events"]]
+
+
+def test_quoted_text_is_typed_with_its_leading_space(x_session, tmp_path):
+    app = x_session.launch("editor", geometry="720x420+60+40")
+    app.wait_ready()
+    result = gui_agent("run", 'click fox, press end, type " jumps over"', "--model", "local",
+                       "--display", x_session.display, "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert app.record()["state"]["text"].splitlines()[0] == "Line 1: the quick brown fox jumps over"
+
+
+def test_scrolling_in_a_window_by_its_title_scrolls_the_part_of_it_not_covered(x_session, tmp_path):
+    editor = x_session.launch("editor", geometry="720x420+60+40")
+    editor.wait_ready()
+    form = x_session.launch("form", geometry="700x560+300+200")  # over the editor's lower right
+    form.wait_ready()
+    result = gui_agent("run", "scroll down in editor", "--model", "local", "--display", x_session.display,
+                       "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert editor.record()["state"]["top_line"] > 1 and form.record()["state"]["country_top"] == "Argentina"
+
+
+def test_a_scroll_target_not_on_screen_or_a_scroll_that_moves_nothing_is_an_error(x_session, tmp_path):
+    form = x_session.launch("form", geometry="700x560+40+30")
+    form.wait_ready()
+    missing = gui_agent("run", "scroll down in editor", "--model", "local", "--display", x_session.display,
+                        "--out", str(tmp_path / "missing"), env=x_session.env)
+    assert missing.returncode == 1 and "'editor' is not on screen; did you mean" in missing.stdout
+    assert [s for s in read_episode(tmp_path / "missing").steps if "action" in s] == []  # nothing was done
+    stuck = gui_agent("run", "scroll up in Country", "--model", "local", "--display", x_session.display,
+                      "--out", str(tmp_path / "stuck"), env=x_session.env)
+    assert stuck.returncode == 1 and "scrolling up in 'Country' moved nothing" in stuck.stdout
+    assert read_episode(tmp_path / "stuck").end["status"] == "error"
+    assert form.record()["state"]["country_top"] == "Argentina"
+
+
 def test_a_target_that_is_not_there_stops_with_the_closest_texts_and_clicks_nothing(x_session, tmp_path):
     app = x_session.launch("form", geometry="700x560+40+30")
     app.wait_ready()
     result = gui_agent("run", "click Frobnicate", "--model", "local", "--display", x_session.display,
                        "--out", str(tmp_path / "run"), env=x_session.env)
     assert result.returncode == 1
-    assert "error" in result.stdout and "'Frobnicate' is not on screen; closest texts:" in result.stdout
+    assert "error" in result.stdout and "'Frobnicate' is not on screen; did you mean " in result.stdout
     assert [e for e in app.record()["events"] if e["event"] == "click"] == []
     assert read_episode(tmp_path / "run").end["status"] == "error"
 

@@ -9,10 +9,11 @@ import pytest
 
 from agent.cli import stop_on_sigterm
 from agent.episode import EpisodeWriter, read_episode
+from agent.errors import GroundingError, Interrupted
 from agent.executors import RecordingComputer
 from agent.geometry import Monitor
 from agent.loop import Agent, Limits
-from agent.planners import GLMConfig, GLMPlanner
+from agent.planners import GLMConfig, GLMPlanner, Reply, interpret
 from agent.replay import ReplayPlanner
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
@@ -171,3 +172,46 @@ def test_the_stop_watch_stops_a_run_once_however_often_the_corner_is_reached():
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert len(signalled) == 1 and "corner" in watch.reason
+
+
+class ScriptedPlanner:
+    """Decides from a list of replies; an exception in the list is raised at that step instead."""
+    name = "scripted"
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+
+    def decide(self, task, frame, feedback):
+        reply = self.replies.pop(0)
+        if isinstance(reply, BaseException):
+            raise reply
+        return interpret(Reply(reply))
+
+
+def test_a_planner_that_cannot_go_on_still_records_the_step_it_stopped_at(tmp_path):
+    """A target not found ends the run; the step whose screenshot was taken keeps its line, so the
+    console, the episode and its end line count the same steps."""
+    shown = []
+    planner = ScriptedPlanner("left_click(start_box='[10,10]')", GroundingError("'Submit' is not on the screen"))
+    agent = Agent("t", planner, RecordingComputer(Monitor(0, 0, 1366, 768)), FakeScreen(1366, 768),
+                  EpisodeWriter(tmp_path / "run"), on_step=shown.append)
+    assert agent.run() == ("error", "'Submit' is not on the screen")
+    episode = read_episode(tmp_path / "run")
+    assert [s["outcome"] for s in episode.steps] == ["ok", "error"]
+    assert episode.steps[1]["error"] == "'Submit' is not on the screen" and "call" not in episode.steps[1]
+    assert len(shown) == agent.steps == episode.end["steps"] == len(episode.steps) == 2
+    assert sorted(p.name for p in episode.path.glob("*.png")) == [s["screenshot"] for s in episode.steps]
+
+
+def test_a_stop_in_the_middle_of_an_action_keeps_the_step_and_its_reply(tmp_path):
+    class CornerComputer(RecordingComputer):
+        def click(self, point, button, count):
+            raise Interrupted("the pointer reached a screen corner")
+
+    planner = ScriptedPlanner("WAIT()", "left_click(start_box='[0,0]')")
+    agent = Agent("t", planner, CornerComputer(Monitor(0, 0, 1366, 768)), FakeScreen(1366, 768),
+                  EpisodeWriter(tmp_path / "run"))
+    assert agent.run() == ("interrupted", "the pointer reached a screen corner")
+    episode = read_episode(tmp_path / "run")
+    assert [s["outcome"] for s in episode.steps] == ["ok", "interrupted"]
+    assert episode.steps[1]["raw"] == "left_click(start_box='[0,0]')" and episode.end["steps"] == 2

@@ -53,7 +53,7 @@ def test_every_fault_is_retried_and_logged_then_the_run_goes_on(tmp_path):
     attempts = episode.steps[0]["attempts"]
     assert len(attempts) == len(FAULTS)
     errors = " | ".join(a["error"] for a in attempts)
-    for expected in ["HTTP 500", "HTTP 503", "HTTP 429", "cannot reach", "did not answer", "not a chat completion",
+    for expected in ["HTTP 500", "HTTP 503", "HTTP 429", "cannot reach", "within 0.5 s", "not a chat completion",
                      "no choices", "cut off at the token limit"]:
         assert expected in errors
     assert attempts[2]["wait"] >= 0.3  # Retry-After honoured
@@ -77,7 +77,7 @@ def test_the_same_action_on_an_unchanged_screen_is_told_then_stops_the_run(tmp_p
     click = "left_click(start_box='[10,10]', element_info='Frozen button')"
     status, message, computer, episode, endpoint, _ = run(tmp_path / "run", [click] * 4, still=True)
     assert status == "stuck" and endpoint.exhausted
-    assert [s["outcome"] for s in episode.steps] == ["ok", "ok", "not_repeated"]
+    assert [s["outcome"] for s in episode.steps] == ["ok", "ok", "not_repeated", "stuck"]
     assert len(computer.calls) == 2
     assert "3 times and the screen did not change" in text_of(endpoint.requests[3])
 
@@ -183,3 +183,30 @@ def test_resume_continues_the_same_episode_with_history_and_memory(tmp_path):
     assert "step 1: Screenshot:" in text and "Action: left_click(start_box='[1,1]'" in text
     assert "Memory:\n[{\"opened\": \"yes\"}]" in text
     assert len([p for p in endpoint.requests[0]["messages"][0]["content"] if p["type"] == "image_url"]) == 3
+
+
+def test_an_endpoint_that_trickles_its_reply_is_given_up_at_the_timeout(tmp_path):
+    trickle = {"fault": "trickle", "interval": 0.1}  # each byte in time for a per-read timeout; the reply never ends
+    status, message, computer, episode, endpoint, seconds = run(tmp_path / "run", [trickle] * 2, retries=1)
+    assert status == "endpoint_error" and "did not finish its reply within 0.5 s" in message
+    assert seconds < 4 and computer.calls == []
+
+
+B, E = "<|begin_of_box|>", "<|end_of_box|>"  # invented replies below
+
+
+@pytest.mark.parametrize("reply, problem", [
+    (B + " ".join(["key(keys='tab')"] * 11) + E, "asks for 11 actions; give at most 10"),
+    (f"{B}key(keys='tab'){E}\nMemory:\n" + '[{"note": "' + "x" * 5000 + '"}]', "keep it under 4000"),
+    ("I think. " * 20000 + f"{B}key(keys='tab'){E}", "more than 100000"),
+])
+def test_replies_beyond_any_real_size_are_refused_and_kept_bounded(reply, problem, tmp_path):
+    status, message, computer, episode, *_ = run(tmp_path / "run", [reply] * 3)
+    assert status == "format_errors" and problem in message and computer.calls == []
+    assert all(len(step.get("raw", "")) <= 100_010 for step in episode.steps)
+
+
+def test_a_reply_nested_too_deep_is_a_bad_reply_not_a_crash(tmp_path):
+    nested = {"status": 200, "body": '{"choices": ' + "[" * 100_000 + "]" * 100_000 + "}"}
+    status, message, *_ = run(tmp_path / "run", [nested] * 2, retries=1)
+    assert status == "endpoint_error" and "not a chat completion" in message

@@ -44,7 +44,9 @@ def test_a_cut_short_episode_replays_what_it_has_and_says_so(x_session, tmp_path
     assert "cut short" in result.stdout
     assert result.returncode == 1 and "no more recorded replies (3 served)" in result.stdout
     assert app.record()["state"]["name"] == "Zoë Ångström"  # the steps it had were performed
-    assert len(read_episode(tmp_path / "replay").steps) == 3
+    replayed = read_episode(tmp_path / "replay")  # and the step that found no reply has its line too
+    assert [s["outcome"] for s in replayed.steps] == ["ok", "ok", "ok", "error"] and replayed.end["steps"] == 4
+    assert replayed.steps[3]["error"] == replayed.end["message"]
 
 
 def test_a_corrupt_episode_is_a_one_line_error(tmp_path):

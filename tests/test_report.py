@@ -14,6 +14,7 @@ from PIL import Image
 from agent.episode import EpisodeWriter
 from agent.errors import EpisodeError
 from agent.report import write_animation, write_report
+from scenarios import gui_agent
 
 FORM = Path(__file__).parent / "episodes" / "form"
 FORM_STEPS = 12
@@ -191,3 +192,21 @@ def test_the_console_check_catches_a_script_error(tmp_path):
     page.write_text("<!doctype html><p>x</p><script>undefinedFunction()</script>")
     messages = console_messages(run_chromium(tmp_path, page, "--dump-dom").stderr)
     assert any("Uncaught ReferenceError" in line for line in messages)
+
+
+def test_a_run_that_stops_at_a_missing_target_reports_that_step_as_the_console_counted_it(x_session, tmp_path):
+    """The issue's case: the screenshot of the step where the target was not found was on disk but
+    not in the report, which counted one step less than the console."""
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    out = tmp_path / "run"
+    result = gui_agent("run", "--model", "local", 'tick "Subscribe", then click "Launch rockets"', "--display",
+                       x_session.display, "--out", str(out), env=x_session.env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    console_steps = re.search(r"^\s*steps\s+(\d+)\s*$", result.stdout, re.M)
+    assert console_steps, result.stdout
+    page = (out / "report.html").read_text(encoding="utf-8")
+    shots = sorted(p.name for p in out.glob("step-*.png"))
+    assert field(page, "steps") == f"{len(shots)} (1 error)" and int(console_steps.group(1)) == len(shots) == 3
+    last = page[page.index(f'data-step="{len(shots)}"'):]
+    assert "Launch rockets" in last and f'href="{shots[-1]}"' in last

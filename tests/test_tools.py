@@ -322,6 +322,22 @@ def test_an_unusable_first_call_is_a_format_error_and_every_call_is_still_answer
     assert texts(last[-1]) == "Current screenshot:"  # the tool messages said it already
 
 
+def test_a_reply_with_thousands_of_calls_is_refused_whole_and_not_kept():
+    flood = tool_reply(*[("key", {"keys": "tab"})] * 5000)  # invented: a broken or hostile server
+    with ScriptedEndpoint([flood, tool_reply(("DONE", {}))]) as endpoint:
+        planner = planner_for(endpoint)
+        with pytest.raises(FormatError, match="5000 tool calls; make at most 10") as caught:
+            planner.decide("t", synthetic_frame())
+        assert len(caught.value.reply.raw) < 1000
+        assert planned(planner.decide("t", synthetic_frame(), feedback=str(caught.value))) == [Done()]
+    assert len(json.dumps(endpoint.requests[1])) < 2 * len(json.dumps(endpoint.requests[0]))
+
+
+def test_arguments_nested_too_deep_are_a_format_error():
+    with pytest.raises(FormatError, match="nested too deep"):
+        actions_from_tool_calls([call("left_click", "[" * 100_000 + "]" * 100_000)])
+
+
 def test_raw_glm_tool_call_text_in_the_content_is_read_when_the_server_has_no_tool_parser():
     content = ("<think>Two steps.</think>Click, then type.<tool_call>left_click\n<arg_key>start_box</arg_key>\n"
                "<arg_value>[1, 2]</arg_value>\n</tool_call><tool_call>type\n<arg_key>content</arg_key>\n"
