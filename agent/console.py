@@ -7,14 +7,16 @@ from rich.console import Console
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from .redact import scrub
+
 console = Console(highlight=False, soft_wrap=True)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def plain(text) -> str:
-    """Text from a reply, an episode or an error, safe to print: control characters (a terminal
-    escape sequence could retitle or clear the terminal) shown as \\xNN."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    """Text from a reply, an episode or an error, safe to print: secrets hidden, control characters
+    (a terminal escape sequence could retitle or clear the terminal) shown as \\xNN."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", scrub(str(text)))
 
 
 def escape(text) -> str:

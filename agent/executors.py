@@ -6,6 +6,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 from .errors import ActionError, DisplayError, Interrupted
 from .geometry import Monitor, Point
@@ -219,17 +220,23 @@ def is_terminal(window_class: str | None, names=TERMINAL_WINDOW_CLASSES) -> bool
 
 
 class SecretTyping:
-    """The model only ever says {{NAME}}; this types the real value. Nothing else sees it."""
+    """The model only ever says {{NAME}}; this types the real value. Nothing else sees it, and
+    `on_typed` (the screenshots' SecretMask) hears of every value typed."""
 
-    def __init__(self, computer, secrets: dict[str, str]):
-        self.computer, self.secrets = computer, secrets
+    def __init__(self, computer, secrets: dict[str, str], on_typed: Callable[[str], None] = lambda value: None):
+        self.computer, self.secrets, self.on_typed = computer, secrets, on_typed
 
     def __getattr__(self, name):
         return getattr(self.computer, name)
 
     def type_text(self, text: str) -> None:
-        for name in re.findall(r"\{\{(\w+)\}\}", text):
+        names = re.findall(r"\{\{(\w+)\}\}", text)
+        for name in names:
             if name not in self.secrets:
                 raise ActionError(f"no secret named {name}; pass --secret {name}=VALUE or set GUI_AGENT_SECRET_{name}")
             text = text.replace("{{" + name + "}}", self.secrets[name])
-        self.computer.type_text(text)
+        try:
+            self.computer.type_text(text)
+        finally:  # typed in part is shown in part
+            for name in names:
+                self.on_typed(self.secrets[name])

@@ -1,0 +1,42 @@
+"""Secrets out of every text the agent writes or prints: the API key, --secret values, the password
+in a base URL. They are registered once, when the run starts; `scrub` then replaces each of them
+wherever it appears (an error body that echoes the Authorization header, say) before the text is
+written to an episode or shown on the console."""
+
+from urllib.parse import unquote, urlsplit
+
+HIDDEN = "[hidden]"
+_secrets: set[str] = set()
+
+
+def register(*values: str | None) -> None:
+    """Keeps these values (empty ones are ignored) out of everything scrubbed from now on."""
+    for value in values:
+        if value:
+            _secrets.add(value)
+            _secrets.add(unquote(value))
+
+
+def register_url(url: str | None) -> None:
+    """The password in a URL such as http://user:KEY@host/v1."""
+    if url:
+        try:
+            register(urlsplit(url).password)
+        except ValueError:
+            pass
+
+
+def scrub(value):
+    """`value` with every registered secret replaced by [hidden]: text, or the texts inside dicts and lists."""
+    if not _secrets:
+        return value
+    if isinstance(value, str):
+        for secret in sorted(_secrets, key=len, reverse=True):  # "key-123" before "key"
+            value = value.replace(secret, HIDDEN)
+        return value
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    return value
+
