@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from . import __version__
+from . import __version__, redact
 from .confirm import Confirmer, ask_on_terminal, load_policy
 from .console import RunView, console, show_error
 from .demo import TARGET_TIMEOUT, replay_demonstration
@@ -19,13 +20,14 @@ from .errors import AgentError, StopRequested
 from .evaluate import add_parser as add_eval_parser
 from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
 from .local import LocalPlanner
+from .mask import MaskedScreen, SecretMask
 from .loop import EXIT_CODES, Agent, Limits
 from .planners import GLMConfig, GLMPlanner
 from .replay import ReplayPlanner
 from .record import record as record_demonstration
 from .report import write_animation, write_report
 from .screen import Screen
-from .skills import SKILLS_DIR, SkillRunner, add_skill, find_skill, list_skills, run_skill
+from .skills import SKILLS_DIR, SkillRunner, add_skill, find_skill, list_skills, python_files, run_skill
 from .snap import SnappingPlanner
 from .stop import DEFAULT_STOP_KEYS, StopWatch
 from .tools import ToolsConfig, ToolsPlanner
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        keep_secret(args)
         return args.command(args)
     except AgentError as error:
         show_error(str(error))
@@ -63,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(an HTTP 400 about tool_choice switches to 'auto' by itself)")
     run.add_argument("--skills", nargs="?", const=SKILLS_DIR, type=Path, metavar="DIR",
                      help=f"offer the model the skills in DIR (default: {SKILLS_DIR}) as the skill(...) action")
+    run.add_argument("--python-skills", action="store_true", help="load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust")
     run.add_argument("--no-snap", dest="snap", action="store_false",
                      help="do not move a model's click onto the on-screen text its element_info names")
     add_run_options(run)
@@ -92,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "step; with --gif also OUT/replay.gif.")
     report.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
     report.add_argument("--gif", action="store_true", help="also write replay.gif: the screenshots with the clicks")
-    report.add_argument("--fps", type=float, default=1.0, help="GIF frames per second (default: 1)")
+    report.add_argument("--fps", type=number(float, 0.1), default=1.0, help="GIF frames per second (default: 1)")
     report.add_argument("--prices", type=Path,
                         help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, over the built-in table')
     report.set_defaults(command=command_report)
@@ -123,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "serving the recorded replies; always so for a recorded demonstration")
     replay.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a value typed where the episode types {NAME} (re-grounded replays)")
-    replay.add_argument("--target-timeout", type=float, default=TARGET_TIMEOUT,
+    replay.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
                         help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
 
     skills = commands.add_parser("skills", help="list or add skills",
@@ -131,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     skill_commands = skills.add_subparsers(required=True, metavar="ACTION")
     listing = skill_commands.add_parser("list", help="list the skills and their parameters")
     listing.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
+    listing.add_argument("--python-skills", action="store_true", help="load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust")
     listing.set_defaults(command=command_skills_list)
     adding = skill_commands.add_parser("add", help="keep an episode as a skill",
                                        description="Copy EPISODE into the skills folder as NAME; each typed "
@@ -151,17 +156,35 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="a parameter's value")
     run_skill_parser.add_argument("--skills", type=Path, default=SKILLS_DIR,
                                   help=f"skills folder (default: {SKILLS_DIR})")
+    run_skill_parser.add_argument("--python-skills", action="store_true", help="load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust")
     run_skill_parser.add_argument("--display", default=os.environ.get("DISPLAY"),
                                   help="X display to act on (default: $DISPLAY)")
-    run_skill_parser.add_argument("--monitor", type=int, default=1, help="monitor number on that display (default: 1)")
+    run_skill_parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
     run_skill_parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
-    run_skill_parser.add_argument("--target-timeout", type=float, default=TARGET_TIMEOUT,
+    run_skill_parser.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
                                   help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
     run_skill_parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
                                   help=f"key chord that stops it at once (default: {DEFAULT_STOP_KEYS}; 'none')")
     run_skill_parser.set_defaults(command=command_run_skill)
     add_eval_parser(commands)
     return parser
+
+
+def number(kind, least: float, more_than: bool = False):
+    """An argparse type: an int or float of at least `least` (or more than it), else a usage error (exit 2)."""
+    def read(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}")
+        if value != value or value in (float("inf"), float("-inf")) or value < least or (more_than and value == least):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give {'more than' if more_than else 'at least'} "
+                                             f"{least:g}")
+        return value
+    return read
+
+
+COUNT, SECONDS = number(int, 1), number(float, 0, more_than=True)
 
 
 def add_endpoint_options(parser: argparse.ArgumentParser, defaults_from_episode: bool = False) -> None:
@@ -173,18 +196,18 @@ def add_endpoint_options(parser: argparse.ArgumentParser, defaults_from_episode:
                         help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
     parser.add_argument("--no-thinking", dest="thinking", action="store_false", default=None,
                         help="turn thinking mode off")
-    parser.add_argument("--reply-tokens", type=int, help="output token limit per reply (default: 8192)")
-    parser.add_argument("--timeout", type=float, help="seconds to wait for one reply (default: 180)")
-    parser.add_argument("--retries", type=int, help="retries of a failed request, with backoff (default: 4)")
+    parser.add_argument("--reply-tokens", type=COUNT, help="output token limit per reply (default: 8192)")
+    parser.add_argument("--timeout", type=SECONDS, help="seconds for one whole reply (default: 180)")
+    parser.add_argument("--retries", type=number(int, 0), help="retries of a failed request, with backoff (default: 4)")
 
 
 def add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
-    parser.add_argument("--max-steps", type=int, default=30, help="stop after this many model replies (default: 30)")
-    parser.add_argument("--max-seconds", type=float, help="stop after this many seconds (default: no limit)")
-    parser.add_argument("--max-tokens", type=int, help="stop once this many tokens are used: reported usage, or the "
+    parser.add_argument("--max-steps", type=COUNT, default=30, help="stop after this many model replies (default: 30)")
+    parser.add_argument("--max-seconds", type=SECONDS, help="stop after this many seconds (default: no limit)")
+    parser.add_argument("--max-tokens", type=COUNT, help="stop once this many tokens are used: reported usage, or the "
                                                        "image-token estimate where none is reported (default: no limit)")
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
-    parser.add_argument("--monitor", type=int, default=1, help="monitor number on that display (default: 1)")
+    parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
     if out:
         parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
     parser.add_argument("--dry-run", action="store_true", help="perform nothing; record what would have been done")
@@ -218,6 +241,21 @@ def parse_secrets(pairs: list[str]) -> dict[str, str]:
     return from_environment | parse_pairs(pairs, "--secret")
 
 
+def keep_secret(args) -> None:
+    """The API key, a password in the base URL and the --secret values are hidden in everything the
+    run writes or prints (agent.redact), whatever echoes them."""
+    redact.register(getattr(args, "api_key", None), os.environ.get("GUI_AGENT_API_KEY"), os.environ.get("ZAI_API_KEY"))
+    redact.register_url(getattr(args, "base_url", None) or os.environ.get("GUI_AGENT_BASE_URL"))
+    redact.register(*parse_secrets(getattr(args, "secret", [])).values())
+
+
+def check_secrets_given(task: str, secrets: dict[str, str]) -> None:
+    """A task that says {{NAME}} needs that secret: without it the model would type the placeholder."""
+    for name in sorted(set(re.findall(r"\{\{(\w+)\}\}", task)) - set(secrets)):
+        raise AgentError(f"the task uses {{{{{name}}}}} but no secret {name} is given; "
+                         f"pass --secret {name}=VALUE or set GUI_AGENT_SECRET_{name}")
+
+
 def glm_config(args, saved: dict | None = None) -> GLMConfig:
     saved = saved or {}
     given = {"model": args.model, "base_url": args.base_url, "thinking": args.thinking,
@@ -235,16 +273,17 @@ def command_run(args) -> int:
                           "(--model local); pass --base-url or --api-key for GLM-4.5V")
         return drive(args, args.task, LocalPlanner(args.task), {"model": "local"})
     config = glm_config(args, {"base_url": GLMConfig().base_url})
-    skills = [found.describe() for found in list_skills(args.skills)] if args.skills else None
+    skills = [found.describe() for found in list_skills(args.skills, args.python_skills)] if args.skills else None
     if args.protocol == "tools":
         config = ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=args.tool_choice)
         planner = ToolsPlanner(config, skills)
     else:
         planner = GLMPlanner(config, skills)
     settings = {**config.model_dump(), "protocol": args.protocol, "snap": args.snap,
-                "skills": [found["name"] for found in skills] if skills else None}
+                "skills": [found["name"] for found in skills] if skills else None,
+                **({"skills_dir": str(args.skills), "python_skills": args.python_skills} if skills else {})}
     return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner, settings,
-                 skills_root=args.skills)
+                 skills_root=args.skills, python_skills=args.python_skills)
 
 
 def command_resume(args) -> int:
@@ -257,7 +296,8 @@ def command_resume(args) -> int:
         raise AgentError(f"only model runs can be resumed; {args.episode} was planned by "
                          f"{episode.header.get('planner')!r}: start it again with `gui-agent run`")
     config = glm_config(args, settings)
-    skills = [found.describe() for found in list_skills(SKILLS_DIR)] if settings.get("skills") else None
+    skills_dir, python_skills = Path(settings.get("skills_dir") or SKILLS_DIR), bool(settings.get("python_skills"))
+    skills = [found.describe() for found in list_skills(skills_dir, python_skills)] if settings.get("skills") else None
     if protocol == "tools":  # 'auto' if the server refused 'required' during the run
         asked = [s["request"]["tool_choice"] for s in episode.steps if "tool_choice" in s.get("request", {})]
         config = ToolsConfig(**config.model_dump(), api_key=config.api_key,
@@ -273,9 +313,9 @@ def command_resume(args) -> int:
     console.print(f"resuming {args.episode} ({note}) after step {resume_from['steps']}")
     snap = settings.get("snap", True)
     return drive(args, episode.header.get("task", ""), SnappingPlanner(planner) if snap else planner,
-                 {**config.model_dump(), "protocol": protocol, "snap": snap, "skills": settings.get("skills")},
-                 resume_from=resume_from,
-                 skills_root=SKILLS_DIR if skills else None)
+                 {**config.model_dump(), "protocol": protocol, "snap": snap, "skills": settings.get("skills"),
+                  **({"skills_dir": str(skills_dir), "python_skills": python_skills} if skills else {})},
+                 resume_from=resume_from, skills_root=skills_dir if skills else None, python_skills=python_skills)
 
 
 def command_replay(args) -> int:
@@ -286,13 +326,14 @@ def command_replay(args) -> int:
         return command_replay_regrounded(args, episode)
     if args.param:
         raise AgentError("--param needs a re-grounded replay (--reground)")
-    offered = episode.header.get("settings", {}).get("skills")
+    settings = episode.header.get("settings", {})
     if args.dry_run:
         console.print("[yellow]note:[/yellow] a dry run changes nothing on the screen, so only the first step's "
                       "screen is checked against the recording")
     planner = ReplayPlanner(episode, check_all=not args.dry_run, screen=Screen(args.display, args.monitor))
     return drive(args, episode.header.get("task", ""), planner, {"replay_of": str(episode.path)},
-                 skills_root=SKILLS_DIR if offered else None)
+                 skills_root=Path(settings.get("skills_dir") or SKILLS_DIR) if settings.get("skills") else None,
+                 python_skills=bool(settings.get("python_skills")))
 
 
 def command_record(args) -> int:
@@ -341,9 +382,12 @@ def command_replay_regrounded(args, episode) -> int:
 
 
 def command_skills_list(args) -> int:
-    skills = list_skills(args.skills)
+    skills = list_skills(args.skills, args.python_skills)
     if not skills:
         console.print(f"no skills in {args.skills}; add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
+    if python_files(args.skills) and not args.python_skills:
+        console.print(f"[dim]not loaded: {', '.join(p.name for p in python_files(args.skills))} (Python skills; "
+                      "--python-skills loads them, which runs their code)[/dim]")
     for one in skills:
         params = ", ".join(f"{p.name}: {p.type}" + (f" = {p.default!r}" if p.default is not None else "")
                            for p in one.params)
@@ -360,28 +404,31 @@ def command_skills_add(args) -> int:
 
 
 def command_run_skill(args) -> int:
-    found = find_skill(args.name, args.skills)
+    found = find_skill(args.name, args.skills, args.python_skills)
     params = parse_pairs(args.param, "--param")
     found.bind(params)  # a wrong parameter is reported before anything starts
     out = args.out or new_run_dir()
     steps = len(read_episode(found.path).steps) if found.kind == "demonstration" else "?"
     return act_with_stop_keys(args, out, steps, lambda on_step, computer: run_skill(
-        args.name, params, args.display, out, root=args.skills, monitor=args.monitor,
+        args.name, params, args.display, out, root=args.skills, python=args.python_skills, monitor=args.monitor,
         target_timeout=args.target_timeout, on_step=on_step, computer=computer))
 
 
 def drive(args, task: str, planner, settings: dict, resume_from: dict | None = None,
-          skills_root: Path | None = None) -> int:
+          skills_root: Path | None = None, python_skills: bool = False) -> int:
     secrets = parse_secrets(args.secret)
+    check_secrets_given(task, secrets)
     screen = Screen(args.display, args.monitor)
     monitor = screen.capture().monitor
     computer = RecordingComputer(monitor) if args.dry_run else PyAutoGUIComputer(screen.display, monitor)
     window_class = getattr(computer, "window_class", lambda: None)
+    mask = SecretMask()  # covers a secret in every screenshot kept or sent, once it has been typed
+    computer = SecretTyping(computer, secrets, on_typed=mask.secret_typed)
     if secrets:
-        computer = SecretTyping(computer, secrets)
+        screen = MaskedScreen(screen, mask)
     out = args.out or new_run_dir()
     if skills_root and not args.dry_run:
-        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor)
+        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor, python_skills)
     confirmer = Confirmer(args.confirm, load_policy(args.confirm_policy), args.yes, window_class=window_class)
     limits = Limits(steps=args.max_steps, seconds=args.max_seconds, tokens=args.max_tokens)
     settings |= {"limits": {"steps": args.max_steps, "seconds": args.max_seconds, "tokens": args.max_tokens},

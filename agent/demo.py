@@ -15,6 +15,7 @@ Agent episodes (`gui-agent run`) have no recorded targets: their crops and texts
 each step's screenshot around the point it acted on.
 """
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +77,9 @@ class Found:
 
 
 def substitute(text: str, params: dict[str, str]) -> str:
-    """Fills in {name} for each given parameter; other braces are left as they are."""
-    for name, value in params.items():
-        text = text.replace("{" + name + "}", value)
-    return text
+    """Fills in {name} for each given parameter, in one pass: a value that itself reads {other} is
+    typed as it is. Other braces are left as they are."""
+    return re.sub(r"\{(\w+)\}", lambda match: params.get(match.group(1), match.group()), text)
 
 
 def recorded_targets(episode: Episode, step: dict, ocr: OCR, params: dict[str, str]) -> dict[str, Target]:

@@ -6,13 +6,15 @@ written to an episode or shown on the console."""
 from urllib.parse import unquote, urlsplit
 
 HIDDEN = "[hidden]"
+MIN_LENGTH = 4  # shorter values would hide every such run of letters in ordinary text
 _secrets: set[str] = set()
 
 
 def register(*values: str | None) -> None:
-    """Keeps these values (empty ones are ignored) out of everything scrubbed from now on."""
+    """Keeps these values out of everything scrubbed from now on (those shorter than MIN_LENGTH are
+    too common to hide everywhere)."""
     for value in values:
-        if value:
+        if value and len(value) >= MIN_LENGTH:
             _secrets.add(value)
             _secrets.add(unquote(value))
 
@@ -35,7 +37,7 @@ def scrub(value):
             value = value.replace(secret, HIDDEN)
         return value
     if isinstance(value, dict):
-        return {scrub(k): scrub(v) for k, v in value.items()}
+        return {k: scrub(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
     return value

@@ -7,6 +7,8 @@ Two kinds, listed and run alike:
   description, params) and runs as a replay with the values filled in;
 - a Python skill is a function in SKILLS/*.py marked with @skill. Its first parameter is the
   SkillContext it acts through; the others, typed str, int, float or bool, are its parameters.
+  Loading one runs the file's code, so Python skills are loaded only when asked (`python=True`,
+  the command line's --python-skills).
 """
 
 import importlib.util
@@ -142,8 +144,14 @@ def load_demonstration_skill(folder: Path) -> Skill:
         raise AgentError(f"{folder / SKILL_FILE} is not a readable skill: {error}") from None
 
 
-def list_skills(root: Path = SKILLS_DIR) -> list[Skill]:
-    """Every skill under `root`, by name."""
+def python_files(root: Path) -> list[Path]:
+    """The files of Python skills under `root`, loaded or not."""
+    root = Path(root)
+    return sorted(p for p in root.iterdir() if p.suffix == ".py" and not p.name.startswith("_")) if root.is_dir() else []
+
+
+def list_skills(root: Path = SKILLS_DIR, python: bool = False) -> list[Skill]:
+    """Every skill under `root`, by name; Python skills only with `python` (loading runs their code)."""
     root = Path(root)
     found: dict[str, Skill] = {}
     if not root.is_dir():
@@ -151,7 +159,7 @@ def list_skills(root: Path = SKILLS_DIR) -> list[Skill]:
     for path in sorted(root.iterdir()):
         if (path / SKILL_FILE).is_file():
             skills = [load_demonstration_skill(path)]
-        elif path.suffix == ".py" and not path.name.startswith("_"):
+        elif python and path in python_files(root):
             skills = load_python_skills(path.resolve())
         else:
             continue
@@ -162,10 +170,12 @@ def list_skills(root: Path = SKILLS_DIR) -> list[Skill]:
     return sorted(found.values(), key=lambda s: s.name)
 
 
-def find_skill(name: str, root: Path = SKILLS_DIR) -> Skill:
-    skills = {s.name: s for s in list_skills(root)}
+def find_skill(name: str, root: Path = SKILLS_DIR, python: bool = False) -> Skill:
+    skills = {s.name: s for s in list_skills(root, python)}
     if name not in skills:
-        raise AgentError(f"no skill named {name} in {root}; there are: {', '.join(skills) or 'none'}")
+        unloaded = "" if python or not python_files(root) else \
+            f" ({len(python_files(root))} Python skill files not loaded: --python-skills loads them, running their code)"
+        raise AgentError(f"no skill named {name} in {root}; there are: {', '.join(skills) or 'none'}{unloaded}")
     return skills[name]
 
 
@@ -223,10 +233,10 @@ def with_placeholders(step: dict, params: list[tuple[str, str]]) -> dict:
 
 
 def run_skill(name: str, params: dict, display: str | None, out: Path, root: Path = SKILLS_DIR,
-              **options) -> tuple[str, str]:
+              python: bool = False, **options) -> tuple[str, str]:
     """Runs the skill with these parameters (text values are read by the parameter's type) and
     writes its episode in `out`. `options` are act_on_screen's. Returns the status and message."""
-    found = find_skill(name, root)
+    found = find_skill(name, root, python)
     values = found.bind(params)
     settings = {"skill": name, "params": values}
     if found.function is None:
@@ -244,8 +254,10 @@ class SkillRunner:
     """Gives a computer the `run_skill` verb the `skill` action needs: the skill runs on the same
     display through the same computer, its own episode in OUT/skill-NNN/."""
 
-    def __init__(self, computer, display: str, out: Path, root: Path = SKILLS_DIR, monitor: int = 1):
+    def __init__(self, computer, display: str, out: Path, root: Path = SKILLS_DIR, monitor: int = 1,
+                 python: bool = False):
         self.computer, self.display, self.out, self.root, self.monitor = computer, display, Path(out), root, monitor
+        self.python = python
         self.runs = 0
 
     def __getattr__(self, name):
@@ -255,7 +267,8 @@ class SkillRunner:
         self.runs += 1
         try:
             status, message = run_skill(name, params, self.display, self.out / f"skill-{self.runs:03d}",
-                                        root=self.root, monitor=self.monitor, computer=self.computer)
+                                        root=self.root, python=self.python, monitor=self.monitor,
+                                        computer=self.computer)
         except AgentError as error:  # an unknown skill or a bad parameter: the model is told
             raise ActionError(str(error)) from None
         if status == "interrupted":

@@ -239,13 +239,13 @@ def test_an_agent_episode_replays_by_its_screenshots(x_session, tmp_path):
 
 
 def test_a_python_skill_runs_with_typed_parameters(x_session, tmp_path):
-    assert {"click_text", "type_and_press"} <= {s.name for s in list_skills()}
+    assert {"click_text", "type_and_press"} <= {s.name for s in list_skills(python=True)}
     with pytest.raises(AgentError, match="double is a bool"):
-        find_skill("click_text").bind({"text": "Subscribe", "double": "maybe"})
+        find_skill("click_text", python=True).bind({"text": "Subscribe", "double": "maybe"})
     app = x_session.launch("form", geometry=RECORDED_AT)
     app.wait_ready()
     status, message = call("agent.skills.run_skill", "click_text", {"text": "Subscribe"}, x_session.display,
-                           str(tmp_path / "run"), env=x_session.env)
+                           str(tmp_path / "run"), python=True, env=x_session.env)
     assert (status, message) == ("done", "")
     assert app.record()["state"]["subscribe"] is True
     step = read_episode(tmp_path / "run").steps[0]

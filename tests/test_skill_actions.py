@@ -23,7 +23,8 @@ def test_the_model_runs_a_skill_as_one_step(protocol, x_session, tmp_path):
         replies = [tool_reply(("skill", TICK)), tool_reply(("skill", {"name": "no_such_skill"})),
                    tool_reply(("DONE", {}))]
     with ScriptedEndpoint(replies) as endpoint:
-        result = gui_agent("run", "tick Subscribe", "--protocol", protocol, "--skills", "--base-url", endpoint.url,
+        result = gui_agent("run", "tick Subscribe", "--protocol", protocol, "--skills", "--python-skills",
+                           "--base-url", endpoint.url,
                            "--display", x_session.display, "--out", str(tmp_path / "run"), env=x_session.env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert app.record()["state"]["subscribe"] is True

@@ -1,0 +1,54 @@
+"""Secrets and the API key out of everything a run keeps or sends: the pixels of every screenshot
+stored or sent, and texts that echo them (an endpoint that repeats the Authorization header)."""
+
+import base64
+import json
+
+import cv2
+import numpy as np
+
+from agent.ocr import OCR
+from endpoint import ScriptedEndpoint
+from scenarios import Script, gui_agent
+
+SECRET = "Hunter2Secret"  # invented; typed into the form's plain (unmasked) Name field
+
+
+def read_text(png: bytes) -> str:
+    pixels = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    return " ".join(line.text for line in OCR().read(cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA), full=True))
+
+
+def sent_images(requests) -> list[bytes]:
+    return [base64.b64decode(part["image_url"]["url"].split(",", 1)[1]) for request in requests
+            for message in request["messages"] if isinstance(message["content"], list)
+            for part in message["content"] if part["type"] == "image_url"]
+
+
+def test_a_typed_secret_is_covered_in_every_screenshot_kept_or_sent(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    script = Script(app)
+    replies = [script.pointer("left_click", "name_entry", "Focus the name."), "type(content='{{PASSWORD}}')",
+               script.pointer("left_click", "email_entry", "Now the email."), "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "log in with {{PASSWORD}}", "--base-url", endpoint.url, "--display",
+                           x_session.display, "--secret", f"PASSWORD={SECRET}", "--out", str(tmp_path / "run"),
+                           env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    assert app.record()["state"]["name"] == SECRET  # typed for real, in a field that shows it
+    images = [path.read_bytes() for path in sorted((tmp_path / "run").glob("step-*.png"))]
+    images += sent_images(endpoint.requests)
+    assert len(images) >= 6
+    texts = [read_text(png) for png in images]
+    assert all("hunter" not in text.lower() for text in texts), texts
+    assert any("Email" in text for text in texts[2:])  # the rest of the form is still there to see
+
+
+def test_a_task_naming_a_secret_that_is_not_given_is_refused_before_anything_is_done(x_session, tmp_path):
+    with ScriptedEndpoint([]) as endpoint:
+        result = gui_agent("run", "log in with {{PASSWORD}}", "--base-url", endpoint.url, "--display",
+                           x_session.display, "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 1 and endpoint.requests == []
+    assert result.stdout.strip() == ("error: the task uses {{PASSWORD}} but no secret PASSWORD is given; "
+                                     "pass --secret PASSWORD=VALUE or set GUI_AGENT_SECRET_PASSWORD")
