@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except AgentError as error:
         show_error(str(error))
         return EXIT_CODES["error"]
+    except (StopRequested, KeyboardInterrupt) as stop:  # a stop that came as the run was ending
+        show_error(f"stopped: {stop or 'interrupted'}")
+        return EXIT_CODES["interrupted"]
 
 
 def build_parser() -> argparse.ArgumentParser:

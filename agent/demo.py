@@ -85,18 +85,23 @@ def substitute(text: str, params: dict[str, str]) -> str:
 def recorded_targets(episode: Episode, step: dict, ocr: OCR, params: dict[str, str]) -> dict[str, Target]:
     """The targets of a step: as a demonstration recorded them, or, for an agent's step, cut from
     its screenshot around the point it acted on, with the text OCR reads there."""
-    s = episode.header["screen"]
+    s = episode.header.get("screen")
+    if not s:
+        raise AgentError(f"{episode.path} has no screen geometry in its header; it cannot be re-grounded")
     monitor = Monitor(s["left"], s["top"], s["width"], s["height"], s.get("scale", 1.0))
     try:
-        frame = Frame.from_png((episode.path / step["screenshot"]).read_bytes(), monitor)
-    except (OSError, KeyError, AgentError):
+        frame = Frame.from_png(episode.screenshot(step), monitor)
+    except AgentError:
         frame = None
     targets = {}
     for name, point in step["screen"].items():
         point = tuple(point)
         context, context_point = crop_around(frame, point, *CONTEXT_SIZE) if frame else (None, (0, 0))
         if recorded := step.get("target", {}).get(name):
-            crop = cv2.imread(str(episode.path / recorded["crop"]), cv2.IMREAD_GRAYSCALE)
+            try:
+                crop = cv2.imdecode(np.frombuffer(episode.image(recorded["crop"]), np.uint8), cv2.IMREAD_GRAYSCALE)
+            except AgentError:
+                crop = None  # missing or refused: the target is found by its text and window
             targets[name] = Target(point, crop, tuple(recorded["crop_point"]), substitute(recorded["text"], params),
                                    tuple(recorded["text_offset"]), recorded["window"], context, context_point)
             continue

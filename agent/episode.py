@@ -1,18 +1,38 @@
 """Episodes on disk: OUT/episode.jsonl (header, one line per step, end) and one PNG per step.
 
-Lines are appended and flushed as they happen, so a killed run keeps every finished step.
+Lines are appended as they happen, each in one write, so a killed run keeps every finished step;
+a writer holds a lock on the folder for as long as it writes. Reading checks every line against
+one schema (the README's format) and every file a line names: only a plain file of the folder,
+never a path or a link out of it.
 """
 
+import contextlib
+import errno
+import fcntl
 import json
+import os
+import stat
+import struct
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from .actions import ACTION
 from .errors import EpisodeError
+from .redact import scrub
 
 EPISODE_FILE = "episode.jsonl"
 FORMAT_VERSION = 1
+MAX_NESTING = 32  # levels of objects and lists in one line; the format needs 5
+MAX_IMAGE_SIDE = 16384
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_BYTES = 256 * 2**20
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def new_run_dir(root: Path = Path("runs")) -> Path:
@@ -29,42 +49,302 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def replace_file(path: Path, data: bytes) -> None:
+    """Writes `path` whole as a new file: a link (symbolic or hard) at `path` is replaced, never
+    written through. Raises OSError; nothing is left half written."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL, never a link
+    try:
+        os.fchmod(handle, 0o644)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def what_to_do(error: OSError) -> str:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some space on its disk"
+    return "check the folder can be written"
+
+
 class EpisodeWriter:
     def __init__(self, out: Path, resume: bool = False):
-        """A new episode in `out`, or with `resume`, more lines appended to the one there."""
+        """A new episode in `out`, or with `resume`, more lines appended to the one there. The
+        folder stays locked against other writers until `end`."""
         self.out = Path(out)
-        file = self.out / EPISODE_FILE
+        self.file = self.out / EPISODE_FILE
+        self.steps_before: int | None = None  # with `resume`, the last step index found under the lock
+        self._ended = False
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            if file.exists() and not resume:
-                raise EpisodeError(f"{file} already exists; choose a new --out folder")
-            if resume:
-                _drop_torn_tail(file)
-            self._file = open(file, "a", encoding="utf-8")
+            flags = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | (0 if resume else os.O_CREAT | os.O_EXCL)
+            self._fd = os.open(self.file, flags, 0o644)
+        except FileExistsError:
+            raise EpisodeError(f"{self.file} already exists; choose a new --out folder") from None
         except OSError as error:
+            reason = "it is a link, which is never written through" if error.errno == errno.ELOOP else error.strerror
+            raise EpisodeError(f"cannot write the episode in {self.out}: {reason}") from None
+        self._handle = open(self._fd, "a+b", buffering=0)  # closes the descriptor, so the lock, if never ended
+        try:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise EpisodeError(f"{self.out} is being written by another gui-agent run; wait for it to end "
+                                   "(or stop it), or choose another --out folder") from None
+            if resume:
+                _drop_torn_tail(self._fd)
+                steps = read_episode(self.file).steps
+                self.steps_before = steps[-1]["index"] if steps else 0
+        except OSError as error:
+            self._handle.close()
             raise EpisodeError(f"cannot write the episode in {self.out}: {error.strerror}") from None
+        except BaseException:
+            self._handle.close()
+            raise
         self.started = time.monotonic()
 
     def write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
+        """Appends the record as one line in one write; a line that cannot be written whole is cut off again."""
+        if record.get("kind") == "resume" and record.get("after_step") != self.steps_before:
+            self._ended = True  # another run wrote here since the episode was read: add nothing
+            self._handle.close()
+            raise EpisodeError(f"{self.out} changed since it was read: it ends after step {self.steps_before}, not "
+                               f"{record.get('after_step')}; another run wrote it meanwhile, resume it again")
+        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8")  # no key or secret, whatever echoed it
+        size = None
+        try:
+            size = os.fstat(self._fd).st_size
+            if os.write(self._fd, line) != len(line):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as error:
+            if size is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)
+            raise EpisodeError(f"cannot write {self.file}: {error.strerror}; {what_to_do(error)} "
+                               "(every line before this one is kept)") from None
 
     def header(self, **fields) -> None:
         self.write({"kind": "header", "format": FORMAT_VERSION, "started": now_iso(), **fields})
 
     def screenshot(self, index: int, png: bytes) -> str:
         name = f"step-{index:03d}.png"
-        (self.out / name).write_bytes(png)
+        try:
+            replace_file(self.out / name, png)
+        except OSError as error:
+            raise EpisodeError(f"cannot write {self.out / name}: {error.strerror}; {what_to_do(error)} "
+                               "(every step before this one is kept)") from None
         return name
 
     def step(self, record: dict) -> None:
         self.write({"kind": "step", **record})
 
     def end(self, status: str, message: str = "", **fields) -> None:
+        if self._ended:
+            return
+        self._ended = True
         seconds = round(time.monotonic() - self.started, 3)
-        self.write({"kind": "end", "status": status, "message": message, "seconds": seconds,
-                    "ended": now_iso(), **fields})
-        self._file.close()
+        try:
+            self.write({"kind": "end", "status": status, "message": message, "seconds": seconds,
+                        "ended": now_iso(), **fields})
+        finally:
+            self._handle.close()
+
+
+def _drop_torn_tail(fd: int) -> None:
+    """Cut a last line that a kill left half written, so appended lines start clean."""
+    data = os.pread(fd, os.fstat(fd).st_size, 0)
+    if data and not data.endswith(b"\n"):
+        tail = data[data.rfind(b"\n") + 1:]
+        try:
+            json.loads(tail)
+            os.write(fd, b"\n")  # whole, only its newline was lost
+        except (ValueError, RecursionError):
+            os.ftruncate(fd, len(data) - len(tail))
+
+
+# The schema of episode lines, as the README gives it. Fields not named here are allowed (a newer
+# agent may add some); a named field of the wrong type is not. Strict: "5" is no integer, true no number.
+class Record(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
+Size = Annotated[int, Field(gt=0)]
+
+
+class ScreenInfo(Record):
+    left: int
+    top: int
+    width: Size
+    height: Size
+    scale: Annotated[float, Field(gt=0)] = 1.0
+    image_width: Size | None = None
+    image_height: Size | None = None
+    display: str | None = None
+    monitor: int | None = None
+
+
+class Settings(Record):
+    model: str | None = None
+    base_url: str | None = None
+    thinking: bool | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    protocol: str | None = None
+    tool_choice: str | None = None
+    snap: bool | None = None
+    skills: list[str] | None = None
+    replay_of: str | None = None
+    params: dict[str, Any] | None = None
+
+
+class Header(Record):
+    format: int
+    task: str = ""
+    planner: str | None = None
+    agent_version: str | None = None
+    started: str | None = None
+    settings: Settings = Settings()
+    screen: ScreenInfo | None = None
+
+
+class Snap(Record):
+    model_point: Pair
+    point: Pair
+    text: str = ""
+    distance: float | None = None
+
+
+class Window(Record):
+    name: str | None = None
+    left: int | None = None
+    top: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class Target(Record):
+    crop: str
+    crop_point: Pair
+    text: str
+    text_offset: Pair
+    window: Window | None = None
+
+
+def known_action(action: dict) -> dict:
+    try:
+        ACTION.validate_python(action)
+    except ValidationError:
+        raise ValueError("is not an action gui-agent knows") from None
+    return action
+
+
+Action = Annotated[dict[str, Any], AfterValidator(known_action)]
+
+
+class Performed(Record):
+    """One action done for a reply: the step's own fields, and each of its `then`."""
+    outcome: str | None = None
+    error: str | None = None
+    settled: bool | None = None
+    action: Action | None = None
+    call: str | None = None
+    screen: dict[str, Pair] = {}
+
+
+class Usage(Record):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class Request(Record):
+    images: int | None = None
+    image_tokens: int | None = None
+    bytes: int | None = None
+    tool_choice: str | None = None
+
+
+class Step(Performed):
+    index: int
+    screenshot: str | None = None
+    raw: str | None = None
+    reasoning: str | None = None
+    explanation: str | None = None
+    memory: str | None = None
+    snap: Snap | None = None
+    image: dict[str, int] | None = None
+    request: Request | None = None
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    attempts: list[dict[str, Any]] | None = None
+    timings: dict[str, float] = {}
+    then: list[Performed] = []
+    target: dict[str, Target] = {}
+
+
+class Act(Record):
+    step: int
+    call: str
+    action: Action
+
+
+class Resume(Record):
+    after_step: int
+    agent_version: str | None = None
+
+
+class End(Record):
+    status: str
+    message: str = ""
+    steps: int | None = None
+    tokens: int | None = None
+    seconds: float | None = None
+    ended: str | None = None
+
+
+SCHEMA = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": End}
+WANTED = {"int_type": "must be an integer", "float_type": "must be a number", "string_type": "must be a string",
+          "bool_type": "must be true or false", "dict_type": "must be an object", "list_type": "must be a list",
+          "model_type": "must be an object", "missing": "is missing", "too_short": "must have 2 numbers",
+          "too_long": "must have 2 numbers", "greater_than": "must be more than 0"}
+
+
+def problem(error: ValidationError) -> str:
+    """The first thing wrong, as "field 'screen.width' must be an integer"."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    wanted = WANTED.get(first["type"]) or first["msg"].removeprefix("Value error, ")
+    return f"field '{where}' {wanted}"
+
+
+def nesting(value) -> int:
+    """How deep objects and lists go in `value`, counted without recursion."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            level += [(child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
+def check_record(record: dict) -> str | None:
+    """What is wrong with one decoded line, or None."""
+    if not isinstance(record.get("kind"), str):
+        return "field 'kind' must be a string (header, step, act, resume, end)"
+    if nesting(record) > MAX_NESTING:
+        return f"nested more than {MAX_NESTING} levels deep"
+    if schema := SCHEMA.get(record["kind"]):  # a kind this version does not know is skipped
+        try:
+            schema.model_validate(record)
+        except ValidationError as error:
+            return problem(error)
+    return None
 
 
 @dataclass
@@ -79,21 +359,49 @@ class Episode:
     def cut_short(self) -> bool:
         return self.end is None
 
+    def image(self, name) -> bytes:
+        """The PNG `name` of this episode (a step's screenshot, a demonstration's target crop)."""
+        return read_image(self.path, name)
 
-def _drop_torn_tail(file: Path) -> None:
-    """Cut a last line that a kill left half written, so appended lines start clean."""
-    data = file.read_bytes()
-    if data and not data.endswith(b"\n"):
-        tail = data[data.rfind(b"\n") + 1:]
-        try:
-            json.loads(tail)
-            file.write_bytes(data + b"\n")  # whole, only its newline was lost
-        except ValueError:
-            file.write_bytes(data[: len(data) - len(tail)])
+    def screenshot(self, step: dict) -> bytes:
+        return self.image(step.get("screenshot"))
+
+
+def read_image(folder: Path, name) -> bytes:
+    """The PNG file `name` in `folder`: only a plain file name, only a regular file that is no link,
+    only a size a screenshot can have. Raises EpisodeError saying which of these it is not."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise EpisodeError(f"{folder}: {name!r} is not the name of a file in the episode folder; it was not read")
+    path = folder / name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        reason = "a link, which is never followed" if error.errno == errno.ELOOP else error.strerror
+        raise EpisodeError(f"cannot read {path}: {reason}") from None
+    with open(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise EpisodeError(f"{path} is not a regular file; it was not read")
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise EpisodeError(f"{path} has {info.st_size:,} bytes, more than a screenshot can have; it was not read")
+        data = file.read()
+    check_png_size(data, path)
+    return data
+
+
+def check_png_size(data: bytes, path: Path) -> None:
+    """Refuses a PNG whose header claims more pixels than a screen has, before anything decodes it."""
+    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
+        raise EpisodeError(f"{path} is not a PNG")
+    width, height = struct.unpack(">II", data[16:24])
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE and width * height <= MAX_IMAGE_PIXELS):
+        raise EpisodeError(f"{path} claims {width}x{height} pixels, more than a screenshot can have "
+                           f"(at most {MAX_IMAGE_SIDE} a side, {MAX_IMAGE_PIXELS // 10**6} Mpx); it was not decoded")
 
 
 def read_episode(path: Path) -> Episode:
-    """Reads OUT or OUT/episode.jsonl; a run cut short (no end line, a torn last line) still reads."""
+    """Reads OUT or OUT/episode.jsonl; a run cut short (no end line, a torn last line) still reads.
+    A line that does not fit the schema is an EpisodeError naming the file, the line and the field."""
     path = Path(path)
     file = path / EPISODE_FILE if path.is_dir() else path
     try:
@@ -102,26 +410,57 @@ def read_episode(path: Path) -> Episode:
         raise EpisodeError(f"no episode at {file}; give a run folder written by `gui-agent run`") from None
     except (OSError, UnicodeDecodeError) as error:
         raise EpisodeError(f"cannot read {file}: {error}") from None
-    records, damaged = [], 0
+    records, damaged = [], 0  # (line number, record)
     for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
             record = json.loads(line)
-            if not isinstance(record, dict) or "kind" not in record:
-                raise ValueError
+        except RecursionError:
+            raise EpisodeError(f"{file} line {number} is nested too deep to read; the file is corrupt") from None
         except ValueError:
+            record = None
+        if not isinstance(record, dict):
             if number == len(lines):  # torn by a kill mid-write
                 damaged += 1
                 continue
-            raise EpisodeError(f"{file} line {number} is not an episode record; the file is corrupt") from None
-        records.append(record)
-    if not records or records[0]["kind"] != "header":
+            raise EpisodeError(f"{file} line {number} is not an episode record; the file is corrupt")
+        records.append((number, record))
+    if not records or records[0][1].get("kind") != "header":
         raise EpisodeError(f"{file} does not start with a header line; it is not an episode")
-    if records[0].get("format", 0) > FORMAT_VERSION:
-        raise EpisodeError(f"{file} has episode format {records[0]['format']}; upgrade gui-agent to read it")
+    version = records[0][1].get("format")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise EpisodeError(f"{file} has episode format {version}; upgrade gui-agent to read it")
+    for number, record in records:
+        if wrong := check_record(record):
+            raise EpisodeError(f"{file} line {number}: {wrong}; the episode cannot be used as it is")
+    records = [record for _, record in records]
     episode = Episode(file.parent, records[0], damaged_lines=damaged)
+    killed: list[dict] = []  # act lines no step line followed: the run was killed in that step
     for record in records[1:]:
+        if record["kind"] == "act":
+            killed.append(record)
+        elif killed and record["kind"] != "step":  # a resume or end line after them
+            episode.steps.append(killed_step(killed))
+            killed = []
         if record["kind"] == "step":
+            killed = []
             episode.steps.append(record)
         elif record["kind"] == "end":
             episode.end = record
+        elif record["kind"] == "header":
+            raise EpisodeError(f"{file} has a second header line; it holds more than one episode")
+    if killed:
+        episode.steps.append(killed_step(killed))
     return episode
+
+
+def killed_step(acts: list[dict]) -> dict:
+    """The step line a run killed after its act lines never wrote: every act but the last was done
+    (the loop begins the next only after one went ok), the last was under way."""
+    entries = [{"outcome": "ok", "error": None, **{k: act[k] for k in ("action", "call", "screen") if k in act}}
+               for act in acts]
+    entries[-1] |= {"outcome": "interrupted", "error": "the run was killed while this was under way", "cut": "during"}
+    index = acts[-1]["step"]
+    return {"kind": "step", "index": index, "screenshot": f"step-{index:03d}.png", **entries[0],
+            **({"then": entries[1:]} if entries[1:] else {})}

@@ -10,6 +10,9 @@ from typing import Callable
 
 from .errors import ActionError, DisplayError, Interrupted
 from .geometry import Monitor, Point
+from .stop import TimeUp
+
+TYPE_CHUNK = 50  # characters per pyautogui write: between two, the time limit can cut a long text
 
 
 def check_inside(monitor: Monitor, *points: Point) -> None:
@@ -24,6 +27,10 @@ class RecordingComputer:
     def __init__(self, monitor: Monitor):
         self.monitor = monitor
         self.calls: list[tuple] = []
+        self.typed = 0
+
+    def set_deadline(self, at: float | None) -> None:
+        pass  # typing here takes no time
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)
@@ -46,6 +53,7 @@ class RecordingComputer:
 
     def type_text(self, text: str) -> None:
         self.calls.append(("type_text", text))
+        self.typed = len(text)
 
     def wait(self, seconds: float) -> None:
         self.calls.append(("wait", seconds))
@@ -80,6 +88,9 @@ class PyAutoGUIComputer:
         except Exception as error:
             raise DisplayError(f"pyautogui cannot use display {display}: {error}") from None
         _pyautogui_display = display
+        from Xlib.error import ConnectionClosedError, XError
+
+        self._display_lost = (ConnectionError, ConnectionClosedError, XError)  # the X server went away
         pyautogui.FAILSAFE = True
         pyautogui.PAUSE = 0.0  # the loop waits for the screen to settle instead
         self._gui = pyautogui
@@ -88,12 +99,21 @@ class PyAutoGUIComputer:
         self.drag_seconds = drag_seconds
         self._x = None  # a python-xlib connection (pyautogui's own dependency) for window_class
         self._selections_before: dict[str, bytes | None] = {}  # what each selection held before we took it
+        self.deadline: float | None = None
+        self.typed = 0  # characters of the last text typed so far: how far a cut typing got
+
+    def set_deadline(self, at: float | None) -> None:
+        """A time.monotonic() after which a long text stops between two chunks (the run's --max-seconds)."""
+        self.deadline = at
 
     def _do(self, verb: str, *args, **kwargs) -> None:
         try:
             getattr(self._gui, verb)(*args, **kwargs)
         except self._gui.FailSafeException:
             raise Interrupted("the pointer reached a screen corner (pyautogui failsafe)") from None
+        except self._display_lost as error:
+            raise DisplayError(f"lost the connection to display {self.display} ({type(error).__name__}); "
+                               "is its X server still running?") from None
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)
@@ -110,7 +130,7 @@ class PyAutoGUIComputer:
         try:
             self._do("moveTo", *end, duration=self.drag_seconds)
         finally:
-            self._gui.mouseUp(button="left")
+            self._do("mouseUp", button="left")
 
     def scroll(self, point: Point, direction: str, steps: int) -> None:
         check_inside(self.monitor, point)
@@ -124,10 +144,17 @@ class PyAutoGUIComputer:
         self._do("hotkey", *keys)
 
     def type_text(self, text: str) -> None:
-        if text.isascii():
-            self._do("write", text)
+        self.typed = 0
+        if not text.isascii():
+            self._paste(text)  # all at once
         else:
-            self._paste(text)
+            for start in range(0, len(text), TYPE_CHUNK):
+                if start and self.deadline is not None and time.monotonic() >= self.deadline:
+                    raise TimeUp("the time limit ran out while typing")  # no count: the text may hold a secret
+                chunk = text[start:start + TYPE_CHUNK]
+                self._do("write", chunk)
+                self.typed = start + len(chunk)
+        self.typed = len(text)
 
     def _paste(self, text: str) -> None:
         # pyautogui drops non-ASCII characters silently; a selection carries them intact. Terminals

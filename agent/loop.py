@@ -12,6 +12,7 @@ from .errors import ActionError, AgentError, EndpointError, FormatError, Interru
 from .geometry import image_tokens
 from .planners import Planner, feedback_for
 from .screen import Frame, Screen
+from .stop import TimeUp
 
 EXIT_CODES = {"done": 0, "error": 1, "failed": 10, "step_limit": 11, "format_errors": 12, "endpoint_error": 13,
               "stuck": 14, "time_limit": 15, "token_limit": 16, "needs_confirmation": 17, "interrupted": 130}
@@ -28,6 +29,8 @@ def ending(error: BaseException) -> tuple[str, str]:
     """The status and message of a run that `error` ends."""
     if isinstance(error, RunEnded):
         return error.status, error.message
+    if isinstance(error, TimeUp):
+        return "time_limit", str(error)
     if isinstance(error, (KeyboardInterrupt, StopRequested, Interrupted)):
         return "interrupted", str(error) or "stopped by the user"
     if isinstance(error, AgentError):
@@ -56,10 +59,14 @@ class Agent:
         self.tokens = resume_from["tokens"] if resume_from else 0
         self.format_errors, self.feedback = 0, None
         self.last_call, self.last_frame, self.repeats = None, None, 0
+        self.performed: list[dict] = []  # the current step's actions, as its line records them
+        self.acting: dict | None = None  # the action under way: where a run that ends now stopped in it
 
     def run(self) -> tuple[str, str]:
         status, message = "error", ""
         self.started = time.monotonic()
+        if self.limits.seconds is not None and hasattr(self.computer, "set_deadline"):  # so a long type stops in time
+            self.computer.set_deadline(self.started + self.limits.seconds)
         try:
             self.frame = self.screen.capture()
             if self.resume_from:
@@ -85,6 +92,7 @@ class Agent:
     def step(self) -> None:
         self._check_limits()
         self.steps += 1
+        self.performed, self.acting = [], None
         frame = self.frame
         record = {"index": self.steps, "screenshot": self.episode.screenshot(self.steps, frame.png()),
                   "image": {"width": frame.width, "height": frame.height,
@@ -93,8 +101,7 @@ class Agent:
             self._decide_and_act(frame, record)
         except (Exception, KeyboardInterrupt, StopRequested) as end:  # a planner that cannot go on, a stop...
             if "outcome" not in record:  # ...still leaves the step's line beside its screenshot
-                outcome, error = ending(end)
-                self._record(record, outcome=outcome, error=error)
+                self._record(record, **self._cut_short(*ending(end)))
             raise
 
     def _decide_and_act(self, frame: Frame, record: dict) -> None:
@@ -112,12 +119,16 @@ class Agent:
             self._record(record, outcome="endpoint_error", error=str(error), attempts=error.attempts)
             raise RunEnded("endpoint_error", str(error))
         self._take_reply(record, decision.reply)
+        record |= {"explanation": decision.explanation, "memory": decision.memory,
+                   **({"snap": decision.snap} if decision.snap else {})}
         self.format_errors, self.feedback = 0, None
-        to_screen, performed = frame.geometry.model_to_screen, []
+        to_screen = frame.geometry.model_to_screen
         timings = record.setdefault("timings", {})
         timings |= {"capture": frame.capture_seconds, "act": 0.0, "settle": 0.0}
         for action in decision.actions:  # one, or the calls of a tools reply, each on the screen the last one left
             before = self.frame
+            self.acting = {"action": action.model_dump(), "call": action.call(),
+                           "screen": {k: to_screen(p) for k, p in action.points().items()}, "cut": "before"}
             outcome, error, act_seconds = self._act(action, before, to_screen)
             decision.outcomes.append(error or "ok")
             settled_at, settled = time.perf_counter(), None
@@ -125,18 +136,18 @@ class Agent:
                 self.frame, settled = self.screen.settle(before, timeout=self.settle_timeout)
             timings["act"] += act_seconds
             timings["settle"] += time.perf_counter() - settled_at
-            performed.append({"outcome": outcome, "error": error, "settled": settled, "action": action.model_dump(),
-                              "call": action.call(), "screen": {k: to_screen(p) for k, p in action.points().items()}})
+            done, self.acting = self.acting, None
+            del done["cut"]
+            self.performed.append({"outcome": outcome, "error": error, "settled": settled, **done})
             if outcome != "ok" or action.ends_run:
                 break
-        self._record(record, **performed[0], explanation=decision.explanation, memory=decision.memory,
-                     **({"then": performed[1:]} if performed[1:] else {}),
-                     **({"snap": decision.snap} if decision.snap else {}))
+        self._record(record, **self._actions_fields(self.performed))
         if action.ends_run:
             raise RunEnded("done" if isinstance(action, Done) else "failed")
 
     def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None, float]:
-        """Perform the action unless it is refused or repeats without effect: outcome, error, seconds."""
+        """Perform the action unless it is refused or repeats without effect: outcome, error, seconds.
+        An act line goes to the episode first, so a run killed while it is under way still says so."""
         try:
             refusal = self.confirmer.refusal(action)
         except NeedsConfirmation as needed:
@@ -148,13 +159,35 @@ class Agent:
             self.feedback = (f"You did {action.call()} {STUCK_REPEATS} times and the screen did not change; "
                              "it was not done again. Try something else.")
             return "not_repeated", self.feedback, 0.0
-        started = time.perf_counter()
+        acting = self.acting
+        self.episode.write({"kind": "act", "step": self.steps,
+                            **{k: acting[k] for k in ("call", "action", "screen")}})
+        acting["cut"], started = "during", time.perf_counter()
         try:
             action.perform(self.computer, to_screen)
-            return "ok", None, time.perf_counter() - started
+            outcome, error = "ok", None
         except ActionError as failure:
             self.feedback = feedback_for("action_error", str(failure))
-            return "action_error", str(failure), time.perf_counter() - started
+            outcome, error = "action_error", str(failure)
+        acting["cut"] = "after"
+        return outcome, error, time.perf_counter() - started
+
+    def _cut_short(self, outcome: str, error: str) -> dict:
+        """The line of a step the run ended in: the actions done, then the one it stopped in, whose
+        `cut` says whether that was before, during or after performing it (and how much was typed)."""
+        entries = list(self.performed)
+        if self.acting:
+            cut = {"outcome": outcome, "error": error, **self.acting}
+            action = cut["action"]
+            if cut["cut"] == "during" and action["type"] == "type" and "{{" not in action["content"]:
+                cut["typed"] = getattr(self.computer, "typed", None)  # not for a secret: it would tell its length
+            entries.append(cut)
+        return self._actions_fields(entries) if entries else {"outcome": outcome, "error": error}
+
+    @staticmethod
+    def _actions_fields(entries: list[dict]) -> dict:
+        """A step line's action fields: the first action's at the top, the others in `then`."""
+        return {**entries[0], **({"then": entries[1:]} if entries[1:] else {})}
 
     def _repeats_without_effect(self, action, frame: Frame) -> bool:
         """Counts the same action on an unchanged screen; waiting on a still screen is fine."""

@@ -182,15 +182,28 @@ class GLMPlanner:
         for step in episode.steps:
             if "call" not in step:  # unusable replies are not history
                 continue
-            self.turns.append(Turn(*history_entry(step), None))
+            thought, call = history_entry(step)
+            done = [step, *step.get("then", [])]
+            if cut := next((entry for entry in done if "cut" in entry), None):  # the run ended inside this step
+                call = "\n".join(entry["call"] for entry in done if entry.get("cut") != "before")
+                thought = f"{thought} {self.cut_note(cut)}"
+            self.turns.append(Turn(thought, call, None))
             if step.get("memory") is not None:
                 self.memory = step["memory"]
         recent = [s for s in episode.steps if "call" in s][-HISTORY_IMAGES:]
         for turn, step in zip(self.turns[-len(recent):] if recent else [], recent):
             try:
-                turn.image_png = Frame.from_png((episode.path / step["screenshot"]).read_bytes()).png(0.5)
-            except (OSError, AgentError):
-                turn.image_png = None  # a missing screenshot: the step stays as text
+                turn.image_png = Frame.from_png(episode.screenshot(step)).png(0.5)
+            except AgentError:
+                turn.image_png = None  # a missing or refused screenshot: the step stays as text
+
+    @staticmethod
+    def cut_note(cut: dict) -> str:
+        """What a resumed model is told about the action a run ended in (its step line's `cut` entry)."""
+        state = {"before": "not done", "during": "under way, so it may be done in part or not at all",
+                 "after": "done"}[cut["cut"]]
+        typed = f"; at least {cut['typed']} of its characters were typed" if cut.get("typed") is not None else ""
+        return f"[The run was cut short here ({cut['error']}): {cut['call']} was {state}{typed}. Check the screen.]"
 
     def _new_client(self):
         from openai import OpenAI

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import __version__
 from . import actions as a
-from .episode import EpisodeWriter
+from .episode import EpisodeWriter, replace_file
 from .errors import AgentError, DisplayError, EpisodeError
 from .executors import ensure_xauthority
 from .geometry import Point
@@ -314,7 +314,7 @@ def text_near(ocr: OCR, frame: Frame, point: Point, radius: float = TEXT_RADIUS)
 
 def describe_target(ocr: OCR, frame: Frame, point: Point, window: dict | None, crop_file: Path) -> dict:
     crop, crop_point = crop_around(frame, point)
-    cv2.imwrite(str(crop_file), crop)
+    replace_file(crop_file, cv2.imencode(".png", crop)[1].tobytes())  # never through a link
     if window:
         window = window | {"offset": [point[0] - window["left"], point[1] - window["top"]]}
     target = {"crop": crop_file.name, "crop_point": list(crop_point), "text": "", "text_offset": [0, 0],

@@ -176,7 +176,6 @@ class ReplayPlanner:
         if not 0 <= position < len(self.episode.steps):
             return None
         try:
-            png = (self.episode.path / self.episode.steps[position]["screenshot"]).read_bytes()
-            return Frame.from_png(png, like.monitor)
-        except (OSError, KeyError, TypeError, AgentError):
+            return Frame.from_png(self.episode.screenshot(self.episode.steps[position]), like.monitor)
+        except AgentError:
             return None

@@ -2,6 +2,7 @@
 OUT/report-thumbs/) and OUT/replay.gif (the screenshots in order with the click markers)."""
 
 import html
+import io
 import json
 import os
 from collections import Counter
@@ -10,8 +11,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import cv2
+import numpy as np
 
-from .episode import Episode, read_episode
+from .episode import Episode, read_episode, replace_file
 from .errors import AgentError, EpisodeError
 from .geometry import Geometry, Monitor
 
@@ -38,11 +40,6 @@ class Marker:
 
 def e(value) -> str:
     return "" if value is None else html.escape(str(value))
-
-
-def screenshot_path(episode: Episode, step: dict) -> Path | None:
-    name = step.get("screenshot")
-    return episode.path / Path(name).name if isinstance(name, str) and name else None
 
 
 def step_markers(step: dict, screen: dict, image_width: int, image_height: int) -> list[Marker]:
@@ -89,7 +86,10 @@ def write_report(out: Path, thumbnail_width: int = 480, prices: Path | None = No
     episode, price_table = read_episode(out), load_prices(prices)
     report = episode.path / "report.html"
     try:
-        (episode.path / THUMBS_DIR).mkdir(exist_ok=True)
+        thumbs = episode.path / THUMBS_DIR
+        if thumbs.is_symlink():  # a link would take the thumbnails out of the folder
+            thumbs.unlink()
+        thumbs.mkdir(exist_ok=True)
     except OSError as error:
         raise EpisodeError(f"cannot write the report in {episode.path}: {error.strerror}") from None
     cards = "\n".join(step_card(episode, step, thumbnail_width) for step in episode.steps)
@@ -106,7 +106,7 @@ def write_report(out: Path, thumbnail_width: int = 480, prices: Path | None = No
 </body></html>
 """
     try:
-        report.write_text(page, encoding="utf-8")
+        replace_file(report, page.encode("utf-8"))
     except OSError as error:
         raise EpisodeError(f"cannot write {report}: {error.strerror}") from None
     return report
@@ -146,7 +146,7 @@ def summary(episode: Episode, prices: dict) -> str:
                 f"tokens, list prices of {PRICES_AS_OF})</small>")
 
     problems = ", ".join(f"{count} {outcome.replace('_', ' ')}{'s' * (count > 1)}" for outcome, count
-                         in Counter(str(step.get("outcome")) for step in steps if step.get("outcome") != "ok").items())
+                         in Counter(e(step.get("outcome")) for step in steps if step.get("outcome") != "ok").items())
     rows = {
         "task": e(header.get("task", "")),
         "model": f"{e(model)} <small>(planner {e(header.get('planner'))}, agent {e(header.get('agent_version'))}, "
@@ -204,23 +204,30 @@ def step_card(episode: Episode, step: dict, thumbnail_width: int) -> str:
 
 
 def thumbnail(episode: Episode, step: dict, width: int) -> str:
-    png = screenshot_path(episode, step)
-    image = cv2.imread(str(png), cv2.IMREAD_COLOR) if png and png.is_file() else None
+    try:
+        png = episode.screenshot(step)
+    except EpisodeError as error:
+        return f'<p class="note shot">screenshot {e(step.get("screenshot"))} is missing or unreadable: {e(error)}</p>'
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         return f'<p class="note shot">screenshot {e(step.get("screenshot"))} is missing or unreadable</p>'
     height, full_width = image.shape[:2]
     scale = min(1.0, width / full_width)
-    small = cv2.resize(image, (round(full_width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    thumb_name = f"step-{step.get('index', 0):03d}.jpg" if isinstance(step.get("index"), int) else f"{png.stem}.jpg"
-    if not cv2.imwrite(str(episode.path / THUMBS_DIR / thumb_name), small, [cv2.IMWRITE_JPEG_QUALITY, 82]):
-        return f'<p class="note shot">could not write the thumbnail of {e(png.name)}</p>'
+    small = cv2.resize(image, (max(1, round(full_width * scale)), max(1, round(height * scale))),
+                       interpolation=cv2.INTER_AREA)
+    thumb_name = f"step-{step['index']:03d}.jpg"
+    try:
+        jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 82])[1].tobytes()
+        replace_file(episode.path / THUMBS_DIR / thumb_name, jpeg)
+    except OSError:
+        return f'<p class="note shot">could not write the thumbnail of {e(step["screenshot"])}</p>'
     tw, th = small.shape[1], small.shape[0]
     note = ""
     try:
         markers = step_markers(step, episode.header["screen"], full_width, height)
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         markers, note = [], '<p class="note">no markers: the episode lacks the screen geometry for them</p>'
-    return f"""<figure class="shot"><a href="{e(quote(png.name))}"><img src="{THUMBS_DIR}/{e(quote(thumb_name))}"
+    return f"""<figure class="shot"><a href="{e(quote(step["screenshot"]))}"><img src="{THUMBS_DIR}/{e(quote(thumb_name))}"
  width="{tw}" height="{th}" alt="screenshot of step {e(step.get('index'))}" loading="lazy">
 <svg viewBox="0 0 {tw} {th}" aria-hidden="true">{svg_markers(markers, scale)}</svg></a>{note}</figure>"""
 
@@ -249,11 +256,10 @@ def write_animation(out: Path, fps: float = 1.0) -> Path:
     episode = read_episode(out)
     frames = []
     for step in episode.steps:
-        png = screenshot_path(episode, step)
         try:
-            with Image.open(png) as image:
+            with Image.open(io.BytesIO(episode.screenshot(step))) as image:
                 frame = image.convert("RGB")
-        except (OSError, TypeError, ValueError):  # missing (None or no file) or unreadable
+        except (EpisodeError, OSError, ValueError, Image.DecompressionBombError):  # missing, refused or unreadable
             continue
         try:
             markers = step_markers(step, episode.header["screen"], frame.width, frame.height)
@@ -280,7 +286,10 @@ def write_animation(out: Path, fps: float = 1.0) -> Path:
         raise EpisodeError(f"no readable screenshots in {episode.path} to animate")
     gif = episode.path / "replay.gif"
     try:
-        frames[0].save(gif, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
+        animation = io.BytesIO()
+        frames[0].save(animation, format="GIF", save_all=True, append_images=frames[1:], duration=round(1000 / fps),
+                       loop=0)
+        replace_file(gif, animation.getvalue())
     except OSError as error:
         raise EpisodeError(f"cannot write {gif}: {error}") from None
     return gif

@@ -9,11 +9,17 @@ keystrokes of a long text it is typing.
 
 import os
 import signal
+import threading
 
 from .actions import Key
 from .errors import DisplayError, StopRequested
 
 DEFAULT_STOP_KEYS = "ctrl+alt+shift+q"
+
+
+class TimeUp(StopRequested):
+    """The run's time limit ran out in the middle of an action (between two chunks of a long text).
+    A StopRequested, so no `except Exception` on the way turns it into another error."""
 
 
 class StopWatch:
@@ -22,6 +28,7 @@ class StopWatch:
         self.held: set[str] = set()
         self.reason = ""
         self._listeners = []
+        self._raised = False
 
     def start(self) -> "StopWatch":
         os.environ["DISPLAY"] = self.display  # pynput's X connection reads it
@@ -31,8 +38,12 @@ class StopWatch:
             raise DisplayError(f"cannot watch for the stop keys on {self.display}: {error}") from None
         from pynput import mouse
 
+        from Xlib.error import ConnectionClosedError
+
         self._keyboard = keyboard
         signal.signal(signal.SIGUSR1, self._raise_interrupted)
+        self._display_lost = (ConnectionClosedError, ConnectionError)
+        self._excepthook, threading.excepthook = threading.excepthook, self._quiet_if_display_lost
         self._listeners = [keyboard.Listener(on_press=self._press, on_release=self._release),
                            mouse.Listener(on_move=self._move)]
         for listener in self._listeners:
@@ -40,8 +51,16 @@ class StopWatch:
             listener.wait()
         return self
 
+    def _quiet_if_display_lost(self, args) -> None:
+        """A listener whose X server went away ends without a traceback: the run's own next
+        capture or action says the display is lost, on one line."""
+        if args.thread not in self._listeners or not isinstance(args.exc_value, self._display_lost):
+            self._excepthook(args)
+
     def _raise_interrupted(self, signum, frame):
-        raise StopRequested(self.reason)
+        if not self._raised:  # once: pyautogui's own failsafe may have ended the run a moment before
+            self._raised = True
+            raise StopRequested(self.reason)
 
     def _stop_run(self, reason: str) -> None:
         if self.reason:  # once: a corner reports several moves, and a second stop would cut the end line short
@@ -77,6 +96,10 @@ class StopWatch:
 
     def stop(self) -> None:
         for listener in self._listeners:
-            listener.stop()
+            try:
+                listener.stop()
+            except self._display_lost:  # its X server is gone, and the listener with it
+                pass
         if self._listeners:
-            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a stop still on its way finds the run over
+            threading.excepthook = self._excepthook

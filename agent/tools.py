@@ -15,7 +15,7 @@ from typing import Literal
 
 from . import actions as a
 from .episode import Episode
-from .errors import EndpointError, FormatError
+from .errors import EndpointError, EpisodeError, FormatError
 from .geometry import image_tokens
 from .planners import (MAX_ACTIONS, Decision, GLMConfig, GLMPlanner, Reply, bounded, feedback_for, interpret,
                        reply_parts, within_bounds)
@@ -242,24 +242,29 @@ class ToolsPlanner(GLMPlanner):
         """The conversation as it was after the episode's last step, to resume it: for each reply its
         user message (the screenshot, for the last KEPT_SCREENSHOTS), the reply as the assistant
         message, and its calls' outcomes, answered at the next `decide`."""
-        self.messages, self.pending, self.last, feedback = [], [], None, None
-        replied = [step for step in episode.steps if "raw" in step]  # an endpoint error left no reply
+        self.messages, self.pending, self.last, feedback, cut = [], [], None, None, None
+        replied = [step for step in episode.steps if "raw" in step or "call" in step]  # not an endpoint error
         for number, step in enumerate(replied):
             screenshot = {"type": "text", "text": OMITTED}
             if number >= len(replied) - KEPT_SCREENSHOTS:
                 try:
-                    screenshot = image_part((episode.path / step["screenshot"]).read_bytes())
-                except OSError:
-                    pass  # a missing screenshot stays omitted
+                    screenshot = image_part(episode.screenshot(step))
+                except EpisodeError:
+                    pass  # a missing or refused screenshot stays omitted
             self._add_screenshot(episode.header.get("task", ""), screenshot, feedback)
-            reply = Reply(step["raw"], step.get("reasoning") or "", finish_reason=step.get("finish_reason"))
+            performed = [step, *step.get("then", [])]
+            raw = step["raw"] if "raw" in step else "\n".join(done["call"] for done in performed)  # killed before its line
+            reply = Reply(raw, step.get("reasoning") or "", finish_reason=step.get("finish_reason"))
             reading = self._read(reply, [])
             self.messages.append(reading.message)
             self.pending, self.last = reading.pending, reading.decision
-            performed = [step, *step.get("then", [])]
             if reading.decision is not None:
                 reading.decision.outcomes = [done.get("error") or "ok" for done in performed]
             feedback = feedback_for(performed[-1].get("outcome", ""), performed[-1].get("error"))
+            if cut := next((done for done in performed if "cut" in done), None):  # the run ended inside this reply
+                feedback = self.cut_note(cut)
+        if cut:  # the run ended inside the last reply: said before the next screenshot
+            self.messages.append({"role": "user", "content": [{"type": "text", "text": feedback}]})
 
     def _add_screenshot(self, task: str, screenshot: dict, feedback: str | None) -> None:
         """Answers the last reply's calls, then the user message that brings the screenshot."""

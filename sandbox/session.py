@@ -1,5 +1,6 @@
 """A headless X session: Xvfb, openbox and demo apps, torn down with no process left behind."""
 
+import ctypes
 import json
 import os
 import secrets
@@ -42,6 +43,15 @@ def write_cookie(path: Path) -> None:
              + field(b"MIT-MAGIC-COOKIE-1") + field(secrets.token_bytes(16)))
     path.write_bytes(entry)
     path.chmod(0o600)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in each child before exec: the kernel sends it SIGTERM when the sandbox process dies,
+    however it dies (SIGKILL included), so no Xvfb, openbox or app outlives it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -102,7 +112,7 @@ class XSession:
             [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x24",
              "-dpi", "96", "-nolisten", "tcp", "-noreset", "-auth", str(xauthority)],
             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=open(self._tmp / "xvfb.log", "wb"),
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         os.close(write_fd)
         self._processes.append(server)
         with os.fdopen(read_fd) as pipe:
@@ -131,7 +141,7 @@ class XSession:
 
     def spawn(self, command: list[str], **kwargs) -> subprocess.Popen:
         kwargs.setdefault("cwd", self.files)
-        process = subprocess.Popen(command, env=self.env, start_new_session=True,
+        process = subprocess.Popen(command, env=self.env, start_new_session=True, preexec_fn=_die_with_parent,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
         self._processes.append(process)
         return process

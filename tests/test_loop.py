@@ -9,7 +9,7 @@ import pytest
 
 from agent.cli import stop_on_sigterm
 from agent.episode import EpisodeWriter, read_episode
-from agent.errors import GroundingError, Interrupted
+from agent.errors import GroundingError, Interrupted, StopRequested
 from agent.executors import RecordingComputer
 from agent.geometry import Monitor
 from agent.loop import Agent, Limits
@@ -215,3 +215,90 @@ def test_a_stop_in_the_middle_of_an_action_keeps_the_step_and_its_reply(tmp_path
     episode = read_episode(tmp_path / "run")
     assert [s["outcome"] for s in episode.steps] == ["ok", "interrupted"]
     assert episode.steps[1]["raw"] == "left_click(start_box='[0,0]')" and episode.end["steps"] == 2
+
+
+def act_lines(out):
+    return [json.loads(line) for line in (out / "episode.jsonl").read_text().splitlines() if '"kind": "act"' in line]
+
+
+def test_a_run_that_ends_inside_a_reply_records_the_calls_done_before_it(tmp_path):
+    """needs_confirmation on the third call: the first two happened, and both the act lines and the
+    step line say so; the third is listed as stopped before it was done."""
+    from agent.confirm import Confirmer
+
+    reply = "<|begin_of_box|>left_click(start_box='[10,10]')\ntype(content='abc')\nkey(keys='alt+F4')<|end_of_box|>"
+    computer = RecordingComputer(Monitor(0, 0, 1366, 768))
+    agent = Agent("t", ScriptedPlanner(reply), computer, FakeScreen(1366, 768), EpisodeWriter(tmp_path / "run"),
+                  confirmer=Confirmer("ask", ask=lambda question: None))
+    assert agent.run()[0] == "needs_confirmation"
+    assert [call[0] for call in computer.calls] == ["click", "type_text"]
+    click = "left_click(start_box='[10,10]', element_info='')"
+    assert [a["call"] for a in act_lines(tmp_path / "run")] == [click, "type(content='abc')"]
+    assert act_lines(tmp_path / "run")[0] == {"kind": "act", "step": 1, "call": click,
+                                              "action": {"type": "click", "point": [10, 10], "button": "left",
+                                                         "element_info": ""}, "screen": {"point": [14, 8]}}
+    step = read_episode(tmp_path / "run").steps[0]
+    assert step["outcome"] == "ok" and [t["outcome"] for t in step["then"]] == ["ok", "needs_confirmation"]
+    assert step["then"][1]["cut"] == "before" and "cut" not in step
+
+
+class StoppedWhileTyping(RecordingComputer):
+    def type_text(self, text):
+        self.typed = 7  # a stop key pressed after 7 characters
+        raise StopRequested("the stop keys were pressed")
+
+
+def test_a_type_cut_by_a_stop_is_recorded_with_how_far_it_got_and_resume_tells_the_model(tmp_path):
+    from agent.tools import ToolsConfig, ToolsPlanner
+
+    reply = "<|begin_of_box|>left_click(start_box='[10,10]')\ntype(content='a long text')<|end_of_box|>"
+    agent = Agent("t", ScriptedPlanner("WAIT()", reply), StoppedWhileTyping(Monitor(0, 0, 1366, 768)),
+                  FakeScreen(1366, 768), EpisodeWriter(tmp_path / "run"))
+    assert agent.run() == ("interrupted", "the stop keys were pressed")
+    assert [a["call"] for a in act_lines(tmp_path / "run")][-1] == "type(content='a long text')"
+    episode = read_episode(tmp_path / "run")
+    cut = episode.steps[1]["then"][0]
+    assert (cut["outcome"], cut["cut"], cut["typed"]) == ("interrupted", "during", 7)
+    planner = GLMPlanner(GLMConfig(base_url="http://127.0.0.1:9/v1"))
+    planner.restore(episode)
+    last = planner.turns[-1]
+    assert last.call == "left_click(start_box='[10,10]', element_info='')\ntype(content='a long text')"
+    assert "cut short" in last.thought and "at least 7 of its characters were typed" in last.thought
+    tools = ToolsPlanner(ToolsConfig(base_url="http://127.0.0.1:9/v1"))
+    tools.restore(episode)
+    told = tools.messages[-1]["content"][0]["text"]
+    assert tools.messages[-2]["role"] == "assistant" and "cut short" in told and "7 of its characters" in told
+
+
+def test_a_step_killed_between_its_act_lines_and_its_step_line_is_history_on_resume(tmp_path):
+    """SIGKILL leaves act lines and no step line; read as a step with no reply (every act but the
+    last done, the last under way), resume still shows the model what was done and where it stopped."""
+    from agent.episode import Episode
+    from agent.tools import ToolsConfig, ToolsPlanner
+
+    click = {"action": {"type": "click", "point": [10, 10], "button": "left", "element_info": ""},
+             "call": "left_click(start_box='[10,10]', element_info='')", "screen": {"point": [14, 8]}}
+    typing = {"action": {"type": "type", "content": "hello"}, "call": "type(content='hello')", "screen": {}}
+    killed = {"kind": "step", "index": 1, "screenshot": "step-001.png", "outcome": "ok", "error": None, **click,
+              "then": [{"outcome": "interrupted", "error": "the run was killed while this was under way",
+                        "cut": "during", **typing}]}
+    episode = Episode(tmp_path, {"kind": "header", "task": "t"}, [killed])
+    planner = GLMPlanner(GLMConfig(base_url="http://127.0.0.1:9/v1"))
+    planner.restore(episode)
+    assert planner.turns[0].call == click["call"] + "\ntype(content='hello')" and "killed" in planner.turns[0].thought
+    tools = ToolsPlanner(ToolsConfig(base_url="http://127.0.0.1:9/v1"))
+    tools.restore(episode)
+    assert "type(content='hello')" in tools.messages[-2]["content"] and "killed" in json.dumps(tools.messages[-1])
+
+
+def test_a_time_limit_reached_while_typing_ends_the_run_time_limit(tmp_path):
+    from agent.stop import TimeUp
+
+    class SlowTyping(RecordingComputer):
+        def type_text(self, text):
+            raise TimeUp("the time limit ran out while typing")
+
+    agent = Agent("t", ScriptedPlanner("type(content='x')"), SlowTyping(Monitor(0, 0, 1366, 768)),
+                  FakeScreen(1366, 768), EpisodeWriter(tmp_path / "run"), limits=Limits(seconds=60))
+    assert agent.run() == ("time_limit", "the time limit ran out while typing")
+    assert read_episode(tmp_path / "run").steps[0]["cut"] == "during"

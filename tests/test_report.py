@@ -111,6 +111,33 @@ def test_a_format_error_shows_the_raw_reply_escaped(tmp_path):
     assert field(page, "steps") == "2 (1 format error, 1 endpoint error)"
 
 
+def test_an_outcome_is_escaped_in_the_summary_too(tmp_path):
+    episode = EpisodeWriter(tmp_path)
+    episode.header(task="t", planner="glm", settings={"model": "glm-4.5v"})
+    episode.step({"index": 1, "screenshot": episode.screenshot(1, png_bytes(320, 240)),
+                  "outcome": "<img src=x onerror=alert(1)>"})
+    episode.end("error")
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+
+    assert "<img src=x" not in page
+    assert "1 &lt;img src=x onerror=alert(1)&gt;" in field(page, "steps")
+
+
+def test_the_report_replaces_links_instead_of_writing_through_them(form_run, tmp_path):
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not the report's")
+    (tmp_path / "thumbs elsewhere").mkdir()
+    for name in ("report.html", "replay.gif"):
+        (form_run / name).symlink_to(elsewhere)
+    (form_run / "report-thumbs").symlink_to(tmp_path / "thumbs elsewhere")
+    write_report(form_run)
+    write_animation(form_run)
+
+    assert elsewhere.read_text() == "not the report's" and not list((tmp_path / "thumbs elsewhere").iterdir())
+    assert not any((form_run / name).is_symlink() for name in ("report.html", "replay.gif", "report-thumbs"))
+    assert len(list((form_run / "report-thumbs").glob("*.jpg"))) == FORM_STEPS
+
+
 def test_missing_and_unreadable_screenshots_become_notes(form_run):
     (form_run / "step-002.png").unlink()
     (form_run / "step-003.png").write_bytes(b"not a png")

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from agent.episode import EPISODE_FILE, read_episode
+from agent.executors import TYPE_CHUNK
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent
 
@@ -50,8 +51,26 @@ def assert_readable(out):
     return episode
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_run_killed_at_a_random_moment_stays_readable_and_resume_finishes_it(seed, x_session, tmp_path):
+def received_and_recorded(app, out) -> tuple[int, int]:
+    """Pointer presses and submits the form received, and the clicks, drags and ctrl+Return the
+    episode's act lines say were done or under way: every one received must be recorded."""
+    time.sleep(0.5)  # events still on their way to the app
+    events = app.record()["events"]
+    received = sum(e["event"] == "click" and e["button"] in (1, 3) or e["event"] == "submit" for e in events)
+    acts = []
+    for line in (out / EPISODE_FILE).read_text(encoding="utf-8").splitlines():
+        try:
+            acts += [record for record in [json.loads(line)] if record["kind"] == "act"]
+        except ValueError:  # the last line, torn by the kill
+            pass
+    recorded = sum(a["action"]["type"] in ("click", "drag", "key")  # key: only ctrl+Return, the submit
+                   for a in acts)
+    return received, recorded
+
+
+@pytest.mark.parametrize("seed, signum", [(1, signal.SIGKILL), (2, signal.SIGKILL), (3, signal.SIGKILL),
+                                          (4, signal.SIGTERM), (5, signal.SIGTERM)])
+def test_a_run_killed_at_a_random_moment_stays_readable_and_resume_finishes_it(seed, signum, x_session, tmp_path):
     app = x_session.launch("form", geometry="700x560+40+30")
     app.wait_ready()
     script = Script(app)
@@ -59,21 +78,23 @@ def test_a_run_killed_at_a_random_moment_stays_readable_and_resume_finishes_it(s
     with ScriptedEndpoint([state_driven_model(script)] * 40) as endpoint:
         process = subprocess.Popen([sys.executable, "-m", "agent", "run", "fill in the form", "--base-url",
                                     endpoint.url, "--api-key", API_KEY, "--display", x_session.display, "--out",
-                                    str(out), "--no-snap"], env=x_session.env, stdout=subprocess.DEVNULL)
+                                    str(out), "--no-snap", "--no-report"], env=x_session.env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while not (out / EPISODE_FILE).exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(random.Random(seed).uniform(0.0, 1.5))
-        process.send_signal(signal.SIGKILL)
+        process.send_signal(signum)
         process.wait()
         episode = assert_readable(out)
-        assert episode.cut_short or episode.end["status"] == "done"
-        print(f"seed {seed}: killed after {len(episode.steps)} steps, cut short: {episode.cut_short}")
-        if episode.cut_short:
+        received, recorded = received_and_recorded(app, out)
+        print(f"seed {seed}, {signal.Signals(signum).name} after {len(episode.steps)} steps: actions performed "
+              f"{received} vs recorded {recorded} (must be equal, or one more recorded: under way at the kill)")
+        assert received <= recorded <= received + 1
+        if episode.end is None or episode.end["status"] != "done":
             result = gui_agent("resume", str(out), "--api-key", API_KEY, "--display", x_session.display,
                                env=x_session.env)
             assert result.returncode == 0, result.stdout + result.stderr
-            assert "resuming" in result.stdout and "cut short" in result.stdout
+            assert "resuming" in result.stdout
     episode = assert_readable(out)
     assert episode.end["status"] == "done"
     assert [s["index"] for s in episode.steps] == list(range(1, len(episode.steps) + 1))
@@ -81,6 +102,9 @@ def test_a_run_killed_at_a_random_moment_stays_readable_and_resume_finishes_it(s
     assert submits and submits[-1]["subscribe"] is True and submits[-1]["country"] == "Canada"
     assert (out / "report.html").is_file()
     assert API_KEY.encode() not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    received, recorded = received_and_recorded(app, out)
+    print(f"seed {seed} after resume: actions performed {received} vs recorded {recorded}")
+    assert received <= recorded <= received + 1
 
 
 def test_the_stop_keys_end_a_long_type_at_once(x_session, tmp_path):
@@ -98,7 +122,13 @@ def test_the_stop_keys_end_a_long_type_at_once(x_session, tmp_path):
         assert process.wait(timeout=10) == 130
     episode = read_episode(tmp_path / "run")
     assert episode.end["status"] == "interrupted" and "stop keys" in episode.end["message"]
-    assert len(app.record()["state"]["name"]) < len(text)
+    cut = episode.steps[-1]
+    assert (cut["call"], cut["outcome"], cut["cut"]) == (f"type(content='{text}')", "interrupted", "during")
+    app.wait_until(lambda r: len(r["state"]["name"]) >= cut["typed"], 20, "the keys sent to reach the form")
+    time.sleep(0.5)
+    received = len(app.record()["state"]["name"])
+    assert cut["typed"] <= received <= cut["typed"] + TYPE_CHUNK and received < len(text)
+    print(f"stop keys while typing: recorded at least {cut['typed']} characters typed, the form received {received}")
 
 
 def test_a_headless_run_stops_at_an_action_to_confirm_and_goes_on_with_yes(x_session, tmp_path):
@@ -221,3 +251,70 @@ def test_a_pasted_secret_is_not_left_on_the_clipboard(held_before, x_session, tm
         assert "pässwörd".encode() not in held.stdout
     clipboard = subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True, env=x_session.env)
     assert (clipboard.stdout if clipboard.returncode == 0 else None) == held_before
+
+
+def test_an_x_server_that_dies_mid_run_ends_it_on_one_line_with_a_readable_episode(tmp_path):
+    from sandbox.session import XSession
+
+    with XSession(1366, 768) as session:  # its own: this test kills it
+        app = session.launch("form", geometry="700x560+40+30")
+        app.wait_ready()
+        replies = [Script(app).pointer("left_click", "name_entry", "Focus."), "type(content='" + "z" * 3000 + "')"]
+        with ScriptedEndpoint(replies) as endpoint:
+            process = subprocess.Popen([sys.executable, "-m", "agent", "run", "type", "--base-url", endpoint.url,
+                                        "--display", session.display, "--out", str(tmp_path / "run")],
+                                       env=session.env | {"COLUMNS": "300"}, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+            app.wait_until(lambda r: len(r["state"]["name"]) > 50, 30, "typing to start")
+            session._processes[0].kill()  # Xvfb
+            out, err = process.communicate(timeout=30)
+    assert process.returncode == 1, out + err
+    assert "Traceback" not in out + err and "Error" not in err, err
+    assert f"display {session.display}" in out
+    episode = read_episode(tmp_path / "run")
+    assert episode.end["status"] == "error" and session.display in episode.end["message"]
+    typing = [episode.steps[-1], *episode.steps[-1].get("then", [])][-1]
+    assert typing["call"].startswith("type(") and typing["cut"] == "during" and 0 < typing["typed"] < 3000
+    print(f"X server killed while typing: exit 1, {typing['typed']} of 3000 characters recorded as typed")
+
+
+def test_the_time_limit_cuts_a_long_type_and_the_episode_says_how_far_it_got(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    text = "t" * 8000  # about 6 s of typing
+    replies = [Script(app).pointer("left_click", "name_entry", "Focus."), f"type(content='{text}')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "type", "--base-url", endpoint.url, "--display", x_session.display,
+                           "--max-seconds", "2", "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 15, result.stdout
+    episode = read_episode(tmp_path / "run")
+    assert episode.end["status"] == "time_limit" and episode.end["seconds"] < 2.5
+    cut = episode.steps[-1]
+    assert (cut["outcome"], cut["cut"]) == ("time_limit", "during") and 0 < cut["typed"] < len(text)
+    typed = app.wait_until(lambda r: len(r["state"]["name"]) == cut["typed"], 30, "the app to get every key sent")
+    print(f"--max-seconds 2 cut an 8000-character type after {cut['typed']} characters; run ended after "
+          f"{episode.end['seconds']} s; the app got {len(typed['state']['name'])}")
+
+
+def test_resume_after_sigkill_mid_type_tells_the_model_what_was_under_way(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    text = "k" * 3000
+    out = tmp_path / "run"
+    replies = [Script(app).pointer("left_click", "name_entry", "Focus."), f"type(content='{text}')"]
+    with ScriptedEndpoint(replies) as endpoint:
+        process = subprocess.Popen([sys.executable, "-m", "agent", "run", "type", "--base-url", endpoint.url,
+                                    "--display", x_session.display, "--out", str(out)], env=x_session.env,
+                                   stdout=subprocess.DEVNULL)
+        app.wait_until(lambda r: len(r["state"]["name"]) > 50, 30, "typing to start")
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    with ScriptedEndpoint(["DONE()"]) as endpoint:
+        result = gui_agent("resume", str(out), "--base-url", endpoint.url, "--display", x_session.display,
+                           env=x_session.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "after step 2" in result.stdout
+    asked = json.dumps(endpoint.requests[0])
+    assert f"type(content='{text}')" in asked and "killed while this was under way" in asked
+    episode = read_episode(out)
+    assert [s["index"] for s in episode.steps] == [1, 2, 3] and episode.steps[1]["cut"] == "during"

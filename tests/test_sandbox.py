@@ -68,3 +68,18 @@ def test_run_without_a_display_is_a_one_line_error():
     assert result.returncode == 1
     assert result.stdout.strip() == ("error: no display: set $DISPLAY or pass --display "
                                      "(start one with `gui-agent sandbox`)")
+
+
+def test_a_sandbox_killed_with_sigkill_leaves_no_process_behind():
+    """Nothing can clean up after SIGKILL: the children die with their parent (PR_SET_PDEATHSIG)."""
+    before = sandbox_processes()
+    process = subprocess.Popen([sys.executable, "-m", "agent", "sandbox", "--apps", "form"], stdout=subprocess.PIPE,
+                               text=True)
+    assert "sandbox ready" in process.stdout.readline()
+    assert len(sandbox_processes() - before) == 3  # Xvfb, openbox, the form
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 5
+    while sandbox_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sandbox_processes() <= before

@@ -52,3 +52,23 @@ def test_a_task_naming_a_secret_that_is_not_given_is_refused_before_anything_is_
     assert result.returncode == 1 and endpoint.requests == []
     assert result.stdout.strip() == ("error: the task uses {{PASSWORD}} but no secret PASSWORD is given; "
                                      "pass --secret PASSWORD=VALUE or set GUI_AGENT_SECRET_PASSWORD")
+
+
+def test_an_endpoint_that_echoes_the_key_does_not_put_it_on_disk_or_the_console(x_session, tmp_path):
+    key, url_password = "sk-echoed-0123456789abcdef", "url-pass-98765"
+
+    def echo(request):  # invented: a proxy that quotes the request's headers in its error
+        return {"status": 400, "body": {"error": {"message": f"bad request; Authorization: Bearer {key}; "
+                                                             f"upstream http://agent:{url_password}@gpu-box/v1"}}}
+
+    with ScriptedEndpoint([echo]) as endpoint:
+        base_url = endpoint.url.replace("http://", f"http://agent:{url_password}@")
+        result = gui_agent("run", "press ok", "--base-url", base_url, "--api-key", key, "--display",
+                           x_session.display, "--out", str(tmp_path / "run"), env=x_session.env)
+    assert result.returncode == 13, result.stdout
+    assert len(endpoint.requests) == 1  # a 400 is not retried
+    written = [path.read_bytes() for path in (tmp_path / "run").rglob("*") if path.is_file()]
+    for secret in (key, url_password):
+        assert secret not in result.stdout + result.stderr
+        assert not any(secret.encode() in data for data in written)
+    assert "[hidden]" in (tmp_path / "run" / "episode.jsonl").read_text()
