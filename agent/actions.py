@@ -260,7 +260,7 @@ class RunSkill(_Action):
         if isinstance(value, str):
             try:
                 value = json.loads(value or "{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ValueError(f"params must be a JSON object like '{{\"name\": \"Ada\"}}', not {value!r}") from None
         if not isinstance(value, dict):
             raise ValueError("params must be a JSON object of parameter names and values")

@@ -63,7 +63,7 @@ def load_prices(path: Path | None) -> dict:
     try:
         for model, price in json.loads(Path(path).read_text(encoding="utf-8")).items():
             prices[model.lower()] = {"input": float(price["input"]), "output": float(price["output"])}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         raise AgentError(f"cannot use the prices in {path} ({error}); give "
                          '{"MODEL": {"input": USD, "output": USD}} per million tokens') from None
     return prices

@@ -140,7 +140,7 @@ def load_demonstration_skill(folder: Path) -> Skill:
         data = json.loads((folder / SKILL_FILE).read_text(encoding="utf-8"))
         params = tuple(Param(p["name"], p.get("type", "str"), p.get("default")) for p in data.get("params", []))
         return Skill(data["name"], data.get("description", ""), params, folder)
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise AgentError(f"{folder / SKILL_FILE} is not a readable skill: {error}") from None
 
 

@@ -399,7 +399,7 @@ def _field(thing, name: str):
 def _json_or_text(value: str):
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return value
 
 

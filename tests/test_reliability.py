@@ -59,6 +59,7 @@ def test_every_fault_is_retried_and_logged_then_the_run_goes_on(tmp_path):
     assert attempts[2]["wait"] >= 0.3  # Retry-After honoured
     assert all(0 < a["wait"] <= 0.5 for a in attempts)  # bounded backoff
     assert computer.calls == [("click", (2, 1), "left", 1)]
+    print(f"faults injected: {len(FAULTS)}, survived: {len(attempts)} (the run then went on and ended done)")
 
 
 def test_with_faults_only_the_run_ends_endpoint_error_within_its_bounds(tmp_path):

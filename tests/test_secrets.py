@@ -42,6 +42,8 @@ def test_a_typed_secret_is_covered_in_every_screenshot_kept_or_sent(x_session, t
     assert len(images) >= 6
     texts = [read_text(png) for png in images]
     assert all("hunter" not in text.lower() for text in texts), texts
+    print(f"secret read by OCR in {sum('hunter' in text.lower() for text in texts)} of {len(texts)} images "
+          "kept or sent")
     assert any("Email" in text for text in texts[2:])  # the rest of the form is still there to see
 
 
@@ -72,3 +74,6 @@ def test_an_endpoint_that_echoes_the_key_does_not_put_it_on_disk_or_the_console(
         assert secret not in result.stdout + result.stderr
         assert not any(secret.encode() in data for data in written)
     assert "[hidden]" in (tmp_path / "run" / "episode.jsonl").read_text()
+    found = sum(data.count(secret.encode()) for secret in (key, url_password)
+                for data in [*written, (result.stdout + result.stderr).encode()])
+    print(f"key and URL password occurrences in {len(written)} files and the console: {found}")

@@ -38,3 +38,11 @@ def test_python_skills_run_no_code_unless_asked(tmp_path):
     assert not (tmp_path / "ran").exists()
     list_skills(tmp_path, python=True)
     assert (tmp_path / "ran").exists()
+
+
+def test_skill_params_nested_too_deep_are_a_format_error_not_a_crash():
+    from agent.errors import FormatError
+    from agent.planners import Reply, interpret
+    nested = "[" * 20_000 + "]" * 20_000  # under the reply size bound, far over json's depth
+    with pytest.raises(FormatError, match="params must be a JSON object"):
+        interpret(Reply(f"<|begin_of_box|>skill(name='x', params='{nested}')<|end_of_box|>"))
