@@ -351,20 +351,20 @@ def command_record(args) -> int:
 
 
 def act_with_stop_keys(args, out: Path, step_limit, act) -> int:
-    """Runs `act(on_step, computer)` (a re-grounded replay or a skill) with the stop keys watched
-    and SIGTERM stopping it, as `drive` does for runs."""
+    """Runs `act(on_step, computer, mask)` (a re-grounded replay or a skill) with the stop keys
+    watched and SIGTERM stopping it, as `drive` does for runs; `mask` covers typed secrets."""
     screen = Screen(args.display, args.monitor)
     monitor = screen.capture().monitor
     screen.close()
     secrets = parse_secrets(getattr(args, "secret", []))
     computer = RecordingComputer(monitor) if getattr(args, "dry_run", False) else PyAutoGUIComputer(screen.display, monitor)
-    if secrets:
-        computer = SecretTyping(computer, secrets)
+    mask = SecretMask() if secrets else None
+    computer = SecretTyping(computer, secrets, on_typed=mask.secret_typed if mask else lambda value: None)
     view = RunView(step_limit)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     stopper = start_stop_watch(screen.display, args.stop_keys, monitor)
     try:
-        status, message = act(view.step, computer)
+        status, message = act(view.step, computer, mask)
     finally:
         if stopper:
             stopper.stop()
@@ -379,9 +379,9 @@ def act_with_stop_keys(args, out: Path, step_limit, act) -> int:
 
 def command_replay_regrounded(args, episode) -> int:
     out = args.out or new_run_dir()
-    return act_with_stop_keys(args, out, len(episode.steps), lambda on_step, computer: replay_demonstration(
+    return act_with_stop_keys(args, out, len(episode.steps), lambda on_step, computer, mask: replay_demonstration(
         episode.path, args.display, out, params=parse_pairs(args.param, "--param"), monitor=args.monitor,
-        target_timeout=args.target_timeout, on_step=on_step, computer=computer))
+        target_timeout=args.target_timeout, on_step=on_step, computer=computer, mask=mask))
 
 
 def command_skills_list(args) -> int:
@@ -412,9 +412,9 @@ def command_run_skill(args) -> int:
     found.bind(params)  # a wrong parameter is reported before anything starts
     out = args.out or new_run_dir()
     steps = len(read_episode(found.path).steps) if found.kind == "demonstration" else "?"
-    return act_with_stop_keys(args, out, steps, lambda on_step, computer: run_skill(
+    return act_with_stop_keys(args, out, steps, lambda on_step, computer, mask: run_skill(
         args.name, params, args.display, out, root=args.skills, python=args.python_skills, monitor=args.monitor,
-        target_timeout=args.target_timeout, on_step=on_step, computer=computer))
+        target_timeout=args.target_timeout, on_step=on_step, computer=computer, mask=mask))
 
 
 def drive(args, task: str, planner, settings: dict, resume_from: dict | None = None,
@@ -431,7 +431,8 @@ def drive(args, task: str, planner, settings: dict, resume_from: dict | None = N
         screen = MaskedScreen(screen, mask)
     out = args.out or new_run_dir()
     if skills_root and not args.dry_run:
-        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor, python_skills)
+        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor, python_skills,
+                               mask if secrets else None)
     confirmer = Confirmer(args.confirm, load_policy(args.confirm_policy), args.yes, window_class=window_class)
     limits = Limits(steps=args.max_steps, seconds=args.max_seconds, tokens=args.max_tokens)
     settings |= {"limits": {"steps": args.max_steps, "seconds": args.max_seconds, "tokens": args.max_tokens},

@@ -29,6 +29,7 @@ from . import actions as a
 from .episode import Episode, EpisodeWriter, read_episode
 from .errors import AgentError, Interrupted, StopRequested
 from .executors import PyAutoGUIComputer
+from .mask import MaskedScreen, SecretMask
 from .geometry import Monitor, Point
 from .grounding import find_text
 from .loop import ending
@@ -340,10 +341,13 @@ class Replayer:
 def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], str], *, task: str, planner: str,
                   settings: dict, monitor: int = 1, target_timeout: float = TARGET_TIMEOUT,
                   settle_timeout: float = 3.0, on_step: Callable[[dict], None] = lambda record: None,
-                  computer=None) -> tuple[str, str]:
+                  computer=None, mask: SecretMask | None = None) -> tuple[str, str]:
     """Runs `body` with a Performer on the display, writing the episode in `out`; returns the
-    status (what `body` returned, or error or interrupted) and its message."""
+    status (what `body` returned, or error or interrupted) and its message. With a `mask`, the
+    secrets typed are covered in every screenshot kept."""
     screen = Screen(display, monitor)
+    if mask is not None:
+        screen = MaskedScreen(screen, mask)
     first = screen.capture()
     computer = computer or PyAutoGUIComputer(screen.display, first.monitor)
     episode = EpisodeWriter(out)

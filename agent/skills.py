@@ -255,9 +255,9 @@ class SkillRunner:
     display through the same computer, its own episode in OUT/skill-NNN/."""
 
     def __init__(self, computer, display: str, out: Path, root: Path = SKILLS_DIR, monitor: int = 1,
-                 python: bool = False):
+                 python: bool = False, mask=None):
         self.computer, self.display, self.out, self.root, self.monitor = computer, display, Path(out), root, monitor
-        self.python = python
+        self.python, self.mask = python, mask  # the run's SecretMask, for the skill's screenshots too
         self.runs = 0
 
     def __getattr__(self, name):
@@ -268,7 +268,7 @@ class SkillRunner:
         try:
             status, message = run_skill(name, params, self.display, self.out / f"skill-{self.runs:03d}",
                                         root=self.root, python=self.python, monitor=self.monitor,
-                                        computer=self.computer)
+                                        computer=self.computer, mask=self.mask)
         except AgentError as error:  # an unknown skill or a bad parameter: the model is told
             raise ActionError(str(error)) from None
         if status == "interrupted":

@@ -2,10 +2,11 @@
 stored or sent, and texts that echo them (an endpoint that repeats the Authorization header)."""
 
 import base64
-import json
+import io
 
 import cv2
 import numpy as np
+from PIL import Image, ImageSequence
 
 from agent.ocr import OCR
 from endpoint import ScriptedEndpoint
@@ -17,6 +18,16 @@ SECRET = "Hunter2Secret"  # invented; typed into the form's plain (unmasked) Nam
 def read_text(png: bytes) -> str:
     pixels = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     return " ".join(line.text for line in OCR().read(cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA), full=True))
+
+
+def gif_frames(path) -> list[bytes]:
+    frames = []
+    with Image.open(path) as gif:
+        for frame in ImageSequence.Iterator(gif):
+            buffer = io.BytesIO()
+            frame.convert("RGB").save(buffer, "PNG")
+            frames.append(buffer.getvalue())
+    return frames
 
 
 def sent_images(requests) -> list[bytes]:
@@ -37,8 +48,9 @@ def test_a_typed_secret_is_covered_in_every_screenshot_kept_or_sent(x_session, t
                            env=x_session.env)
     assert result.returncode == 0, result.stdout
     assert app.record()["state"]["name"] == SECRET  # typed for real, in a field that shows it
+    assert gui_agent("report", str(tmp_path / "run"), "--gif", env=x_session.env).returncode == 0
     images = [path.read_bytes() for path in sorted((tmp_path / "run").glob("step-*.png"))]
-    images += sent_images(endpoint.requests)
+    images += sent_images(endpoint.requests) + gif_frames(tmp_path / "run" / "replay.gif")
     assert len(images) >= 6
     texts = [read_text(png) for png in images]
     assert all("hunter" not in text.lower() for text in texts), texts
