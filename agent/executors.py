@@ -129,8 +129,13 @@ class PyAutoGUIComputer:
         self._do("mouseDown", button="left")
         try:
             self._do("moveTo", *end, duration=self.drag_seconds)
-        finally:
-            self._do("mouseUp", button="left")
+        except BaseException:
+            # A stop (a signal) may have cut pyautogui's X connection mid-request, and another request
+            # on it can wait for ever: the button is let go through a connection of its own.
+            subprocess.run(["xdotool", "mouseup", "1"], env={**os.environ, "DISPLAY": self.display},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
+            raise
+        self._do("mouseUp", button="left")
 
     def scroll(self, point: Point, direction: str, steps: int) -> None:
         check_inside(self.monitor, point)
