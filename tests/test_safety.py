@@ -84,7 +84,7 @@ def test_a_run_killed_at_a_random_moment_stays_readable_and_resume_finishes_it(s
             time.sleep(0.01)
         time.sleep(random.Random(seed).uniform(0.0, 1.5))
         process.send_signal(signum)
-        process.wait()
+        process.wait(timeout=30)  # a run that does not end on SIGTERM is a failure, not a hung suite
         episode = assert_readable(out)
         received, recorded = received_and_recorded(app, out)
         print(f"seed {seed}, {signal.Signals(signum).name} after {len(episode.steps)} steps: actions performed "
