@@ -133,7 +133,9 @@ def build(folder: Path, outside: Path, planner: str, changes: list) -> None:
         elif kind == "link output":
             target = folder / rest[0]
             target.parent.mkdir(exist_ok=True)
-            if target.exists() or target.is_symlink():
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
                 target.unlink()
             target.symlink_to(outside if rest[0] == "report-thumbs" else outside / "target.txt")
         elif kind == "torn":
