@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .errors import ActionError, DisplayError, Interrupted
+from .errors import ActionError, DisplayError, Interrupted, StopRequested
 from .geometry import Monitor, Point
 from .stop import TimeUp
 
@@ -114,6 +114,33 @@ class PyAutoGUIComputer:
         except self._display_lost as error:
             raise DisplayError(f"lost the connection to display {self.display} ({type(error).__name__}); "
                                "is its X server still running?") from None
+        except (KeyboardInterrupt, StopRequested):
+            self._let_go()
+            raise
+
+    def _let_go(self) -> None:
+        """Releases every key and mouse button held down, on an X connection of its own: a stop (a
+        signal) may have come between a press and its release, and pyautogui's connection, cut
+        mid-request, may never answer again."""
+        from Xlib import X, display
+        from Xlib.ext import xtest
+
+        try:
+            connection = display.Display(self.display)
+            try:
+                for index, byte in enumerate(connection.query_keymap()):
+                    for bit in range(8):
+                        if byte >> bit & 1:
+                            xtest.fake_input(connection, X.KeyRelease, index * 8 + bit)
+                held = connection.screen().root.query_pointer().mask
+                for button, mask in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
+                    if held & mask:
+                        xtest.fake_input(connection, X.ButtonRelease, button)
+                connection.sync()
+            finally:
+                connection.close()
+        except Exception:  # the display is gone: nothing is held on it any more
+            pass
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)
@@ -130,10 +157,7 @@ class PyAutoGUIComputer:
         try:
             self._do("moveTo", *end, duration=self.drag_seconds)
         except BaseException:
-            # A stop (a signal) may have cut pyautogui's X connection mid-request, and another request
-            # on it can wait for ever: the button is let go through a connection of its own.
-            subprocess.run(["xdotool", "mouseup", "1"], env={**os.environ, "DISPLAY": self.display},
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
+            self._let_go()
             raise
         self._do("mouseUp", button="left")
 

@@ -124,10 +124,9 @@ def test_the_stop_keys_end_a_long_type_at_once(x_session, tmp_path):
     assert episode.end["status"] == "interrupted" and "stop keys" in episode.end["message"]
     cut = episode.steps[-1]
     assert (cut["call"], cut["outcome"], cut["cut"]) == (f"type(content='{text}')", "interrupted", "during")
-    app.wait_until(lambda r: len(r["state"]["name"]) >= cut["typed"], 20, "the keys sent to reach the form")
-    time.sleep(0.5)
-    received = len(app.record()["state"]["name"])
-    assert cut["typed"] <= received <= cut["typed"] + TYPE_CHUNK and received < len(text)
+    time.sleep(1.0)  # the keys sent reach the form; those sent while the chord's modifiers were down are
+    received = len(app.record()["state"]["name"])  # shortcuts, not text, so the form may get fewer
+    assert 0 < received <= cut["typed"] + TYPE_CHUNK and received < len(text)
     print(f"stop keys while typing: recorded at least {cut['typed']} characters typed, the form received {received}")
 
 
@@ -169,7 +168,10 @@ def read_until(fd: int, marker: bytes, output: bytes, timeout: float = 30) -> by
     while marker not in output:
         assert time.monotonic() < deadline, f"no {marker!r} on the terminal; it shows {output[-500:]!r}"
         if select.select([fd], [], [], 0.1)[0]:
-            output += os.read(fd, 4096)
+            try:
+                output += os.read(fd, 4096)
+            except OSError:  # the other end closed: the run ended
+                raise AssertionError(f"the run ended before {marker!r}; the terminal shows {output[-800:]!r}") from None
     return output
 
 
