@@ -32,6 +32,7 @@ from .snap import SnappingPlanner
 from .stop import DEFAULT_STOP_KEYS, StopWatch
 from .tools import ToolsConfig, ToolsPlanner
 
+PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
 
 
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(an HTTP 400 about tool_choice switches to 'auto' by itself)")
     run.add_argument("--skills", nargs="?", const=SKILLS_DIR, type=Path, metavar="DIR",
                      help=f"offer the model the skills in DIR (default: {SKILLS_DIR}) as the skill(...) action")
-    run.add_argument("--python-skills", action="store_true", help="load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust")
+    run.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
     run.add_argument("--no-snap", dest="snap", action="store_false",
                      help="do not move a model's click onto the on-screen text its element_info names")
     add_run_options(run)
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     skill_commands = skills.add_subparsers(required=True, metavar="ACTION")
     listing = skill_commands.add_parser("list", help="list the skills and their parameters")
     listing.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
-    listing.add_argument("--python-skills", action="store_true", help="load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust")
+    listing.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
     listing.set_defaults(command=command_skills_list)
     adding = skill_commands.add_parser("add", help="keep an episode as a skill",
                                        description="Copy EPISODE into the skills folder as NAME; each typed "
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="a parameter's value")
     run_skill_parser.add_argument("--skills", type=Path, default=SKILLS_DIR,
                                   help=f"skills folder (default: {SKILLS_DIR})")
-    run_skill_parser.add_argument("--python-skills", action="store_true", help="load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust")
+    run_skill_parser.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
     run_skill_parser.add_argument("--display", default=os.environ.get("DISPLAY"),
                                   help="X display to act on (default: $DISPLAY)")
     run_skill_parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
@@ -299,8 +300,8 @@ def command_resume(args) -> int:
         raise AgentError(f"only model runs can be resumed; {args.episode} was planned by "
                          f"{episode.header.get('planner')!r}: start it again with `gui-agent run`")
     config = glm_config(args, settings)
-    skills_dir, python_skills = Path(settings.get("skills_dir") or SKILLS_DIR), bool(settings.get("python_skills"))
-    skills = [found.describe() for found in list_skills(skills_dir, python_skills)] if settings.get("skills") else None
+    skills_dir, python_skills = skills_of(settings)
+    skills = [found.describe() for found in list_skills(skills_dir, python_skills)] if skills_dir else None
     if protocol == "tools":  # 'auto' if the server refused 'required' during the run
         asked = [s["request"]["tool_choice"] for s in episode.steps if "tool_choice" in s.get("request", {})]
         config = ToolsConfig(**config.model_dump(), api_key=config.api_key,
@@ -321,6 +322,13 @@ def command_resume(args) -> int:
                  resume_from=resume_from, skills_root=skills_dir if skills else None, python_skills=python_skills)
 
 
+def skills_of(settings: dict) -> tuple[Path | None, bool]:
+    """The skills folder an episode's run offered (None when it offered none) and whether it loaded
+    the Python skills there."""
+    offered = Path(settings.get("skills_dir") or SKILLS_DIR) if settings.get("skills") else None
+    return offered, bool(settings.get("python_skills"))
+
+
 def command_replay(args) -> int:
     episode = read_episode(args.episode)
     if episode.cut_short:
@@ -329,14 +337,13 @@ def command_replay(args) -> int:
         return command_replay_regrounded(args, episode)
     if args.param:
         raise AgentError("--param needs a re-grounded replay (--reground)")
-    settings = episode.header.get("settings", {})
     if args.dry_run:
         console.print("[yellow]note:[/yellow] a dry run changes nothing on the screen, so only the first step's "
                       "screen is checked against the recording")
     planner = ReplayPlanner(episode, check_all=not args.dry_run, screen=Screen(args.display, args.monitor))
+    skills_root, python_skills = skills_of(episode.header.get("settings", {}))
     return drive(args, episode.header.get("task", ""), planner, {"replay_of": str(episode.path)},
-                 skills_root=Path(settings.get("skills_dir") or SKILLS_DIR) if settings.get("skills") else None,
-                 python_skills=bool(settings.get("python_skills")))
+                 skills_root=skills_root, python_skills=python_skills)
 
 
 def command_record(args) -> int:
@@ -350,6 +357,13 @@ def command_record(args) -> int:
     return EXIT_CODES[status]
 
 
+def typing_secrets(computer, secrets: dict[str, str]) -> tuple[SecretTyping, SecretMask | None]:
+    """The computer that types {{NAME}} as its secret (and refuses a name not given), and with
+    secrets, the mask that covers a typed one in every screenshot kept or sent."""
+    mask = SecretMask() if secrets else None
+    return SecretTyping(computer, secrets, on_typed=mask.secret_typed if mask else lambda value: None), mask
+
+
 def act_with_stop_keys(args, out: Path, step_limit, act) -> int:
     """Runs `act(on_step, computer, mask)` (a re-grounded replay or a skill) with the stop keys
     watched and SIGTERM stopping it, as `drive` does for runs; `mask` covers typed secrets."""
@@ -358,8 +372,7 @@ def act_with_stop_keys(args, out: Path, step_limit, act) -> int:
     screen.close()
     secrets = parse_secrets(getattr(args, "secret", []))
     computer = RecordingComputer(monitor) if getattr(args, "dry_run", False) else PyAutoGUIComputer(screen.display, monitor)
-    mask = SecretMask() if secrets else None
-    computer = SecretTyping(computer, secrets, on_typed=mask.secret_typed if mask else lambda value: None)
+    computer, mask = typing_secrets(computer, secrets)
     view = RunView(step_limit)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     stopper = start_stop_watch(screen.display, args.stop_keys, monitor)
@@ -388,8 +401,9 @@ def command_skills_list(args) -> int:
     skills = list_skills(args.skills, args.python_skills)
     if not skills:
         console.print(f"no skills in {args.skills}; add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
-    if python_files(args.skills) and not args.python_skills:
-        console.print(f"[dim]not loaded: {', '.join(p.name for p in python_files(args.skills))} (Python skills; "
+    unloaded = [] if args.python_skills else python_files(args.skills)
+    if unloaded:
+        console.print(f"[dim]not loaded: {', '.join(p.name for p in unloaded)} (Python skills; "
                       "--python-skills loads them, which runs their code)[/dim]")
     for one in skills:
         params = ", ".join(f"{p.name}: {p.type}" + (f" = {p.default!r}" if p.default is not None else "")
@@ -425,14 +439,12 @@ def drive(args, task: str, planner, settings: dict, resume_from: dict | None = N
     monitor = screen.capture().monitor
     computer = RecordingComputer(monitor) if args.dry_run else PyAutoGUIComputer(screen.display, monitor)
     window_class = getattr(computer, "window_class", lambda: None)
-    mask = SecretMask()  # covers a secret in every screenshot kept or sent, once it has been typed
-    computer = SecretTyping(computer, secrets, on_typed=mask.secret_typed)
-    if secrets:
+    computer, mask = typing_secrets(computer, secrets)
+    if mask:
         screen = MaskedScreen(screen, mask)
     out = args.out or new_run_dir()
     if skills_root and not args.dry_run:
-        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor, python_skills,
-                               mask if secrets else None)
+        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor, python_skills, mask)
     confirmer = Confirmer(args.confirm, load_policy(args.confirm_policy), args.yes, window_class=window_class)
     limits = Limits(steps=args.max_steps, seconds=args.max_seconds, tokens=args.max_tokens)
     settings |= {"limits": {"steps": args.max_steps, "seconds": args.max_seconds, "tokens": args.max_tokens},

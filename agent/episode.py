@@ -112,7 +112,7 @@ class EpisodeWriter:
             self._handle.close()
             raise EpisodeError(f"{self.out} changed since it was read: it ends after step {self.steps_before}, not "
                                f"{record.get('after_step')}; another run wrote it meanwhile, resume it again")
-        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8")  # no key or secret, whatever echoed it
+        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8")  # no key or secret in it
         size = None
         try:
             size = os.fstat(self._fd).st_size

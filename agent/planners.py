@@ -306,7 +306,6 @@ class GLMPlanner:
             raise TransientError(f"{where} sent a reply with no choices")
         return response
 
-
     def _create(self, body: dict):
         """The request with `timeout` as a deadline for the whole reply: the client's timeouts are per
         read, so an endpoint that sends a byte a second would hold the run for ever."""

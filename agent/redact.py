@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 HIDDEN = "[hidden]"
 MIN_LENGTH = 4  # shorter values would hide every such run of letters in ordinary text
-_secrets: set[str] = set()
+_secrets: list[str] = []  # longest first, so "key-123" is hidden before "key"
 
 
 def register(*values: str | None) -> None:
@@ -15,8 +15,8 @@ def register(*values: str | None) -> None:
     too common to hide everywhere)."""
     for value in values:
         if value and len(value) >= MIN_LENGTH:
-            _secrets.add(value)
-            _secrets.add(unquote(value))
+            _secrets.extend({value, unquote(value)} - set(_secrets))
+    _secrets.sort(key=len, reverse=True)
 
 
 def register_url(url: str | None) -> None:
@@ -33,7 +33,7 @@ def scrub(value):
     if not _secrets:
         return value
     if isinstance(value, str):
-        for secret in sorted(_secrets, key=len, reverse=True):  # "key-123" before "key"
+        for secret in _secrets:
             value = value.replace(secret, HIDDEN)
         return value
     if isinstance(value, dict):
@@ -41,4 +41,3 @@ def scrub(value):
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
     return value
-

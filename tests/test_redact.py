@@ -5,7 +5,7 @@ from agent.console import console, show_error
 
 
 def test_the_key_the_secrets_and_a_url_password_are_hidden_wherever_they_appear(monkeypatch):
-    monkeypatch.setattr(redact, "_secrets", set())
+    monkeypatch.setattr(redact, "_secrets", [])
     redact.register("sk-live-0123456789", "pässwörd", None, "")
     redact.register_url("http://agent:url%2Fpass@gpu-box:8000/v1")
     echoed = {"error": "HTTP 400: bad header 'Authorization: Bearer sk-live-0123456789'",
@@ -20,5 +20,5 @@ def test_the_key_the_secrets_and_a_url_password_are_hidden_wherever_they_appear(
 
 
 def test_nothing_is_changed_when_nothing_is_registered(monkeypatch):
-    monkeypatch.setattr(redact, "_secrets", set())
+    monkeypatch.setattr(redact, "_secrets", [])
     assert redact.scrub({"a": ["b", 1]}) == {"a": ["b", 1]}
