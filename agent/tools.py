@@ -222,6 +222,10 @@ class ToolsPlanner(GLMPlanner):
             reply = Reply(content, reasoning, usage, request,
                           {"encode": encoded - started, "model": time.perf_counter() - encoded},
                           choice.finish_reason, attempts)
+            try:
+                bounded(reply)
+            except FormatError as error:
+                return _Reading({"role": "assistant", "content": reply.raw}, [], error=error)
             received = message.tool_calls or []
             if len(received) > MAX_ACTIONS:  # refused before any is read or kept
                 error = FormatError(f"the reply has {len(received)} tool calls; make at most {MAX_ACTIONS} at a time")

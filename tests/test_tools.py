@@ -333,6 +333,14 @@ def test_a_reply_with_thousands_of_calls_is_refused_whole_and_not_kept():
     assert len(json.dumps(endpoint.requests[1])) < 2 * len(json.dumps(endpoint.requests[0]))
 
 
+def test_a_tools_reply_beyond_any_real_size_is_refused_and_kept_bounded():
+    huge = tool_reply(("DONE", {}), content="I think. " * 20000)  # invented
+    with ScriptedEndpoint([huge]) as endpoint:
+        with pytest.raises(FormatError, match="more than 100000") as caught:
+            planner_for(endpoint).decide("t", synthetic_frame())
+    assert len(caught.value.reply.raw) <= 100_010
+
+
 def test_arguments_nested_too_deep_are_a_format_error():
     with pytest.raises(FormatError, match="nested too deep"):
         actions_from_tool_calls([call("left_click", "[" * 100_000 + "]" * 100_000)])
