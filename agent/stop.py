@@ -98,8 +98,11 @@ class StopWatch:
         for listener in self._listeners:
             try:
                 listener.stop()
-            except self._display_lost:  # its X server is gone, and the listener with it
-                pass
+            except (*self._display_lost, AttributeError):  # its X server is gone, and the listener with it
+                pass  # (python-xlib drops a closed connection's request queue: AttributeError on the next request)
+        for listener in self._listeners:  # one whose display died raises as it ends: still quietly
+            listener.join(1)
         if self._listeners:
             signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a stop still on its way finds the run over
-            threading.excepthook = self._excepthook
+            if not any(listener.is_alive() for listener in self._listeners):
+                threading.excepthook = self._excepthook
