@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -11,26 +10,16 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from . import __version__, redact
-from .confirm import Confirmer, ask_on_terminal, load_policy
-from .console import RunView, console, show_error
-from .demo import TARGET_TIMEOUT, replay_demonstration
-from .episode import EPISODE_FILE, EpisodeWriter, new_run_dir, read_episode
-from .errors import AgentError, StopRequested
-from .evaluate import add_parser as add_eval_parser
-from .executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
-from .local import LocalPlanner
-from .mask import MaskedScreen, SecretMask
-from .loop import EXIT_CODES, Agent, Limits
-from .planners import GLMConfig, GLMPlanner
-from .replay import ReplayPlanner
-from .record import record as record_demonstration
-from .report import write_animation, write_report
-from .screen import Screen
-from .skills import SKILLS_DIR, SkillRunner, add_skill, find_skill, list_skills, python_files, run_skill
-from .snap import SnappingPlanner
-from .stop import DEFAULT_STOP_KEYS, StopWatch
-from .tools import ToolsConfig, ToolsPlanner
+from agent import __version__, api
+from agent.core.confirm import ask_on_terminal
+from agent.core.console import RunView, console, show_error
+from agent.core.episode import new_run_dir, read_episode
+from agent.core.errors import AgentError, StopRequested
+from agent.core.loop import EXIT_CODES
+from agent.core.stop import DEFAULT_STOP_KEYS
+from agent.demos.reground import TARGET_TIMEOUT
+from agent.demos.skills import SKILLS_DIR, add_skill, find_skill, list_skills, python_files
+from agent.evaluate import add_parser as add_eval_parser
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
@@ -111,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--size", default="1280x800", help="screen size WxH (default: 1280x800)")
     sandbox.add_argument("--apps", default="form,editor", help="demo apps to start, comma-separated "
                                                                "(form, editor; default: both; '' for none)")
+    sandbox.add_argument("--view", action="store_true",
+                         help="serve the display to a browser on 127.0.0.1 (x11vnc + noVNC) and print its URL, "
+                              "with a one-time password, as a line 'view: URL'")
     sandbox.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                          help="a command to run with DISPLAY set; the sandbox ends when it exits")
     sandbox.set_defaults(command=command_sandbox)
@@ -239,162 +231,65 @@ def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
     return values
 
 
-def parse_secrets(pairs: list[str]) -> dict[str, str]:
-    from_environment = {k.removeprefix("GUI_AGENT_SECRET_"): v for k, v in os.environ.items()
-                        if k.startswith("GUI_AGENT_SECRET_")}
-    return from_environment | parse_pairs(pairs, "--secret")
+def run_options(args) -> dict:
+    """The library's options from the arguments of the same names."""
+    options = {name: getattr(args, name) for name in api.RunOptions.model_fields if hasattr(args, name)}
+    return options | {"secrets": parse_pairs(getattr(args, "secret", []), "--secret")}
 
 
 def keep_secret(args) -> None:
-    """The API key, a password in the base URL and the --secret values are hidden in everything the
-    run writes or prints (agent.redact), whatever echoes them."""
-    redact.register(getattr(args, "api_key", None), os.environ.get("GUI_AGENT_API_KEY"), os.environ.get("ZAI_API_KEY"))
-    redact.register_url(getattr(args, "base_url", None) or os.environ.get("GUI_AGENT_BASE_URL"))
-    redact.register(*parse_secrets(getattr(args, "secret", [])).values())
+    """Whatever the command, the key and secrets given are hidden in all it prints (agent.core.redact)."""
+    api.keep_secret(api.options_of(run_options(args)))
 
 
-def check_secrets_given(task: str, secrets: dict[str, str]) -> None:
-    """A task that says {{NAME}} needs that secret: without it the model would type the placeholder."""
-    for name in sorted(set(re.findall(r"\{\{(\w+)\}\}", task)) - set(secrets)):
-        raise AgentError(f"the task uses {{{{{name}}}}} but no secret {name} is given; "
-                         f"pass --secret {name}=VALUE or set GUI_AGENT_SECRET_{name}")
+def finish(view: RunView, result: api.RunResult) -> int:
+    view.summary(result.status, result.message, result.steps, result.episode)
+    if result.report:
+        console.print(f"report: {result.report}")
+    return result.exit_code
 
 
-def glm_config(args, saved: dict | None = None) -> GLMConfig:
-    saved = saved or {}
-    given = {"model": args.model, "base_url": args.base_url, "thinking": args.thinking,
-             "max_tokens": args.reply_tokens, "timeout": args.timeout, "max_retries": args.retries}
-    fields = {k: v for k, v in saved.items() if k in GLMConfig.model_fields and k != "api_key"}
-    fields |= {k: v for k, v in given.items() if v is not None}
-    return GLMConfig(**fields, api_key=args.api_key)
+def print_note(text: str) -> None:
+    head, sep, rest = text.partition(": ")
+    if sep and head in ("note", "warning", "no model endpoint or key configured"):
+        console.print(f"[yellow]{escape(head)}:[/yellow] {escape(rest)}")
+    else:
+        console.print(escape(text))
 
 
 def command_run(args) -> int:
-    parse_secrets(args.secret)  # a bad --secret is reported before anything starts
-    if args.model == "local" or (args.model is None and not args.base_url and not args.api_key):
-        if args.model is None:
-            console.print("[yellow]no model endpoint or key configured:[/yellow] using the embedded planner "
-                          "(--model local); pass --base-url or --api-key for GLM-4.5V")
-        return drive(args, args.task, LocalPlanner(args.task), {"model": "local"})
-    config = glm_config(args, {"base_url": GLMConfig().base_url})
-    skills = [found.describe() for found in list_skills(args.skills, args.python_skills)] if args.skills else None
-    if args.protocol == "tools":
-        config = ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=args.tool_choice)
-        planner = ToolsPlanner(config, skills)
-    else:
-        planner = GLMPlanner(config, skills)
-    settings = {**config.model_dump(), "protocol": args.protocol, "snap": args.snap,
-                "skills": [found["name"] for found in skills] if skills else None,
-                **({"skills_dir": str(args.skills), "python_skills": args.python_skills} if skills else {})}
-    return drive(args, args.task, SnappingPlanner(planner) if args.snap else planner, settings,
-                 skills_root=args.skills, python_skills=args.python_skills)
+    view = RunView(args.max_steps)
+    return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
+                                **run_options(args)))
 
 
 def command_resume(args) -> int:
     episode = read_episode(args.episode)
-    if episode.end and episode.end["status"] == "done":
-        raise AgentError(f"{args.episode} ended done; there is nothing to resume")
-    settings = episode.header.get("settings", {})
-    protocol = {"glm": "text", "tools": "tools"}.get(episode.header.get("planner"))
-    if protocol is None:
-        raise AgentError(f"only model runs can be resumed; {args.episode} was planned by "
-                         f"{episode.header.get('planner')!r}: start it again with `gui-agent run`")
-    config = glm_config(args, settings)
-    skills_dir, python_skills = skills_of(settings)
-    skills = [found.describe() for found in list_skills(skills_dir, python_skills)] if skills_dir else None
-    if protocol == "tools":  # 'auto' if the server refused 'required' during the run
-        asked = [s["request"]["tool_choice"] for s in episode.steps if "tool_choice" in s.get("request", {})]
-        config = ToolsConfig(**config.model_dump(), api_key=config.api_key,
-                             tool_choice=(asked or [settings.get("tool_choice", "required")])[-1])
-        planner = ToolsPlanner(config, skills)
-    else:
-        planner = GLMPlanner(config, skills)
-    planner.restore(episode)
     done_steps = episode.steps[-1]["index"] if episode.steps else 0
-    args.out, args.max_steps = episode.path, done_steps + args.max_steps  # --max-steps more replies
-    resume_from = {"steps": done_steps, "tokens": 0}
-    note = "cut short" if episode.cut_short else f"ended {episode.end['status']}"
-    console.print(f"resuming {args.episode} ({note}) after step {resume_from['steps']}")
-    snap = settings.get("snap", True)
-    return drive(args, episode.header.get("task", ""), SnappingPlanner(planner) if snap else planner,
-                 {**config.model_dump(), "protocol": protocol, "snap": snap, "skills": settings.get("skills"),
-                  **({"skills_dir": str(skills_dir), "python_skills": python_skills} if skills else {})},
-                 resume_from=resume_from, skills_root=skills_dir if skills else None, python_skills=python_skills)
-
-
-def skills_of(settings: dict) -> tuple[Path | None, bool]:
-    """The skills folder an episode's run offered (None when it offered none) and whether it loaded
-    the Python skills there."""
-    offered = Path(settings.get("skills_dir") or SKILLS_DIR) if settings.get("skills") else None
-    return offered, bool(settings.get("python_skills"))
+    view = RunView(done_steps + args.max_steps)
+    return finish(view, api.resume(args.episode, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
+                                   **run_options(args)))
 
 
 def command_replay(args) -> int:
     episode = read_episode(args.episode)
-    if episode.cut_short:
-        console.print(f"[yellow]note:[/yellow] {args.episode} was cut short (no end line); replaying what it has")
-    if args.reground or episode.header.get("planner") == "demonstration":
-        return command_replay_regrounded(args, episode)
-    if args.param:
-        raise AgentError("--param needs a re-grounded replay (--reground)")
-    if args.dry_run:
-        console.print("[yellow]note:[/yellow] a dry run changes nothing on the screen, so only the first step's "
-                      "screen is checked against the recording")
-    planner = ReplayPlanner(episode, check_all=not args.dry_run, screen=Screen(args.display, args.monitor))
-    skills_root, python_skills = skills_of(episode.header.get("settings", {}))
-    return drive(args, episode.header.get("task", ""), planner, {"replay_of": str(episode.path)},
-                 skills_root=skills_root, python_skills=python_skills)
+    regrounded = args.reground or episode.header.get("planner") == "demonstration"
+    view = RunView(len(episode.steps) if regrounded else args.max_steps)
+    return finish(view, api.replay(args.episode, reground=args.reground, params=parse_pairs(args.param, "--param"),
+                                   target_timeout=args.target_timeout, on_step=view.step, on_note=print_note,
+                                   **run_options(args)))
 
 
 def command_record(args) -> int:
     out = args.out or new_run_dir()
-    status, message, steps = record_demonstration(
-        args.display, out, args.stop_keys, args.description,
-        on_ready=lambda: console.print(f"recording display {args.display} into {out}: do the task, then press "
-                                       f"{args.stop_keys} (or Ctrl+C here)"),
+    result = api.record(
+        out, display=args.display, stop_keys=args.stop_keys, description=args.description,
+        on_ready=lambda: console.print(f"recording display {args.display} into {out}: "
+                                       f"do the task, then press {args.stop_keys} (or Ctrl+C here)"),
         on_step=lambda step: console.print(f"[bold]step {step['index']}[/bold] [cyan]{escape(step['call'])}[/cyan]"))
-    console.print(f"{status}: {message}; {steps} steps in {out}; replay it with `gui-agent replay {out}`")
-    return EXIT_CODES[status]
-
-
-def typing_secrets(computer, secrets: dict[str, str]) -> tuple[SecretTyping, SecretMask | None]:
-    """The computer that types {{NAME}} as its secret (and refuses a name not given), and with
-    secrets, the mask that covers a typed one in every screenshot kept or sent."""
-    mask = SecretMask() if secrets else None
-    return SecretTyping(computer, secrets, on_typed=mask.secret_typed if mask else lambda value: None), mask
-
-
-def act_with_stop_keys(args, out: Path, step_limit, act) -> int:
-    """Runs `act(on_step, computer, mask)` (a re-grounded replay or a skill) with the stop keys
-    watched and SIGTERM stopping it, as `drive` does for runs; `mask` covers typed secrets."""
-    screen = Screen(args.display, args.monitor)
-    monitor = screen.capture().monitor
-    screen.close()
-    secrets = parse_secrets(getattr(args, "secret", []))
-    computer = RecordingComputer(monitor) if getattr(args, "dry_run", False) else PyAutoGUIComputer(screen.display, monitor)
-    computer, mask = typing_secrets(computer, secrets)
-    view = RunView(step_limit)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    stopper = start_stop_watch(screen.display, args.stop_keys, monitor)
-    try:
-        status, message = act(view.step, computer, mask)
-    finally:
-        if stopper:
-            stopper.stop()
-    view.summary(status, message, len(read_episode(out).steps), out)
-    if getattr(args, "report", False):
-        try:
-            console.print(f"report: {write_report(out)}")
-        except AgentError as error:
-            show_error(f"no report: {error}")
-    return EXIT_CODES[status]
-
-
-def command_replay_regrounded(args, episode) -> int:
-    out = args.out or new_run_dir()
-    return act_with_stop_keys(args, out, len(episode.steps), lambda on_step, computer, mask: replay_demonstration(
-        episode.path, args.display, out, params=parse_pairs(args.param, "--param"), monitor=args.monitor,
-        target_timeout=args.target_timeout, on_step=on_step, computer=computer, mask=mask))
+    console.print(f"{result.status}: {result.message}; {result.steps} steps in {result.episode}; "
+                  f"replay it with `gui-agent replay {result.episode}`")
+    return result.exit_code
 
 
 def command_skills_list(args) -> int:
@@ -422,75 +317,16 @@ def command_skills_add(args) -> int:
 
 def command_run_skill(args) -> int:
     found = find_skill(args.name, args.skills, args.python_skills)
-    params = parse_pairs(args.param, "--param")
-    found.bind(params)  # a wrong parameter is reported before anything starts
-    out = args.out or new_run_dir()
-    steps = len(read_episode(found.path).steps) if found.kind == "demonstration" else "?"
-    return act_with_stop_keys(args, out, steps, lambda on_step, computer, mask: run_skill(
-        args.name, params, args.display, out, root=args.skills, python=args.python_skills, monitor=args.monitor,
-        target_timeout=args.target_timeout, on_step=on_step, computer=computer, mask=mask))
-
-
-def drive(args, task: str, planner, settings: dict, resume_from: dict | None = None,
-          skills_root: Path | None = None, python_skills: bool = False) -> int:
-    secrets = parse_secrets(args.secret)
-    check_secrets_given(task, secrets)
-    screen = Screen(args.display, args.monitor)
-    monitor = screen.capture().monitor
-    computer = RecordingComputer(monitor) if args.dry_run else PyAutoGUIComputer(screen.display, monitor)
-    window_class = getattr(computer, "window_class", lambda: None)
-    computer, mask = typing_secrets(computer, secrets)
-    if mask:
-        screen = MaskedScreen(screen, mask)
-    out = args.out or new_run_dir()
-    if skills_root and not args.dry_run:
-        computer = SkillRunner(computer, screen.display, out, skills_root, args.monitor, python_skills, mask)
-    confirmer = Confirmer(args.confirm, load_policy(args.confirm_policy), args.yes, window_class=window_class)
-    limits = Limits(steps=args.max_steps, seconds=args.max_seconds, tokens=args.max_tokens)
-    settings |= {"limits": {"steps": args.max_steps, "seconds": args.max_seconds, "tokens": args.max_tokens},
-                 "dry_run": args.dry_run, "confirm": args.confirm, "secrets": sorted(secrets)}
-    view = RunView(limits.steps)
-    agent = Agent(task, planner, computer, screen, EpisodeWriter(out, resume=resume_from is not None),
-                  limits=limits, settings=settings, confirmer=confirmer, resume_from=resume_from,
-                  on_step=view.step, on_pause=ask_to_resume)
-    console.print(f"[bold]{planner.name}[/bold] on display {screen.display} "
-                  f"({monitor.width}x{monitor.height}): {task}")
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    stopper = start_stop_watch(screen.display, args.stop_keys, monitor)
-    try:
-        status, message = agent.run()
-    finally:
-        if stopper:
-            stopper.stop()
-    view.summary(status, message, agent.steps, out)
-    if args.report:
-        try:
-            console.print(f"report: {write_report(out)}")
-        except AgentError as error:  # a report that cannot be written does not change the run's status
-            show_error(f"no report: {error}")
-    return EXIT_CODES[status]
+    view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
+    return finish(view, api.run_skill(args.name, parse_pairs(args.param, "--param"), target_timeout=args.target_timeout,
+                                      on_step=view.step, on_note=print_note, report=False, **run_options(args)))
 
 
 def command_report(args) -> int:
-    episode_dir = args.episode.parent if args.episode.name == EPISODE_FILE else args.episode
-    console.print(f"report: {write_report(episode_dir, prices=args.prices)}")
+    console.print(f"report: {api.report(args.episode, prices=args.prices)}")
     if args.gif:
-        console.print(f"replay: {write_animation(episode_dir, fps=args.fps)}")
+        console.print(f"replay: {api.animation(args.episode, fps=args.fps)}")
     return 0
-
-
-def start_stop_watch(display: str, keys: str, monitor):
-    if keys.lower() == "none":
-        return None
-    right, bottom = monitor.left + monitor.width - 1, monitor.top + monitor.height - 1
-    corners = [(monitor.left, monitor.top), (right, monitor.top), (monitor.left, bottom), (right, bottom)]
-    try:
-        stopper = StopWatch(display, keys, corners).start()
-    except (AgentError, ValueError) as error:
-        console.print(f"[yellow]warning:[/yellow] no stop keys: {error}")
-        return None
-    console.print(f"press {keys} or move the pointer into a screen corner to stop the run at once")
-    return stopper
 
 
 def ask_to_resume() -> bool:
@@ -498,13 +334,11 @@ def ask_to_resume() -> bool:
     return bool(ask_on_terminal("Resume the run? (no: quit)"))
 
 
-def stop_on_sigterm(signum, frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the episode's end short
-    raise StopRequested("terminated by SIGTERM")
-
-
 def command_sandbox(args) -> int:
+    from contextlib import nullcontext
+
     from sandbox.session import XSession
+    from sandbox.view import LiveView
 
     width, height = parse_size(args.size)
     command = args.run_command[1:] if args.run_command[:1] == ["--"] else args.run_command
@@ -514,18 +348,22 @@ def command_sandbox(args) -> int:
             app.wait_ready()
         console.print(f"sandbox ready on DISPLAY={session.display} ({width}x{height}); apps: "
                       + (", ".join(f"{a.name} (record {a.record_path})" for a in apps) or "none"))
-        if command:
-            code = subprocess.run(command, env=session.env).returncode
-            for app in apps:
-                console.print(f"{app.name} ended with state {json.dumps(app.record().get('state', {}), ensure_ascii=False)}")
-            return code
-        console.print(f"in another terminal: export DISPLAY={session.display} XAUTHORITY={session.xauthority}\n"
-                      f"files the apps save go to {session.files} (removed with the sandbox); Ctrl+C here to stop")
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        try:
-            signal.pause()
-        except KeyboardInterrupt:
-            pass
+        with LiveView(session.display, session.xauthority) if args.view else nullcontext() as view:
+            if view:
+                console.print(f"view: {view.url}")
+            if command:
+                code = subprocess.run(command, env=session.env).returncode
+                for app in apps:
+                    console.print(f"{app.name} ended with state "
+                                  f"{json.dumps(app.record().get('state', {}), ensure_ascii=False)}")
+                return code
+            console.print(f"in another terminal: export DISPLAY={session.display} XAUTHORITY={session.xauthority}\n"
+                          f"files the apps save go to {session.files} (removed with the sandbox); Ctrl+C here to stop")
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            try:
+                signal.pause()
+            except KeyboardInterrupt:
+                pass
     return 0
 
 

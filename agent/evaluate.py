@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,9 +29,9 @@ from typing import Callable
 
 from rich.table import Table
 
-from .console import console, escape, show_error
-from .episode import EPISODE_FILE, now_iso, read_episode
-from .errors import AgentError
+from agent.core.console import console, escape, show_error
+from agent.core.episode import EPISODE_FILE, now_iso, read_episode
+from agent.core.errors import AgentError
 
 SUMMARY_FILE = "summary.json"
 DESCRIPTION = ("Run the tasks of sandbox/tasks, each in its own Xvfb display with `gui-agent run`, and check "
@@ -80,10 +81,12 @@ class Runs:
 
 
 def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), workers: int = 1,
-             on_result: Callable[[dict], None] = lambda result: None) -> dict:
+             on_result: Callable[[dict], None] = lambda result: None,
+             on_view: Callable[[str, str], None] | None = None) -> dict:
     """Run the tasks, `workers` at a time; write and return the summary. On Ctrl+C (or SIGTERM made
     KeyboardInterrupt) the runs under way are stopped, their sandboxes torn down, and the summary
-    of what ran is written with "interrupted": true."""
+    of what ran is written with "interrupted": true. With `on_view`, each task's display is served
+    to a browser (sandbox.view) and `on_view(task name, URL)` hears where."""
     out = Path(out)
     taken = [t.name for t in tasks if (out / t.name / EPISODE_FILE).exists()]
     if taken:
@@ -92,7 +95,7 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
     started, started_at, runs = time.monotonic(), now_iso(), Runs()
 
     def one(task) -> dict:
-        result = run_task(task, out, model, runs)
+        result = run_task(task, out, model, runs, on_view)
         if result["status"] != "not_run":
             on_result(result)
         return result
@@ -115,10 +118,12 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
     return summary
 
 
-def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None) -> dict:
+def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
+             on_view: Callable[[str, str], None] | None = None) -> dict:
     """One task in its own sandbox; always a result, whatever breaks."""
     from sandbox.session import XSession
     from sandbox.tasks import EndState, start
+    from sandbox.view import LiveView
 
     result = {"task": task.name, "app": task.app, "passed": False, "status": "error", "steps": 0,
               "seconds": 0.0, "tokens": 0}
@@ -131,7 +136,10 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None) -> 
     folder = out / task.name
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        with XSession(*task.size) as session:
+        with XSession(*task.size) as session, \
+                (LiveView(session.display, session.xauthority) if on_view else nullcontext()) as view:
+            if view:
+                on_view(task.name, view.url)
             try:
                 app = start(task, session, folder / "work")
             except Exception as error:  # an app that cannot start fails its task only
@@ -249,6 +257,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="tasks run at a time (default: 1)")
     parser.add_argument("--out", type=Path, help="folder for summary.json and the episodes "
                                                  "(default: a new folder under ./runs/)")
+    parser.add_argument("--view", action="store_true",
+                        help="serve each task's display to a browser on 127.0.0.1 and print its URL ('view: URL')")
     parser.add_argument("--run-arg", action="append", default=[], metavar="ARG",
                         help="one more option for every `gui-agent run`, e.g. --run-arg=--no-thinking (repeatable)")
     parser.set_defaults(command=command_eval)
@@ -264,7 +274,8 @@ def command_eval(args) -> int:
     model = ModelOptions(args.model, args.base_url, args.api_key, tuple(args.run_arg))
     console.print(f"{len(tasks)} task(s), {args.workers} at a time, model {args.model}; out: {out}")
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    summary = evaluate(tasks, out, model, args.workers, on_result=print_result)
+    summary = evaluate(tasks, out, model, args.workers, on_result=print_result,
+                       on_view=(lambda name, url: console.print(f"view: {url} ({name})")) if args.view else None)
     print_summary(summary, out)
     if summary.get("interrupted"):
         return 130

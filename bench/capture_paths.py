@@ -1,5 +1,5 @@
 """Per-step time outside the model, phase by phase, at 1280x800 and 1920x1080 on Xvfb; and the agent's
-capture path (mss, then agent.png's banded PNG encoder) against the capture paths other agents
+capture path (mss, then agent.core.png's banded PNG encoder) against the capture paths other agents
 use, measured in the same run, taking turns.
 
     python bench/capture_paths.py [--runs 40]
@@ -50,10 +50,10 @@ def timed(function, runs: int) -> list[float]:
 
 def measure(width: int, height: int, runs: int) -> dict:
     """Runs in its own process: start a display, put apps on it, time every phase and path."""
-    from agent.executors import PyAutoGUIComputer
-    from agent.prompt import Turn, build_content
-    from agent.reply import parse_reply
-    from agent.screen import Frame, Screen
+    from agent.core.executors import PyAutoGUIComputer
+    from agent.planners.prompt import Turn, build_content
+    from agent.planners.reply import parse_reply
+    from agent.core.screen import Frame, Screen
 
     with XSession(width, height) as session, tempfile.TemporaryDirectory() as tmp:
         # pyscreeze takes its scrot path only when it knows it is on X11, as a desktop session says

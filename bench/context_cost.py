@@ -4,7 +4,7 @@ the image tokens per request stop growing after the fourth step.
 
     python bench/context_cost.py [--steps 50]
 
-Tokens follow the protocol's resize rule (agent.geometry.image_tokens: sides rounded to multiples
+Tokens follow the protocol's resize rule (agent.core.geometry.image_tokens: sides rounded to multiples
 of 28 px, one token per 28x28 patch). Each run serves synthetic frames (tests/fakes.py: a white
 screen with a shaded block, so they compress to almost nothing); request bytes are also given for
 screen-like frames (the two demo windows of the recorded screenshots in tests/episodes on a desktop
@@ -22,10 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from agent.geometry import Monitor, image_tokens, smart_resize  # noqa: E402
-from agent.planners import GLMConfig, GLMPlanner  # noqa: E402
-from agent.prompt import HISTORY_IMAGES  # noqa: E402
-from agent.screen import Frame  # noqa: E402
+from agent.core.geometry import Monitor, image_tokens, smart_resize  # noqa: E402
+from agent.core.screen import Frame  # noqa: E402
+from agent.planners.glm import GLMConfig, GLMPlanner  # noqa: E402
+from agent.planners.prompt import HISTORY_IMAGES  # noqa: E402
 from endpoint import ScriptedEndpoint  # noqa: E402
 from fakes import synthetic_frame  # noqa: E402
 

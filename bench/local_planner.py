@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.episode import EpisodeWriter, read_episode  # noqa: E402
-from agent.executors import PyAutoGUIComputer  # noqa: E402
-from agent.local import LocalPlanner  # noqa: E402
-from agent.loop import Agent, Limits  # noqa: E402
-from agent.screen import Screen  # noqa: E402
+from agent.core.episode import EpisodeWriter, read_episode  # noqa: E402
+from agent.core.executors import PyAutoGUIComputer  # noqa: E402
+from agent.core.loop import Agent, Limits  # noqa: E402
+from agent.core.screen import Screen  # noqa: E402
+from agent.planners.embedded import LocalPlanner  # noqa: E402
 from sandbox.session import XSession  # noqa: E402
 
 INSTRUCTION = ('type "Ada Lovelace" into Name, type "ada@example.com" into Email, tick Subscribe, '

@@ -39,8 +39,8 @@ def differs_beyond_cursor(a, b) -> bool:
 
 
 def measure(rounds: int) -> list[dict]:
-    from agent.executors import PyAutoGUIComputer
-    from agent.screen import Screen
+    from agent.core.executors import PyAutoGUIComputer
+    from agent.core.screen import Screen
 
     with XSession(1280, 800) as session, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(DISPLAY=session.display, XAUTHORITY=session.env["XAUTHORITY"])

@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from agent.episode import EpisodeWriter, read_episode  # noqa: E402
-from agent.executors import PyAutoGUIComputer  # noqa: E402
-from agent.loop import Agent, Limits  # noqa: E402
-from agent.planners import GLMConfig, GLMPlanner  # noqa: E402
-from agent.screen import Screen  # noqa: E402
+from agent.core.episode import EpisodeWriter, read_episode  # noqa: E402
+from agent.core.executors import PyAutoGUIComputer  # noqa: E402
+from agent.core.loop import Agent, Limits  # noqa: E402
+from agent.core.screen import Screen  # noqa: E402
+from agent.planners.glm import GLMConfig, GLMPlanner  # noqa: E402
 from endpoint import ScriptedEndpoint  # noqa: E402
 from sandbox.session import XSession  # noqa: E402
 

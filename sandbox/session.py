@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import AgentError
+from agent.core.errors import AgentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APPS = ("form", "editor")
@@ -48,10 +48,10 @@ def write_cookie(path: Path) -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Runs in each child before exec: the kernel sends it SIGTERM when the sandbox process dies,
+def _die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Runs in each child before exec: the kernel sends it SIGTERM (or signum) when the sandbox process dies,
     however it dies (SIGKILL included), so no Xvfb, openbox or app outlives it."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -59,6 +59,18 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         os.killpg(process.pid, signum)
     except ProcessLookupError:
         pass
+
+
+def _end_processes(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM to each process group in the order given, then SIGKILL to any still there after 3 s."""
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
 
 
 @dataclass
@@ -157,14 +169,7 @@ class XSession:
         return App(app, process, record)
 
     def stop(self) -> None:
-        for process in reversed(self._processes):  # apps first, the X server last
-            _signal_group(process, signal.SIGTERM)
-        for process in reversed(self._processes):
-            try:
-                process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
+        _end_processes(self._processes[::-1])  # apps first, the X server last
         self._processes.clear()
         shutil.rmtree(self._tmp, ignore_errors=True)
 

@@ -1,7 +1,7 @@
 """Python skills for any app. A skill's first parameter is the SkillContext it acts through; the
 others, typed str, int, float or bool, are what `gui-agent run-skill NAME key=value` takes."""
 
-from agent.skills import SkillContext, skill
+from agent.demos.skills import SkillContext, skill
 
 
 @skill

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from agent.geometry import Monitor
-from agent.screen import Frame
+from agent.core.geometry import Monitor
+from agent.core.screen import Frame
 
 
 def synthetic_frame(width: int = 1280, height: int = 800, shade: int = 0, monitor: Monitor | None = None) -> Frame:

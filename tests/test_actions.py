@@ -1,9 +1,9 @@
 import pytest
 from pydantic import ValidationError
 
-from agent.actions import ACTION, Click, Drag, Key, Scroll, TypeText
-from agent.executors import RecordingComputer
-from agent.geometry import Geometry, Monitor
+from agent.core.actions import ACTION, Click, Drag, Key, Scroll, TypeText
+from agent.core.executors import RecordingComputer
+from agent.core.geometry import Geometry, Monitor
 
 
 def test_points_outside_model_space_are_refused():
@@ -58,7 +58,7 @@ def test_actions_perform_in_screen_pixels_on_the_computer():
 
 
 def test_the_computer_refuses_points_off_its_monitor():
-    from agent.errors import ActionError
+    from agent.core.errors import ActionError
     computer = RecordingComputer(Monitor(0, 0, 800, 600))
     with pytest.raises(ActionError, match="outside"):
         computer.click((800, 10), "left", 1)

@@ -1,6 +1,6 @@
 """What the terminal shows: text from replies, episodes and errors never reaches it raw."""
 
-from agent.console import RunView, console, show_error
+from agent.core.console import RunView, console, show_error
 
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\x1b[31m[bold]red[/bold]\x9b1m"  # invented: retitle, clear, colour, markup
 

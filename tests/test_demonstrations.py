@@ -1,5 +1,5 @@
-"""Demonstrations: a task performed with xdotool as a person would is recorded by agent.record,
-replayed by agent.demo on a window that moved and changed size, and kept as a skill with a
+"""Demonstrations: a task performed with xdotool as a person would is recorded by agent.demos.record,
+replayed by agent.demos.reground on a window that moved and changed size, and kept as a skill with a
 parameter. Recording, replays and skills run in processes of their own, as the command line runs
 them (pyautogui binds one display per process); the form's own record proves the effects."""
 
@@ -15,14 +15,14 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.demo import CONTEXT_SIZE, Grounder, Target
-from agent.episode import read_episode
-from agent.errors import AgentError
-from agent.geometry import Monitor
-from agent.ocr import OCR
-from agent.record import Event, Merger, crop_around, key_name
-from agent.screen import Frame
-from agent.skills import add_skill, find_skill, list_skills
+from agent.core.episode import read_episode
+from agent.core.errors import AgentError
+from agent.core.geometry import Monitor
+from agent.core.ocr import OCR
+from agent.core.screen import Frame
+from agent.demos.record import Event, Merger, crop_around, key_name
+from agent.demos.reground import CONTEXT_SIZE, Grounder, Target
+from agent.demos.skills import add_skill, find_skill, list_skills
 from sandbox.session import App, XSession
 from scenarios import HEIGHT, SCENARIOS, WIDTH, gui_agent
 
@@ -107,7 +107,7 @@ def submitted(record: dict) -> dict | None:
 
 def start_recording(session: XSession, folder: Path) -> subprocess.Popen:
     """The recorder in a process of its own, once it listens (it writes the header then)."""
-    recorder = start("agent.record.record", session.display, str(folder), env=session.env)
+    recorder = start("agent.demos.record.record", session.display, str(folder), env=session.env)
     deadline = time.monotonic() + 30
     while not (folder / "episode.jsonl").is_file() or not (folder / "episode.jsonl").read_text():
         assert recorder.poll() is None and time.monotonic() < deadline, recorder.communicate()
@@ -182,7 +182,7 @@ def test_sigint_stops_the_recorder_with_what_was_done_so_far(x_session, tmp_path
 def test_the_replay_on_a_moved_and_resized_window_reproduces_the_app_state(demonstration, x_session, tmp_path):
     app = x_session.launch("form", geometry="780x620+330+100")
     app.wait_ready()
-    status, message = call("agent.demo.replay_demonstration", str(demonstration.folder), x_session.display,
+    status, message = call("agent.demos.reground.replay_demonstration", str(demonstration.folder), x_session.display,
                            str(tmp_path / "replay"), env=x_session.env)
     assert (status, message) == ("done", "")
     record = app.record()
@@ -198,7 +198,7 @@ def test_the_replay_on_a_moved_and_resized_window_reproduces_the_app_state(demon
 def test_a_target_that_is_gone_stops_the_replay_and_the_partial_replay_is_kept(demonstration, x_session, tmp_path):
     app = x_session.launch("form", geometry="700x130+300+200")  # too short to show the country list
     app.wait_ready()
-    status, message = call("agent.demo.replay_demonstration", str(demonstration.folder), x_session.display,
+    status, message = call("agent.demos.reground.replay_demonstration", str(demonstration.folder), x_session.display,
                            str(tmp_path / "replay"), env=x_session.env, target_timeout=2)
     assert status == "error"
     assert message.startswith("step 6 (scroll(") and "not on the screen after 2 s" in message
@@ -219,7 +219,7 @@ def test_a_skill_with_a_parameter_runs_with_a_new_value(demonstration, x_session
         add_skill("other", demonstration.folder, {"name": "Ada"}, root=skills)
     app = x_session.launch("form", geometry=RECORDED_AT)
     app.wait_ready()
-    status, message = call("agent.skills.run_skill", "register", {"name": "Grace Hopper"}, x_session.display,
+    status, message = call("agent.demos.skills.run_skill", "register", {"name": "Grace Hopper"}, x_session.display,
                            str(tmp_path / "run"), root=str(skills), env=x_session.env)
     assert (status, message) == ("done", "")
     assert app.record()["state"] == demonstration.state | {"name": "Grace Hopper"}
@@ -232,7 +232,7 @@ def test_an_agent_episode_replays_by_its_screenshots(x_session, tmp_path):
     scenario = SCENARIOS["form"]
     app = x_session.launch("form", geometry="700x560+0+0")
     app.wait_ready()
-    status, message = call("agent.demo.replay_demonstration", str(EPISODES / "form"), x_session.display,
+    status, message = call("agent.demos.reground.replay_demonstration", str(EPISODES / "form"), x_session.display,
                            str(tmp_path / "replay"), env=x_session.env)
     assert (status, message) == ("done", "")
     assert scenario.outcome(app.record(), tmp_path) == json.loads((EPISODES / "form" / "outcome.json").read_text())
@@ -244,7 +244,7 @@ def test_a_python_skill_runs_with_typed_parameters(x_session, tmp_path):
         find_skill("click_text", python=True).bind({"text": "Subscribe", "double": "maybe"})
     app = x_session.launch("form", geometry=RECORDED_AT)
     app.wait_ready()
-    status, message = call("agent.skills.run_skill", "click_text", {"text": "Subscribe"}, x_session.display,
+    status, message = call("agent.demos.skills.run_skill", "click_text", {"text": "Subscribe"}, x_session.display,
                            str(tmp_path / "run"), python=True, env=x_session.env)
     assert (status, message) == ("done", "")
     assert app.record()["state"]["subscribe"] is True

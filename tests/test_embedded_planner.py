@@ -7,14 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
-from agent import actions as a
-from agent import grounding as g
-from agent.errors import GroundingError
-from agent.geometry import Monitor
-from agent.local import LocalPlanner
-from agent.ocr import OCR, TextBox
-from agent.planners import Reply, interpret
-from agent.screen import Frame
+from agent.core import actions as a
+from agent.core.errors import GroundingError
+from agent.core.geometry import Monitor
+from agent.core.ocr import OCR, TextBox
+from agent.core.planner import Reply
+from agent.core.screen import Frame
+from agent.planners import grounding as g
+from agent.planners.embedded import LocalPlanner
+from agent.planners.glm import interpret
 
 WIDTH, HEIGHT = 1000, 700
 GRAY, WHITE, DARK = 217, 255, 90

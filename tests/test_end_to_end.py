@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agent.episode import read_episode
+from agent.core.episode import read_episode
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent, run_scenario
 

@@ -5,15 +5,18 @@ embedded planner, and runs a model-only task through a model endpoint (the loopb
 
 import dataclasses
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
-from agent.episode import read_episode
-from agent.errors import InstructionError
+from agent.core.episode import read_episode
+from agent.core.errors import InstructionError
 from agent.evaluate import ModelOptions, evaluate, main, print_summary
-from agent.instructions import parse_instruction
+from agent.planners.instructions import parse_instruction
 from endpoint import ScriptedEndpoint
+from scenarios import gui_agent
 from sandbox.session import SandboxError, XSession
 from sandbox.tasks import APPS, EndState, load_tasks, start
 
@@ -129,3 +132,24 @@ def test_non_ascii_text_arrives_in_a_terminal_and_in_a_tk_form(programs, tmp_pat
     summary = evaluate([BY_NAME["xterm_unicode"], BY_NAME["form_unicode"]], tmp_path / "eval", ModelOptions("local"),
                        workers=2)
     assert [(r["task"], r["passed"]) for r in summary["results"]] == [("xterm_unicode", True), ("form_unicode", True)]
+
+
+def test_eval_view_prints_each_tasks_view_and_leaves_no_view_server(tmp_path):
+    result = gui_agent("eval", "form_double_click", "--view", "--out", str(tmp_path / "eval"), env=dict(os.environ),
+                       timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    views = [line for line in result.stdout.splitlines() if line.startswith("view: ")]
+    assert len(views) == 1 and views[0].startswith("view: http://127.0.0.1:") and views[0].endswith(
+        "(form_double_click)"), result.stdout
+    port = views[0].split(":")[3].split("/")[0]  # websockify's, on its command line
+    assert not any(port in command_line for command_line in command_lines())
+
+
+def command_lines() -> list[str]:
+    lines = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # ended meanwhile
+            pass
+    return lines

@@ -3,8 +3,8 @@
 import cv2
 import numpy as np
 
-from agent.geometry import Monitor
-from agent.screen import Frame
+from agent.core.geometry import Monitor
+from agent.core.screen import Frame
 
 
 def a_screen(width=333, height=201) -> np.ndarray:

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from agent.geometry import Geometry, Monitor, image_tokens, smart_resize
+from agent.core.geometry import Geometry, Monitor, image_tokens, smart_resize
 
 # (monitor in screen coordinates, size of the image the model saw)
 GEOMETRIES = {

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import GroundingError
-from agent.local import LocalPlanner
-from agent.ocr import OCR
-from agent.screen import Screen
+from agent.core.errors import GroundingError
+from agent.core.ocr import OCR
+from agent.core.screen import Screen
+from agent.planners.embedded import LocalPlanner
 
 FORM_TARGETS = [  # instruction, the widget its first action must hit
     ('type "x" into Name', "name_entry"), ('type "x" into Email', "email_entry"), ("tick Subscribe", "subscribe"),

@@ -20,16 +20,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.episode import EPISODE_FILE, EpisodeWriter, read_episode
-from agent.errors import AgentError, EpisodeError
-from agent.executors import RecordingComputer
-from agent.geometry import Monitor
-from agent.loop import Agent, Limits
-from agent.planners import GLMConfig, GLMPlanner
-from agent.png import encode_png
-from agent.replay import ReplayPlanner
-from agent.report import write_animation, write_report
-from agent.tools import ToolsConfig, ToolsPlanner
+from agent.core.episode import EPISODE_FILE, EpisodeWriter, read_episode
+from agent.core.errors import AgentError, EpisodeError
+from agent.core.executors import RecordingComputer
+from agent.core.geometry import Monitor
+from agent.core.loop import Agent, Limits
+from agent.core.png import encode_png
+from agent.planners.glm import GLMConfig, GLMPlanner
+from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
+from agent.planners.replay import ReplayPlanner
+from agent.reports import write_animation, write_report
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
 from scenarios import gui_agent
@@ -345,7 +345,7 @@ def test_a_second_writer_of_a_folder_is_refused_until_the_first_ends(tmp_path):
 
 
 def test_another_process_writing_the_folder_keeps_it_locked(tmp_path):
-    code = ("import sys, time; from agent.episode import EpisodeWriter; w = EpisodeWriter(sys.argv[1]); "
+    code = ("import sys, time; from agent.core.episode import EpisodeWriter; w = EpisodeWriter(sys.argv[1]); "
             "w.header(task='t', planner='glm'); print('locked', flush=True); time.sleep(30)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).parent.parent)

@@ -1,7 +1,7 @@
 import pytest
 
-from agent.errors import InstructionError
-from agent.instructions import (ClickOn, Press, ScrollIn, SelectFrom, SetTick, TypeInto, WaitFor, parse_instruction,
+from agent.core.errors import InstructionError
+from agent.planners.instructions import (ClickOn, Press, ScrollIn, SelectFrom, SetTick, TypeInto, WaitFor, parse_instruction,
                                 split_clauses)
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from agent.episode import read_episode
+from agent.core.episode import read_episode
 from endpoint import ScriptedEndpoint
 from scenarios import HEIGHT, WIDTH, gui_agent
 
@@ -151,7 +151,7 @@ def test_a_model_click_25px_off_a_labelled_button_is_snapped_onto_it(snap, x_ses
 def test_ocr_runs_with_the_network_off(tmp_path):
     if not shutil.which("unshare") or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
         pytest.skip("this machine cannot make a network namespace (unshare -n)")
-    script = ("import cv2, numpy as np; from agent.ocr import OCR\n"
+    script = ("import cv2, numpy as np; from agent.core.ocr import OCR\n"
               "img = np.full((120, 400, 3), 255, np.uint8)\n"
               "cv2.putText(img, 'Offline OK', (20, 70), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)\n"
               "print([t.text for t in OCR().read(img)])")

@@ -7,14 +7,15 @@ import time
 
 import pytest
 
-from agent.cli import stop_on_sigterm
-from agent.episode import EpisodeWriter, read_episode
-from agent.errors import GroundingError, Interrupted, StopRequested
-from agent.executors import RecordingComputer
-from agent.geometry import Monitor
-from agent.loop import Agent, Limits
-from agent.planners import GLMConfig, GLMPlanner, Reply, interpret
-from agent.replay import ReplayPlanner
+from agent.api import stop_on_sigterm
+from agent.core.episode import EpisodeWriter, read_episode
+from agent.core.errors import GroundingError, Interrupted, StopRequested
+from agent.core.executors import RecordingComputer
+from agent.core.geometry import Monitor
+from agent.core.loop import Agent, Limits
+from agent.core.planner import Reply
+from agent.planners.glm import GLMConfig, GLMPlanner, interpret
+from agent.planners.replay import ReplayPlanner
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
 
@@ -160,7 +161,7 @@ def test_an_unexpected_exception_still_writes_the_end_line_naming_it(tmp_path):
 def test_the_stop_watch_stops_a_run_once_however_often_the_corner_is_reached():
     """Several pointer moves land in the corner; only the first signals, so no second stop can cut
     into the episode's end line."""
-    from agent.stop import StopWatch
+    from agent.core.stop import StopWatch
 
     signalled = []
     previous = signal.signal(signal.SIGUSR1, lambda signum, frame: signalled.append(signum))
@@ -224,7 +225,7 @@ def act_lines(out):
 def test_a_run_that_ends_inside_a_reply_records_the_calls_done_before_it(tmp_path):
     """needs_confirmation on the third call: the first two happened, and both the act lines and the
     step line say so; the third is listed as stopped before it was done."""
-    from agent.confirm import Confirmer
+    from agent.core.confirm import Confirmer
 
     reply = "<|begin_of_box|>left_click(start_box='[10,10]')\ntype(content='abc')\nkey(keys='alt+F4')<|end_of_box|>"
     computer = RecordingComputer(Monitor(0, 0, 1366, 768))
@@ -249,7 +250,7 @@ class StoppedWhileTyping(RecordingComputer):
 
 
 def test_a_type_cut_by_a_stop_is_recorded_with_how_far_it_got_and_resume_tells_the_model(tmp_path):
-    from agent.tools import ToolsConfig, ToolsPlanner
+    from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
 
     reply = "<|begin_of_box|>left_click(start_box='[10,10]')\ntype(content='a long text')<|end_of_box|>"
     agent = Agent("t", ScriptedPlanner("WAIT()", reply), StoppedWhileTyping(Monitor(0, 0, 1366, 768)),
@@ -273,8 +274,8 @@ def test_a_type_cut_by_a_stop_is_recorded_with_how_far_it_got_and_resume_tells_t
 def test_a_step_killed_between_its_act_lines_and_its_step_line_is_history_on_resume(tmp_path):
     """SIGKILL leaves act lines and no step line; read as a step with no reply (every act but the
     last done, the last under way), resume still shows the model what was done and where it stopped."""
-    from agent.episode import Episode
-    from agent.tools import ToolsConfig, ToolsPlanner
+    from agent.core.episode import Episode
+    from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
 
     click = {"action": {"type": "click", "point": [10, 10], "button": "left", "element_info": ""},
              "call": "left_click(start_box='[10,10]', element_info='')", "screen": {"point": [14, 8]}}
@@ -292,7 +293,7 @@ def test_a_step_killed_between_its_act_lines_and_its_step_line_is_history_on_res
 
 
 def test_a_time_limit_reached_while_typing_ends_the_run_time_limit(tmp_path):
-    from agent.stop import TimeUp
+    from agent.core.stop import TimeUp
 
     class SlowTyping(RecordingComputer):
         def type_text(self, text):

@@ -3,8 +3,8 @@
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.mask import SecretMask
-from agent.ocr import OCR
+from agent.core.mask import SecretMask
+from agent.core.ocr import OCR
 
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
 SECRET = "hunter2-Secret"  # invented

@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.actions import Click, Done, Key, TypeText
-from agent.episode import EpisodeWriter, read_episode
-from agent.errors import EndpointError, FormatError
-from agent.executors import RecordingComputer
-from agent.geometry import Monitor
-from agent.loop import Agent, Limits
-from agent.planners import GLMConfig, GLMPlanner
+from agent.core.actions import Click, Done, Key, TypeText
+from agent.core.episode import EpisodeWriter, read_episode
+from agent.core.errors import EndpointError, FormatError
+from agent.core.executors import RecordingComputer
+from agent.core.geometry import Monitor
+from agent.core.loop import Agent, Limits
+from agent.planners.glm import GLMConfig, GLMPlanner
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen, synthetic_frame
 

@@ -1,4 +1,4 @@
-"""agent.png: the banded, threaded encoder writes valid PNGs holding exactly the pixels given."""
+"""agent.core.png: the banded, threaded encoder writes valid PNGs holding exactly the pixels given."""
 
 import io
 import zlib
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.png import adler32_combine, encode_png
+from agent.core.png import adler32_combine, encode_png
 
 
 def decoded_by_both(data: bytes) -> np.ndarray:

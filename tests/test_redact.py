@@ -1,7 +1,7 @@
 """Registered secrets never reach a text the agent writes or prints."""
 
-from agent import redact
-from agent.console import console, show_error
+from agent.core import redact
+from agent.core.console import console, show_error
 
 
 def test_the_key_the_secrets_and_a_url_password_are_hidden_wherever_they_appear(monkeypatch):

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.confirm import ConfirmationPolicy, Confirmer, load_policy
-from agent.episode import EpisodeWriter, read_episode
-from agent.errors import AgentError
-from agent.executors import RecordingComputer, SecretTyping
-from agent.geometry import Monitor
-from agent.loop import Agent, Limits
-from agent.planners import GLMConfig, GLMPlanner
+from agent.core.confirm import ConfirmationPolicy, Confirmer, load_policy
+from agent.core.episode import EpisodeWriter, read_episode
+from agent.core.errors import AgentError
+from agent.core.executors import RecordingComputer, SecretTyping
+from agent.core.geometry import Monitor
+from agent.core.loop import Agent, Limits
+from agent.planners.glm import GLMConfig, GLMPlanner
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
 
@@ -123,7 +123,7 @@ def test_headless_runs_stop_at_an_action_to_confirm_unless_told_yes(tmp_path):
 
 def test_typing_risky_words_needs_a_yes_only_in_a_terminal():
     policy = ConfirmationPolicy()
-    from agent.actions import TypeText
+    from agent.core.actions import TypeText
     assert policy.reason(TypeText(content="sudo rm -rf /tmp/x"), "XTerm")
     assert policy.reason(TypeText(content="sudo rm -rf /tmp/x"), None)  # unknown window: ask
     assert policy.reason(TypeText(content="sudo rm -rf /tmp/x"), "Mousepad") is None
@@ -132,7 +132,7 @@ def test_typing_risky_words_needs_a_yes_only_in_a_terminal():
 
 @pytest.mark.parametrize("keys", ["ctrl+alt+f1", "ctrl+alt+f7", "ctrl+alt+t", "alt+f2", "CTRL+ALT+T"])
 def test_chords_that_leave_the_desktop_or_open_a_shell_need_a_yes(keys):
-    from agent.actions import Key
+    from agent.core.actions import Key
     assert ConfirmationPolicy().reason(Key(keys=keys), None)
     assert ConfirmationPolicy().reason(Key(keys="ctrl+alt+a"), None) is None
 
@@ -140,7 +140,7 @@ def test_chords_that_leave_the_desktop_or_open_a_shell_need_a_yes(keys):
 @pytest.mark.parametrize("typed", ['"r"m -rf ~', "r\\m -rf ~", "'sudo' ls", "find ~ -delete", "shred -u notes.txt",
                                    "killall Xvfb"])
 def test_quoting_does_not_hide_a_risky_word_typed_into_a_terminal(typed):
-    from agent.actions import TypeText
+    from agent.core.actions import TypeText
     assert ConfirmationPolicy().reason(TypeText(content=typed), "XTerm")
     assert ConfirmationPolicy().reason(TypeText(content=typed), "Mousepad") is None
 
@@ -149,7 +149,7 @@ def test_a_policy_file_replaces_the_default(tmp_path):
     file = tmp_path / "policy.toml"
     file.write_text('chords = ["ctrl+s"]\nelement_words = ["publish"]\n')
     policy = load_policy(file)
-    from agent.actions import Click, Key
+    from agent.core.actions import Click, Key
     assert policy.reason(Key(keys="ctrl+s"), None) and policy.reason(Key(keys="alt+f4"), None) is None
     assert policy.reason(Click(point=(1, 1), element_info="Publish post"), None)
     file.write_text("chords = 3")

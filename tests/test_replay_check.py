@@ -10,15 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.actions import TypeText
-from agent.demo import Performer
-from agent.episode import EpisodeWriter, read_episode
-from agent.errors import Interrupted
-from agent.executors import RecordingComputer
-from agent.loop import Agent
-from agent.replay import ReplayPlanner, difference
-from agent.report import write_report
-from agent.screen import Frame
+from agent.core.actions import TypeText
+from agent.core.episode import EpisodeWriter, read_episode
+from agent.core.errors import Interrupted
+from agent.core.executors import RecordingComputer
+from agent.core.loop import Agent
+from agent.core.screen import Frame
+from agent.demos.reground import Performer
+from agent.planners.replay import ReplayPlanner, difference
+from agent.reports import write_report
 from fakes import FakeScreen
 from scenarios import gui_agent
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.episode import read_episode
+from agent.core.episode import read_episode
 from scenarios import SCENARIOS, gui_agent
 
 EPISODES = Path(__file__).parent / "episodes"

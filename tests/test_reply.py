@@ -2,9 +2,9 @@
 
 import pytest
 
-from agent.actions import Click, Done, DoubleClick, Drag, Fail, Hover, Key, Scroll, TypeText, Wait
-from agent.errors import FormatError
-from agent.reply import parse_reply
+from agent.core.actions import Click, Done, DoubleClick, Drag, Fail, Hover, Key, Scroll, TypeText, Wait
+from agent.core.errors import FormatError
+from agent.planners.reply import parse_reply
 
 B, E = "<|begin_of_box|>", "<|end_of_box|>"
 

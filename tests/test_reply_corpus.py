@@ -1,5 +1,5 @@
 """Every reply of the corpus in tests/replies/corpus.py through the real parse path: the text
-protocol (agent.planners.interpret), GLM's tool-call text (agent.tools.interpret_tools) and OpenAI
+protocol (agent.planners.interpret), GLM's tool-call text (agent.planners.glm_tools.interpret_tools) and OpenAI
 tool_calls (ToolsPlanner, as a live reply is read).
 
 70 replies (52 in the text protocol, 13 as tool-call text, 5 as tool_calls; 14 to be refused):
@@ -18,9 +18,10 @@ from collections import Counter
 
 import pytest
 
-from agent.errors import FormatError
-from agent.planners import Reply, interpret
-from agent.tools import ToolsConfig, ToolsPlanner, interpret_tools
+from agent.core.errors import FormatError
+from agent.core.planner import Reply
+from agent.planners.glm import interpret
+from agent.planners.glm_tools import ToolsConfig, ToolsPlanner, interpret_tools
 from replies.corpus import CORPUS
 
 

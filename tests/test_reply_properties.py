@@ -4,8 +4,8 @@ comes out, and never a point off the screen."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.errors import FormatError
-from agent.reply import parse_reply
+from agent.core.errors import FormatError
+from agent.planners.reply import parse_reply
 
 POINTED = ["left_click", "right_click", "middle_click", "hover", "left_double_click", "left_drag", "scroll"]
 NAMES = [*POINTED, "key", "type", "wait", "done", "fail", "WAIT", "DONE", "FAIL", "click", "Left_Click"]

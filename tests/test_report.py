@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.episode import EpisodeWriter
-from agent.errors import EpisodeError
-from agent.report import write_animation, write_report
+from agent.core.episode import EpisodeWriter
+from agent.core.errors import EpisodeError
+from agent.reports import write_animation, write_report
 from scenarios import gui_agent
 
 FORM = Path(__file__).parent / "episodes" / "form"

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from agent.episode import EPISODE_FILE, read_episode
-from agent.executors import TYPE_CHUNK
+from agent.core.episode import EPISODE_FILE, read_episode
+from agent.core.executors import TYPE_CHUNK
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent
 

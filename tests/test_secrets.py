@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageSequence
 
-from agent.ocr import OCR
+from agent.core.ocr import OCR
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agent.episode import read_episode
+from agent.core.episode import read_episode
 from endpoint import ScriptedEndpoint
 from scenarios import gui_agent
 from test_tools import tool_reply

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from agent.errors import AgentError
-from agent.skills import find_skill, list_skills, with_placeholders
+from agent.core.errors import AgentError
+from agent.demos.skills import find_skill, list_skills, with_placeholders
 from scenarios import gui_agent
 
 PLANTED = """
@@ -24,7 +24,7 @@ def test_a_value_that_looks_like_a_placeholder_name_is_replaced_once():
 
 
 def test_a_parameter_whose_value_reads_like_a_placeholder_is_typed_as_given():
-    from agent.demo import substitute
+    from agent.demos.reground import substitute
     assert substitute("{first} {last}, {other}", {"first": "{last}", "last": "Lovelace"}) == "{last} Lovelace, {other}"
 
 
@@ -41,8 +41,9 @@ def test_python_skills_run_no_code_unless_asked(tmp_path):
 
 
 def test_skill_params_nested_too_deep_are_a_format_error_not_a_crash():
-    from agent.errors import FormatError
-    from agent.planners import Reply, interpret
+    from agent.core.errors import FormatError
+    from agent.core.planner import Reply
+    from agent.planners.glm import interpret
     nested = "[" * 20_000 + "]" * 20_000  # under the reply size bound, far over json's depth
     with pytest.raises(FormatError, match="params must be a JSON object"):
         interpret(Reply(f"<|begin_of_box|>skill(name='x', params='{nested}')<|end_of_box|>"))

@@ -7,18 +7,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent.actions import (GLM_CALLS, Click, Done, DoubleClick, Drag, Fail, Hover, Key, RunSkill, Scroll,
+from agent.core.actions import (GLM_CALLS, Click, Done, DoubleClick, Drag, Fail, Hover, Key, RunSkill, Scroll,
                            TypeText, Wait)
-from agent.episode import EpisodeWriter, read_episode
-from agent.errors import EndpointError, FormatError
-from agent.executors import RecordingComputer
-from agent.geometry import Monitor
-from agent.loop import Agent, Limits
-from agent.planners import GLMConfig, Reply
-from agent.reply import parse_reply
-from agent.screen import Frame
-from agent.tools import (OMITTED, ToolsConfig, ToolsPlanner, actions_from_tool_calls, interpret_tools,
+from agent.core.episode import EpisodeWriter, read_episode
+from agent.core.errors import EndpointError, FormatError
+from agent.core.executors import RecordingComputer
+from agent.core.geometry import Monitor
+from agent.core.loop import Agent, Limits
+from agent.core.planner import Reply
+from agent.core.screen import Frame
+from agent.planners.glm import GLMConfig
+from agent.planners.glm_tools import (OMITTED, ToolsConfig, ToolsPlanner, actions_from_tool_calls, interpret_tools,
                          parse_glm_tool_text, tool_definitions)
+from agent.planners.reply import parse_reply
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen, synthetic_frame
 from scenarios import HEIGHT, WIDTH, Script, centre, gui_agent
@@ -57,7 +58,7 @@ TOOLS = {tool["function"]["name"]: tool["function"] for tool in tool_definitions
 
 
 def test_every_glm_call_is_a_tool_with_a_valid_schema_and_the_text_prompt_names_the_same_calls():
-    from agent.prompt import action_space_text
+    from agent.planners.prompt import action_space_text
 
     assert list(TOOLS) == [call.name for call in GLM_CALLS if call.always] == [
         "left_click", "right_click", "middle_click", "hover", "left_double_click", "left_drag", "key", "type",
@@ -75,7 +76,7 @@ SKILLS = [{"name": "click_text", "kind": "python", "description": "Click the tex
 
 
 def test_skills_are_offered_in_both_dialects_only_when_given():
-    from agent.prompt import action_space_text
+    from agent.planners.prompt import action_space_text
 
     tools = {tool["function"]["name"]: tool["function"] for tool in tool_definitions(SKILLS)}
     assert list(tools)[-1] == "skill" and "- click_text(text: str, double: bool = False)" in tools["skill"]["description"]

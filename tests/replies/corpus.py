@@ -4,7 +4,7 @@ Each entry: `id`; `source` (repository + path, or issue URL); `kind`: "real" (th
 from the source), "adapted" (the model's own text from the source, put in this protocol's reply
 form or given this project's tool names) or "invented" (written here in a shape the source shows
 or handles); `dialect`: "text" (agent.planners.interpret), "tool text" (GLM's raw <tool_call> text,
-agent.tools.interpret_tools) or "tool calls" (OpenAI tool_calls as a server's glm45 parser returns
+agent.planners.glm_tools.interpret_tools) or "tool calls" (OpenAI tool_calls as a server's glm45 parser returns
 them, through ToolsPlanner); the reply: `content`, and `reasoning`, `finish_reason`, `tool_calls`
 where the shape matters. Expected: `actions` (each as this project's GLM call text, performed in
 order) or `error` (a regular expression the FormatError's message must match), and where it

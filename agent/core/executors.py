@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .errors import ActionError, DisplayError, Interrupted, StopRequested
-from .geometry import Monitor, Point
-from .stop import TimeUp
+from agent.core.errors import ActionError, DisplayError, Interrupted, StopRequested
+from agent.core.geometry import Monitor, Point
+from agent.core.stop import TimeUp
 
 TYPE_CHUNK = 50  # characters per pyautogui write: between two, the time limit can cut a long text
 

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .episode import Episode
-from .errors import AgentError
-from .planners import Decision, Reply, interpret
-from .screen import Frame, Screen
-from .tools import interpret_tools
+from agent.core.episode import Episode
+from agent.core.errors import AgentError
+from agent.core.planner import Decision, Reply
+from agent.core.screen import Frame, Screen
+from agent.planners.glm import interpret
+from agent.planners.glm_tools import interpret_tools
 
 CHANGE_LEVEL = 64  # gray levels
 SHIFT_TOLERANCE = 1  # pixels

@@ -16,8 +16,8 @@ from typing import Annotated, Callable, Literal, Protocol, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from .errors import ActionError
-from .geometry import Point
+from agent.core.errors import ActionError
+from agent.core.geometry import Point
 
 PerMille = Annotated[int, Field(ge=0, le=999)]
 ModelPoint = tuple[PerMille, PerMille]

@@ -10,11 +10,11 @@ import re
 
 import numpy as np
 
-from . import actions as a
-from . import grounding as g
-from .ocr import OCR
-from .planners import Decision, Planner
-from .screen import Frame
+from agent.core import actions as a
+from agent.core.ocr import OCR
+from agent.core.planner import Decision, Planner
+from agent.core.screen import Frame
+from agent.planners import grounding as g
 
 SNAP_RADIUS = 40
 CROP_HALF_WIDTH, CROP_HALF_HEIGHT = 320, 120

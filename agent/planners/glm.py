@@ -1,65 +1,21 @@
-"""Planners decide the next action from the task and the current frame.
-
-`GLMPlanner` asks GLM-4.5V through an OpenAI-compatible endpoint (agent.replay serves recorded
-replies instead, agent.tools speaks the tool-calling dialect, agent.local is the embedded planner).
+"""`GLMPlanner` asks GLM-4.5V through an OpenAI-compatible endpoint (agent.planners.replay serves recorded
+replies instead, agent.planners.glm_tools speaks the tool-calling dialect, agent.planners.embedded is the embedded planner).
 """
 
 import json
 import random
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from .actions import Action
-from .episode import Episode
-from .errors import AgentError, EndpointError, FormatError
-from .geometry import image_tokens
-from .prompt import HISTORY_IMAGES, Turn, build_content
-from .reply import parse_reply
-from .screen import Frame
-
-
-@dataclass
-class Reply:
-    """What came back for one step, kept in the episode even when it could not be parsed."""
-
-    raw: str
-    reasoning: str = ""
-    usage: dict = field(default_factory=dict)
-    request: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    finish_reason: str | None = None
-    attempts: list[dict] = field(default_factory=list)  # failed attempts before this reply, with their waits
-
-
-@dataclass
-class Decision:
-    reply: Reply
-    action: Action
-    explanation: str
-    memory: str | None
-    snap: dict | None = None  # where a grounding check moved the model's point, if it did
-    then: list[Action] = field(default_factory=list)
-    """Further actions of the same reply (several calls in one reply), performed in order after `action`."""
-    outcomes: list[str] = field(default_factory=list)
-    """Filled in by the loop: "ok" or the error, one per action it performed; ToolsPlanner reports them back."""
-    call_text: str = ""
-    """The call(s) as the model wrote them, one per line; the history shows this, as the official agent does."""
-
-    @property
-    def actions(self) -> list[Action]:
-        return [self.action, *self.then]
-
-
-class Planner(Protocol):
-    name: str
-
-    def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
-        """The next action; raises FormatError (with .reply set) when the reply is unusable."""
-        ...
+from agent.core.episode import Episode
+from agent.core.errors import AgentError, EndpointError, FormatError
+from agent.core.geometry import image_tokens
+from agent.core.planner import Decision, Reply, bounded, within_bounds
+from agent.core.screen import Frame
+from agent.planners.prompt import HISTORY_IMAGES, Turn, build_content
+from agent.planners.reply import parse_reply
 
 
 def reply_parts(response, thinking: bool) -> tuple[str, str, dict]:
@@ -73,40 +29,6 @@ def reply_parts(response, thinking: bool) -> tuple[str, str, dict]:
     if not thinking and not content.strip() and not getattr(message, "tool_calls", None):
         content, reasoning = reasoning, ""
     return content, reasoning, response.usage.model_dump(exclude_none=True) if response.usage else {}
-
-
-MAX_REPLY_CHARS = 100_000  # the answer (reasoning apart): GLM's is a few hundred characters
-MAX_REASONING_CHARS = 200_000  # kept in the episode; beyond, the rest is cut
-MAX_ACTIONS = 10  # actions performed for one reply
-MAX_MEMORY_CHARS = 4_000  # the memory sent again with every later request
-
-
-def bounded(reply: Reply) -> Reply:
-    """The reply as the episode may keep it; FormatError (the reply cut to the bound) when its answer
-    is longer than any real one, so a hostile or broken server cannot fill the disk or the next request."""
-    if len(reply.reasoning) > MAX_REASONING_CHARS:
-        reply.reasoning = reply.reasoning[:MAX_REASONING_CHARS] + " [cut]"
-    if len(reply.raw) > MAX_REPLY_CHARS:
-        size, reply.raw = len(reply.raw), reply.raw[:MAX_REPLY_CHARS] + " [cut]"
-        error = FormatError(f"the reply is {size} characters long, more than {MAX_REPLY_CHARS}; answer briefly")
-        error.reply = reply
-        raise error
-    return reply
-
-
-def within_bounds(decision: Decision) -> Decision:
-    """FormatError when a decision asks for more actions, or carries more memory, than one reply should."""
-    problem = None
-    if len(decision.actions) > MAX_ACTIONS:
-        problem = f"the reply asks for {len(decision.actions)} actions; give at most {MAX_ACTIONS} at a time"
-    elif decision.memory is not None and len(decision.memory) > MAX_MEMORY_CHARS:
-        problem = (f"the memory is {len(decision.memory)} characters long; keep it under {MAX_MEMORY_CHARS}, "
-                   "only what later steps need")
-    if problem:
-        error = FormatError(problem)
-        error.reply = decision.reply
-        raise error
-    return decision
 
 
 def interpret(reply: Reply) -> Decision:
@@ -154,16 +76,6 @@ class GLMConfig(BaseModel):
     """Seconds before the first retry; doubled each time, with jitter, at most `backoff_cap`."""
     backoff_cap: float = 30.0
     """Longest wait between two attempts (a server's Retry-After is honoured up to this)."""
-
-
-def feedback_for(outcome: str, error: str | None) -> str | None:
-    """What the model is told at its next step about a step that went wrong (the loop says it;
-    a resumed tools conversation says it again)."""
-    if outcome == "format_error":
-        return f"Your previous reply could not be used: {error}. Answer again in the output format."
-    if outcome == "action_error":
-        return f"The last action failed: {error}"
-    return error if outcome in ("refused", "not_repeated") else None
 
 
 class GLMPlanner:

@@ -22,9 +22,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from .actions import ACTION
-from .errors import EpisodeError
-from .redact import scrub
+from agent.core.actions import ACTION
+from agent.core.errors import EpisodeError
+from agent.core.redact import scrub
 
 EPISODE_FILE = "episode.jsonl"
 FORMAT_VERSION = 1

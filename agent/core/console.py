@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
-from .redact import scrub
+from agent.core.redact import scrub
 
 console = Console(highlight=False, soft_wrap=True)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -4,15 +4,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from . import __version__
-from .actions import Done, Wait
-from .confirm import Confirmer, NeedsConfirmation
-from .episode import EpisodeWriter
-from .errors import ActionError, AgentError, EndpointError, FormatError, Interrupted, StopRequested
-from .geometry import image_tokens
-from .planners import Planner, feedback_for
-from .screen import Frame, Screen
-from .stop import TimeUp
+from agent import __version__
+from agent.core.actions import Done, Wait
+from agent.core.confirm import Confirmer, NeedsConfirmation
+from agent.core.episode import EpisodeWriter
+from agent.core.errors import ActionError, AgentError, EndpointError, FormatError, Interrupted, StopRequested
+from agent.core.geometry import image_tokens
+from agent.core.planner import Planner, feedback_for
+from agent.core.screen import Frame, Screen
+from agent.core.stop import TimeUp
 
 EXIT_CODES = {"done": 0, "error": 1, "failed": 10, "step_limit": 11, "format_errors": 12, "endpoint_error": 13,
               "stuck": 14, "time_limit": 15, "token_limit": 16, "needs_confirmation": 17, "interrupted": 130}

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from .actions import Key
-from .errors import InstructionError
+from agent.core.actions import Key
+from agent.core.errors import InstructionError
 
 FORMS = ('click X, double-click X, right-click X, tick X, untick X, type "TEXT" into X, type "TEXT", '
          'press KEYS, scroll up|down [in X], wait for X, select X from Y')

@@ -24,19 +24,19 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import __version__
-from . import actions as a
-from .episode import Episode, EpisodeWriter, read_episode
-from .errors import AgentError, Interrupted, StopRequested
-from .executors import PyAutoGUIComputer
-from .mask import MaskedScreen, SecretMask
-from .geometry import Monitor, Point
-from .grounding import find_text
-from .loop import ending
-from .ocr import OCR
-from .record import Windows, crop_around, screen_info, text_near
-from .screen import Frame, Screen
-from .snap import target_words
+from agent import __version__
+from agent.core import actions as a
+from agent.core.episode import Episode, EpisodeWriter, read_episode
+from agent.core.errors import AgentError, Interrupted, StopRequested
+from agent.core.executors import PyAutoGUIComputer
+from agent.core.geometry import Monitor, Point
+from agent.core.loop import ending
+from agent.core.mask import MaskedScreen, SecretMask
+from agent.core.ocr import OCR
+from agent.core.screen import Frame, Screen
+from agent.demos.record import Windows, crop_around, screen_info, text_near
+from agent.planners.grounding import find_text
+from agent.planners.snap import target_words
 
 CROP_THRESHOLD = 0.9
 TIE_BAND = 0.02  # crop matches this close to the best are equally good

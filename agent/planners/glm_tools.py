@@ -3,7 +3,7 @@
 Servers started with `--tool-call-parser glm45` (vLLM, SGLang) and hosted function calling answer
 with structured `tool_calls`; a server with no tool parser leaves GLM's own tool-call text in the
 content; a model may still answer in the text protocol. All three become the same actions as in
-agent.reply. The requests are one conversation in the OpenAI convention that keeps only the last
+agent.planners.reply. The requests are one conversation in the OpenAI convention that keeps only the last
 KEPT_SCREENSHOTS screenshots, so a request stays the same size however long the run.
 """
 
@@ -13,15 +13,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import actions as a
-from .episode import Episode
-from .errors import EndpointError, EpisodeError, FormatError
-from .geometry import image_tokens
-from .planners import (MAX_ACTIONS, Decision, GLMConfig, GLMPlanner, Reply, bounded, feedback_for, interpret,
-                       reply_parts, within_bounds)
-from .prompt import image_part, tools_task_text
-from .reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
-from .screen import Frame
+from agent.core import actions as a
+from agent.core.episode import Episode
+from agent.core.errors import EndpointError, EpisodeError, FormatError
+from agent.core.geometry import image_tokens
+from agent.core.planner import MAX_ACTIONS, Decision, Reply, bounded, feedback_for, within_bounds
+from agent.core.screen import Frame
+from agent.planners.glm import GLMConfig, GLMPlanner, interpret, reply_parts
+from agent.planners.prompt import image_part, tools_task_text
+from agent.planners.reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
 
 KEPT_SCREENSHOTS = 4
 OMITTED = "(screenshot omitted)"

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .errors import DisplayError
-from .geometry import Geometry, Monitor
-from .png import encode_png
+from agent.core.errors import DisplayError
+from agent.core.geometry import Geometry, Monitor
+from agent.core.png import encode_png
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -8,7 +8,7 @@ from difflib import SequenceMatcher
 import cv2
 import numpy as np
 
-from .ocr import Box, TextBox, overlaps
+from agent.core.ocr import Box, TextBox, overlaps
 
 MATCH_THRESHOLD = 0.8
 # OCR confuses these; both sides of a comparison are folded the same way.

@@ -1,4 +1,4 @@
-"""Recording a person's demonstration into an episode that `agent.demo` can replay robustly.
+"""Recording a person's demonstration into an episode that `agent.demos.reground` can replay robustly.
 
 pynput's listeners (X RECORD) see every press, release, scroll and key on the display. Their
 callbacks stay short: they take the screenshot from just before each pointer action (X tells
@@ -25,16 +25,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import __version__
-from . import actions as a
-from .episode import EpisodeWriter, replace_file
-from .errors import AgentError, DisplayError, EpisodeError
-from .executors import ensure_xauthority
-from .geometry import Point
-from .ocr import OCR
-from .screen import Frame, Screen
-from .snap import distance_to_box
-from .stop import DEFAULT_STOP_KEYS
+from agent import __version__
+from agent.core import actions as a
+from agent.core.episode import EpisodeWriter, replace_file
+from agent.core.errors import AgentError, DisplayError, EpisodeError
+from agent.core.executors import ensure_xauthority
+from agent.core.geometry import Point
+from agent.core.ocr import OCR
+from agent.core.screen import Frame, Screen
+from agent.core.stop import DEFAULT_STOP_KEYS
+from agent.planners.snap import distance_to_box
 
 DOUBLE_CLICK_SECONDS = 0.4
 SAME_PLACE = 4  # pixels: presses this close are at the same place (double-clicks, scrolls)

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import actions as a
-from . import grounding as g
-from . import instructions as ins
-from .errors import GroundingError
-from .ocr import OCR, Box, TextBox
-from .planners import Decision, Reply
-from .screen import Frame
+from agent.core import actions as a
+from agent.core.errors import GroundingError
+from agent.core.ocr import OCR, Box, TextBox
+from agent.core.planner import Decision, Reply
+from agent.core.screen import Frame
+from agent.planners import grounding as g
+from agent.planners import instructions as ins
 
 WAIT_FOR_SECONDS = 10.0
 LIST_SCROLLS = 12

@@ -16,10 +16,10 @@ from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
-from . import actions as a
-from .console import plain
-from .errors import AgentError
-from .executors import TERMINAL_WINDOW_CLASSES, is_terminal
+from agent.core import actions as a
+from agent.core.console import plain
+from agent.core.errors import AgentError
+from agent.core.executors import TERMINAL_WINDOW_CLASSES, is_terminal
 
 
 class ConfirmationPolicy(BaseModel):

@@ -7,7 +7,7 @@ import base64
 import json
 from dataclasses import dataclass
 
-from .actions import offered_calls, skills_text
+from agent.core.actions import offered_calls, skills_text
 
 HISTORY_IMAGES = 4
 

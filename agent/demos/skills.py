@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import actions as a
-from .demo import Performer, Target, act_on_screen, replay_demonstration
-from .episode import EPISODE_FILE, read_episode
-from .errors import ActionError, AgentError, Interrupted
+from agent.core import actions as a
+from agent.core.episode import EPISODE_FILE, read_episode
+from agent.core.errors import ActionError, AgentError, Interrupted
+from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
 
-SKILLS_DIR = Path(os.environ.get("GUI_AGENT_SKILLS") or Path(__file__).resolve().parent.parent / "skills")
+SKILLS_DIR = Path(os.environ.get("GUI_AGENT_SKILLS") or Path(__file__).resolve().parents[2] / "skills")
 SKILL_FILE = "skill.json"
 SKILL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 PARAM_TYPES = {"str": str, "int": int, "float": float, "bool": bool}

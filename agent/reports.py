@@ -13,9 +13,9 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
-from .episode import Episode, read_episode, replace_file
-from .errors import AgentError, EpisodeError
-from .geometry import Geometry, Monitor
+from agent.core.episode import Episode, read_episode, replace_file
+from agent.core.errors import AgentError, EpisodeError
+from agent.core.geometry import Geometry, Monitor
 
 # USD per million tokens: public list prices, so any cost shown is an estimate, not a bill.
 PRICES = {

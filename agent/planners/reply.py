@@ -6,7 +6,7 @@ holds no call is a format error, whatever the prose around it quotes. With no bo
 that drop special tokens) the bare call at the end of the explanation is read, with any calls
 right before it. Points may be written [x,y], (x,y), <x,y>, [[x1,y1,x2,y2]] and so on; a box of
 four numbers means its centre. Anything that cannot be read becomes a FormatError whose message
-goes back to the model. The calls and their parameters come from actions.GLM_CALLS; agent.tools
+goes back to the model. The calls and their parameters come from actions.GLM_CALLS; agent.planners.glm_tools
 reads tool calls with the same build_action.
 """
 
@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from . import actions as a
-from .errors import FormatError
+from agent.core import actions as a
+from agent.core.errors import FormatError
 
 BOX_OPEN, BOX_CLOSE = "<|begin_of_box|>", "<|end_of_box|>"
 THINK = re.compile(r"<think>(.*?)</think>", re.S)

@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from .ocr import OCR, Box, changed_regions
+from agent.core.ocr import OCR, Box, changed_regions
 
 LINE_HEIGHT_MAX = 80  # pixels: a change taller than this while typing is more than the typed line
 MATCH_MIN = 4  # characters of the secret in a row (or half of it if longer) that mark a line as showing it

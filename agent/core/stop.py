@@ -11,8 +11,8 @@ import os
 import signal
 import threading
 
-from .actions import Key
-from .errors import DisplayError, StopRequested
+from agent.core.actions import Key
+from agent.core.errors import DisplayError, StopRequested
 
 DEFAULT_STOP_KEYS = "ctrl+alt+shift+q"
 

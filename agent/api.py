@@ -1,0 +1,415 @@
+"""The library: the one place that composes a run from its options. The CLI, `eval`, the MCP server
+and Python callers all come through here.
+
+    import agent
+    result = agent.run('type "Ada" into Name', model="local", display=":1")
+    print(result.status, result.steps, result.episode)
+
+The options are the CLI's, by the same names (`--max-steps` is `max_steps`, `--secret NAME=VALUE`
+is `secrets={"NAME": VALUE}`); Python callers may also pass their own `planner`, `computer` or
+`screen`, and hooks that hear of each step (`on_step`) and of what the CLI would print (`on_note`).
+"""
+
+import os
+import re
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.core import redact
+from agent.core.confirm import Confirmer, ask_on_terminal, load_policy
+from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
+from agent.core.errors import AgentError, StopRequested
+from agent.core.actions import Computer
+from agent.core.executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
+from agent.core.loop import EXIT_CODES, Agent, Limits
+from agent.core.mask import MaskedScreen, SecretMask
+from agent.core.planner import Planner
+from agent.core.screen import Screen
+from agent.core.stop import DEFAULT_STOP_KEYS, StopWatch
+from agent.demos.record import record as record_demonstration
+from agent.demos.reground import TARGET_TIMEOUT, replay_demonstration
+from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
+from agent.planners.embedded import LocalPlanner
+from agent.planners.glm import GLMConfig, GLMPlanner
+from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
+from agent.planners.replay import ReplayPlanner
+from agent.planners.snap import SnappingPlanner
+from agent.reports import write_animation, write_report
+
+__all__ = ["run", "resume", "replay", "run_skill", "record", "report", "animation", "read_episode", "RunOptions",
+           "RunResult", "Episode", "Planner", "Computer", "EXIT_CODES"]
+
+Note = Callable[[str], None]
+
+
+class RunOptions(BaseModel):
+    """A run's options, named as the CLI's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    """Model name the endpoint serves (default glm-4.5v), or 'local' for the embedded planner (the default
+    when no endpoint or key is configured)."""
+    base_url: str | None = None
+    """OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is given)."""
+    api_key: str | None = Field(default_factory=lambda: os.environ.get("GUI_AGENT_API_KEY")
+                                or os.environ.get("ZAI_API_KEY"), repr=False)
+    """API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written anywhere."""
+    protocol: Literal["text", "tools"] = "text"
+    """How the model gives its actions: GLM's own text protocol, or OpenAI tool calls."""
+    tool_choice: Literal["required", "auto"] = "required"
+    """With protocol 'tools': 'auto' for servers that refuse 'required'."""
+    thinking: bool | None = None
+    """Thinking mode (default: on)."""
+    reply_tokens: int | None = Field(None, ge=1)
+    """Output token limit per reply (default: 8192)."""
+    timeout: float | None = Field(None, gt=0)
+    """Seconds for one whole reply (default: 180)."""
+    retries: int | None = Field(None, ge=0)
+    """Retries of a failed request, with backoff (default: 4)."""
+    skills: Path | None = None
+    """Offer the model the skills in this folder as the skill(...) action."""
+    python_skills: bool = False
+    """Load Python skills too (runs their code: only for folders you trust)."""
+    snap: bool = True
+    """Move a model's click onto the on-screen text its element_info names."""
+    max_steps: int = Field(30, ge=1)
+    """Stop after this many model replies."""
+    max_seconds: float | None = Field(None, gt=0)
+    """Stop after this many seconds."""
+    max_tokens: int | None = Field(None, ge=1)
+    """Stop once this many tokens are used."""
+    display: str | None = Field(default_factory=lambda: os.environ.get("DISPLAY"))
+    """X display to act on (default: $DISPLAY)."""
+    monitor: int = Field(1, ge=1)
+    """Monitor number on that display."""
+    out: Path | None = None
+    """Episode folder (default: a new folder under ./runs/)."""
+    dry_run: bool = False
+    """Perform nothing; record what would have been done."""
+    report: bool = True
+    """Write report.html in the episode folder at the end."""
+    confirm: Literal["ask", "never", "always"] = "ask"
+    """Ask before actions the confirmation policy matches, before every action, or never."""
+    yes: bool = False
+    """Allow actions that need confirmation without asking."""
+    confirm_policy: Path | None = None
+    """A TOML file replacing the default confirmation policy."""
+    secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Values typed where the model writes {{NAME}} (also from $GUI_AGENT_SECRET_NAME); never shown or written."""
+    stop_keys: str = DEFAULT_STOP_KEYS
+    """Key chord that stops the run at once ('none' to disable)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str
+    """done, failed, step_limit, time_limit, token_limit, stuck, format_errors, endpoint_error,
+    needs_confirmation, interrupted or error."""
+    message: str
+    steps: int
+    episode: Path
+    """The episode folder: episode.jsonl, the step screenshots, report.html."""
+    report: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+def options_of(options: dict) -> RunOptions:
+    try:
+        return RunOptions(**options)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "options"
+        raise AgentError(f"option {where}: {problem['msg']}") from None
+
+
+def secrets_of(options: RunOptions) -> dict[str, str]:
+    """The secrets given, over those in $GUI_AGENT_SECRET_NAME variables."""
+    from_environment = {k.removeprefix("GUI_AGENT_SECRET_"): v for k, v in os.environ.items()
+                        if k.startswith("GUI_AGENT_SECRET_")}
+    secrets = from_environment | options.secrets
+    for name in secrets:
+        if not name.isidentifier():
+            raise AgentError(f"secret name {name!r} is not letters, digits and _")
+    return secrets
+
+
+def keep_secret(options: RunOptions) -> None:
+    """The key, a password in the base URL and the secrets are hidden in everything the run writes or
+    prints (agent.core.redact), whatever echoes them."""
+    redact.register(options.api_key, os.environ.get("GUI_AGENT_API_KEY"), os.environ.get("ZAI_API_KEY"))
+    redact.register_url(options.base_url or os.environ.get("GUI_AGENT_BASE_URL"))
+    redact.register(*secrets_of(options).values())
+
+
+def check_secrets_given(task: str, secrets: dict[str, str]) -> None:
+    """A task that says {{NAME}} needs that secret: without it the model would type the placeholder."""
+    for name in sorted(set(re.findall(r"\{\{(\w+)\}\}", task)) - set(secrets)):
+        raise AgentError(f"the task uses {{{{{name}}}}} but no secret {name} is given; "
+                         f"pass --secret {name}=VALUE or set GUI_AGENT_SECRET_{name}")
+
+
+def glm_config(options: RunOptions, saved: dict | None = None) -> GLMConfig:
+    """The endpoint's settings: those given, over those `saved` (a resumed episode's)."""
+    given = {"model": options.model, "base_url": options.base_url, "thinking": options.thinking,
+             "max_tokens": options.reply_tokens, "timeout": options.timeout, "max_retries": options.retries}
+    fields = {k: v for k, v in (saved or {}).items() if k in GLMConfig.model_fields and k != "api_key"}
+    fields |= {k: v for k, v in given.items() if v is not None}
+    return GLMConfig(**fields, api_key=options.api_key)
+
+
+def skills_of(settings: dict) -> tuple[Path | None, bool]:
+    """The skills folder an episode's run offered (None when it offered none) and whether it loaded
+    the Python skills there."""
+    offered = Path(settings.get("skills_dir") or SKILLS_DIR) if settings.get("skills") else None
+    return offered, bool(settings.get("python_skills"))
+
+
+def model_planner(config: GLMConfig, protocol: str, tool_choice: str, skills: list[dict] | None):
+    if protocol == "tools":
+        return ToolsPlanner(ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=tool_choice), skills)
+    return GLMPlanner(config, skills)
+
+
+def run(task: str, *, planner: Planner | None = None, computer: Computer | None = None, screen: Screen | None = None,
+        on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
+        ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
+        **options) -> RunResult:
+    """Carry out `task` on the display: with GLM-4.5V at `base_url`, the embedded planner
+    (`model="local"`, or no endpoint or key configured), or `planner` when given."""
+    options = options_of(options)
+    keep_secret(options)
+    secrets_of(options)  # a bad secret name is reported before anything starts
+    if planner is not None:
+        return drive(task, planner, {"model": getattr(planner, "name", "custom")}, options, computer=computer,
+                     screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
+    base_url = options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
+    if options.model == "local" or (options.model is None and not base_url and not options.api_key):
+        if options.model is None:
+            on_note("no model endpoint or key configured: using the embedded planner (--model local); "
+                    "pass --base-url or --api-key for GLM-4.5V")
+        return drive(task, LocalPlanner(task), {"model": "local"}, options, computer=computer, screen=screen,
+                     on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
+    config = glm_config(options.model_copy(update={"base_url": base_url}), {"base_url": GLMConfig().base_url})
+    skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
+        if options.skills else None
+    planner = model_planner(config, options.protocol, options.tool_choice, skills)
+    settings = {**config.model_dump(), "protocol": options.protocol, "snap": options.snap,
+                "skills": [found["name"] for found in skills] if skills else None,
+                **({"skills_dir": str(options.skills), "python_skills": options.python_skills} if skills else {})}
+    return drive(task, SnappingPlanner(planner) if options.snap else planner, settings, options,
+                 skills_root=options.skills, python_skills=options.python_skills, computer=computer, screen=screen, on_step=on_step, on_note=on_note,
+                 ask=ask, on_pause=on_pause)
+
+
+def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
+           ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
+           **options) -> RunResult:
+    """Continue a model run from its last finished step, appending to its episode; endpoint options
+    not given come from the episode (the key never does); `max_steps` more replies."""
+    options = options_of(options)
+    keep_secret(options)
+    found = read_episode(episode)
+    if found.end and found.end["status"] == "done":
+        raise AgentError(f"{episode} ended done; there is nothing to resume")
+    settings = found.header.get("settings", {})
+    protocol = {"glm": "text", "tools": "tools"}.get(found.header.get("planner"))
+    if protocol is None:
+        raise AgentError(f"only model runs can be resumed; {episode} was planned by "
+                         f"{found.header.get('planner')!r}: start it again with `gui-agent run`")
+    config = glm_config(options, settings)
+    skills_dir, python_skills = skills_of(settings)
+    skills = [one.describe() for one in list_skills(skills_dir, python_skills)] if skills_dir else None
+    asked = [s["request"]["tool_choice"] for s in found.steps if "tool_choice" in s.get("request", {})]
+    tool_choice = (asked or [settings.get("tool_choice", "required")])[-1]  # 'auto' if the server refused 'required'
+    planner = model_planner(config, protocol, tool_choice, skills)
+    planner.restore(found)
+    done_steps = found.steps[-1]["index"] if found.steps else 0
+    options = options.model_copy(update={"out": found.path, "max_steps": done_steps + options.max_steps})
+    note = "cut short" if found.cut_short else f"ended {found.end['status']}"
+    on_note(f"resuming {episode} ({note}) after step {done_steps}")
+    snap = settings.get("snap", True)
+    return drive(found.header.get("task", ""), SnappingPlanner(planner) if snap else planner,
+                 {**config.model_dump(), "protocol": protocol, "snap": snap, "skills": settings.get("skills"),
+                  **({"skills_dir": str(skills_dir), "python_skills": python_skills} if skills else {})},
+                 options, resume_from={"steps": done_steps, "tokens": 0}, skills_root=skills_dir if skills else None,
+                 python_skills=python_skills, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
+
+
+def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | None = None,
+           target_timeout: float = TARGET_TIMEOUT, on_step: Callable[[dict], None] = lambda step: None,
+           on_note: Note = lambda text: None, **options) -> RunResult:
+    """Re-perform a recorded episode on the current screen: its recorded replies served again, each
+    step only if the screen still looks as recorded; or, re-grounded (always so for a recorded
+    demonstration), every target found again by its crop, text and window, with `params` typed
+    where the episode types {NAME}."""
+    options = options_of(options)
+    keep_secret(options)
+    found = read_episode(episode)
+    if found.cut_short:
+        on_note(f"note: {episode} was cut short (no end line); replaying what it has")
+    if reground or found.header.get("planner") == "demonstration":
+        out = options.out or new_run_dir()
+        return act_with_stop_keys(options, out, on_note, lambda computer, mask: replay_demonstration(
+            found.path, options.display, out, params=params or {}, monitor=options.monitor,
+            target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask))
+    if params:
+        raise AgentError("--param needs a re-grounded replay (--reground)")
+    if options.dry_run:
+        on_note("note: a dry run changes nothing on the screen, so only the first step's screen is checked "
+                "against the recording")
+    planner = ReplayPlanner(found, check_all=not options.dry_run, screen=Screen(options.display, options.monitor))
+    skills_root, python_skills = skills_of(found.header.get("settings", {}))
+    return drive(found.header.get("task", ""), planner, {"replay_of": str(found.path)}, options,
+                 skills_root=skills_root, python_skills=python_skills, on_step=on_step, on_note=on_note)
+
+
+def run_skill(name: str, params: dict[str, str] | None = None, *, target_timeout: float = TARGET_TIMEOUT,
+              on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
+              **options) -> RunResult:
+    """Run the skill `name` from the `skills` folder (default: the project's skills/, or $GUI_AGENT_SKILLS)
+    with its parameters."""
+    from agent.demos.skills import run_skill as perform_skill
+
+    options = options_of(options)
+    keep_secret(options)
+    params, skills = params or {}, options.skills or SKILLS_DIR
+    find_skill(name, skills, options.python_skills).bind(params)  # a wrong parameter is reported before anything starts
+    out = options.out or new_run_dir()
+    return act_with_stop_keys(options, out, on_note, lambda computer, mask: perform_skill(
+        name, params, options.display, out, root=skills, python=options.python_skills, monitor=options.monitor,
+        target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask))
+
+
+def record(out: Path | None = None, *, display: str | None = None, stop_keys: str = DEFAULT_STOP_KEYS,
+           description: str = "", on_ready: Callable[[], None] = lambda: None,
+           on_step: Callable[[dict], None] = lambda step: None) -> RunResult:
+    """Record what a person does on the display, until the stop keys, Ctrl+C or SIGTERM, as an
+    episode that `replay` performs again."""
+    out = out or new_run_dir()
+    status, message, steps = record_demonstration(display or os.environ.get("DISPLAY"), out, stop_keys,
+                                                  description, on_ready=on_ready, on_step=on_step)
+    return RunResult(status, message, steps, out)
+
+
+def report(episode: Path, *, prices: Path | None = None) -> Path:
+    """Write report.html in the episode's folder; its path."""
+    return write_report(episode_folder(episode), prices=prices)
+
+
+def animation(episode: Path, *, fps: float = 1.0) -> Path:
+    """Write replay.gif (the screenshots with the actions) in the episode's folder; its path."""
+    return write_animation(episode_folder(episode), fps=fps)
+
+
+def episode_folder(path: Path) -> Path:
+    path = Path(path)
+    return path.parent if path.name == EPISODE_FILE else path
+
+
+def typing_secrets(computer, secrets: dict[str, str]) -> tuple[SecretTyping, SecretMask | None]:
+    """The computer that types {{NAME}} as its secret (and refuses a name not given), and with
+    secrets, the mask that covers a typed one in every screenshot kept or sent."""
+    mask = SecretMask() if secrets else None
+    return SecretTyping(computer, secrets, on_typed=mask.secret_typed if mask else lambda value: None), mask
+
+
+def drive(task: str, planner: Planner, settings: dict, options: RunOptions, *, resume_from: dict | None = None,
+          skills_root: Path | None = None, python_skills: bool = False, computer: Computer | None = None,
+          screen: Screen | None = None, on_step: Callable[[dict], None] = lambda step: None,
+          on_note: Note = lambda text: None, ask: Callable[[str], bool | None] = ask_on_terminal,
+          on_pause: Callable[[], bool] = lambda: False) -> RunResult:
+    """The loop with everything around it: the screen and the computer (secrets typed and masked,
+    skills), the confirmer, the limits, the stop keys, the episode and its report."""
+    secrets = secrets_of(options)
+    check_secrets_given(task, secrets)
+    screen = screen or Screen(options.display, options.monitor)
+    monitor = screen.capture().monitor
+    if computer is None:
+        computer = RecordingComputer(monitor) if options.dry_run else PyAutoGUIComputer(screen.display, monitor)
+    window_class = getattr(computer, "window_class", lambda: None)
+    computer, mask = typing_secrets(computer, secrets)
+    if mask:
+        screen = MaskedScreen(screen, mask)
+    out = options.out or new_run_dir()
+    if skills_root and not options.dry_run:
+        computer = SkillRunner(computer, screen.display, out, skills_root, options.monitor, python_skills, mask)
+    confirmer = Confirmer(options.confirm, load_policy(options.confirm_policy), options.yes, ask=ask,
+                          window_class=window_class)
+    limits = Limits(steps=options.max_steps, seconds=options.max_seconds, tokens=options.max_tokens)
+    settings |= {"limits": {"steps": options.max_steps, "seconds": options.max_seconds, "tokens": options.max_tokens},
+                 "dry_run": options.dry_run, "confirm": options.confirm, "secrets": sorted(secrets)}
+    agent = Agent(task, planner, computer, screen, EpisodeWriter(out, resume=resume_from is not None),
+                  limits=limits, settings=settings, confirmer=confirmer, resume_from=resume_from,
+                  on_step=on_step, on_pause=on_pause)
+    on_note(f"{planner.name} on display {screen.display} ({monitor.width}x{monitor.height}): {task}")
+    with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
+        status, message = agent.run()
+    return RunResult(status, message, agent.steps, out, written_report(out, options, on_note))
+
+
+def act_with_stop_keys(options: RunOptions, out: Path, on_note: Note, act) -> RunResult:
+    """`act(computer, mask)` (a re-grounded replay or a skill) with the stop keys watched and SIGTERM
+    stopping it, as `drive` does for runs; `mask` covers typed secrets."""
+    screen = Screen(options.display, options.monitor)
+    monitor = screen.capture().monitor
+    screen.close()
+    computer = RecordingComputer(monitor) if options.dry_run else PyAutoGUIComputer(screen.display, monitor)
+    computer, mask = typing_secrets(computer, secrets_of(options))
+    with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
+        status, message = act(computer, mask)
+    return RunResult(status, message, len(read_episode(out).steps), out, written_report(out, options, on_note))
+
+
+def written_report(out: Path, options: RunOptions, on_note: Note) -> Path | None:
+    if not options.report:
+        return None
+    try:
+        return write_report(out)
+    except AgentError as error:  # a report that cannot be written does not change the run's status
+        on_note(f"no report: {error}")
+        return None
+
+
+@contextmanager
+def stop_keys_watched(display: str, keys: str, monitor, on_note: Note):
+    """The stop chord and the screen corners stop what runs inside at once, and so does SIGTERM
+    (both only where signals can be handled: in the main thread)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    stopper = start_stop_watch(display, keys, monitor, on_note) if in_main_thread else None
+    before = signal.signal(signal.SIGTERM, stop_on_sigterm) if in_main_thread else None
+    try:
+        yield
+    finally:
+        if stopper:
+            stopper.stop()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, before)
+
+
+def start_stop_watch(display: str, keys: str, monitor, on_note: Note) -> StopWatch | None:
+    if keys.lower() == "none":
+        return None
+    right, bottom = monitor.left + monitor.width - 1, monitor.top + monitor.height - 1
+    corners = [(monitor.left, monitor.top), (right, monitor.top), (monitor.left, bottom), (right, bottom)]
+    try:
+        stopper = StopWatch(display, keys, corners).start()
+    except (AgentError, ValueError) as error:
+        on_note(f"warning: no stop keys: {error}")
+        return None
+    on_note(f"press {keys} or move the pointer into a screen corner to stop the run at once")
+    return stopper
+
+
+def stop_on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the episode's end short
+    raise StopRequested("terminated by SIGTERM")
