@@ -20,6 +20,7 @@ from agent.core.stop import DEFAULT_STOP_KEYS
 from agent.demos.reground import TARGET_TIMEOUT
 from agent.demos.skills import SKILLS_DIR, add_skill, find_skill, list_skills, python_files
 from agent.evaluate import add_parser as add_eval_parser
+from agent.mcp_server import add_parser as add_mcp_parser
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   help=f"key chord that stops it at once (default: {DEFAULT_STOP_KEYS}; 'none')")
     run_skill_parser.set_defaults(command=command_run_skill)
     add_eval_parser(commands)
+    add_mcp_parser(commands)
     return parser
 
 

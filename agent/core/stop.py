@@ -100,9 +100,9 @@ class StopWatch:
                 listener.stop()
             except (*self._display_lost, AttributeError):  # its X server is gone, and the listener with it
                 pass  # (python-xlib drops a closed connection's request queue: AttributeError on the next request)
-        for listener in self._listeners:  # one whose display died raises as it ends: still quietly
-            listener.join(1)
         if self._listeners:
             signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a stop still on its way finds the run over
+            # a listener ends at its display's next event (no waiting for it here); one whose display
+            # died raises as it ends, so the quiet hook stays until every listener has ended
             if not any(listener.is_alive() for listener in self._listeners):
                 threading.excepthook = self._excepthook

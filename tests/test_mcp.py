@@ -1,0 +1,360 @@
+"""`gui-agent mcp` driven by the MCP SDK's own client, over stdio and streamable HTTP, against Xvfb and
+the demo form: what the tools did is checked in the form's record, what was kept in the episode."""
+
+import base64
+import json
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from anyio.from_thread import start_blocking_portal
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from agent.core.episode import read_episode
+from agent.core.ocr import OCR
+from agent.core.screen import Screen
+from sandbox.session import PROJECT_ROOT, XSession
+from scenarios import HEIGHT, WIDTH, centre, gui_agent
+
+GUI_AGENT = [sys.executable, "-m", "agent"]
+TOOLS = {"screenshot", "click", "move", "drag", "scroll", "type_text", "press_keys", "find_text", "run_task"}
+SECRET = "Hunter2Secret"
+POLICY = 'chords = ["alt+f4", "ctrl+Return"]\n'  # ctrl+Return submits the form: harmless, and easy to check
+
+
+class Client:
+    """The SDK's ClientSession on a `gui-agent mcp`, for plain test functions (through an anyio portal)."""
+
+    def __init__(self, portal, session: ClientSession, out: Path):
+        self.portal, self.session, self.out = portal, session, out
+        self.texts: list[str] = []  # every text result and error, to look for a secret in
+
+    def list_tools(self) -> dict:
+        return {tool.name: tool for tool in self.portal.call(self.session.list_tools).tools}
+
+    def call(self, tool: str, **arguments):
+        result = self.portal.call(self.session.call_tool, tool, arguments)
+        self.texts += [content.text for content in result.content if content.type == "text"]
+        return result
+
+    def ok(self, tool: str, **arguments) -> str:
+        result = self.call(tool, **arguments)
+        assert not result.is_error, text_of(result)
+        return text_of(result)
+
+    def error(self, tool: str, **arguments) -> str:
+        result = self.call(tool, **arguments)
+        assert result.is_error, text_of(result)
+        message = text_of(result)
+        assert "\n" not in message and "Traceback" not in message, message
+        return message
+
+
+def text_of(result) -> str:
+    return "\n".join(content.text for content in result.content if content.type == "text")
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@contextmanager
+def connected(transport, out: Path):
+    """A ClientSession, initialised, over `transport` (an async context manager of the two streams)."""
+    @asynccontextmanager
+    async def session():
+        async with transport() as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+            yield client
+
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(session()) as client:
+        yield Client(portal, client, out)
+
+
+@contextmanager
+def stdio_server(x: XSession, out: Path, *options: str):
+    """`gui-agent mcp` over stdio, started by the SDK's stdio client; its stderr in OUT.log."""
+    parameters = StdioServerParameters(command=GUI_AGENT[0], cwd=PROJECT_ROOT, env=x.env, args=[
+        *GUI_AGENT[1:], "mcp", "--display", x.display, "--out", str(out), *options])
+    with open(out.with_suffix(".log"), "w") as errors:
+        with connected(lambda: stdio_client(parameters, errlog=errors), out) as client:
+            yield client
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def desktop():
+    """One Xvfb display with the demo form for the module; each test sets the fields it checks."""
+    with XSession(WIDTH, HEIGHT) as x:
+        app = x.launch("form", geometry="700x560+40+30")
+        app.wait_ready()
+        yield x, app
+
+
+@pytest.fixture(scope="module")
+def server(desktop, tmp_path_factory):
+    """One server for the module, as a host would start it: without --yes, with a secret, the embedded planner."""
+    x, _ = desktop
+    folder = tmp_path_factory.mktemp("mcp")
+    (folder / "policy.toml").write_text(POLICY)
+    with stdio_server(x, folder / "session", "--secret", f"PASSWORD={SECRET}", "--confirm-policy",
+                      str(folder / "policy.toml"), "--model", "local") as client:
+        yield client
+
+
+def widget_centre(app, name: str) -> dict:
+    x, y = centre(app.record()["widgets"][name])
+    return {"x": int(x), "y": int(y)}
+
+
+def fill(client: Client, app, widget: str, text: str) -> None:
+    """Replaces the field's text: a triple click selects what is there, typing replaces it."""
+    client.ok("click", **widget_centre(app, widget), count=3)
+    client.ok("type_text", text=text)
+
+
+def clicks_on(app, widget: str) -> list[dict]:
+    return [event for event in app.record()["events"] if event["event"] == "click" and event["widget"] == widget]
+
+
+def submits(app) -> list[dict]:
+    return [event for event in app.record()["events"] if event["event"] == "submit"]
+
+
+def test_list_tools_gives_every_tool_with_its_schema(server):
+    tools = server.list_tools()
+    assert set(tools) == TOOLS
+    click = tools["click"].input_schema
+    assert click["required"] == ["x", "y"] and click["properties"]["button"]["enum"] == ["left", "right", "middle"]
+    assert (click["properties"]["count"]["minimum"], click["properties"]["count"]["maximum"]) == (1, 3)
+    assert tools["scroll"].input_schema["properties"]["direction"]["enum"] == ["up", "down", "left", "right"]
+    assert tools["drag"].input_schema["required"] == ["start_x", "start_y", "end_x", "end_y"]
+    assert tools["press_keys"].input_schema["required"] == ["keys"]
+    assert {name for name, tool in tools.items() if tool.annotations.read_only_hint} == {"screenshot", "find_text"}
+    assert all(tool.description for tool in tools.values())
+
+
+def test_screenshot_is_a_png_of_the_whole_display(server):
+    result = server.call("screenshot")
+    image, = [content for content in result.content if content.type == "image"]
+    assert image.mime_type == "image/png"
+    assert png_size(base64.b64decode(image.data)) == (WIDTH, HEIGHT)
+    assert f"{WIDTH}x{HEIGHT}" in text_of(result)
+
+
+def test_click_and_type_text_fill_the_name_field(server, desktop):
+    _, app = desktop
+    clicks = len(clicks_on(app, "name_entry"))
+    fill(server, app, "name_entry", "Ada Lovelace")
+    app.wait_until(lambda r: r["state"]["name"] == "Ada Lovelace", 5, "the typed name")
+    assert len(clicks_on(app, "name_entry")) > clicks
+
+
+def test_press_keys_reach_the_focused_field(server, desktop):
+    _, app = desktop
+    fill(server, app, "name_entry", "Ada")
+    app.wait_until(lambda r: r["state"]["name"] == "Ada", 5)
+    server.ok("press_keys", keys="backspace")
+    app.wait_until(lambda r: r["state"]["name"] == "Ad", 5, "a backspace")
+    server.ok("press_keys", keys=["shift", "a"])
+    app.wait_until(lambda r: r["state"]["name"] == "AdA", 5, "shift+a")
+
+
+def test_find_text_finds_labels_where_the_form_draws_them(server, desktop):
+    _, app = desktop
+    widgets = app.record()["widgets"]
+    best = json.loads(server.ok("find_text", text="Subscribe"))["found"][0]
+    x, y, width, height = widgets["subscribe"]
+    assert best["text"] == "Subscribe" and x <= best["centre"][0] < x + width and y <= best["centre"][1] < y + height
+    label = json.loads(server.ok("find_text", text="email"))["found"][0]  # the label, left of its field
+    x, y, width, height = widgets["email_entry"]
+    assert label["text"] == "Email" and label["box"][2] <= x and y <= label["centre"][1] < y + height
+    nothing = json.loads(server.ok("find_text", text="Quantum flux capacitor"))
+    assert nothing["found"] == [] and nothing["closest"]
+
+
+def test_a_point_off_the_display_is_a_tool_error_and_nothing_is_done(server, desktop):
+    _, app = desktop
+    events = len(app.record()["events"])
+    for tool, point in [("click", {"x": WIDTH, "y": 10}), ("click", {"x": -1, "y": 10}),
+                        ("move", {"x": 5, "y": HEIGHT}), ("scroll", {"x": 99999, "y": 5, "direction": "down"})]:
+        assert "off the screen" in server.error(tool, **point)
+    start = widget_centre(app, "volume_handle")
+    assert "off the screen" in server.error("drag", start_x=start["x"], start_y=start["y"], end_x=WIDTH + 5,
+                                            end_y=start["y"])
+    time.sleep(0.3)
+    assert len(app.record()["events"]) == events and app.record()["state"]["volume"] == 50
+
+
+def test_bad_arguments_are_one_line_tool_errors(server):
+    assert "unknown key 'nosuchkey'" in server.error("press_keys", keys="ctrl+nosuchkey")
+    assert "argument button" in server.error("click", x=5, y=5, button="sideways")
+    assert "no secret named NOSUCH" in server.error("type_text", text="{{NOSUCH}}")
+
+
+def test_an_action_the_policy_matches_is_refused_without_yes(server, desktop):
+    _, app = desktop
+    before = len(submits(app))
+    server.ok("click", **widget_centre(app, "name_entry"))
+    message = server.error("press_keys", keys="ctrl+Return")
+    assert "needs a yes" in message and "--yes" in message
+    time.sleep(0.3)
+    assert len(submits(app)) == before
+
+
+def test_with_yes_the_policy_allows_it(desktop, tmp_path):
+    x, app = desktop
+    (tmp_path / "policy.toml").write_text(POLICY)
+    before = len(submits(app))
+    with stdio_server(x, tmp_path / "session", "--yes", "--confirm-policy", str(tmp_path / "policy.toml")) as client:
+        client.ok("click", **widget_centre(app, "name_entry"))
+        client.ok("press_keys", keys="ctrl+Return")
+    app.wait_until(lambda r: len(submits(app)) == before + 1, 5, "the submit")
+    assert submits(app)[-1]["via"] == "ctrl+Return"
+
+
+def read_all(pixels) -> str:
+    """Every text OCR reads, run together in lower case."""
+    return "".join(line.text for line in OCR().read(pixels)).replace(" ", "").lower()
+
+
+def test_a_secret_is_typed_but_never_shown_or_written(server, desktop, monkeypatch):
+    x, app = desktop
+    monkeypatch.setenv("XAUTHORITY", x.env["XAUTHORITY"])
+    fill(server, app, "email_entry", "{{PASSWORD}}")
+    app.wait_until(lambda r: r["state"]["email"] == SECRET, 5, "the secret typed")
+    assert SECRET.lower() in read_all(Screen(x.display).capture().pixels)  # on the display, OCR reads it
+    image, = [content for content in server.call("screenshot").content if content.type == "image"]
+    png = base64.b64decode(image.data)
+    assert SECRET.lower() not in read_all(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    assert json.loads(server.ok("find_text", text=SECRET))["found"] == []
+    assert not any(SECRET in text for text in server.texts)
+    episode = server.out / "episode.jsonl"
+    assert SECRET.encode() not in episode.read_bytes() and "{{PASSWORD}}" in episode.read_text()
+    assert png in [path.read_bytes() for path in server.out.glob("step-*.png")]  # the step keeps what was sent
+
+
+def test_the_stop_keys_cut_the_action_under_way_and_the_server_goes_on(server, desktop):
+    x, app = desktop
+    text = "x" * 3000
+    for _ in range(2):  # the second stop shows the stop keys are armed again
+        server.ok("click", **widget_centre(app, "name_entry"), count=3)
+        server.ok("press_keys", keys="backspace")
+        app.wait_until(lambda r: r["state"]["name"] == "", 5, "an empty name")
+        typing = server.portal.start_task_soon(server.session.call_tool, "type_text", {"text": text})
+        app.wait_until(lambda r: len(r["state"]["name"]) > 50, 30, "typing to start")
+        subprocess.run(["xdotool", "key", "ctrl+alt+shift+q"], env=x.env, check=True)
+        result = typing.result(timeout=10)
+        assert result.is_error and "stopped: the stop keys were pressed" in text_of(result)
+        time.sleep(0.5)
+        assert len(app.record()["state"]["name"]) < len(text)
+    assert not server.call("screenshot").is_error
+    cut = [s for s in read_episode(server.out).steps if s["call"] == f"type_text(text={text!r})"]
+    assert [(s["outcome"], s["cut"]) for s in cut] == [("interrupted", "during")] * 2 and cut[-1]["typed"] < len(text)
+
+
+def test_run_task_with_the_embedded_planner_completes_a_form_task(server, desktop):
+    _, app = desktop
+    fill(server, app, "name_entry", "Ada")  # the planner finds no field in one that text fills
+    result = json.loads(server.ok("run_task", task='type "Grace Hopper" into Name'))
+    assert result["status"] == "done" and result["steps"] >= 1
+    app.wait_until(lambda r: r["state"]["name"] == "Grace Hopper", 5, "the name the task typed")
+    task = read_episode(result["episode"])
+    assert Path(result["episode"]).parent == server.out and task.end["status"] == "done"
+    message = server.error("run_task", task="tick {{UNKNOWN}}")
+    assert "no secret UNKNOWN" in message
+
+
+def test_the_session_episode_reads_back_and_gui_agent_report_shows_it(desktop, tmp_path):
+    x, app = desktop
+    with stdio_server(x, tmp_path / "session") as client:
+        client.ok("screenshot")
+        fill(client, app, "name_entry", "Report")
+        client.error("click", x=-5, y=5)
+        client.error("press_keys", keys="alt+f4")
+    episode = read_episode(tmp_path / "session")
+    assert episode.header["planner"] == "mcp" and episode.header["screen"]["width"] == WIDTH
+    tools = [s["call"].split("(")[0] for s in episode.steps]
+    assert tools == ["screenshot", "click", "type_text", "click", "press_keys"]
+    assert [s["outcome"] for s in episode.steps] == ["ok", "ok", "ok", "action_error", "needs_confirmation"]
+    assert episode.steps[1]["screen"]["point"] == list(widget_centre(app, "name_entry").values())
+    assert episode.end["status"] == "done" and episode.end["steps"] == 5
+    report = gui_agent("report", str(tmp_path / "session"), env=x.env)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "session" / "report.html").read_text()
+    assert page.count('class="step ') == 5 and "type_text(text=&#x27;Report&#x27;)" in page
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_over_http_a_client_is_served_and_a_signal_ends_the_server_cleanly(signum, desktop, tmp_path):
+    x, app = desktop
+    port, out = free_port(), tmp_path / "session"
+    with open(tmp_path / "server.log", "w") as errors:
+        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display, "--out", str(out)],
+                                   env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=errors,
+                                   stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while "serving display" not in (tmp_path / "server.log").read_text():
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                time.sleep(0.1)
+            with connected(lambda: streamable_http_client(f"http://127.0.0.1:{port}/mcp"), out) as client:
+                assert set(client.list_tools()) == TOOLS
+                image, = [c for c in client.call("screenshot").content if c.type == "image"]
+                assert png_size(base64.b64decode(image.data)) == (WIDTH, HEIGHT)
+                fill(client, app, "name_entry", "Over HTTP")
+                app.wait_until(lambda r: r["state"]["name"] == "Over HTTP", 5, "the name typed over HTTP")
+            process.send_signal(signum)
+            assert process.wait(timeout=15) == 0
+        finally:
+            process.kill()
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log
+    episode = read_episode(out)
+    assert episode.end["status"] == "interrupted" and signal.Signals(signum).name in episode.end["message"]
+    assert len(episode.steps) == 3
+
+
+def test_the_http_port_must_be_free(desktop, tmp_path):
+    x, _ = desktop
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = subprocess.run([*GUI_AGENT, "mcp", "--http", str(taken.getsockname()[1]), "--display", x.display,
+                                 "--out", str(tmp_path / "session")], env=x.env, cwd=PROJECT_ROOT,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "cannot serve on 127.0.0.1" in result.stderr + result.stdout
+    assert not (tmp_path / "session").exists()
+
+
+def test_a_display_that_goes_away_gives_tool_errors_and_the_server_ends_cleanly(tmp_path):
+    x = XSession(WIDTH, HEIGHT).start()
+    try:
+        with stdio_server(x, tmp_path / "session") as client:
+            client.ok("screenshot")
+            xvfb = subprocess.run(["pgrep", "-f", f"Xvfb .*{x.xauthority}"], capture_output=True, text=True).stdout
+            subprocess.run(["kill", "-9", *xvfb.split()], check=True)
+            time.sleep(0.5)
+            assert "display" in client.error("screenshot")
+            assert "display" in client.error("click", x=10, y=10)
+    finally:
+        x.stop()
+    assert "Traceback" not in (tmp_path / "session.log").read_text()
+    episode = read_episode(tmp_path / "session")
+    assert [s["outcome"] for s in episode.steps] == ["ok", "error", "error"] and episode.end["status"] == "done"
