@@ -22,12 +22,13 @@ from typing import Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.core import redact
+from agent.core.actions import Computer
 from agent.core.confirm import Confirmer, ask_on_terminal, load_policy
+from agent.core.defaults import EXIT_CODES
 from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
 from agent.core.errors import AgentError, StopRequested
-from agent.core.actions import Computer
 from agent.core.executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
-from agent.core.loop import EXIT_CODES, Agent, Limits
+from agent.core.loop import Agent, Limits
 from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.planner import Planner
 from agent.core.screen import Screen
@@ -382,18 +383,21 @@ def written_report(out: Path, options: RunOptions, on_note: Note) -> Path | None
 
 @contextmanager
 def stop_keys_watched(display: str, keys: str, monitor, on_note: Note):
-    """The stop chord and the screen corners stop what runs inside at once, and so does SIGTERM
-    (both only where signals can be handled: in the main thread)."""
+    """The stop chord and the screen corners stop what runs inside at once, and so does SIGTERM unless
+    the caller handles it already (the MCP server does); all only in the main thread, where signals
+    are handled."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     stopper = start_stop_watch(display, keys, monitor, on_note) if in_main_thread else None
-    before = signal.signal(signal.SIGTERM, stop_on_sigterm) if in_main_thread else None
+    takes_sigterm = in_main_thread and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
+    if takes_sigterm:
+        signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         yield
     finally:
         if stopper:
             stopper.stop()
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, before)
+        if takes_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def start_stop_watch(display: str, keys: str, monitor, on_note: Note) -> StopWatch | None:

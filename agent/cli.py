@@ -1,4 +1,8 @@
-"""The `gui-agent` command: run, resume, replay, report, sandbox, record, skills, run-skill."""
+"""The `gui-agent` command: run, resume, replay, report, sandbox, record, skills, run-skill, eval, mcp.
+
+Only argument parsing and printing; the work is the library's (agent.api). Everything heavy is
+imported inside the command that needs it, so that `gui-agent --help` starts fast.
+"""
 
 import argparse
 import json
@@ -8,19 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rich.markup import escape
-
-from agent import __version__, api
-from agent.core.confirm import ask_on_terminal
-from agent.core.console import RunView, console, show_error
-from agent.core.episode import new_run_dir, read_episode
+from agent import __version__
+from agent.core.defaults import DEFAULT_STOP_KEYS, EXIT_CODES, SKILLS_DIR, TARGET_TIMEOUT
 from agent.core.errors import AgentError, StopRequested
-from agent.core.loop import EXIT_CODES
-from agent.core.stop import DEFAULT_STOP_KEYS
-from agent.demos.reground import TARGET_TIMEOUT
-from agent.demos.skills import SKILLS_DIR, add_skill, find_skill, list_skills, python_files
-from agent.evaluate import add_parser as add_eval_parser
-from agent.mcp_server import add_parser as add_mcp_parser
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
@@ -29,6 +23,8 @@ STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items(
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from agent.core.console import show_error
+
     try:
         keep_secret(args)
         return args.command(args)
@@ -168,6 +164,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_eval_parser(commands) -> None:
+    parser = commands.add_parser("eval", help="run the task suite, each task in a fresh sandbox", description=(
+        "Run the task suite (sandbox/tasks), each task in a fresh Xvfb display through `gui-agent run`, N at a "
+        "time; OUT gets summary.json and one folder per task (episode, agent.log, record.json, work/). A task "
+        "passes when its checker, reading the end state, says so. With --model local the model-only tasks are "
+        "skipped. Every run gets --yes: nobody is there to confirm, and the sandbox is thrown away. Exit code 0 "
+        "when every task counted passed, 1 otherwise, 130 when interrupted."))
+    parser.add_argument("tasks", nargs="*", metavar="TASK", help="task names or globs, e.g. form_* (default: all)")
+    parser.add_argument("--model", default="local",
+                        help="'local' (the default: the embedded planner; model-only tasks are skipped) or the "
+                             "model name the endpoint serves, e.g. glm-4.5v")
+    parser.add_argument("--base-url", default=os.environ.get("GUI_AGENT_BASE_URL"),
+                        help="OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
+    parser.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
+                        help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
+    parser.add_argument("--workers", type=COUNT, default=1, help="tasks run at a time (default: 1)")
+    parser.add_argument("--out", type=Path, help="folder for summary.json and the episodes "
+                                                 "(default: a new folder under ./runs/)")
+    parser.add_argument("--view", action="store_true",
+                        help="serve each task's display to a browser on 127.0.0.1 and print its URL ('view: URL')")
+    parser.add_argument("--run-arg", action="append", default=[], metavar="ARG",
+                        help="one more option for every `gui-agent run`, e.g. --run-arg=--no-thinking (repeatable)")
+    parser.set_defaults(command=command_eval)
+
+
+def add_mcp_parser(commands) -> None:
+    parser = commands.add_parser("mcp", help="serve the display to MCP clients as computer-use tools", description=(
+        "Serve one display and monitor to MCP clients as computer-use tools (screenshot, click, move, drag, scroll, "
+        "type_text, press_keys, find_text, run_task), over stdio or, with --http PORT, streamable HTTP on "
+        "127.0.0.1. Every call is appended to the episode in OUT; `gui-agent report OUT` shows it."))
+    parser.add_argument("--http", type=number(int, 1), metavar="PORT",
+                        help="serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio")
+    parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
+    parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
+    parser.add_argument("--out", type=Path, help="the session's episode folder (default: a new folder under ./runs/)")
+    parser.add_argument("--confirm", choices=["ask", "never", "always"], default="ask",
+                        help="which actions need a yes: those the policy matches (default), every one, or none; "
+                             "with no one to answer, they are refused unless --yes")
+    parser.add_argument("--yes", action="store_true", help="allow actions that need confirmation")
+    parser.add_argument("--confirm-policy", type=Path, help="a TOML file replacing the default confirmation policy")
+    parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
+                        help="a value typed where a call writes {{NAME}}, never shown nor written anywhere "
+                             "(repeatable; also from $GUI_AGENT_SECRET_NAME)")
+    parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
+                        help=f"key chord that stops the action under way (default: {DEFAULT_STOP_KEYS}; 'none')")
+    task = parser.add_argument_group("run_task", "how the run_task tool plans and how far it may go")
+    task.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
+                                      "embedded OCR planner (the default when no endpoint or key is configured)")
+    add_endpoint_options(task)
+    task.add_argument("--protocol", choices=["text", "tools"], default="text",
+                      help="the model's actions as GLM call text (default) or OpenAI tool calls")
+    task.add_argument("--tool-choice", choices=["required", "auto"], default="required",
+                      help="with --protocol tools: 'required' (default) or 'auto'")
+    task.add_argument("--max-steps", type=COUNT, default=30, help="model replies per task (default: 30)")
+    task.add_argument("--max-seconds", type=SECONDS, help="seconds per task (default: no limit)")
+    parser.set_defaults(command=command_mcp)
+
+
 def number(kind, least: float, more_than: bool = False):
     """An argparse type: an int or float of at least `least` (or more than it), else a usage error (exit 2)."""
     def read(text: str):
@@ -235,16 +289,22 @@ def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
 
 def run_options(args) -> dict:
     """The library's options from the arguments of the same names."""
+    from agent import api
+
     options = {name: getattr(args, name) for name in api.RunOptions.model_fields if hasattr(args, name)}
     return options | {"secrets": parse_pairs(getattr(args, "secret", []), "--secret")}
 
 
 def keep_secret(args) -> None:
     """Whatever the command, the key and secrets given are hidden in all it prints (agent.core.redact)."""
+    from agent import api
+
     api.keep_secret(api.options_of(run_options(args)))
 
 
-def finish(view: RunView, result: api.RunResult) -> int:
+def finish(view, result) -> int:
+    from agent.core.console import console
+
     view.summary(result.status, result.message, result.steps, result.episode)
     if result.report:
         console.print(f"report: {result.report}")
@@ -252,6 +312,8 @@ def finish(view: RunView, result: api.RunResult) -> int:
 
 
 def print_note(text: str) -> None:
+    from agent.core.console import console, escape
+
     head, sep, rest = text.partition(": ")
     if sep and head in ("note", "warning", "no model endpoint or key configured"):
         console.print(f"[yellow]{escape(head)}:[/yellow] {escape(rest)}")
@@ -260,12 +322,19 @@ def print_note(text: str) -> None:
 
 
 def command_run(args) -> int:
+    from agent import api
+    from agent.core.console import RunView
+
     view = RunView(args.max_steps)
     return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
                                 **run_options(args)))
 
 
 def command_resume(args) -> int:
+    from agent import api
+    from agent.core.console import RunView
+    from agent.core.episode import read_episode
+
     episode = read_episode(args.episode)
     done_steps = episode.steps[-1]["index"] if episode.steps else 0
     view = RunView(done_steps + args.max_steps)
@@ -274,6 +343,10 @@ def command_resume(args) -> int:
 
 
 def command_replay(args) -> int:
+    from agent import api
+    from agent.core.console import RunView
+    from agent.core.episode import read_episode
+
     episode = read_episode(args.episode)
     regrounded = args.reground or episode.header.get("planner") == "demonstration"
     view = RunView(len(episode.steps) if regrounded else args.max_steps)
@@ -283,6 +356,10 @@ def command_replay(args) -> int:
 
 
 def command_record(args) -> int:
+    from agent import api
+    from agent.core.console import console, escape
+    from agent.core.episode import new_run_dir
+
     out = args.out or new_run_dir()
     result = api.record(
         out, display=args.display, stop_keys=args.stop_keys, description=args.description,
@@ -295,6 +372,9 @@ def command_record(args) -> int:
 
 
 def command_skills_list(args) -> int:
+    from agent.core.console import console, escape
+    from agent.demos.skills import list_skills, python_files
+
     skills = list_skills(args.skills, args.python_skills)
     if not skills:
         console.print(f"no skills in {args.skills}; add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
@@ -310,6 +390,9 @@ def command_skills_list(args) -> int:
 
 
 def command_skills_add(args) -> int:
+    from agent.core.console import console
+    from agent.demos.skills import add_skill
+
     params = parse_pairs(args.param, "--param")
     added = add_skill(args.name, args.episode, params, args.description, root=args.skills)
     console.print(f"skill {added.name} in {added.path}; run it with `gui-agent run-skill {added.name}"
@@ -318,6 +401,11 @@ def command_skills_add(args) -> int:
 
 
 def command_run_skill(args) -> int:
+    from agent import api
+    from agent.core.console import RunView
+    from agent.core.episode import read_episode
+    from agent.demos.skills import find_skill
+
     found = find_skill(args.name, args.skills, args.python_skills)
     view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
     return finish(view, api.run_skill(args.name, parse_pairs(args.param, "--param"), target_timeout=args.target_timeout,
@@ -325,6 +413,9 @@ def command_run_skill(args) -> int:
 
 
 def command_report(args) -> int:
+    from agent import api
+    from agent.core.console import console
+
     console.print(f"report: {api.report(args.episode, prices=args.prices)}")
     if args.gif:
         console.print(f"replay: {api.animation(args.episode, fps=args.fps)}")
@@ -332,6 +423,9 @@ def command_report(args) -> int:
 
 
 def ask_to_resume() -> bool:
+    from agent.core.confirm import ask_on_terminal
+    from agent.core.console import console
+
     console.print("\n[yellow]paused[/yellow] (Ctrl+C)")
     return bool(ask_on_terminal("Resume the run? (no: quit)"))
 
@@ -339,6 +433,7 @@ def ask_to_resume() -> bool:
 def command_sandbox(args) -> int:
     from contextlib import nullcontext
 
+    from agent.core.console import console
     from sandbox.session import XSession
     from sandbox.view import LiveView
 
@@ -377,3 +472,16 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (320 <= width <= 8192 and 240 <= height <= 8192):
         raise AgentError(f"--size {text} is out of range (320x240 to 8192x8192)")
     return width, height
+
+
+def command_eval(args) -> int:
+    from agent.evaluate import run_suite
+
+    return run_suite(args.tasks, args.model, args.base_url, args.api_key, args.workers, args.out, args.view,
+                     args.run_arg)
+
+
+def command_mcp(args) -> int:
+    from agent.mcp_server import serve
+
+    return serve(run_options(args), args.http)

@@ -1,7 +1,6 @@
 """Runs the task suite (sandbox/tasks): each task in a fresh Xvfb display, N at a time, through the
-real `gui-agent run` in its own process (pyautogui binds one display per process).
-
-    python -m agent.evaluate [TASKS...] [--model local|glm-4.5v|...] [--workers N] [--out DIR]
+real `gui-agent run` in its own process (pyautogui binds one display per process);
+`gui-agent eval` runs it.
 
 Writes DIR/summary.json and one folder per task: the episode, agent.log (the run's output),
 record.json (the demo app's record at the end) and work/ (the app's files). A task passes when
@@ -11,9 +10,7 @@ evaluation goes on. With `--model local` the model-only tasks are skipped and no
 run gets `--yes`: nobody is there to confirm, and the sandbox is thrown away.
 """
 
-import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -29,14 +26,11 @@ from typing import Callable
 
 from rich.table import Table
 
-from agent.core.console import console, escape, show_error
+from agent.core.console import console, escape
 from agent.core.episode import EPISODE_FILE, now_iso, read_episode
 from agent.core.errors import AgentError
 
 SUMMARY_FILE = "summary.json"
-DESCRIPTION = ("Run the tasks of sandbox/tasks, each in its own Xvfb display with `gui-agent run`, and check "
-               "their end states; write OUT/summary.json and one episode folder per task. Exit code 0 when "
-               "every task counted passed, 1 otherwise, 130 when interrupted.")
 GRACE_SECONDS = 60.0  # beyond a task's own time limit: the CLI's start-up and report
 
 
@@ -237,45 +231,18 @@ def print_summary(summary: dict, out: Path | None = None) -> None:
 
 # -- the command --------------------------------------------------------------------------------
 
-def add_parser(commands) -> argparse.ArgumentParser:
-    """`gui-agent eval`, added to the CLI's subcommands."""
-    parser = commands.add_parser("eval", help="run the task suite, each task in a fresh sandbox",
-                                 description=DESCRIPTION)
-    add_arguments(parser)
-    return parser
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("tasks", nargs="*", metavar="TASK", help="task names or globs, e.g. form_* (default: all)")
-    parser.add_argument("--model", default="local",
-                        help="'local' (the default: the embedded planner; model-only tasks are skipped) or the "
-                             "model name the endpoint serves, e.g. glm-4.5v")
-    parser.add_argument("--base-url", default=os.environ.get("GUI_AGENT_BASE_URL"),
-                        help="OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
-    parser.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
-                        help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
-    parser.add_argument("--workers", type=int, default=1, help="tasks run at a time (default: 1)")
-    parser.add_argument("--out", type=Path, help="folder for summary.json and the episodes "
-                                                 "(default: a new folder under ./runs/)")
-    parser.add_argument("--view", action="store_true",
-                        help="serve each task's display to a browser on 127.0.0.1 and print its URL ('view: URL')")
-    parser.add_argument("--run-arg", action="append", default=[], metavar="ARG",
-                        help="one more option for every `gui-agent run`, e.g. --run-arg=--no-thinking (repeatable)")
-    parser.set_defaults(command=command_eval)
-
-
-def command_eval(args) -> int:
+def run_suite(names: list[str], model: str, base_url: str | None, api_key: str | None, workers: int,
+              out: Path | None, view: bool, run_args: list[str]) -> int:
+    """`gui-agent eval`: the tasks named (all by default), printed as they end; the exit code."""
     from sandbox.tasks import load_tasks
 
-    if args.workers < 1:
-        raise AgentError("--workers must be at least 1")
-    tasks = load_tasks(args.tasks or None)
-    out = args.out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
-    model = ModelOptions(args.model, args.base_url, args.api_key, tuple(args.run_arg))
-    console.print(f"{len(tasks)} task(s), {args.workers} at a time, model {args.model}; out: {out}")
+    tasks = load_tasks(names or None)
+    out = out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
+    console.print(f"{len(tasks)} task(s), {workers} at a time, model {model}; out: {out}")
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    summary = evaluate(tasks, out, model, args.workers, on_result=print_result,
-                       on_view=(lambda name, url: console.print(f"view: {url} ({name})")) if args.view else None)
+    summary = evaluate(tasks, out, ModelOptions(model, base_url, api_key, tuple(run_args)), workers,
+                       on_result=print_result,
+                       on_view=(lambda name, url: console.print(f"view: {url} ({name})")) if view else None)
     print_summary(summary, out)
     if summary.get("interrupted"):
         return 130
@@ -284,18 +251,3 @@ def command_eval(args) -> int:
 
 def interrupt_on_sigterm(signum, frame):
     raise KeyboardInterrupt
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.evaluate", description=DESCRIPTION)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return args.command(args)
-    except AgentError as error:
-        show_error(str(error))
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,6 @@ action under way the same way and end the session once that call is answered: th
 end line.
 """
 
-import argparse
 import json
 import math
 import os
@@ -46,12 +45,8 @@ from agent.core.geometry import Point
 from agent.core.mask import MaskedScreen
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
-from agent.core.stop import DEFAULT_STOP_KEYS
 from agent.planners import grounding
 
-DESCRIPTION = ("Serve one display and monitor to MCP clients as computer-use tools (screenshot, click, move, drag, "
-               "scroll, type_text, press_keys, find_text, run_task), over stdio or, with --http PORT, streamable "
-               "HTTP on 127.0.0.1. Every call is appended to the episode in OUT; `gui-agent report OUT` shows it.")
 INSTRUCTIONS = ("Acts on one X display. Coordinates are pixels of the screenshot this server returns (x from the "
                 "left, y from the top). Type secrets as {{NAME}}; their values are never shown. Actions the "
                 "confirmation policy matches are refused unless the server was started with --yes.")
@@ -345,8 +340,6 @@ class Session:
                                      on_note=log, out=out, stop_keys="none", **options)
             finally:
                 self.raw_computer.set_deadline(None)  # the run's --max-seconds ends with it
-            if result.status == "interrupted" and "SIGTERM" in result.message:  # api.run took the signal for
-                self.desk.end("interrupted", "ended by SIGTERM")  # itself (stop_keys_watched): the session ends too
             if self.mask:  # it typed these through a mask of its own: from now on, ours covers them too
                 for name in set(re.findall(r"\{\{(\w+)\}\}", task)) & set(self.secrets):
                     self.mask.secret_typed(self.secrets[name])
@@ -470,32 +463,22 @@ def check_port_free(port: int) -> None:
             raise AgentError(f"cannot serve on 127.0.0.1:{port}: {error.strerror}; give another --http PORT") from None
 
 
-def secrets_given(pairs: list[str]) -> dict[str, str]:
-    """--secret NAME=VALUE options; an error names only the NAME."""
-    secrets = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.isidentifier():
-            raise AgentError(f"--secret {name!r}... is not NAME=VALUE (NAME letters, digits and _)")
-        secrets[name] = value
-    return secrets
-
-
-def command_mcp(args) -> int:
-    given = {name: getattr(args, name) for name in api.RunOptions.model_fields if hasattr(args, name)}
-    options = api.options_of(given | {"secrets": secrets_given(args.secret)})
+def serve(given: dict, http: int | None) -> int:
+    """`gui-agent mcp`: serves until the client goes away or a signal; the exit code. `given` are
+    run options (agent.api.RunOptions), for the session and for run_task."""
+    options = api.options_of(given)
     api.keep_secret(options)
-    if args.http is not None:
-        check_port_free(args.http)
+    if http is not None:
+        check_port_free(http)
     desk = Desk()
-    session = Session(options, options.out or new_run_dir(), desk, "stdio" if args.http is None else "http")
+    session = Session(options, options.out or new_run_dir(), desk, "stdio" if http is None else "http")
     status, message = "error", "the server did not start"
     try:
         server = build_server(desk, session)
         desk.watch = api.start_stop_watch(session.screen.display, options.stop_keys, session.monitor, log)
         desk.take_signals()  # over the StopWatch's own SIGUSR1 handler, which would raise between calls too
-        threading.Thread(target=serve_mcp, args=(server, desk, args.http), daemon=True, name="mcp").start()
-        where = "stdio" if args.http is None else f"http://127.0.0.1:{args.http}/mcp"
+        threading.Thread(target=serve_mcp, args=(server, desk, http), daemon=True, name="mcp").start()
+        where = "stdio" if http is None else f"http://127.0.0.1:{http}/mcp"
         log(f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) on "
             f"{where}; episode {session.out}")
         status, message = desk.serve()
@@ -511,44 +494,3 @@ def command_mcp(args) -> int:
     log(f"ended ({status}: {message}); {session.steps} calls in {session.out}; "
         f"`gui-agent report {session.out}` shows them")
     return 0 if status in ("done", "interrupted") else 1
-
-
-def add_parser(commands) -> argparse.ArgumentParser:
-    """`gui-agent mcp`, added to the CLI's subcommands."""
-    parser = commands.add_parser("mcp", help="serve the display to MCP clients as computer-use tools",
-                                 description=DESCRIPTION)
-    parser.add_argument("--http", type=int, metavar="PORT",
-                        help="serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio")
-    parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
-    parser.add_argument("--monitor", type=int, default=1, help="monitor number on that display (default: 1)")
-    parser.add_argument("--out", type=Path, help="the session's episode folder (default: a new folder under ./runs/)")
-    parser.add_argument("--confirm", choices=["ask", "never", "always"], default="ask",
-                        help="which actions need a yes: those the policy matches (default), every one, or none; "
-                             "with no one to answer, they are refused unless --yes")
-    parser.add_argument("--yes", action="store_true", help="allow actions that need confirmation")
-    parser.add_argument("--confirm-policy", type=Path, help="a TOML file replacing the default confirmation policy")
-    parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
-                        help="a value typed where a call writes {{NAME}}, never shown nor written anywhere "
-                             "(repeatable; also from $GUI_AGENT_SECRET_NAME)")
-    parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
-                        help=f"key chord that stops the action under way (default: {DEFAULT_STOP_KEYS}; 'none')")
-    task = parser.add_argument_group("run_task", "how the run_task tool plans and how far it may go")
-    task.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
-                                      "embedded OCR planner (the default when no endpoint or key is configured)")
-    task.add_argument("--base-url", default=os.environ.get("GUI_AGENT_BASE_URL"),
-                      help="OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
-    task.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
-                      help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
-    task.add_argument("--protocol", choices=["text", "tools"], default="text",
-                      help="the model's actions as GLM call text (default) or OpenAI tool calls")
-    task.add_argument("--tool-choice", choices=["required", "auto"], default="required",
-                      help="with --protocol tools: 'required' (default) or 'auto'")
-    task.add_argument("--no-thinking", dest="thinking", action="store_false", default=None,
-                      help="turn thinking mode off")
-    task.add_argument("--reply-tokens", type=int, help="output token limit per reply (default: 8192)")
-    task.add_argument("--timeout", type=float, help="seconds for one whole reply (default: 180)")
-    task.add_argument("--retries", type=int, help="retries of a failed request, with backoff (default: 4)")
-    task.add_argument("--max-steps", type=int, default=30, help="model replies per task (default: 30)")
-    task.add_argument("--max-seconds", type=float, help="seconds per task (default: no limit)")
-    parser.set_defaults(command=command_mcp)
-    return parser

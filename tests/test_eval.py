@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli import main
 from agent.core.episode import read_episode
 from agent.core.errors import InstructionError
-from agent.evaluate import ModelOptions, evaluate, main, print_summary
+from agent.evaluate import ModelOptions, evaluate, print_summary
 from agent.planners.instructions import parse_instruction
 from endpoint import ScriptedEndpoint
 from scenarios import gui_agent
@@ -70,7 +71,7 @@ def test_tasks_are_picked_by_name_or_glob_and_an_unknown_name_is_an_error():
     assert [t.name for t in load_tasks(["xterm_echo", "form_n*"])] == ["form_name", "form_nordic", "xterm_echo"]
     with pytest.raises(SandboxError, match="no task matches frobnicate; the tasks are: editor_"):
         load_tasks(["frobnicate"])
-    assert main(["frobnicate", "--out", "/nonexistent/never-written"]) == 1
+    assert main(["eval", "frobnicate", "--out", "/nonexistent/never-written"]) == 1
 
 
 def test_an_evaluation_runs_two_at_a_time_and_a_broken_task_fails_without_stopping_it(programs, tmp_path, capsys):

@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -329,6 +330,42 @@ def test_over_http_a_client_is_served_and_a_signal_ends_the_server_cleanly(signu
     episode = read_episode(out)
     assert episode.end["status"] == "interrupted" and signal.Signals(signum).name in episode.end["message"]
     assert len(episode.steps) == 3
+
+
+def test_sigterm_during_run_task_ends_the_task_and_the_session_cleanly(desktop, tmp_path):
+    x, app = desktop
+    port, out = free_port(), tmp_path / "session"
+    with open(tmp_path / "server.log", "w") as errors:
+        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display, "--out", str(out),
+                                    "--model", "local"], env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
+                                   stdout=errors, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while "serving display" not in (tmp_path / "server.log").read_text():
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                time.sleep(0.1)
+
+            def terminate_once_typing():
+                app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+                process.send_signal(signal.SIGTERM)
+
+            with connected(lambda: streamable_http_client(f"http://127.0.0.1:{port}/mcp"), out) as client:
+                fill(client, app, "name_entry", "x")
+                terminating = threading.Thread(target=terminate_once_typing)
+                terminating.start()
+                try:
+                    assert client.call("run_task", task=f'type "{"long " * 100}" into Name').is_error
+                except Exception:  # or the server ended before its answer got through
+                    pass
+                terminating.join()
+            assert process.wait(timeout=15) == 0
+        finally:
+            process.kill()
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
+    assert len(app.record()["state"]["name"]) < 500  # cut short
+    session, task = read_episode(out), read_episode(out / "task-001")
+    assert session.end["status"] == "interrupted" and "SIGTERM" in session.end["message"]
+    assert task.end["status"] == "interrupted" and session.steps[-1]["outcome"] == "error"
 
 
 def test_the_http_port_must_be_free(desktop, tmp_path):

@@ -14,8 +14,6 @@ from agent.core.planner import Planner, feedback_for
 from agent.core.screen import Frame, Screen
 from agent.core.stop import TimeUp
 
-EXIT_CODES = {"done": 0, "error": 1, "failed": 10, "step_limit": 11, "format_errors": 12, "endpoint_error": 13,
-              "stuck": 14, "time_limit": 15, "token_limit": 16, "needs_confirmation": 17, "interrupted": 130}
 STUCK_REPEATS = 3
 
 

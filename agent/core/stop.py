@@ -12,9 +12,9 @@ import signal
 import threading
 
 from agent.core.actions import Key
+from agent.core.defaults import DEFAULT_STOP_KEYS
 from agent.core.errors import DisplayError, StopRequested
 
-DEFAULT_STOP_KEYS = "ctrl+alt+shift+q"
 
 
 class TimeUp(StopRequested):

@@ -26,6 +26,7 @@ import numpy as np
 
 from agent import __version__
 from agent.core import actions as a
+from agent.core.defaults import TARGET_TIMEOUT
 from agent.core.episode import Episode, EpisodeWriter, read_episode
 from agent.core.errors import AgentError, Interrupted, StopRequested
 from agent.core.executors import PyAutoGUIComputer
@@ -48,7 +49,6 @@ MIN_CROP_CONTRAST = 4.0  # gray-level spread below which a crop is a blank area 
 # like the recorded crop (a field whose text changed still does, another widget does not).
 WINDOW_THRESHOLD = 0.6
 BLANK_BRIGHTNESS_SPAN = 64  # a blank place this many gray levels off the recorded one is not alike at all
-TARGET_TIMEOUT = 10.0
 RETRY_SECONDS = 0.25
 
 

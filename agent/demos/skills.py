@@ -14,7 +14,6 @@ Two kinds, listed and run alike:
 import importlib.util
 import inspect
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import Callable
 
 from agent.core import actions as a
+from agent.core.defaults import SKILLS_DIR
 from agent.core.episode import EPISODE_FILE, read_episode
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
 
-SKILLS_DIR = Path(os.environ.get("GUI_AGENT_SKILLS") or Path(__file__).resolve().parents[2] / "skills")
 SKILL_FILE = "skill.json"
 SKILL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 PARAM_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
