@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_skill_parser.set_defaults(command=command_run_skill)
     add_eval_parser(commands)
     add_mcp_parser(commands)
+    commands.add_parser("serve-runs").set_defaults(command=command_serve_runs)  # eval's warm workers: no help
     return parser
 
 
@@ -485,3 +486,36 @@ def command_mcp(args) -> int:
     from agent.mcp_server import serve
 
     return serve(run_options(args), args.http)
+
+
+def command_serve_runs(args) -> int:
+    """`gui-agent eval`'s warm worker: `gui-agent` commands one after another in this process, whose
+    imports and OCR engine stay loaded. Each comes as a JSON line {"argv", "env", "log"} on stdin, runs
+    with `env` as its environment and its output in the file `log`, and is answered with a JSON line
+    {"exit_code"} on stdout. Ends at the end of stdin, or after a run that a signal stopped."""
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    for line in sys.stdin:
+        job = json.loads(line)
+        os.environ.clear()
+        os.environ.update(job["env"])
+        sys.stdout.flush()
+        saved = os.dup(1), os.dup(2)
+        with open(job["log"], "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                exit_code = main(job["argv"])
+            except SystemExit as error:  # argparse's usage errors
+                exit_code = error.code if isinstance(error.code, int) else 2
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
+        replies.write(json.dumps({"exit_code": exit_code}) + "\n")
+        replies.flush()
+        if exit_code == EXIT_CODES["interrupted"]:
+            return exit_code
+    return 0

@@ -1,6 +1,6 @@
 """Runs the task suite (sandbox/tasks): each task in a fresh Xvfb display, N at a time, through the
-real `gui-agent run` in its own process (pyautogui binds one display per process);
-`gui-agent eval` runs it.
+real `gui-agent run`, carried out by warm worker processes (one per task at a time) that keep their
+imports and OCR engine loaded from one task to the next; `gui-agent eval` runs it.
 
 Writes DIR/summary.json and one folder per task: the episode, agent.log (the run's output),
 record.json (the demo app's record at the end) and work/ (the app's files). A task passes when
@@ -13,6 +13,7 @@ run gets `--yes`: nobody is there to confirm, and the sandbox is thrown away.
 import json
 import shutil
 import signal
+import select
 import subprocess
 import sys
 import threading
@@ -88,8 +89,13 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
     out.mkdir(parents=True, exist_ok=True)
     started, started_at, runs = time.monotonic(), now_iso(), Runs()
 
+    local, warm = threading.local(), []  # one warm worker per thread of the pool
+
     def one(task) -> dict:
-        result = run_task(task, out, model, runs, on_view)
+        if not hasattr(local, "worker"):
+            local.worker = Worker()
+            warm.append(local.worker)
+        result = run_task(task, out, model, runs, on_view, local.worker)
         if result["status"] != "not_run":
             on_result(result)
         return result
@@ -102,6 +108,8 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
                 break
             except KeyboardInterrupt:
                 runs.cancel()
+    for worker in warm:
+        worker.close()
     results = [future.result() for future in futures]
     counted = [r for r in results if r["status"] not in ("skipped", "not_run")]
     summary = {"tasks": len(counted), "passed": sum(r["passed"] for r in counted),
@@ -113,8 +121,9 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
 
 
 def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
-             on_view: Callable[[str, str], None] | None = None) -> dict:
-    """One task in its own sandbox; always a result, whatever breaks."""
+             on_view: Callable[[str, str], None] | None = None, worker: "Worker | None" = None) -> dict:
+    """One task in its own sandbox, run by `worker` (by default one of its own); always a result,
+    whatever breaks."""
     from sandbox.session import XSession
     from sandbox.tasks import EndState, start
     from sandbox.view import LiveView
@@ -125,6 +134,12 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
         return result | {"passed": None, "status": "skipped",
                          "detail": "model-only: the embedded planner's forms cannot express it"}
     runs = runs or Runs()
+    if worker is None:
+        worker = Worker()
+        try:
+            return run_task(task, out, model, runs, on_view, worker)
+        finally:
+            worker.close()
     if runs.cancelled.is_set():
         return result | {"passed": None, "status": "not_run", "detail": "the evaluation was interrupted"}
     folder = out / task.name
@@ -138,7 +153,7 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
                 app = start(task, session, folder / "work")
             except Exception as error:  # an app that cannot start fails its task only
                 return result | {"status": "app_error", "detail": f"the app did not start: {error}"}
-            result |= run_agent(task, folder, session, model, runs)
+            result |= run_agent(task, folder, session, model, runs, worker)
             try:
                 result["passed"] = bool(task.check(EndState(folder / "work", session.env, app)))
             except Exception as error:  # a broken checker fails its task only
@@ -150,30 +165,17 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
     return result
 
 
-def run_agent(task, folder: Path, session, model: ModelOptions, runs: Runs) -> dict:
-    """`gui-agent run` on the session's display; the status, steps, tokens and time it ended with."""
-    from sandbox.session import PROJECT_ROOT
-
-    command = [sys.executable, "-m", "agent", "run", task.instruction, "--model", model.model,
-               *(["--base-url", model.base_url] if model.base_url else []),
-               "--display", session.display, "--out", str(folder), "--max-steps", str(task.max_steps),
-               "--max-seconds", str(task.max_seconds),
-               "--yes",  # nobody is there to answer, and the sandbox is thrown away
-               *model.run_args]
+def run_agent(task, folder: Path, session, model: ModelOptions, runs: Runs, worker: "Worker") -> dict:
+    """`gui-agent run` on the session's display, in a warm worker; the status, steps, tokens and time
+    it ended with."""
+    argv = ["run", task.instruction, "--model", model.model, *(["--base-url", model.base_url] if model.base_url else []),
+            "--display", session.display, "--out", str(folder), "--max-steps", str(task.max_steps),
+            "--max-seconds", str(task.max_seconds),
+            "--yes",  # nobody is there to answer, and the sandbox is thrown away
+            *model.run_args]
     env = session.env | ({"GUI_AGENT_API_KEY": model.api_key} if model.api_key else {})
     started = time.monotonic()
-    with open(folder / "agent.log", "wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        runs.add(process)
-        try:
-            exit_code = process.wait(timeout=task.max_seconds + GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            exit_code = None
-        finally:
-            runs.discard(process)
+    exit_code = worker.run(argv, env, folder / "agent.log", task.max_seconds + GRACE_SECONDS, runs)
     fields = {"seconds": round(time.monotonic() - started, 2), "exit_code": exit_code}
     try:
         end = read_episode(folder).end
@@ -185,6 +187,50 @@ def run_agent(task, folder: Path, session, model: ModelOptions, runs: Runs) -> d
     if exit_code is None:
         return fields | {"status": "timeout", "detail": f"killed after {task.max_seconds + GRACE_SECONDS:g} s"}
     return fields | {"status": "crashed", "detail": last_line(folder / "agent.log") or f"exit code {exit_code}"}
+
+
+class Worker:
+    """A warm `gui-agent serve-runs` process that runs one task's `gui-agent run` after another, so a
+    task pays no interpreter start-up and no cold OCR engine; started again after a run it had to kill."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+
+    def run(self, argv: list[str], env: dict, log: Path, timeout: float, runs: Runs) -> int | None:
+        """The run's exit code; None when it outlived `timeout` and was killed."""
+        from sandbox.session import PROJECT_ROOT
+
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen([sys.executable, "-m", "agent", "serve-runs"], cwd=PROJECT_ROOT,
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        process = self.process
+        runs.add(process)
+        try:
+            process.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log)}) + "\n")
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], timeout)
+            reply = process.stdout.readline() if ready else None
+        except OSError:  # it died before it took the job
+            reply = ""
+        finally:
+            runs.discard(process)
+        if reply is None:
+            self.close(kill=True)
+            return None
+        if not reply:  # it died during the run
+            self.close(kill=True)
+            return process.returncode
+        return json.loads(reply)["exit_code"]
+
+    def close(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.stdin.close()  # the end of its input: it ends
+        self.process.wait()
+        self.process = None
 
 
 def last_line(path: Path) -> str:

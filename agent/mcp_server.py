@@ -133,21 +133,6 @@ class Desk:
             raise StopRequested(self.ending[1] if self.ending else self.stop_reason)
 
 
-def reconnect(computer: PyAutoGUIComputer) -> None:
-    """New X connections for pyautogui and the computer's window-class lookups: a stop that cut a
-    python-xlib request half-way (it mostly lands in one, waiting for the X server) leaves that
-    connection waiting for ever. A run ends after a stop; this server goes on."""
-    import pyautogui._pyautogui_x11 as pyautogui_x11
-    from Xlib.display import Display
-    from Xlib.error import DisplayError
-
-    try:
-        pyautogui_x11._display = Display(computer.display)
-    except (DisplayError, OSError):  # the display is gone: the next call says so
-        pass
-    computer._x = None
-
-
 def outcome_of(error: BaseException) -> tuple[str, str]:
     """A failed call's step outcome and its one-line message."""
     if isinstance(error, NeedsConfirmation):
@@ -207,7 +192,10 @@ class Session:
                 yield
         finally:
             if self.desk.stops != stops:
-                reconnect(self.raw_computer)
+                try:
+                    self.raw_computer.reconnect()
+                except AgentError:  # the display is gone: the next call says so
+                    pass
 
     def close(self, status: str, message: str) -> None:
         self.episode.end(status, message, steps=self.steps)

@@ -70,7 +70,7 @@ def ensure_xauthority() -> None:
         path.touch()
 
 
-_pyautogui_display: str | None = None  # pyautogui connects once, to $DISPLAY when it is imported
+_pyautogui_display: str | None = None  # the display pyautogui's X connection is to
 
 
 class PyAutoGUIComputer:
@@ -78,16 +78,12 @@ class PyAutoGUIComputer:
 
     def __init__(self, display: str, monitor: Monitor, drag_seconds: float = 0.25):
         global _pyautogui_display
-        if _pyautogui_display not in (None, display):
-            raise DisplayError(f"pyautogui is bound to display {_pyautogui_display} in this process; "
-                               f"act on {display} from another process")
         os.environ["DISPLAY"] = display
         ensure_xauthority()
         try:
             import pyautogui
         except Exception as error:
             raise DisplayError(f"pyautogui cannot use display {display}: {error}") from None
-        _pyautogui_display = display
         from Xlib.error import ConnectionClosedError, XError
 
         self._display_lost = (ConnectionError, ConnectionClosedError, XError)  # the X server went away
@@ -101,6 +97,23 @@ class PyAutoGUIComputer:
         self._selections_before: dict[str, bytes | None] = {}  # what each selection held before we took it
         self.deadline: float | None = None
         self.typed = 0  # characters of the last text typed so far: how far a cut typing got
+        if _pyautogui_display is not None:  # a process that acts on one display (or X server) after another
+            self.reconnect()
+        _pyautogui_display = display
+
+    def reconnect(self) -> None:
+        """New X connections to this display for pyautogui (which opens one when it is imported, to
+        $DISPLAY) and for the window-class lookups; also after a stop that cut a python-xlib request
+        half-way, which leaves that connection waiting for ever."""
+        import pyautogui._pyautogui_x11 as pyautogui_x11
+        from Xlib.display import Display
+        from Xlib.error import DisplayError as XDisplayError
+
+        try:
+            pyautogui_x11._display = Display(self.display)
+        except (XDisplayError, OSError) as error:
+            raise DisplayError(f"cannot open display {self.display}: {error}") from None
+        self._x = None
 
     def set_deadline(self, at: float | None) -> None:
         """A time.monotonic() after which a long text stops between two chunks (the run's --max-seconds)."""
