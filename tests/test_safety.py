@@ -290,7 +290,7 @@ def test_the_time_limit_cuts_a_long_type_and_the_episode_says_how_far_it_got(x_s
                            "--max-seconds", "2", "--out", str(tmp_path / "run"), env=x_session.env)
     assert result.returncode == 15, result.stdout
     episode = read_episode(tmp_path / "run")
-    assert episode.end["status"] == "time_limit" and episode.end["seconds"] < 2.5
+    assert episode.end["status"] == "time_limit" and episode.end["seconds"] < 3.0  # of an 8000-character type
     cut = episode.steps[-1]
     assert (cut["outcome"], cut["cut"]) == ("time_limit", "during") and 0 < cut["typed"] < len(text)
     typed = app.wait_until(lambda r: len(r["state"]["name"]) == cut["typed"], 30, "the app to get every key sent")
