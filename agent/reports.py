@@ -23,7 +23,7 @@ PRICES = {
     "local": {"input": 0.0, "output": 0.0},
 }
 PRICES_AS_OF = "2025-08"
-MACHINE_TIMINGS = ("capture", "encode", "act", "settle")
+MACHINE_TIMINGS = ("capture", "encode", "snap", "act", "settle")
 THUMBS_DIR = "report-thumbs"
 GIF_MAX_WIDTH = 960
 COLOURS = {"action": "#e0245e", "model": "#1d6fe0", "snapped": "#12a150"}

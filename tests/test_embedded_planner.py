@@ -10,7 +10,7 @@ import pytest
 from agent.core import actions as a
 from agent.core.errors import GroundingError
 from agent.core.geometry import Monitor
-from agent.core.ocr import OCR, TextBox
+from agent.core.ocr import OCR, KnownLines, TextBox
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.planners import grounding as g
@@ -28,9 +28,9 @@ class ScriptedOCR:
         self.texts = [TextBox(text, 1.0, box) for text, box in texts]
         self.apart: list[list] = []
 
-    def read(self, image, full=False, apart=()):
+    def lines(self, image, full=False, apart=()):
         self.apart.append(list(apart))
-        return self.texts
+        return KnownLines(self.texts)
 
 
 def canvas(colour: int = GRAY) -> np.ndarray:
@@ -62,14 +62,59 @@ def form_image() -> np.ndarray:
     return bordered(canvas(), FIELD)
 
 
-def test_typing_into_a_field_is_one_decision_and_keeps_the_spaces_around_the_text():
+def field_showing(text: str = "", caret: bool = False) -> np.ndarray:
+    image = form_image()
+    if text:
+        cv2.putText(image, text, (FIELD[0] + 4, FIELD[3] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    if caret:
+        image[FIELD[1] + 4:FIELD[3] - 4, FIELD[0] + 4] = 0
+    return image
+
+
+def test_typing_into_an_empty_field_is_a_click_and_the_text_and_keeps_the_spaces_around_it():
     planner = LocalPlanner('type " jumps over " into Name', ScriptedOCR(*FORM_TEXTS))
     decision = planner.decide("", frame(form_image()))
-    assert [type(action) for action in decision.actions] == [a.Click, a.Key, a.Key, a.TypeText]
+    assert [type(action) for action in decision.actions] == [a.Click, a.TypeText]  # nothing there to clear
     assert decision.actions[-1].content == " jumps over "
     assert interpret(Reply(decision.reply.raw)).actions == decision.actions  # what a replay of the episode does
     x, y = screen_points(decision, form_image())[0]
     assert FIELD[0] <= x < FIELD[2] and FIELD[1] <= y < FIELD[3]
+    assert isinstance(planner.decide("", frame(field_showing("jumps over"))).action, a.Done)
+
+
+def test_a_field_that_holds_text_is_clicked_after_it_and_selected_back_to_its_start():
+    image = field_showing("Grace Hopper")
+    decision = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS)).decide("", frame(image))
+    assert [action.call().split("(")[0] for action in decision.actions] == ["left_click", "key", "type"]
+    assert decision.actions[1].keys == ["shift", "home"]
+    x, y = screen_points(decision, image)[0]
+    text_end = FIELD[0] + 4 + cv2.getTextSize("Grace Hopper", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0]
+    assert text_end < x < FIELD[2] and FIELD[1] <= y < FIELD[3]
+
+
+@pytest.mark.parametrize("image, keys", [
+    (field_showing(caret=True), ["shift+home"]),  # a text cursor alone may be a thin letter: cleared all the same
+    (field_showing("a text long enough to run on past the end of the field, as long ones do"), ["end", "shift+home"]),
+])
+def test_a_field_whose_content_is_not_plainly_known_is_cleared_before_typing(image, keys):
+    decision = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS)).decide("", frame(image))
+    assert ["+".join(action.keys) for action in decision.actions if isinstance(action, a.Key)] == keys
+    assert isinstance(decision.actions[-1], a.TypeText)
+
+
+@pytest.mark.parametrize("after", [form_image(), field_showing(caret=True)])
+def test_typing_that_left_the_field_empty_is_an_error_not_done(after):
+    planner = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS))
+    planner.decide("", frame(form_image()))
+    with pytest.raises(GroundingError, match="typed 'Ada' into 'Name', but the field still shows nothing"):
+        planner.decide("", frame(after))
+
+
+@pytest.mark.parametrize("text", ["{{PASSWORD}}", "x", "line one\nline two"])
+def test_what_may_not_show_as_typed_is_not_checked(text):
+    """A secret is covered on screen, a letter may be as thin as a text cursor, a newline may send the form."""
+    planner = LocalPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
+    planner.decide("", frame(form_image()))
     assert isinstance(planner.decide("", frame(form_image())).action, a.Done)
 
 

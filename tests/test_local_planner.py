@@ -30,7 +30,7 @@ def test_a_multi_step_form_instruction(x_session, tmp_path):
     episode = read_episode(tmp_path / "run")
     assert episode.header["planner"] == "local" and episode.end["status"] == "done"
     typing = [s for s in episode.steps if s["call"].startswith("left_click") and "field" in s["action"]["element_info"]]
-    assert [[t["call"].split("(")[0] for t in s["then"]] for s in typing] == [["key", "key", "type"]] * 2  # a step each
+    assert [[t["call"].split("(")[0] for t in s["then"]] for s in typing] == [["type"]] * 2  # empty: nothing to clear
 
 
 def test_typing_into_a_field_replaces_what_it_held_and_untick(x_session, tmp_path):

@@ -63,6 +63,17 @@ def test_three_unusable_replies_in_a_row_end_the_run_and_keep_the_raw_replies(tm
     assert corrections == [False, True, True]
 
 
+def test_a_step_times_only_what_it_did(tmp_path):
+    status, _, _, episode, _ = run(tmp_path, ["nope", "Press. key(keys='enter')", "DONE()"])
+    assert status == "done"
+    unusable, acted, done = (step["timings"] for step in episode.steps)
+    assert set(unusable) == {"capture", "encode", "model"}  # nothing acted on, no screen awaited
+    assert set(acted) == {"capture", "encode", "model", "act", "settle"}
+    assert set(done) == {"capture", "encode", "model", "act"}  # DONE() awaits nothing
+    assert acted["capture"] == 0  # it decides on the screenshot the unusable reply was given: no grab
+    assert all(seconds >= 0 for step in episode.steps for seconds in step["timings"].values())
+
+
 def test_a_good_reply_resets_the_format_error_count(tmp_path):
     status, *_ = run(tmp_path, ["nope", "nope", "WAIT()", "nope", "nope", "DONE()"])
     assert status == "done"

@@ -1,6 +1,7 @@
 """The GLM planner with the real openai client against a loopback endpoint."""
 
 import base64
+import json
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ from agent.core.errors import EndpointError, FormatError
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
 from agent.core.loop import Agent, Limits
-from agent.planners.glm import GLMConfig, GLMPlanner
+from agent.planners.glm import GLMConfig, GLMPlanner, json_size
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen, synthetic_frame
 
@@ -101,7 +102,19 @@ def test_request_size_and_image_tokens_are_reported():
     with ScriptedEndpoint(["DONE()"]) as endpoint:
         decision = planner_for(endpoint).decide("t", synthetic_frame(1280, 720))
     assert decision.reply.request["images"] == 1 and decision.reply.request["image_tokens"] == 1196
+    assert decision.reply.request["bytes"] == len(json.dumps(endpoint.requests[0]["messages"]))
     assert decision.reply.usage["prompt_tokens"] == 1000
+
+
+def test_request_bytes_are_counted_without_serialising_the_screenshots_again():
+    url = "data:image/png;base64," + base64.b64encode(bytes(range(256)) * 99).decode()
+    image = {"type": "image_url", "image_url": {"url": url}}
+    call = {"id": "c1", "type": "function", "function": {"name": "click", "arguments": '{"a": 1}'}}
+    messages = [{"role": "user", "content": [{"type": "text", "text": 'Tâche: "ñ" \\ \n\t\u2028 {x}'}, image]},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": "performed"},
+                {"role": "user", "content": [{"type": "text", "text": "(screenshot omitted)"}, image]}]
+    assert json_size(messages) == len(json.dumps(messages))
 
 
 @pytest.mark.parametrize("reply, message", [

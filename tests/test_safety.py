@@ -25,7 +25,9 @@ def state_driven_model(script: Script):
     """Answers like a model that looks at the screen: the next action follows from the form's state,
     so a run killed anywhere can be resumed to the same end."""
     def reply(request):
-        time.sleep(0.15)  # some model latency, so kills land between and inside steps
+        # some model latency, so kills land between and inside steps: the 5 replies take longer than the
+        # test's latest kill (1.5 s), or a fast run could end before it
+        time.sleep(0.35)
         record = script.app.record()
         state, events = record["state"], record["events"]
         if not state["subscribe"]:

@@ -36,6 +36,42 @@ def ending(error: BaseException) -> tuple[str, str]:
     return "error", f"unexpected {type(error).__name__}: {error}; please report it with this episode"
 
 
+class StepClock:
+    """One clock for the whole run, read at the end of each phase, so that a step's timings (seconds)
+    add up to its wall time, from the grab of its screenshot to the grab of the next: capture (until
+    the loop has the screenshot: grabbing it, settle's last look at it), encode (saving it, then the
+    planner's own encoding and request building), model (the rest of the planner's decision), snap,
+    act, settle. What comes between two steps (writing a step's line) counts in the next encode."""
+
+    def __init__(self, frame: Frame):
+        """`frame`: the run's first screenshot, just grabbed."""
+        self._mark = time.monotonic()
+        self._counted, self._carried, self.timings = None, self._mark - grabbed(frame), {}
+
+    def begin(self, frame: Frame) -> None:
+        """A step deciding on `frame`; one already counted (no action was performed) took no grab."""
+        self.timings = {"capture": self._carried if frame is not self._counted else 0.0}
+        self._counted = frame
+
+    def lap(self, phase: str, planner: dict | None = None) -> None:
+        """The time since the last lap goes to `phase`, but for the planner's own encode and snap timings."""
+        now, own = time.monotonic(), {k: v for k, v in (planner or {}).items() if k in ("encode", "snap")}
+        for name, seconds in {**own, phase: now - self._mark - sum(own.values())}.items():
+            self.timings[name] = self.timings.get(name, 0.0) + seconds
+        self._mark = now
+
+    def hand_over(self, frame: Frame) -> None:
+        """`frame` is the next step's screenshot: the time since its grab began is that step's capture."""
+        if frame is not self._counted:
+            self._carried = self._mark - grabbed(frame)
+            self.timings["settle"] -= self._carried
+
+
+def grabbed(frame: Frame) -> float:
+    """When the grab of the frame began (time.monotonic())."""
+    return frame.captured_at - frame.capture_seconds
+
+
 @dataclass
 class Limits:
     steps: int = 30
@@ -67,6 +103,7 @@ class Agent:
             self.computer.set_deadline(self.started + self.limits.seconds)
         try:
             self.frame = self.screen.capture()
+            self.clock = StepClock(self.frame)
             if self.resume_from:
                 self.episode.write({"kind": "resume", "after_step": self.steps, "agent_version": __version__})
             else:
@@ -92,9 +129,11 @@ class Agent:
         self.steps += 1
         self.performed, self.acting = [], None
         frame = self.frame
+        self.clock.begin(frame)
         record = {"index": self.steps, "screenshot": self.episode.screenshot(self.steps, frame.png()),
                   "image": {"width": frame.width, "height": frame.height,
                             "tokens": image_tokens(frame.width, frame.height)}}
+        self.clock.lap("encode")
         try:
             self._decide_and_act(frame, record)
         except (Exception, KeyboardInterrupt, StopRequested) as end:  # a planner that cannot go on, a stop...
@@ -106,6 +145,7 @@ class Agent:
         try:
             decision = self.planner.decide(self.task, frame, self.feedback)
         except FormatError as error:
+            self.clock.lap("model", error.reply.timings if error.reply else None)
             self._take_reply(record, error.reply)
             self.format_errors += 1
             self.feedback = feedback_for("format_error", str(error))
@@ -114,37 +154,38 @@ class Agent:
                 raise RunEnded("format_errors", f"{self.format_errors} unusable replies in a row; last: {error}")
             return
         except EndpointError as error:
+            self.clock.lap("model")
             self._record(record, outcome="endpoint_error", error=str(error), attempts=error.attempts)
             raise RunEnded("endpoint_error", str(error))
+        self.clock.lap("model", decision.reply.timings)
         self._take_reply(record, decision.reply)
         record |= {"explanation": decision.explanation, "memory": decision.memory,
                    **({"snap": decision.snap} if decision.snap else {})}
         self.format_errors, self.feedback = 0, None
         to_screen = frame.geometry.model_to_screen
-        timings = record.setdefault("timings", {})
-        timings |= {"capture": frame.capture_seconds, "act": 0.0, "settle": 0.0}
         for action in decision.actions:  # one, or the calls of a tools reply, each on the screen the last one left
             before = self.frame
             self.acting = {"action": action.model_dump(), "call": action.call(),
                            "screen": {k: to_screen(p) for k, p in action.points().items()}, "cut": "before"}
-            outcome, error, act_seconds = self._act(action, before, to_screen)
+            outcome, error = self._act(action, before, to_screen)
+            self.clock.lap("act")
             decision.outcomes.append(error or "ok")
-            settled_at, settled = time.perf_counter(), None
+            settled = None
             if not action.ends_run and outcome != "refused":
                 self.frame, settled = self.screen.settle(before, timeout=self.settle_timeout)
-            timings["act"] += act_seconds
-            timings["settle"] += time.perf_counter() - settled_at
+                self.clock.lap("settle")
             done, self.acting = self.acting, None
             del done["cut"]
             self.performed.append({"outcome": outcome, "error": error, "settled": settled, **done})
             if outcome != "ok" or action.ends_run:
                 break
+        self.clock.hand_over(self.frame)
         self._record(record, **self._actions_fields(self.performed))
         if action.ends_run:
             raise RunEnded("done" if isinstance(action, Done) else "failed")
 
-    def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None, float]:
-        """Perform the action unless it is refused or repeats without effect: outcome, error, seconds.
+    def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None]:
+        """Perform the action unless it is refused or repeats without effect: outcome and error.
         An act line goes to the episode first, so a run killed while it is under way still says so."""
         try:
             refusal = self.confirmer.refusal(action)
@@ -152,15 +193,15 @@ class Agent:
             raise RunEnded("needs_confirmation", str(needed))
         if refusal:
             self.feedback = refusal
-            return "refused", refusal, 0.0
+            return "refused", refusal
         if self._repeats_without_effect(action, frame):
             self.feedback = (f"You did {action.call()} {STUCK_REPEATS} times and the screen did not change; "
                              "it was not done again. Try something else.")
-            return "not_repeated", self.feedback, 0.0
+            return "not_repeated", self.feedback
         acting = self.acting
         self.episode.write({"kind": "act", "step": self.steps,
                             **{k: acting[k] for k in ("call", "action", "screen")}})
-        acting["cut"], started = "during", time.perf_counter()
+        acting["cut"] = "during"
         try:
             action.perform(self.computer, to_screen)
             outcome, error = "ok", None
@@ -168,7 +209,7 @@ class Agent:
             self.feedback = feedback_for("action_error", str(failure))
             outcome, error = "action_error", str(failure)
         acting["cut"] = "after"
-        return outcome, error, time.perf_counter() - started
+        return outcome, error
 
     def _cut_short(self, outcome: str, error: str) -> dict:
         """The line of a step the run ended in: the actions done, then the one it stopped in, whose
@@ -210,13 +251,13 @@ class Agent:
         if reply is None:
             return
         record |= {"raw": reply.raw, "reasoning": reply.reasoning, "usage": reply.usage, "request": reply.request,
-                   "finish_reason": reply.finish_reason, "timings": dict(reply.timings),
+                   "finish_reason": reply.finish_reason,
                    **({"attempts": reply.attempts} if reply.attempts else {})}
         self.tokens += reply.usage.get("total_tokens") or reply.request.get("image_tokens", 0)
 
     def _record(self, record: dict, **fields) -> None:
         record |= fields
-        record["timings"] = {k: round(v, 4) for k, v in record.get("timings", {}).items()}
+        record["timings"] = {k: round(v, 4) for k, v in self.clock.timings.items()}
         self.episode.step(record)
         self.on_step(record)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from agent.core import actions as a
 from agent.core.errors import GroundingError
-from agent.core.ocr import OCR, Box, TextBox
+from agent.core.ocr import OCR, Box, Lines, TextBox
 from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame
 from agent.planners import grounding as g
@@ -18,17 +18,30 @@ from agent.planners import instructions as ins
 WAIT_FOR_SECONDS = 10.0
 LIST_SCROLLS = 12
 AMBIGUOUS = 0.05  # a misspelt target scoring within this of two different texts names neither
+AFTER_TEXT = 6  # pixels right of a field's text where a click puts the text cursor at its end
+CURSOR_WIDTH = 3
 MOVED = 200  # a scroll moved something when this many pixels of its area changed (a blinking caret changes ~30)
 
 
 @dataclass
 class Scene:
-    """What is on one frame: its text lines and bordered rectangles."""
+    """What is on one frame: its text lines (each recognised when first needed) and bordered rectangles."""
 
     frame: Frame
-    texts: list[TextBox]
-    rectangles: list[Box]
+    lines: Lines
     full_read: bool = False
+    _rectangles: list[Box] | None = None
+
+    @property
+    def texts(self) -> list[TextBox]:
+        """Every text line, read now if it was not before."""
+        return self.lines.read()
+
+    @property
+    def rectangles(self) -> list[Box]:
+        if self._rectangles is None:
+            self._rectangles = g.find_rectangles(self.frame.pixels)
+        return self._rectangles
 
 
 def box_centre(box: Box) -> tuple[float, float]:
@@ -88,9 +101,9 @@ class LocalPlanner:
         """The current frame's text and rectangles; text detection reuses the last read where the
         screen did not change, unless `full_read`."""
         if self._scene is None or (full_read and not self._scene.full_read):
-            pixels = self.frame.pixels
-            self._scene = Scene(self.frame, self.ocr.read(pixels, full=full_read, apart=self.popups),
-                                g.find_rectangles(pixels), full_read)
+            rectangles = self._scene._rectangles if self._scene else None  # of this same frame
+            self._scene = Scene(self.frame, self.ocr.lines(self.frame.pixels, full=full_read, apart=self.popups),
+                                full_read, rectangles)
         return self._scene
 
     def model_point(self, point: tuple[float, float]) -> tuple[int, int]:
@@ -99,9 +112,11 @@ class LocalPlanner:
     def find(self, target: str, within: Box | None = None) -> g.Match | None:
         """The best match, preferring text inside a clickable-looking box, then the one nearest
         the previous action. A misspelt target as near to two different texts is an error, not a guess."""
-        matches = g.find_text(self.scene().texts, target, near=self.last_point, within=within)
-        if not matches:  # before giving up, read the whole screen afresh
-            matches = g.find_text(self.scene(full_read=True).texts, target, near=self.last_point, within=within)
+        scene = self.scene()
+        matches = g.find_in_lines(scene.lines, target, self.last_point, within, scene.rectangles)
+        if not matches and not scene.lines.detected_afresh(within):  # before giving up, read the screen afresh
+            scene = self.scene(full_read=True)
+            matches = g.find_in_lines(scene.lines, target, self.last_point, within, scene.rectangles)
         if not matches:
             return None
         best = matches[0]
@@ -112,19 +127,13 @@ class LocalPlanner:
                 raise GroundingError(f"{target!r} is not on screen, and it is as near to more than one text; "
                                      f"{g.did_you_mean(list(dict.fromkeys([best.part, *rivals])))}")
         top = [m for m in matches if round(m.score, 2) == round(best.score, 2)]
-        return min(top, key=lambda m: self._button_around(m) is None)
+        return min(top, key=lambda m: self._button_around(m.box) is None)
 
-    def _button_around(self, match: g.Match) -> Box | None:
-        """A bordered box snugly around the text: a button, a tab, a menu item."""
-        width, height = match.box[2] - match.box[0], match.box[3] - match.box[1]
-        for box in self.scene().rectangles:
-            bw, bh = box[2] - box[0], box[3] - box[1]
-            if g.inside(match.centre, box) and bw <= 3 * width + 40 and bh <= 3 * height:
-                return box
-        return None
+    def _button_around(self, text: Box) -> Box | None:
+        return g.button_around(self.scene().rectangles, text)
 
     def click_point(self, match: g.Match) -> tuple[float, float]:
-        button = self._button_around(match)
+        button = self._button_around(match.box)
         return box_centre(button) if button else match.centre
 
     def not_found(self, target: str, where: str = "on screen") -> GroundingError:
@@ -179,9 +188,36 @@ class LocalPlanner:
         box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box)
         if box is None:
             raise GroundingError(f"there is no text field next to {clause.field!r}")
-        yield (f"Replace what the {clause.field!r} field holds with {clause.text!r}: focus it, select it all, type.",
-               [a.Click(point=self.model_point(box_centre(box)), element_info=f"{clause.field} field"),
-                a.Key(keys="end"), a.Key(keys="shift+home"), typing])
+
+        def click(point: tuple[float, float]) -> a.Click:
+            return a.Click(point=self.model_point(point), element_info=f"{clause.field} field")
+
+        shown = g.shown_in_field(self.frame.pixels, box)
+        one_line = box[3] - box[1] <= 2.5 * (label.box[3] - label.box[1])
+        if shown is None:  # nothing in it, not even a text cursor: nothing to clear
+            yield (f"Type {clause.text!r} into the empty {clause.field!r} field: focus it, type.",
+                   [click(box_centre(box)), typing])
+        elif one_line and shown[1] + 2 * AFTER_TEXT <= box[2] - 2:  # its text ends inside it: click after it
+            yield (f"Replace what the {clause.field!r} field holds with {clause.text!r}: click after its text, "
+                   "select back to its start, type.",
+                   [click((shown[1] + AFTER_TEXT, box_centre(box)[1])), a.Key(keys="shift+home"), typing])
+        else:  # text may run on beyond what shows
+            yield (f"Replace what the {clause.field!r} field holds with {clause.text!r}: focus it, select it all, "
+                   "type.",
+                   [click(box_centre(box)), a.Key(keys="end"), a.Key(keys="shift+home"), typing])
+        self._check_typed(clause, box)
+
+    def _check_typed(self, clause: ins.TypeInto, box: Box) -> None:
+        """After typing into a field that is still there, it must show something wider than a text
+        cursor (a paste that never arrived leaves it empty)."""
+        text = clause.text
+        if ("\n" in text or "\t" in text or "{{" in text or len(text.strip()) < 2
+                or not g.has_border(self.frame.pixels, box)):
+            return  # a newline or tab may send the form or leave the field, a secret is covered on screen,
+            # a character may be as thin as a cursor
+        shown = g.shown_in_field(self.frame.pixels, box)
+        if shown is None or shown[1] - shown[0] <= CURSOR_WIDTH:
+            raise GroundingError(f"typed {text!r} into {clause.field!r}, but the field still shows nothing")
 
     def _press(self, clause: ins.Press):
         yield f"Press {clause.keys}.", [a.Key(keys=clause.keys)]

@@ -142,11 +142,12 @@ class GLMPlanner:
         current, half = frame.png(), frame.png(0.5)
         content = build_content(task, self.turns, self.memory, current, feedback, self.skills)
         body = self.request_body(content)
+        request = self._describe(frame, body)
         encoded = time.perf_counter()
 
         def read(response, attempts: list[dict]) -> Decision:
             content, reasoning, usage = reply_parts(response, self.config.thinking)
-            return interpret(Reply(content, reasoning, usage, self._describe(frame, body),
+            return interpret(Reply(content, reasoning, usage, request,
                                    {"encode": encoded - started, "model": time.perf_counter() - encoded},
                                    response.choices[0].finish_reason, attempts))
 
@@ -189,7 +190,7 @@ class GLMPlanner:
         return {
             "images": 1 + len(history),
             "image_tokens": image_tokens(frame.width, frame.height) + half_tokens * len(history),
-            "bytes": len(json.dumps(body["messages"])),
+            "bytes": json_size(body["messages"]),
         }
 
     def _complete(self, body: dict):
@@ -239,6 +240,22 @@ class GLMPlanner:
         if "error" in outcome:
             raise outcome["error"]
         return outcome["response"]
+
+
+def json_size(messages: list[dict]) -> int:
+    """len(json.dumps(messages)) without serialising the screenshots again: an image part's data URL
+    (base64) needs no escaping, so its length is added to the size of the rest."""
+    urls: list[str] = []
+
+    def without_urls(value):
+        if isinstance(value, dict):
+            if value.get("type") == "image_url" and isinstance(value.get("image_url"), dict):
+                urls.append(value["image_url"].get("url", ""))
+                return {**value, "image_url": {**value["image_url"], "url": ""}}
+            return {key: without_urls(item) for key, item in value.items()}
+        return [without_urls(item) for item in value] if isinstance(value, list) else value
+
+    return len(json.dumps(without_urls(messages))) + sum(len(url) for url in urls)
 
 
 class TransientError(Exception):

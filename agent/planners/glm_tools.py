@@ -19,7 +19,7 @@ from agent.core.errors import EndpointError, EpisodeError, FormatError
 from agent.core.geometry import image_tokens
 from agent.core.planner import MAX_ACTIONS, Decision, Reply, bounded, feedback_for, within_bounds
 from agent.core.screen import Frame
-from agent.planners.glm import GLMConfig, GLMPlanner, interpret, reply_parts
+from agent.planners.glm import GLMConfig, GLMPlanner, interpret, json_size, reply_parts
 from agent.planners.prompt import image_part, tools_task_text
 from agent.planners.reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
 
@@ -348,7 +348,7 @@ class ToolsPlanner(GLMPlanner):
         images = sum(part["type"] == "image_url" for message in body["messages"]
                      if isinstance(message["content"], list) for part in message["content"])
         return {"images": images, "image_tokens": images * image_tokens(frame.width, frame.height),
-                "bytes": len(json.dumps(body["messages"]))}
+                "bytes": json_size(body["messages"])}
 
     def _complete(self, body: dict):
         import openai

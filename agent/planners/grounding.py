@@ -8,7 +8,7 @@ from difflib import SequenceMatcher
 import cv2
 import numpy as np
 
-from agent.core.ocr import Box, TextBox, overlaps
+from agent.core.ocr import MARGIN, Box, Lines, TextBox, contains, overlaps
 
 MATCH_THRESHOLD = 0.8
 # OCR confuses these; both sides of a comparison are folded the same way.
@@ -38,6 +38,12 @@ class Match:
 
 
 WORD_IN_LINE = 0.98  # a whole-text match beats the same words inside a longer line
+# A text OCR was unsure of (a calculator's ÷ read as "+" at 0.51, as the box around it moved a pixel)
+# matches exactly below one it was sure of, above the same words inside a longer line.
+SURE, UNSURE_EXACT = 0.8, 0.99
+# A word ends at a space, or where a small letter meets a capital: OCR drops the space between
+# words set apart by a gap alone (a menu bar's "File   Edit" read as "FileEdit").
+WORD = r"\S+?(?=\s|(?<=[a-z])[A-Z]|$)"
 
 
 def similarity(want: str, have: str) -> float:
@@ -52,14 +58,15 @@ def similarity(want: str, have: str) -> float:
 
 
 def match_text(query: str, text: TextBox) -> Match | None:
-    """How well the query names this text: 1.0 exact, then word runs inside a line, then fuzzy."""
+    """How well the query names this text: 1.0 exact (0.99 if OCR was unsure of it), then word runs
+    inside a line, then fuzzy."""
     want, have = fold(query), fold(text.text)
     if not want or not have:
         return None
     if want == have:
-        return Match(text, 1.0, text.box, text.text, exact=True)
-    words = list(re.finditer(r"\S+", text.text))
-    n = len(query.split())
+        return Match(text, 1.0 if text.score >= SURE else UNSURE_EXACT, text.box, text.text, exact=True)
+    words = list(re.finditer(WORD, text.text))
+    n = len(re.findall(WORD, query))
     best: Match | None = None
     for i in range(len(words) - n + 1):
         run = words[i:i + n]
@@ -92,6 +99,104 @@ def find_text(texts: list[TextBox], query: str, near: tuple[float, float] | None
         distance = 0.0 if near is None else np.hypot(match.centre[0] - near[0], match.centre[1] - near[1])
         return (-round(match.score, 2), distance)
     return sorted(matches, key=rank)
+
+
+# A line holding just the query has a box about (CHAR_WIDTH × characters + PADDING) × its height wide
+# (rapidocr's boxes round DejaVu Sans: "Name" 46 × 18 px); the same text in another font, size or
+# case has a box within SAME_TEXT_SHAPE times that width-to-height.
+CHAR_WIDTH, PADDING = 0.37, 1.07
+SAME_TEXT_SHAPE = 2.0
+TALLEST_LINE = 2 * MARGIN  # detection in bands reads lines up to this tall whole
+
+
+def shape(box: Box) -> float:
+    return (box[2] - box[0]) / max(1, box[3] - box[1])
+
+
+def shapes_of(query: str) -> tuple[float, float]:
+    """The width-to-height a text line's box can have when it reads exactly as the query."""
+    alone = CHAR_WIDTH * len(query.strip()) + PADDING
+    return alone / SAME_TEXT_SHAPE, alone * SAME_TEXT_SHAPE
+
+
+def find_in_lines(lines: Lines, query: str, near: tuple[float, float] | None = None, within: Box | None = None,
+                  rectangles: list[Box] = ()) -> list[Match]:
+    """The best of what `find_text` finds over every line, detecting and recognising as few lines
+    as that takes, with what it found on the way. Best is: highest score, then inside a button
+    (`button_around` one of the rectangles), then nearest `near`, then first in reading order.
+    A line OCR surely reads exactly as the query outranks every other kind of match and has the
+    shape of the query alone, so only such lines are read, best placed first: those inside a button
+    (those detected so far, and in the rectangles that could be one: see `could_be_button`), then
+    the others, detecting a band of rows only when a line in it could be placed before those
+    detected. The first that surely reads as the query is the best. With none, every line is read."""
+    low, high = shapes_of(query)
+    for box in sorted(rectangles, key=lambda b: (b[0] - b[2]) * (b[3] - b[1])):  # largest first: its insides are known
+        if could_be_button(box, low, high) and (within is None or overlaps(box, within)):
+            lines.detect_rectangle(box)
+
+    examined: set[Box] = set()
+
+    def candidate(box: Box) -> bool:
+        return low <= shape(box) <= high and (within is None or overlaps(box, within)) and box not in examined
+
+    def place(box: Box) -> tuple:
+        if near is None:
+            return 0.0, box[1], box[0]
+        return float(np.hypot((box[0] + box[2]) / 2 - near[0], (box[1] + box[3]) / 2 - near[1])), box[1], box[0]
+
+    def nearest_place(band: Box) -> tuple:  # no line of the band (its centre in these rows) is placed before
+        distance = 0.0 if near is None else max(0.0, band[1] - near[1], near[1] - band[3])
+        return distance, band[1] - TALLEST_LINE // 2, -1
+
+    def exact(box: Box) -> bool:
+        examined.add(box)
+        return any((m := match_text(query, text)) and m.score >= 1.0 for text in lines.read([box]))
+
+    def found() -> list[Match]:
+        return find_text(lines.read([b for b in lines.boxes if lines.is_read(b)]), query, near, within)
+    for box in sorted((b for b in lines.boxes if candidate(b) and button_around(rectangles, b)), key=place):
+        if exact(box):
+            return found()
+    while True:
+        line = min((b for b in lines.boxes if candidate(b)), key=place, default=None)
+        band = min(lines.bands_left(within), key=nearest_place, default=None)
+        if band is not None and (line is None or nearest_place(band) < place(line)):
+            lines.detect_band(band)
+        elif line is None:
+            break
+        elif exact(line):
+            return found()
+    lines.detect_all(within)
+    return find_text(lines.read([b for b in lines.boxes if within is None or overlaps(b, within)]), query, near, within)
+
+
+BUTTON_SLACK = 3  # pixels a label's box may reach out of its button's border (2 seen in Tk)
+SMALLEST_BUTTON = 16  # a box less wide or tall holds no text line (check boxes, window controls)
+
+
+def button_around(rectangles: list[Box], text: Box) -> Box | None:
+    """The bordered box snugly around a text: a button, a tab, a menu item. It holds the text's box
+    (but for BUTTON_SLACK) and is at most 3 times as tall and 3 times as wide + 40 px."""
+    width, height = text[2] - text[0], text[3] - text[1]
+    slack = BUTTON_SLACK
+    for box in rectangles:
+        holds = contains((box[0] - slack, box[1] - slack, box[2] + slack, box[3] + slack), text)
+        if (holds and min(box[2] - box[0], box[3] - box[1]) >= SMALLEST_BUTTON
+                and box[2] - box[0] <= 3 * width + 40 and box[3] - box[1] <= 3 * height):
+            return box
+    return None
+
+
+def could_be_button(box: Box, low: float, high: float) -> bool:
+    """Whether the rectangle could be `button_around` a line whose box has a width-to-height
+    between low and high and is at most TALLEST_LINE tall: such a line is h tall and s × h wide with
+    h ≤ box height + 2 × slack, s × h ≤ box width + 2 × slack, box height ≤ 3h, box width ≤ 3sh + 40."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    tallest = min(TALLEST_LINE, height + 2 * BUTTON_SLACK)
+    if min(width, height) < SMALLEST_BUTTON or height > 3 * tallest:
+        return False
+    # the narrowest shape the width needs (h at most tallest), the widest the height allows (h at least height / 3)
+    return max(low, (width - 40) / (3 * tallest)) <= min(high, 3 * (width + 2 * BUTTON_SLACK) / max(1, height))
 
 
 def closest_texts(texts: list[TextBox], query: str, count: int = 3) -> list[str]:
@@ -173,6 +278,20 @@ def is_input_like(image: np.ndarray, box: Box) -> bool:
     x0, y0, x1, y1 = box
     inner = image[y0 + 2:y1 - 2, x0 + 2:x1 - 2, :3]
     return inner.size > 0 and float(np.median(inner)) >= 235 and 12 <= y1 - y0 <= 400 and x1 - x0 >= 30
+
+
+INK = 60  # grey levels from a field's background that count as something drawn in it
+
+
+def shown_in_field(image: np.ndarray, box: Box) -> tuple[int, int] | None:
+    """The columns (x0, x1) over which a field shows something inside its border (text, a text
+    cursor), or None when it shows its background alone."""
+    x0, y0, x1, y1 = box
+    inner = cv2.cvtColor(image[y0 + 2:y1 - 2, x0 + 2:x1 - 2, :3], cv2.COLOR_BGR2GRAY)
+    if inner.size == 0:
+        return None
+    columns = np.flatnonzero((np.abs(inner.astype(np.int16) - int(np.median(inner))) > INK).any(axis=0))
+    return (x0 + 2 + int(columns[0]), x0 + 3 + int(columns[-1])) if columns.size else None
 
 
 def smallest_containing(rectangles: list[Box], point: tuple[float, float], max_area: float = 0.25,

@@ -1,0 +1,206 @@
+"""Screen.settle on a real display, and a real run's step timings.
+
+Settle waits for an app that is still handling the input (it answers the ping it is sent only
+then), not for a window that never answers pings, and only once, for PING_PATIENCE, for one that
+stopped answering.
+A run against the loopback endpoint records timings that add up to each step's wall time."""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.core.episode import read_episode
+from agent.core.screen import PING_PATIENCE, Screen
+from endpoint import ScriptedEndpoint
+from scenarios import HEIGHT, WIDTH
+
+BUSY_APP = """
+import sys, time, tkinter as tk
+root = tk.Tk()
+root.title("Busy")
+root.geometry("300x120+50+50")
+label = tk.Label(root, text="waiting", font=("DejaVu Sans", 24), bg="white")
+label.pack(fill="both", expand=True)
+def handle(event):
+    time.sleep(float(sys.argv[1]))  # the event loop is held: nothing is drawn, no ping is answered
+    label.config(text="done", bg="red")
+root.bind("<Key>", handle)
+root.after(300, lambda: print("ready", flush=True))
+root.mainloop()
+"""
+
+
+def start_app(x_session, tmp_path: Path, busy_seconds: float) -> subprocess.Popen:
+    script = tmp_path / "busy.py"
+    script.write_text(BUSY_APP)
+    app = subprocess.Popen([sys.executable, str(script), str(busy_seconds)], env=x_session.env,
+                           stdout=subprocess.PIPE, text=True)
+    assert app.stdout.readline().strip() == "ready"
+    xdotool(x_session, "search", "--sync", "--name", "^Busy$", "windowactivate", "--sync")
+    return app
+
+
+def xdotool(x_session, *args: str) -> None:
+    subprocess.run(["xdotool", *args], env=x_session.env, check=True, capture_output=True, timeout=10)
+
+
+def red_in(frame) -> bool:
+    blue, green, red = (frame.pixels[60:160, 60:340, channel].astype(int) for channel in range(3))
+    return bool(((red > 200) & (green < 60) & (blue < 60)).any())
+
+
+def settled_after_a_key(screen: Screen, x_session, timeout: float = 3.0):
+    screen.settle(screen.capture())  # nothing left to draw from before
+    before = screen.capture()
+    xdotool(x_session, "key", "a")
+    started = time.monotonic()
+    frame, settled = screen.settle(before, timeout=timeout)
+    return frame, settled, frame.captured_at - started
+
+
+def test_settle_waits_for_an_app_still_handling_the_key_longer_than_the_quiet_period(x_session, tmp_path,
+                                                                                   monkeypatch):
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    app = start_app(x_session, tmp_path, busy_seconds=0.4)
+    screen = Screen(x_session.display)
+    try:
+        frame, settled, seconds = settled_after_a_key(screen, x_session)
+        assert settled and red_in(frame), f"settled after {seconds:.3f} s on a frame from before the key's effect"
+        assert seconds >= 0.4
+    finally:
+        screen.close()
+        app.kill()
+
+
+def test_a_hung_app_is_waited_for_once_and_a_window_that_never_answers_not_at_all(x_session, tmp_path, monkeypatch):
+    from Xlib import display
+
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    app = start_app(x_session, tmp_path, busy_seconds=30)
+    silent = display.Display(x_session.display)  # a client that never reads its events, so never answers
+    root = silent.screen().root
+    window = root.create_window(400, 300, 200, 100, 0, silent.screen().root_depth,
+                                background_pixel=silent.screen().white_pixel)
+    window.set_wm_name("Silent")
+    window.set_wm_protocols([silent.intern_atom("_NET_WM_PING")])  # says it answers, and does not
+    window.map()
+    silent.sync()
+    wait_until_listed(x_session, "Silent")
+    xdotool(x_session, "search", "--name", "^Busy$", "windowactivate", "--sync")  # the keys go to the app
+    screen = Screen(x_session.display)
+    try:
+        _, settled, seconds = settled_after_a_key(screen, x_session)
+        assert settled and PING_PATIENCE <= seconds < PING_PATIENCE + 1  # the busy app was waited for, that long
+        before = screen.capture()
+        started = time.monotonic()
+        frame, settled = screen.settle(before)
+        assert settled and frame.captured_at - started < 0.5  # neither it nor the silent window is waited for now
+    finally:
+        screen.close()
+        app.kill()
+        window.destroy()
+        silent.close()
+
+
+def test_an_app_that_does_not_say_it_answers_pings_is_never_sent_one(x_session, monkeypatch):
+    if not shutil.which("xterm"):
+        pytest.skip("xterm is not installed (Debian: xterm)")
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    xterm = subprocess.Popen(["xterm", "-T", "Terminal"], env=x_session.env)
+    screen = Screen(x_session.display)
+    try:
+        wait_until_listed(x_session, "Terminal")
+        screen.settle(screen.capture())
+        time.sleep(0.3)
+        assert xterm.poll() is None, "xterm quit: it takes any WM_PROTOCOLS message for WM_DELETE_WINDOW"
+    finally:
+        screen.close()
+        xterm.kill()
+
+
+def wait_until_listed(x_session, name: str, timeout: float = 20.0) -> None:
+    """Until the window manager lists a window of this name among the windows it manages."""
+    from Xlib import X, display
+
+    connection = display.Display(x_session.display)
+    root = connection.screen().root
+    listed = connection.intern_atom("_NET_CLIENT_LIST")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            clients = getattr(root.get_full_property(listed, X.AnyPropertyType), "value", [])
+            if any(connection.create_resource_object("window", c).get_wm_name() == name for c in clients):
+                return
+            assert time.monotonic() < deadline, f"the window manager never listed a window {name!r}"
+            time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+def test_step_timings_add_up_to_each_steps_wall_time(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    widgets = app.wait_ready()["widgets"]
+
+    def click(name, element):
+        x, y, w, h = widgets[name]
+        point = f"[{round((x + w / 2) / WIDTH * 1000)},{round((y + h / 2) / HEIGHT * 1000)}]"
+        return f"left_click(start_box='{point}', element_info='{element}')"
+
+    replies = [click("name_entry", "Name input field"), "type(content='Ada')", "key(keys='ctrl+a')",
+               click("email_entry", "Email input field"), "type(content='a@b.c')", click("subscribe", "Subscribe"),
+               "key(keys='shift')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        child = subprocess.run([sys.executable, __file__, x_session.display, endpoint.url, str(tmp_path / "run")],
+                               env=x_session.env, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    walls = json.loads(child.stdout.splitlines()[-1])
+    steps = read_episode(tmp_path / "run").steps
+    assert len(steps) == len(walls) == len(replies) and app.record()["state"]["subscribe"]
+    for step, wall in list(zip(steps, walls))[1:]:
+        timings = step["timings"]
+        assert set(timings) >= {"capture", "encode", "model", "snap", "act"}
+        assert abs(sum(timings.values()) - wall) <= 0.05 * wall, (step["index"], timings, wall)
+    clicks = [step for step in steps if step["action"]["type"] == "click"]
+    assert all(step["timings"]["snap"] > 0 and step["timings"]["settle"] > 0 for step in clicks)
+
+
+def timed_run(display: str, url: str, out: str) -> None:
+    """A run against the endpoint at `url` with snap on; prints each step's wall time as JSON: from
+    the grab of its screenshot to the grab of the next (to its line, for the last step), read off the
+    frames, not the loop's clock (none for the first step). Its own process: pyautogui binds one
+    display per process."""
+    from agent.core.episode import EpisodeWriter
+    from agent.core.executors import PyAutoGUIComputer
+    from agent.core.loop import Agent, Limits
+    from agent.planners.glm import GLMConfig, GLMPlanner
+    from agent.planners.snap import SnappingPlanner
+
+    screen = Screen(display)
+    planner = SnappingPlanner(GLMPlanner(GLMConfig(base_url=url, max_retries=0, timeout=30)))
+    agent = Agent("Fill in the form", planner, PyAutoGUIComputer(display, screen.capture().monitor), screen,
+                  EpisodeWriter(Path(out)), limits=Limits(steps=20))
+    walls, screenshot = [], [None]  # the screenshot the current step decides on, once known
+
+    def on_step(record):
+        taken, after = screenshot[0], agent.frame  # the loop's next screenshot
+        if taken is not None:
+            end = after.captured_at - after.capture_seconds if after is not taken else time.monotonic()
+            walls.append(end - (taken.captured_at - taken.capture_seconds))
+        else:
+            walls.append(None)  # the first step's screenshot was grabbed before any step line
+        screenshot[0] = after
+
+    agent.on_step = on_step
+    status, message = agent.run()
+    assert status == "done", message
+    print(json.dumps(walls))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    timed_run(*sys.argv[1:])
