@@ -302,9 +302,9 @@ def record(out: Path | None = None, *, display: str | None = None, stop_keys: st
     return RunResult(status, message, steps, out)
 
 
-def report(episode: Path, *, prices: Path | None = None) -> Path:
-    """Write report.html in the episode's folder; its path."""
-    return write_report(episode_folder(episode), prices=prices)
+def report(episode: Path, *, prices: Path | None = None, single_file: bool = False) -> Path:
+    """Write report.html in the episode's folder (with its images inside it if `single_file`); its path."""
+    return write_report(episode_folder(episode), prices=prices, single_file=single_file)
 
 
 def animation(episode: Path, *, fps: float = 1.0) -> Path:

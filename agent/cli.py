@@ -82,9 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(command=command_replay)
 
     report = commands.add_parser("report", help="write an HTML report of an episode (and a GIF replay)",
-                                 description="Write OUT/report.html, one self-contained page with a card per "
-                                             "step; with --gif also OUT/replay.gif.")
+                                 description="Write OUT/report.html: the run's summary (what went wrong first, "
+                                             "time by phase), then each step's action close up before and after, "
+                                             "and the end screen. Its images are files in its folder unless "
+                                             "--single-file puts them inside it; with --gif also OUT/replay.gif.")
     report.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
+    report.add_argument("--single-file", action="store_true",
+                        help="put every image inside report.html, to share the page alone (larger)")
     report.add_argument("--gif", action="store_true", help="also write replay.gif: the screenshots with the clicks")
     report.add_argument("--fps", type=number(float, 0.1), default=1.0, help="GIF frames per second (default: 1)")
     report.add_argument("--prices", type=Path,
@@ -417,7 +421,7 @@ def command_report(args) -> int:
     from agent import api
     from agent.core.console import console
 
-    console.print(f"report: {api.report(args.episode, prices=args.prices)}")
+    console.print(f"report: {api.report(args.episode, prices=args.prices, single_file=args.single_file)}")
     if args.gif:
         console.print(f"replay: {api.animation(args.episode, fps=args.fps)}")
     return 0

@@ -2,12 +2,13 @@
 real `gui-agent run`, carried out by warm worker processes (one per task at a time) that keep their
 imports and OCR engine loaded from one task to the next; `gui-agent eval` runs it.
 
-Writes DIR/summary.json and one folder per task: the episode, agent.log (the run's output),
-record.json (the demo app's record at the end) and work/ (the app's files). A task passes when
-its checker, reading the end state, says so, whatever status the run ended with (which is reported
-beside it). A task that cannot start, hangs, crashes or whose checker raises is a failed task; the
-evaluation goes on. With `--model local` the model-only tasks are skipped and not counted. Every
-run gets `--yes`: nobody is there to confirm, and the sandbox is thrown away.
+Writes DIR/summary.json, DIR/report.html (the dashboard, agent.dashboard) and one folder per task:
+the episode, agent.log (the run's output), record.json (the demo app's record at the end) and work/
+(the app's files). A task passes when its checker, reading the end state, says so, whatever status
+the run ended with (which is reported beside it). A task that cannot start, hangs, crashes or whose
+checker raises is a failed task; the evaluation goes on. With `--model local` the model-only tasks
+are skipped and not counted. Every run gets `--yes`: nobody is there to confirm, and the sandbox is
+thrown away.
 """
 
 import json
@@ -29,7 +30,8 @@ from rich.table import Table
 
 from agent.core.console import console, escape
 from agent.core.episode import EPISODE_FILE, now_iso, read_episode
-from agent.core.errors import AgentError
+from agent.core.errors import AgentError, EpisodeError
+from agent.dashboard import write_dashboard
 
 SUMMARY_FILE = "summary.json"
 GRACE_SECONDS = 60.0  # beyond a task's own time limit: the CLI's start-up and report
@@ -116,8 +118,17 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
                "skipped": sum(r["status"] == "skipped" for r in results), "model": model.model,
                "workers": workers, "started": started_at, "seconds": round(time.monotonic() - started, 2),
                **({"interrupted": True} if runs.cancelled.is_set() else {}), "results": results}
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_summary(out, summary)
+    try:
+        write_dashboard(out, summary)
+    except (OSError, EpisodeError) as error:  # the summary stands without its page
+        summary["dashboard_error"] = str(error)
+        write_summary(out, summary)
     return summary
+
+
+def write_summary(out: Path, summary: dict) -> None:
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
@@ -273,6 +284,9 @@ def print_summary(summary: dict, out: Path | None = None) -> None:
                   f"{summary['seconds']:.0f} s with {summary['workers']} worker(s)"
                   + (" (interrupted: tasks not run are not counted)" if summary.get("interrupted") else "")
                   + (f"; episodes and {SUMMARY_FILE} in {out}" if out else ""), highlight=False)
+    if out:
+        console.print(f"no dashboard: {escape(summary['dashboard_error'])}" if summary.get("dashboard_error")
+                      else f"dashboard: {escape(str(out / 'report.html'))}", highlight=False)
 
 
 # -- the command --------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""What a run did, for people: OUT/report.html (one self-contained page, thumbnails in
-OUT/report-thumbs/) and OUT/replay.gif (the screenshots in order with the click markers)."""
+"""What a run did, for people: OUT/report.html (a page whose images are in OUT/report-thumbs/ and the
+screenshots beside it, or all inside it with `single_file`) and OUT/replay.gif (the screenshots in
+order with the action markers)."""
 
+import base64
 import html
 import io
 import json
@@ -24,7 +26,14 @@ PRICES = {
 }
 PRICES_AS_OF = "2025-08"
 MACHINE_TIMINGS = ("capture", "encode", "snap", "act", "settle")
+PHASES = ("capture", "encode", "model", "snap", "act", "settle")  # a step's timings, in the order they happen
+PHASE_COLOURS = {"capture": "#7b61ff", "encode": "#8d99a6", "model": "#1d6fe0", "snap": "#12a150",
+                 "act": "#e0245e", "settle": "#e89a1c"}
+OFFLINE_PLANNERS = {"local"}  # planners that read the screen themselves: no model, no tokens
 THUMBS_DIR = "report-thumbs"
+CLOSE_UP = 360, 200  # image pixels around an action, shown at full size before and after it
+CLOSE_UP_MARGIN = 30
+CHANGED = 24  # grey levels: a pixel that changed more belongs to what an action without a point did
 GIF_MAX_WIDTH = 960
 COLOURS = {"action": "#e0245e", "model": "#1d6fe0", "snapped": "#12a150"}
 LEGEND = {"action": "where it acted", "model": "the model's own point", "snapped": "the point it snapped to"}
@@ -52,6 +61,29 @@ def step_markers(step: dict, screen: dict, image_width: int, image_height: int) 
         markers += [Marker("model", "model's point", *geometry.model_to_image(snap["model_point"])),
                     Marker("snapped", f"snapped to {snap.get('text', '')}", *geometry.model_to_image(snap["point"]))]
     return markers
+
+
+def offline(header: dict) -> bool:
+    """Whether the run was planned on this machine (the embedded planner): its "model" time is planning."""
+    return header.get("planner") in OFFLINE_PLANNERS
+
+
+def phase_name(phase: str, planned_offline: bool) -> str:
+    return "planning" if phase == "model" and planned_offline else phase
+
+
+def time_bar(totals: dict, planned_offline: bool) -> str:
+    """The seconds per phase as one small stacked bar with its legend (HTML and CSS only)."""
+    parts = [(phase, float(totals.get(phase) or 0)) for phase in PHASES]
+    whole = sum(value for _, value in parts)
+    if whole <= 0:
+        return '<span class="note">no timings recorded</span>'
+    segments = "".join(f'<span style="flex:{value / whole:.4f};background:{PHASE_COLOURS[phase]}" '
+                       f'title="{phase_name(phase, planned_offline)} {seconds(value)}"></span>'
+                       for phase, value in parts if value > 0)
+    legend = " ".join(f'<span class="key" style="--c:{PHASE_COLOURS[phase]}"></span>'
+                      f'{phase_name(phase, planned_offline)} {seconds(value)}' for phase, value in parts if value > 0)
+    return f'<span class="bar" role="img" aria-label="time by phase">{segments}</span><span class="bar-legend">{legend}</span>'
 
 
 def load_prices(path: Path | None) -> dict:
@@ -82,27 +114,24 @@ def dollars(value: float) -> str:
     return f"${value:.4f}" if 0 < value < 0.01 else f"${value:,.2f}"
 
 
-def write_report(out: Path, thumbnail_width: int = 480, prices: Path | None = None) -> Path:
+def write_report(out: Path, thumbnail_width: int = 320, prices: Path | None = None, single_file: bool = False) -> Path:
+    """OUT/report.html: its images in OUT/report-thumbs/ beside it (and the screenshots it links to),
+    or, with `single_file`, every image inside the page, for sharing it alone."""
     episode, price_table = read_episode(out), load_prices(prices)
     report = episode.path / "report.html"
-    try:
-        thumbs = episode.path / THUMBS_DIR
-        if thumbs.is_symlink():  # a link would take the thumbnails out of the folder
-            thumbs.unlink()
-        thumbs.mkdir(exist_ok=True)
-    except OSError as error:
-        raise EpisodeError(f"cannot write the report in {episode.path}: {error.strerror}") from None
-    cards = "\n".join(step_card(episode, step, thumbnail_width) for step in episode.steps)
+    images = Images(episode.path, single_file)
+    cards = "\n".join(step_card(episode, index, images, thumbnail_width) for index in range(len(episode.steps)))
     task = episode.header.get("task", "")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gui-agent: {e(task)}</title>
 <style>{CSS}</style></head>
 <body>
-{summary(episode, price_table)}
+{summary(episode, price_table, single_file)}
 {cards}
+{end_card(episode, images)}
 </body></html>
 """
     try:
@@ -112,8 +141,42 @@ def write_report(out: Path, thumbnail_width: int = 480, prices: Path | None = No
     return report
 
 
-def summary(episode: Episode, prices: dict) -> str:
+class Images:
+    """Where the page's images go: files in THUMBS_DIR beside it, or data URLs inside it."""
+
+    def __init__(self, folder: Path, inline: bool):
+        self.folder, self.inline = folder, inline
+        if inline:
+            return
+        try:
+            thumbs = folder / THUMBS_DIR
+            if thumbs.is_symlink():  # a link would take the images out of the folder
+                thumbs.unlink()
+            thumbs.mkdir(exist_ok=True)
+        except OSError as error:
+            raise EpisodeError(f"cannot write the report in {folder}: {error.strerror}") from None
+
+    def add(self, name: str, image: np.ndarray) -> str | None:
+        """The src of the image, stored as JPEG (a thumbnail) or PNG (a close-up, lossless); None when it
+        cannot be written."""
+        jpeg = name.endswith(".jpg")
+        data = cv2.imencode(".jpg" if jpeg else ".png", image, [cv2.IMWRITE_JPEG_QUALITY, 82] if jpeg else [])[1].tobytes()
+        if self.inline:
+            return f"data:image/{'jpeg' if jpeg else 'png'};base64,{base64.b64encode(data).decode('ascii')}"
+        try:
+            replace_file(self.folder / THUMBS_DIR / name, data)
+        except OSError:
+            return None
+        return f"{THUMBS_DIR}/{quote(name)}"
+
+    def screenshot(self, name: str, png: bytes) -> str:
+        """Where the full-size screenshot is: its file beside the page, or its bytes."""
+        return f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}" if self.inline else quote(name)
+
+
+def summary(episode: Episode, prices: dict, single_file: bool) -> str:
     header, end, steps = episode.header, episode.end, episode.steps
+    planned_offline = offline(header)
     model = (header.get("settings") or {}).get("model") or header.get("planner") or "unknown"
     if end is None:
         status = '<strong class="cut">cut short — no end line</strong>'
@@ -123,18 +186,63 @@ def summary(episode: Episode, prices: dict) -> str:
     if episode.damaged_lines:
         status += f" ({episode.damaged_lines} torn line skipped)"
 
-    timings = [step.get("timings") or {} for step in steps]
-    model_time = sum(t.get("model", 0) for t in timings)
-    machine_time = sum(t.get(name, 0) for t in timings for name in MACHINE_TIMINGS)
+    totals = Counter()
+    for step in steps:
+        totals.update({k: v for k, v in (step.get("timings") or {}).items() if isinstance(v, (int, float))})
+    model_time = totals["model"]
+    machine_time = sum(totals[name] for name in MACHINE_TIMINGS)
     if end and end.get("seconds") is not None:
         wall = seconds(end["seconds"])
     else:
         wall = f"unknown (no end line); the recorded steps account for {seconds(model_time + machine_time)}"
 
+    problems = ", ".join(f"{count} {outcome.replace('_', ' ')}{'s' * (count > 1)}" for outcome, count
+                         in Counter(e(step.get("outcome")) for step in steps if step.get("outcome") != "ok").items())
+    rows = {
+        "task": e(header.get("task", "")),
+        "model": f"{e(model)} <small>(planner {e(header.get('planner'))}, agent {e(header.get('agent_version'))}, "
+                 f"started {e(header.get('started'))})</small>",
+        "status": status,
+        "went wrong": went_wrong(episode),
+        "steps": f"{len(steps)}" + (f" ({problems})" if problems else ""),
+        "wall time": wall,
+        "time": f"{seconds(model_time)} {'planning' if planned_offline else 'in the model'}, "
+                f"{seconds(machine_time)} on the machine<br>{time_bar(totals, planned_offline)}",
+    }
+    if not planned_offline:
+        rows |= tokens_and_cost(model, steps, prices)
+    fields = "\n".join(f'<dt>{name}</dt><dd data-field="{name}">{value}</dd>' for name, value in rows.items() if value)
+    legend = " ".join(f'<span class="key" style="--c:{COLOURS[kind]}"></span>{text}' for kind, text in LEGEND.items())
+    where = ("Every image is inside this page." if single_file else
+             "This page shows images from its folder: share the whole folder, or write one file with "
+             "<code>gui-agent report --single-file</code>.")
+    return f"""<header><h1>{e(header.get("task", ""))}</h1>
+<dl class="summary">
+{fields}
+</dl>
+<p class="legend">Each step shows the screen around its action at full size, before and after it, and the whole
+screen (click it for full size). Rings: {legend}. {where}</p></header>"""
+
+
+def went_wrong(episode: Episode) -> str:
+    """The first step that went wrong, linked; else, for a run that did not end done, its end."""
+    for step in episode.steps:
+        if step.get("outcome") not in ("ok", None):
+            index = step.get("index", "?")
+            return (f'<a href="#step-{e(index)}">step {e(index)}</a>: {e(str(step["outcome"]).replace("_", " "))}'
+                    + (f" — {e(step.get('error'))}" if step.get("error") else ""))
+    end = episode.end
+    if end is None:
+        return '<a href="#end">the run was cut short</a> after its last recorded step'
+    if end.get("status") != "done":
+        return f'<a href="#end">the end</a>: {e(end.get("status"))}' + (f" — {e(end['message'])}" if end.get("message") else "")
+    return ""
+
+
+def tokens_and_cost(model: str, steps: list[dict], prices: dict) -> dict:
     usages = [step["usage"] for step in steps if step.get("usage")]
     tokens_in = sum(u.get("prompt_tokens") or 0 for u in usages)
     tokens_out = sum(u.get("completion_tokens") or 0 for u in usages)
-    tokens = f"{tokens_in:,} in / {tokens_out:,} out" if usages else "not reported"
     price = price_of(model, prices)
     if price is None:
         cost = f"no price known for {e(model)}; tokens only"
@@ -144,33 +252,14 @@ def summary(episode: Episode, prices: dict) -> str:
         total = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
         cost = (f"{dollars(total)} <small>(estimate: ${price['input']} in / ${price['output']} out per million "
                 f"tokens, list prices of {PRICES_AS_OF})</small>")
-
-    problems = ", ".join(f"{count} {outcome.replace('_', ' ')}{'s' * (count > 1)}" for outcome, count
-                         in Counter(e(step.get("outcome")) for step in steps if step.get("outcome") != "ok").items())
-    rows = {
-        "task": e(header.get("task", "")),
-        "model": f"{e(model)} <small>(planner {e(header.get('planner'))}, agent {e(header.get('agent_version'))}, "
-                 f"started {e(header.get('started'))})</small>",
-        "status": status,
-        "steps": f"{len(steps)}" + (f" ({problems})" if problems else ""),
-        "wall time": wall,
-        "time": f"{seconds(model_time)} in the model, {seconds(machine_time)} on the machine "
-                f"<small>({' + '.join(MACHINE_TIMINGS)})</small>",
-        "tokens": tokens,
-        "cost": cost,
-    }
-    fields = "\n".join(f'<dt>{name}</dt><dd data-field="{name}">{value}</dd>' for name, value in rows.items())
-    legend = " ".join(f'<span class="key" style="--c:{COLOURS[kind]}"></span>{text}' for kind, text in LEGEND.items())
-    return f"""<header><h1>{e(header.get("task", ""))}</h1>
-<dl class="summary">
-{fields}
-</dl>
-<p class="legend">Markers: {legend}. Click a screenshot for the full size.</p></header>"""
+    return {"tokens": f"{tokens_in:,} in / {tokens_out:,} out" if usages else "not reported", "cost": cost}
 
 
-def step_card(episode: Episode, step: dict, thumbnail_width: int) -> str:
+def step_card(episode: Episode, position: int, images: Images, thumbnail_width: int) -> str:
+    step = episode.steps[position]
     index = step.get("index", "?")
     outcome = step.get("outcome") or "unknown"
+    planned_offline = offline(episode.header)
     if outcome == "format_error" or not step.get("call"):  # no action to show: say why, with the reply if any
         label = "unusable reply" if outcome == "format_error" else outcome.replace("_", " ")
         body = f'<p class="error">{e(label)}: {e(step.get("error"))}</p>'
@@ -184,11 +273,14 @@ def step_card(episode: Episode, step: dict, thumbnail_width: int) -> str:
         if snap := step.get("snap"):
             body += (f'<p>snapped from {e(snap.get("model_point"))} to {e(snap.get("point"))} '
                      f'onto “{e(snap.get("text"))}” ({e(snap.get("distance"))} px away)</p>')
-    timings = " · ".join(f"{e(name)} {seconds(value)}" for name, value in (step.get("timings") or {}).items()
-                         if isinstance(value, (int, float)))
+    recorded = step.get("timings") or {}
+    timings = " · ".join(f"{e(phase_name(name, planned_offline))} {seconds(recorded[name])}"
+                         for name in sorted(recorded, key=lambda name: (name not in PHASES, PHASES.index(name)
+                                                                      if name in PHASES else 0, name))
+                         if isinstance(recorded[name], (int, float)))
     usage = step.get("usage") or {}
-    tokens = (f"{e(usage.get('prompt_tokens'))} in / {e(usage.get('completion_tokens'))} out"
-              if usage else "not reported")
+    tokens = "" if planned_offline else "<br>tokens: " + (
+        f"{e(usage.get('prompt_tokens'))} in / {e(usage.get('completion_tokens'))} out" if usage else "not reported")
     folded = ""
     if step.get("reasoning"):
         folded += f'<details><summary>reasoning</summary><pre>{e(step["reasoning"])}</pre></details>'
@@ -196,14 +288,128 @@ def step_card(episode: Episode, step: dict, thumbnail_width: int) -> str:
         folded += f'<details><summary>raw reply</summary><pre>{e(step["raw"])}</pre></details>'
     return f"""<section class="step outcome-{e(outcome)}" id="step-{e(index)}" data-step="{e(index)}">
 <h2>Step {e(index)} <span class="badge">{e(outcome)}</span></h2>
-<div class="row">{thumbnail(episode, step, thumbnail_width)}
+<div class="row">{close_ups(episode, position, images)}
 <div class="text">{body}
-<p class="meta">timings: {timings or "none"}<br>tokens: {tokens}</p>
-{folded}</div></div>
+<p class="meta">timings: {timings or "none"}{tokens}</p>
+{folded}{thumbnail(episode, step, images, thumbnail_width)}</div></div>
 </section>"""
 
 
-def thumbnail(episode: Episode, step: dict, width: int) -> str:
+def end_card(episode: Episode, images: Images) -> str:
+    """The screen as the run left it, always: the end line's screenshot, else the last step's."""
+    end = episode.end or {}
+    status = e(end.get("status")) if episode.end else "cut short — no end line"
+    name = end.get("screenshot") or (episode.steps[-1].get("screenshot") if episode.steps else None)
+    if name is None:
+        shot = '<p class="note">no screenshot was recorded</p>'
+    else:
+        source = "" if end.get("screenshot") else "<p class=\"note\">the episode has no screenshot of its end: this is the last step's</p>"
+        shot = thumbnail(episode, {"screenshot": name, "index": "end"}, images, 720) + source
+    message = f" — {e(end['message'])}" if end.get("message") else ""
+    return f"""<section class="step end" id="end">
+<h2>End: {status}{message}</h2>
+{shot}
+</section>"""
+
+
+def decoded(episode: Episode, name) -> np.ndarray | None:
+    """The episode's PNG `name` as BGR pixels, or None when it is missing or unreadable."""
+    try:
+        return cv2.imdecode(np.frombuffer(episode.image(name), np.uint8), cv2.IMREAD_COLOR)
+    except EpisodeError:
+        return None
+
+
+def close_ups(episode: Episode, position: int, images: Images) -> str:
+    """The screen around the step's action at full resolution, before it (the step's screenshot) and
+    after it (the next one, or the end's): around its points, or, for an action with none (typing,
+    keys), around what it changed."""
+    step = episode.steps[position]
+    if not step.get("call") or (step.get("action") or {}).get("type") in ("done", "fail", "wait"):
+        return ""  # nothing was done on the screen
+    before = decoded(episode, step.get("screenshot"))
+    if before is None:
+        return ""
+    later = episode.steps[position + 1:]
+    after_name = later[0].get("screenshot") if later else (episode.end or {}).get("screenshot")
+    after = decoded(episode, after_name) if after_name else None
+    if after is not None and after.shape != before.shape:
+        after = None
+    height, width = before.shape[:2]
+    try:
+        markers = step_markers(step, episode.header["screen"], width, height)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        markers = []
+    region = acted_region(markers, before, after)
+    if region is None:
+        return '<p class="note closeup">no point to show, and nothing on the screen changed</p>'
+    x0, y0, x1, y1 = region
+    shifted = [Marker(m.kind, m.name, m.x - x0, m.y - y0) for m in markers]
+    figures = []
+    for when, image, name in (("before", before, step.get("screenshot")), ("after", after, after_name)):
+        if image is None:
+            figures.append(f'<p class="note closeup">after: no screenshot{" (the run was cut short)" if episode.end is None else ""}</p>')
+            continue
+        crop = image[y0:y1, x0:x1]
+        src = images.add(f"step-{step['index']:03d}-{when}.png", crop)
+        if src is None:
+            figures.append(f'<p class="note closeup">could not write the close-up {when} step {e(step["index"])}</p>')
+            continue
+        caption = when if when == "before" else ("after — nothing changed here" if np.array_equal(crop, before[y0:y1, x0:x1])
+                                                 else "after")
+        figures.append(f'<figure class="closeup" data-when="{when}" data-source="{e(name)}" '
+                       f'data-region="{x0},{y0},{x1},{y1}"><span class="frame"><img src="{e(src)}" width="{x1 - x0}" '
+                       f'height="{y1 - y0}" alt="{when} step {e(step["index"])}"><svg viewBox="0 0 {x1 - x0} {y1 - y0}" '
+                       f'aria-hidden="true">{svg_markers(shifted, 1.0, 11)}</svg></span>'
+                       f'<figcaption>{caption}</figcaption></figure>')
+    return f'<div class="closeups">{"".join(figures)}</div>'
+
+
+def acted_region(markers: list[Marker], before: np.ndarray, after: np.ndarray | None) -> tuple[int, int, int, int] | None:
+    """Image pixels (x0, y0, x1, y1) around the markers and what changed near them from before to
+    after (the text a click-and-type step typed, the rows a scroll moved), or, with no marker, around
+    whatever changed; at least CLOSE_UP large where the image allows."""
+    height, width = before.shape[:2]
+    box = None
+    if markers:
+        box = (min(m.x for m in markers), min(m.y for m in markers), max(m.x for m in markers), max(m.y for m in markers))
+    near = None if box is None else (box[0] - CLOSE_UP[0], box[1] - CLOSE_UP[1], box[2] + CLOSE_UP[0], box[3] + CLOSE_UP[1])
+    changes = changed_box(before, after, near) if after is not None else None
+    if box is None and changes is None:
+        return None
+    if box is None or changes is None:
+        box = box or changes
+    else:
+        box = (min(box[0], changes[0]), min(box[1], changes[1]), max(box[2], changes[2]), max(box[3], changes[3]))
+    x0, y0 = box[0] - CLOSE_UP_MARGIN, box[1] - CLOSE_UP_MARGIN
+    x1, y1 = box[2] + CLOSE_UP_MARGIN, box[3] + CLOSE_UP_MARGIN
+    grow_x, grow_y = max(0, CLOSE_UP[0] - (x1 - x0)) / 2, max(0, CLOSE_UP[1] - (y1 - y0)) / 2
+    x0, x1 = x0 - grow_x, x1 + grow_x
+    y0, y1 = y0 - grow_y, y1 + grow_y
+    shift_x = -x0 if x0 < 0 else min(0, width - x1)  # slid back onto the image rather than cut
+    shift_y = -y0 if y0 < 0 else min(0, height - y1)
+    return (max(0, int(x0 + shift_x)), max(0, int(y0 + shift_y)),
+            min(width, int(round(x1 + shift_x))), min(height, int(round(y1 + shift_y))))
+
+
+def changed_box(before: np.ndarray, after: np.ndarray, within=None) -> tuple[int, int, int, int] | None:
+    """The box around the pixels that changed by more than CHANGED grey levels (only those `within`
+    a box, if given), or None."""
+    height, width = before.shape[:2]
+    x0, y0, x1, y1 = (0, 0, width, height) if within is None else (
+        max(0, int(within[0])), max(0, int(within[1])), min(width, int(within[2]) + 1), min(height, int(within[3]) + 1))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    grey = [cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.int16) for image in (before, after)]
+    changed = np.argwhere(np.abs(grey[0] - grey[1]) > CHANGED)
+    if not len(changed):
+        return None
+    (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+    return x0 + int(left), y0 + int(top), x0 + int(right), y0 + int(bottom)
+
+
+def thumbnail(episode: Episode, step: dict, images: Images, width: int) -> str:
+    """The whole screen, small, with the step's markers; it links to the full size."""
     try:
         png = episode.screenshot(step)
     except EpisodeError as error:
@@ -215,11 +421,9 @@ def thumbnail(episode: Episode, step: dict, width: int) -> str:
     scale = min(1.0, width / full_width)
     small = cv2.resize(image, (max(1, round(full_width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA)
-    thumb_name = f"step-{step['index']:03d}.jpg"
-    try:
-        jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 82])[1].tobytes()
-        replace_file(episode.path / THUMBS_DIR / thumb_name, jpeg)
-    except OSError:
+    index = step["index"]
+    src = images.add(f"step-{index:03d}.jpg" if isinstance(index, int) else f"{index}.jpg", small)
+    if src is None:
         return f'<p class="note shot">could not write the thumbnail of {e(step["screenshot"])}</p>'
     tw, th = small.shape[1], small.shape[0]
     note = ""
@@ -227,26 +431,38 @@ def thumbnail(episode: Episode, step: dict, width: int) -> str:
         markers = step_markers(step, episode.header["screen"], full_width, height)
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         markers, note = [], '<p class="note">no markers: the episode lacks the screen geometry for them</p>'
-    return f"""<figure class="shot"><a href="{e(quote(step["screenshot"]))}"><img src="{THUMBS_DIR}/{e(quote(thumb_name))}"
- width="{tw}" height="{th}" alt="screenshot of step {e(step.get('index'))}" loading="lazy">
-<svg viewBox="0 0 {tw} {th}" aria-hidden="true">{svg_markers(markers, scale)}</svg></a>{note}</figure>"""
+    picture = (f'<img src="{e(src)}" width="{tw}" height="{th}" alt="the whole screen, step {e(index)}" '
+               f'loading="lazy"><svg viewBox="0 0 {tw} {th}" aria-hidden="true">{svg_markers(markers, scale, 7)}</svg>')
+    if images.inline:  # a data URL cannot be opened as a page: the full size unfolds in place
+        return (f'<figure class="shot"><span class="frame">{picture}</span><details><summary>full size</summary>'
+                f'<img class="full" src="{images.screenshot(step["screenshot"], png)}" alt="step {e(index)} at full size">'
+                f'</details>{note}</figure>')
+    return (f'<figure class="shot"><a class="frame" href="{e(images.screenshot(step["screenshot"], png))}">{picture}</a>'
+            f'{note}</figure>')
 
 
-def svg_markers(markers: list[Marker], scale: float) -> str:
-    """Action points are dots; the snap's model point and snapped point are rings (the snapped ring
-    circles the action dot it became), joined by a dashed line."""
+def svg_markers(markers: list[Marker], scale: float, radius: float) -> str:
+    """Rings with crosshair ticks outside them, so the target inside stays visible: where it acted
+    (red), and for a snapped click the model's own point (blue, dashed) and where it snapped to
+    (green, around the red ring). A drag's points are joined by a line, the model's point to the
+    snapped one by a dashed line."""
     shapes = []
     for kind, dash in (("action", ""), ("model", ' stroke-dasharray="3 2"')):
         path = [m for m in markers if m.kind == kind or (kind == "model" and m.kind == "snapped")]
         if len(path) > 1:
             points = " ".join(f"{m.x * scale:.1f},{m.y * scale:.1f}" for m in path)
             shapes.append(f'<polyline points="{points}" fill="none" stroke="{COLOURS[path[0].kind]}" '
-                          f'stroke-width="2"{dash}/>')
-    for m in sorted(markers, key=lambda m: m.kind == "action"):
-        paint = (f'r="5" fill="{COLOURS[m.kind]}" stroke="#fff" stroke-width="2"' if m.kind == "action" else
-                 f'r="9" fill="none" stroke="{COLOURS[m.kind]}" stroke-width="2.5"')
-        shapes.append(f'<circle class="{m.kind}" cx="{m.x * scale:.1f}" cy="{m.y * scale:.1f}" {paint}>'
-                      f'<title>{e(m.name)}</title></circle>')
+                          f'stroke-width="1.5" stroke-opacity="0.8"{dash}/>')
+    for m in markers:
+        r = radius * (1.5 if m.kind == "snapped" else 1)
+        x, y = m.x * scale, m.y * scale
+        dash = ' stroke-dasharray="4 3"' if m.kind == "model" else ""
+        ticks = " ".join(f"M{x + dx * (r + 2):.1f},{y + dy * (r + 2):.1f} L{x + dx * (r + 8):.1f},{y + dy * (r + 8):.1f}"
+                         for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+        shapes.append(f'<g class="{m.kind}" stroke="{COLOURS[m.kind]}" fill="none"><title>{e(m.name)}</title>'
+                      f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" stroke="#fff" stroke-width="4"/>'
+                      f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" stroke-width="2"{dash}/>'
+                      f'<path d="{ticks}" stroke-width="2"/></g>')
     return "".join(shapes)
 
 
@@ -271,12 +487,13 @@ def write_animation(out: Path, fps: float = 1.0) -> Path:
         actions = [(m.x * scale, m.y * scale) for m in markers if m.kind == "action"]
         if len(actions) > 1:
             draw.line(actions, fill=COLOURS["action"], width=3)
-        for m in sorted(markers, key=lambda m: m.kind == "action"):
-            x, y = m.x * scale, m.y * scale
-            if m.kind == "action":
-                draw.ellipse((x - 8, y - 8, x + 8, y + 8), fill=COLOURS["action"], outline="white", width=2)
-            else:
-                draw.ellipse((x - 14, y - 14, x + 14, y + 14), outline=COLOURS[m.kind], width=3)
+        for m in markers:  # rings with ticks outside, as on the page: the target stays visible
+            x, y, r = m.x * scale, m.y * scale, 15 if m.kind == "snapped" else 10
+            draw.ellipse((x - r, y - r, x + r, y + r), outline="white", width=5)
+            draw.ellipse((x - r, y - r, x + r, y + r), outline=COLOURS[m.kind], width=2)
+            for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                draw.line((x + dx * (r + 2), y + dy * (r + 2), x + dx * (r + 8), y + dy * (r + 8)),
+                          fill=COLOURS[m.kind], width=2)
         # the caption also keeps every frame distinct: Pillow merges identical consecutive GIF frames
         action = (step.get("action") or {}).get("type") or step.get("outcome") or "?"
         draw.rectangle((0, 0, 200, 20), fill="black")
@@ -311,13 +528,22 @@ dt{color:#666}dd{margin:0}
 .step:not(.outcome-ok) .badge{background:#fbe3e3;color:#a11}
 .row{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
 .text{flex:1;min-width:280px;overflow-wrap:anywhere}
-.shot{margin:0;max-width:100%}
-.shot a{position:relative;display:inline-block;line-height:0;border:1px solid #ccc;max-width:100%}
-.shot img{max-width:100%;height:auto}
-.shot svg{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}
+.shot,.closeup{margin:0;max-width:100%}
+.frame{position:relative;display:inline-block;line-height:0;border:1px solid #ccc;max-width:100%}
+.frame img{max-width:100%;height:auto}
+.frame svg{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}
+.closeups{display:flex;gap:10px;flex:2 1 600px;min-width:0}
+.closeup{max-width:calc(50% - 5px)}
+.closeup figcaption{font-size:13px;color:#555;margin-top:2px}
+.shot{margin-top:8px}
+img.full{max-width:none}
+details:has(img.full){overflow:auto}
+.end h2{font-size:17px}
 p.note{line-height:1.4;color:#8a5a00}
 .error{color:#c62828}
 code.call{background:#f0f0ee;padding:2px 5px;border-radius:3px}
 pre{white-space:pre-wrap;background:#f3f3f1;padding:8px;border-radius:4px;max-height:360px;overflow:auto}
 .meta{color:#555;font-size:13px}
+.bar{display:flex;height:12px;width:100%;max-width:520px;border-radius:3px;overflow:hidden;background:#eee;margin:3px 0}
+.bar-legend{font-size:13px;color:#555}
 """

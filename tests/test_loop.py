@@ -85,6 +85,15 @@ def test_fail_and_step_limit_have_their_own_statuses(tmp_path):
     assert status == "step_limit" and "2 steps" in message
 
 
+def test_the_end_line_names_the_screenshot_of_the_screen_the_run_left(tmp_path):
+    *_, done, _ = run(tmp_path / "a", ["Click. left_click(start_box='[500,500]')", "DONE()"])
+    assert done.end["screenshot"] == done.steps[-1]["screenshot"] == "step-002.png"  # DONE's screen is the last
+    *_, limited, _ = run(tmp_path / "b", ["Click. left_click(start_box='[500,500]')"] * 2, max_steps=2)
+    assert limited.end["status"] == "step_limit" and limited.end["screenshot"] == "final.png"
+    final = limited.image("final.png")
+    assert final not in [limited.screenshot(step) for step in limited.steps]  # the screen settled after step 2
+
+
 def test_a_failing_endpoint_ends_the_run_and_keeps_what_was_recorded(tmp_path):
     status, message, _, episode, _ = run(tmp_path, ["WAIT()", {"status": 500}])
     assert status == "endpoint_error" and "HTTP 500" in message and "\n" not in message

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.core.episode import EpisodeWriter
+from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.errors import EpisodeError
-from agent.reports import write_animation, write_report
+from agent.reports import step_markers, write_animation, write_report
 from scenarios import gui_agent
 
 FORM = Path(__file__).parent / "episodes" / "form"
@@ -44,13 +44,17 @@ def test_report_of_the_form_episode(form_run):
 
     assert report == form_run / "report.html"
     assert len(re.findall(r'<section [^>]*data-step="\d+"', page)) == FORM_STEPS
-    links = re.findall(r'(?:src|href)="([^"]+)"', page)
-    assert len(links) == 2 * FORM_STEPS
+    links = [link for link in re.findall(r'(?:src|href)="([^"#]+)"', page)]
     for link in links:
         assert not re.match(r"[a-z]+:", link), f"{link} is not a relative path"
         assert (report.parent / unquote(link)).is_file(), f"{link} does not exist"
+    # every step and the end: the whole screen, linked to the full size; every action but DONE and the
+    # keyboard submit (no point, and nothing changed on the screen): before and after close up
+    assert len(links) == 2 * (FORM_STEPS + 1) + 2 * (FORM_STEPS - 2)
+    assert page.count("no point to show, and nothing on the screen changed") == 1
+    assert "This page shows images from its folder" in page
     thumb = cv2.imread(str(form_run / "report-thumbs" / "step-001.jpg"))
-    assert thumb.shape[1] == 480
+    assert thumb.shape[1] == 320
     assert field(page, "task") == "Fill in the form for Zoë Ångström and submit it"
     assert ">done<" in field(page, "status")
     assert field(page, "steps") == str(FORM_STEPS)
@@ -71,9 +75,10 @@ def test_markers_account_for_monitor_offset_scale_and_snap(tmp_path):
     episode.end("done")
     page = write_report(tmp_path, thumbnail_width=400).read_text(encoding="utf-8")
 
-    circles = {kind: (float(x), float(y))
-               for kind, x, y in re.findall(r'<circle class="(\w+)" cx="([\d.]+)" cy="([\d.]+)"', page)}
-    assert circles == {"action": (200.0, 100.0), "model": (99.8, 99.9), "snapped": (199.8, 99.9)}
+    whole = page[page.index('<figure class="shot">'):]
+    rings = {kind: (float(x), float(y)) for kind, x, y in
+             re.findall(r'<g class="(\w+)"[^>]*><title>[^<]*</title><circle cx="([\d.]+)" cy="([\d.]+)"', whole)}
+    assert rings == {"action": (200.0, 100.0), "model": (99.8, 99.9), "snapped": (199.8, 99.9)}
 
 
 def test_report_of_a_run_cut_short(form_run):
@@ -135,7 +140,7 @@ def test_the_report_replaces_links_instead_of_writing_through_them(form_run, tmp
 
     assert elsewhere.read_text() == "not the report's" and not list((tmp_path / "thumbs elsewhere").iterdir())
     assert not any((form_run / name).is_symlink() for name in ("report.html", "replay.gif", "report-thumbs"))
-    assert len(list((form_run / "report-thumbs").glob("*.jpg"))) == FORM_STEPS
+    assert len(list((form_run / "report-thumbs").glob("*.jpg"))) == FORM_STEPS + 1  # and the end's
 
 
 def test_missing_and_unreadable_screenshots_become_notes(form_run):
@@ -237,3 +242,121 @@ def test_a_run_that_stops_at_a_missing_target_reports_that_step_as_the_console_c
     assert field(page, "steps") == f"{len(shots)} (1 error)" and int(console_steps.group(1)) == len(shots) == 3
     last = page[page.index(f'data-step="{len(shots)}"'):]
     assert "Launch rockets" in last and f'href="{shots[-1]}"' in last
+
+
+CLOSE_UP = re.compile(r'<figure class="closeup" data-when="(\w+)" data-source="([^"]+)" '
+                      r'data-region="(\d+),(\d+),(\d+),(\d+)"><span class="frame"><img src="([^"]+)"')
+
+
+def test_each_action_is_shown_close_up_before_and_after_where_it_acted(form_run):
+    page = write_report(form_run).read_text(encoding="utf-8")
+    episode = read_episode(form_run)
+    shown = 0
+    for position, step in enumerate(episode.steps):
+        card = page[page.index(f'id="step-{step["index"]}"'):page.index("</section>", page.index(f'id="step-{step["index"]}"'))]
+        figures = CLOSE_UP.findall(card)
+        if not figures:
+            continue
+        shown += 1
+        before = cv2.imread(str(form_run / step["screenshot"]))
+        following = episode.steps[position + 1]["screenshot"]
+        assert [(when, source) for when, source, *_ in figures] == [("before", step["screenshot"]), ("after", following)]
+        crops = {}
+        for when, source, x0, y0, x1, y1, src in figures:
+            x0, y0, x1, y1 = map(int, (x0, y0, x1, y1))
+            crop = cv2.imread(str(form_run / unquote(src)))
+            assert np.array_equal(crop, cv2.imread(str(form_run / source))[y0:y1, x0:x1]), f"step {step['index']} {when}"
+            assert x1 - x0 >= 360 and y1 - y0 >= 200
+            crops[when] = (x0, y0, x1, y1), crop
+        region = crops["before"][0]
+        for marker in step_markers(step, episode.header["screen"], before.shape[1], before.shape[0]):
+            assert region[0] <= marker.x < region[2] and region[1] <= marker.y < region[3], f"step {step['index']}"
+        # what changed near the action is in the close-up: whatever changed outside it is far from it
+        changed = np.abs(before.astype(int) - cv2.imread(str(form_run / following)).astype(int)).max(axis=2) > 24
+        changed[region[1]:region[3], region[0]:region[2]] = False
+        if changed.any():
+            ys, xs = np.nonzero(changed)
+            points = [(m.x, m.y) for m in step_markers(step, episode.header["screen"], before.shape[1], before.shape[0])]
+            assert points and min(max(abs(x - px) - 360, abs(y - py) - 200) for x, y in zip(xs, ys)
+                                  for px, py in points) >= 0, f"step {step['index']}"
+    assert shown == FORM_STEPS - 2
+
+
+def test_a_close_up_next_to_the_screen_edge_is_moved_onto_it_whole(tmp_path):
+    episode = EpisodeWriter(tmp_path)
+    episode.header(task="t", planner="glm", settings={"model": "glm-4.5v"},
+                   screen={"left": 0, "top": 0, "width": 800, "height": 600, "image_width": 800, "image_height": 600})
+    for index in (1, 2):
+        episode.screenshot(index, png_bytes(800, 600))
+    episode.step({"index": 1, "screenshot": "step-001.png", "outcome": "ok", "call": "left_click(...)",
+                  "action": {"type": "click", "point": [994, 5], "button": "left"}, "screen": {"point": [795, 3]}})
+    episode.step({"index": 2, "screenshot": "step-002.png", "outcome": "ok", "call": "DONE()", "action": {"type": "done"}})
+    episode.end("done", screenshot="step-002.png")
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    assert [figure[2:6] for figure in CLOSE_UP.findall(page)] == [("440", "0", "800", "200")] * 2
+    assert "after — nothing changed here" in page
+
+
+def test_what_went_wrong_first_is_named_and_linked(tmp_path):
+    episode = EpisodeWriter(tmp_path / "run")
+    episode.header(task="t", planner="glm", settings={"model": "glm-4.5v"})
+    for index, outcome, error in ((1, "ok", None), (2, "action_error", "unknown key 'hyper'"),
+                                  (3, "not_repeated", "did it 3 times")):
+        episode.step({"index": index, "screenshot": episode.screenshot(index, png_bytes(320, 240)), "outcome": outcome,
+                      "error": error, "call": "key(keys='hyper')"})
+    episode.end("step_limit", "30 steps")
+    page = write_report(tmp_path / "run").read_text(encoding="utf-8")
+    wrong = field(page, "went wrong")
+    assert wrong.startswith('<a href="#step-2">step 2</a>: action error') and "unknown key &#x27;hyper&#x27;" in wrong
+    assert 'id="step-2"' in page
+
+    clean = EpisodeWriter(tmp_path / "clean")
+    clean.header(task="t", planner="glm", settings={"model": "glm-4.5v"})
+    clean.step({"index": 1, "screenshot": clean.screenshot(1, png_bytes(320, 240)), "outcome": "ok", "call": "x()"})
+    clean.image("final.png", png_bytes(320, 240))
+    clean.end("step_limit", "1 step", screenshot="final.png")
+    page = write_report(tmp_path / "clean").read_text(encoding="utf-8")
+    assert field(page, "went wrong") == '<a href="#end">the end</a>: step_limit — 1 step'
+    end = page[page.index('id="end"'):]
+    assert 'href="final.png"' in end and "no screenshot of its end" not in end
+
+
+def test_the_embedded_planners_report_speaks_of_planning_and_shows_no_tokens(form_run):
+    episode = form_run / "episode.jsonl"
+    episode.write_text(episode.read_text(encoding="utf-8").replace('"planner": "glm"', '"planner": "local"'),
+                       encoding="utf-8")
+    page = write_report(form_run).read_text(encoding="utf-8")
+    assert 'data-field="tokens"' not in page and 'data-field="cost"' not in page and "tokens:" not in page
+    assert "planning" in field(page, "time") and "in the model" not in field(page, "time")
+    assert "timings: capture 4 ms · encode 11 ms · planning 54 ms · act 54 ms · settle 38 ms" in page
+    bar = re.findall(r'<span style="flex:([\d.]+);background:[^"]+" title="(\w+)', field(page, "time"))
+    assert [name for _, name in bar] == ["capture", "encode", "planning", "act", "settle"]
+    assert abs(sum(float(share) for share, _ in bar) - 1) < 0.001
+
+
+def test_a_single_file_report_holds_every_image_and_renders_alone(form_run, tmp_path):
+    report = write_report(form_run, single_file=True)
+    alone = tmp_path / "shared" / "report.html"
+    alone.parent.mkdir()
+    shutil.copy(report, alone)
+    page = alone.read_text(encoding="utf-8")
+    sources = re.findall(r'src="([^"]+)"', page)
+    assert sources and all(source.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for source in sources)
+    assert all(link.startswith("#") for link in re.findall(r'href="([^"]+)"', page))
+    assert len(sources) == 2 * (FORM_STEPS + 1) + 2 * (FORM_STEPS - 2)  # thumbnails and full size, close-ups
+    assert not (form_run / "report-thumbs").exists() and "Every image is inside this page." in page
+    browser = run_chromium(tmp_path, alone, "--dump-dom")
+    assert browser.returncode == 0 and console_messages(browser.stderr) == []
+
+
+def test_the_animation_rings_the_point_without_covering_it(form_run):
+    episode = read_episode(form_run)
+    step = episode.steps[0]
+    marker = step_markers(step, episode.header["screen"], 1366, 768)[0]
+    gif = Image.open(write_animation(form_run))
+    scale = gif.width / 1366
+    frame = np.asarray(gif.convert("RGB")).astype(int)
+    red = np.all(np.abs(frame - (0xe0, 0x24, 0x5e)) < 40, axis=2)
+    x, y = round(marker.x * scale), round(marker.y * scale)
+    assert not red[y - 4:y + 5, x - 4:x + 5].any()  # the target under the point shows
+    assert red[y - 12:y + 13, x - 12:x + 13].sum() > 30  # the ring around it

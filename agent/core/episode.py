@@ -129,7 +129,9 @@ class EpisodeWriter:
         self.write({"kind": "header", "format": FORMAT_VERSION, "started": now_iso(), **fields})
 
     def screenshot(self, index: int, png: bytes) -> str:
-        name = f"step-{index:03d}.png"
+        return self.image(f"step-{index:03d}.png", png)
+
+    def image(self, name: str, png: bytes) -> str:
         try:
             replace_file(self.out / name, png)
         except OSError as error:
@@ -305,6 +307,7 @@ class End(Record):
     tokens: int | None = None
     seconds: float | None = None
     ended: str | None = None
+    screenshot: str | None = None  # the screen as the run left it
 
 
 SCHEMA = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": End}

@@ -15,6 +15,7 @@ from agent.core.screen import Frame, Screen
 from agent.core.stop import TimeUp
 
 STUCK_REPEATS = 3
+FINAL_SCREENSHOT = "final.png"
 
 
 class RunEnded(Exception):
@@ -95,6 +96,7 @@ class Agent:
         self.last_call, self.last_frame, self.repeats = None, None, 0
         self.performed: list[dict] = []  # the current step's actions, as its line records them
         self.acting: dict | None = None  # the action under way: where a run that ends now stopped in it
+        self.shown: tuple[Frame, str] | None = None  # the last screenshot written, and its file
 
     def run(self) -> tuple[str, str]:
         status, message = "error", ""
@@ -121,8 +123,22 @@ class Agent:
             status, message = ending(error)
             raise
         finally:
-            self.episode.end(status, message, steps=self.steps, tokens=self.tokens)
+            self.episode.end(status, message, steps=self.steps, tokens=self.tokens, **self._final_screenshot())
         return status, message
+
+    def _final_screenshot(self) -> dict:
+        """The screen as the run left it, for the end line: the last step's screenshot when nothing
+        was done after it was taken, else FINAL_SCREENSHOT; none when it cannot be written (the end
+        line matters more)."""
+        frame = getattr(self, "frame", None)
+        if frame is None:
+            return {}
+        if self.shown and frame is self.shown[0]:
+            return {"screenshot": self.shown[1]}
+        try:
+            return {"screenshot": self.episode.image(FINAL_SCREENSHOT, frame.png())}
+        except Exception:  # a full disk, a display gone while encoding: the run's end is written regardless
+            return {}
 
     def step(self) -> None:
         self._check_limits()
@@ -133,6 +149,7 @@ class Agent:
         record = {"index": self.steps, "screenshot": self.episode.screenshot(self.steps, frame.png()),
                   "image": {"width": frame.width, "height": frame.height,
                             "tokens": image_tokens(frame.width, frame.height)}}
+        self.shown = frame, record["screenshot"]
         self.clock.lap("encode")
         try:
             self._decide_and_act(frame, record)
