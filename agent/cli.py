@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 from agent import __version__
-from agent.core.defaults import DEFAULT_STOP_KEYS, EXIT_CODES, SKILLS_DIR, TARGET_TIMEOUT
+from agent.core.defaults import (
+    DEFAULT_STOP_KEYS,
+    EXIT_CODES,
+    SKILLS_DIR,
+    TARGET_TIMEOUT,
+)
 from agent.core.errors import AgentError, StopRequested
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
@@ -184,7 +189,11 @@ def add_eval_parser(commands) -> None:
                         help="OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
     parser.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
                         help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
-    parser.add_argument("--workers", type=COUNT, default=1, help="tasks run at a time (default: 1)")
+    parser.add_argument("--workers", type=COUNT, help="tasks run at a time (default: 1; with --ray, one per CPU "
+                                                      "of the cluster)")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the tasks on Ray, one actor per desktop slot: a runtime on this machine, or the "
+                             "cluster at ADDRESS (host:port of `ray start --head`); needs gui-agent[ray]")
     parser.add_argument("--out", type=Path, help="folder for summary.json and the episodes "
                                                  "(default: a new folder under ./runs/)")
     parser.add_argument("--view", action="store_true",
@@ -483,7 +492,7 @@ def command_eval(args) -> int:
     from agent.evaluate import run_suite
 
     return run_suite(args.tasks, args.model, args.base_url, args.api_key, args.workers, args.out, args.view,
-                     args.run_arg)
+                     args.run_arg, args.ray)
 
 
 def command_mcp(args) -> int:

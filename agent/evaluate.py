@@ -12,16 +12,10 @@ thrown away.
 """
 
 import json
-import shutil
 import signal
-import select
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -29,61 +23,25 @@ from typing import Callable
 from rich.table import Table
 
 from agent.core.console import console, escape
-from agent.core.episode import EPISODE_FILE, now_iso, read_episode
+from agent.core.episode import EPISODE_FILE, now_iso
 from agent.core.errors import AgentError, EpisodeError
 from agent.dashboard import write_dashboard
+from agent.task_runs import ModelOptions, Runs, Worker, run_task
 
 SUMMARY_FILE = "summary.json"
-GRACE_SECONDS = 60.0  # beyond a task's own time limit: the CLI's start-up and report
 
 
-@dataclass(frozen=True)
-class ModelOptions:
-    """How each run is planned: passed through to `gui-agent run`."""
-
-    model: str = "local"
-    base_url: str | None = None
-    api_key: str | None = None  # handed over in the environment, never on a command line or on disk
-    run_args: tuple[str, ...] = ()  # more `gui-agent run` options, e.g. --no-thinking
-
-    @property
-    def local(self) -> bool:
-        return self.model == "local"
-
-
-class Runs:
-    """The `gui-agent run` processes under way, so that an interrupted evaluation can stop them."""
-
-    def __init__(self):
-        self.cancelled = threading.Event()
-        self._processes: set[subprocess.Popen] = set()
-        self._lock = threading.Lock()
-
-    def add(self, process: subprocess.Popen) -> None:
-        with self._lock:
-            self._processes.add(process)
-        if self.cancelled.is_set():
-            process.terminate()
-
-    def discard(self, process: subprocess.Popen) -> None:
-        with self._lock:
-            self._processes.discard(process)
-
-    def cancel(self) -> None:
-        """Runs under way end as `interrupted` (SIGTERM), tasks not started are not run."""
-        self.cancelled.set()
-        with self._lock:
-            for process in self._processes:
-                process.terminate()
-
-
-def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), workers: int = 1,
+def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), workers: int | None = 1,
              on_result: Callable[[dict], None] = lambda result: None,
-             on_view: Callable[[str, str], None] | None = None) -> dict:
+             on_view: Callable[[str, str], None] | None = None, on_start: Callable = lambda task: None,
+             ray: str | None = None) -> dict:
     """Run the tasks, `workers` at a time; write and return the summary. On Ctrl+C (or SIGTERM made
     KeyboardInterrupt) the runs under way are stopped, their sandboxes torn down, and the summary
     of what ran is written with "interrupted": true. With `on_view`, each task's display is served
-    to a browser (sandbox.view) and `on_view(task name, URL)` hears where."""
+    to a browser (sandbox.view) and `on_view(task name, URL)` hears where. `on_start(task)` and
+    `on_result(result)` hear of each task as it starts and ends. With `ray` ("" for a runtime of
+    its own, else a cluster's address) the tasks run on Ray (agent.ray_eval), `workers` at a time
+    (None: one per CPU of the cluster)."""
     out = Path(out)
     taken = [t.name for t in tasks if (out / t.name / EPISODE_FILE).exists()]
     if taken:
@@ -91,12 +49,37 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
     out.mkdir(parents=True, exist_ok=True)
     started, started_at, runs = time.monotonic(), now_iso(), Runs()
 
-    local, warm = threading.local(), []  # one warm worker per thread of the pool
+    if ray is not None:
+        from agent.ray_eval import evaluate_on_ray
+
+        results, workers = evaluate_on_ray(tasks, out, model, ray or None, workers, on_start, on_result, runs)
+    else:
+        results = evaluate_here(tasks, out, model, workers or 1, on_start, on_result, on_view, runs)
+    counted = [r for r in results if r["status"] not in ("skipped", "not_run")]
+    summary = {"tasks": len(counted), "passed": sum(r["passed"] for r in counted),
+               "skipped": sum(r["status"] == "skipped" for r in results), "model": model.model,
+               "workers": workers or 1, **({"ray": ray or "local"} if ray is not None else {}), "started": started_at, "seconds": round(time.monotonic() - started, 2),
+               **({"interrupted": True} if runs.cancelled.is_set() else {}), "results": results}
+    write_summary(out, summary)
+    try:
+        write_dashboard(out, summary)
+    except (OSError, EpisodeError) as error:  # the summary stands without its page
+        summary["dashboard_error"] = str(error)
+        write_summary(out, summary)
+    return summary
+
+
+def evaluate_here(tasks: list, out: Path, model: ModelOptions, workers: int, on_start: Callable,
+                  on_result: Callable, on_view: Callable | None, runs: Runs) -> list[dict]:
+    """The tasks on this machine, `workers` at a time: a thread pool, each thread with its warm worker."""
+    local, warm = threading.local(), []
 
     def one(task) -> dict:
         if not hasattr(local, "worker"):
             local.worker = Worker()
             warm.append(local.worker)
+        if not runs.cancelled.is_set():
+            on_start(task)
         result = run_task(task, out, model, runs, on_view, local.worker)
         if result["status"] != "not_run":
             on_result(result)
@@ -112,141 +95,11 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
                 runs.cancel()
     for worker in warm:
         worker.close()
-    results = [future.result() for future in futures]
-    counted = [r for r in results if r["status"] not in ("skipped", "not_run")]
-    summary = {"tasks": len(counted), "passed": sum(r["passed"] for r in counted),
-               "skipped": sum(r["status"] == "skipped" for r in results), "model": model.model,
-               "workers": workers, "started": started_at, "seconds": round(time.monotonic() - started, 2),
-               **({"interrupted": True} if runs.cancelled.is_set() else {}), "results": results}
-    write_summary(out, summary)
-    try:
-        write_dashboard(out, summary)
-    except (OSError, EpisodeError) as error:  # the summary stands without its page
-        summary["dashboard_error"] = str(error)
-        write_summary(out, summary)
-    return summary
+    return [future.result() for future in futures]
 
 
 def write_summary(out: Path, summary: dict) -> None:
     (out / SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
-             on_view: Callable[[str, str], None] | None = None, worker: "Worker | None" = None) -> dict:
-    """One task in its own sandbox, run by `worker` (by default one of its own); always a result,
-    whatever breaks."""
-    from sandbox.session import XSession
-    from sandbox.tasks import EndState, start
-    from sandbox.view import LiveView
-
-    result = {"task": task.name, "app": task.app, "passed": False, "status": "error", "steps": 0,
-              "seconds": 0.0, "tokens": 0}
-    if task.model_only and model.local:
-        return result | {"passed": None, "status": "skipped",
-                         "detail": "model-only: the embedded planner's forms cannot express it"}
-    runs = runs or Runs()
-    if worker is None:
-        worker = Worker()
-        try:
-            return run_task(task, out, model, runs, on_view, worker)
-        finally:
-            worker.close()
-    if runs.cancelled.is_set():
-        return result | {"passed": None, "status": "not_run", "detail": "the evaluation was interrupted"}
-    folder = out / task.name
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with XSession(*task.size) as session, \
-                (LiveView(session.display, session.xauthority) if on_view else nullcontext()) as view:
-            if view:
-                on_view(task.name, view.url)
-            try:
-                app = start(task, session, folder / "work")
-            except Exception as error:  # an app that cannot start fails its task only
-                return result | {"status": "app_error", "detail": f"the app did not start: {error}"}
-            result |= run_agent(task, folder, session, model, runs, worker)
-            try:
-                result["passed"] = bool(task.check(EndState(folder / "work", session.env, app)))
-            except Exception as error:  # a broken checker fails its task only
-                result |= {"passed": False, "detail": f"the checker raised {type(error).__name__}: {error}"}
-            if app.record_path and app.record_path.exists():
-                shutil.copy(app.record_path, folder / "record.json")
-    except Exception as error:  # the sandbox itself failed: this task fails, the rest go on
-        result |= {"passed": False, "status": "sandbox_error", "detail": f"{type(error).__name__}: {error}"}
-    return result
-
-
-def run_agent(task, folder: Path, session, model: ModelOptions, runs: Runs, worker: "Worker") -> dict:
-    """`gui-agent run` on the session's display, in a warm worker; the status, steps, tokens and time
-    it ended with."""
-    argv = ["run", task.instruction, "--model", model.model, *(["--base-url", model.base_url] if model.base_url else []),
-            "--display", session.display, "--out", str(folder), "--max-steps", str(task.max_steps),
-            "--max-seconds", str(task.max_seconds),
-            "--yes",  # nobody is there to answer, and the sandbox is thrown away
-            *model.run_args]
-    env = session.env | ({"GUI_AGENT_API_KEY": model.api_key} if model.api_key else {})
-    started = time.monotonic()
-    exit_code = worker.run(argv, env, folder / "agent.log", task.max_seconds + GRACE_SECONDS, runs)
-    fields = {"seconds": round(time.monotonic() - started, 2), "exit_code": exit_code}
-    try:
-        end = read_episode(folder).end
-    except AgentError:
-        end = None
-    if end:
-        return fields | {"status": end["status"], "steps": end.get("steps", 0), "tokens": end.get("tokens", 0),
-                         **({"detail": end["message"]} if end.get("message") else {})}
-    if exit_code is None:
-        return fields | {"status": "timeout", "detail": f"killed after {task.max_seconds + GRACE_SECONDS:g} s"}
-    return fields | {"status": "crashed", "detail": last_line(folder / "agent.log") or f"exit code {exit_code}"}
-
-
-class Worker:
-    """A warm `gui-agent serve-runs` process that runs one task's `gui-agent run` after another, so a
-    task pays no interpreter start-up and no cold OCR engine; started again after a run it had to kill."""
-
-    def __init__(self):
-        self.process: subprocess.Popen | None = None
-
-    def run(self, argv: list[str], env: dict, log: Path, timeout: float, runs: Runs) -> int | None:
-        """The run's exit code; None when it outlived `timeout` and was killed."""
-        from sandbox.session import PROJECT_ROOT
-
-        if self.process is None or self.process.poll() is not None:
-            self.process = subprocess.Popen([sys.executable, "-m", "agent", "serve-runs"], cwd=PROJECT_ROOT,
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        process = self.process
-        runs.add(process)
-        try:
-            process.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log)}) + "\n")
-            process.stdin.flush()
-            ready, _, _ = select.select([process.stdout], [], [], timeout)
-            reply = process.stdout.readline() if ready else None
-        except OSError:  # it died before it took the job
-            reply = ""
-        finally:
-            runs.discard(process)
-        if reply is None:
-            self.close(kill=True)
-            return None
-        if not reply:  # it died during the run
-            self.close(kill=True)
-            return process.returncode
-        return json.loads(reply)["exit_code"]
-
-    def close(self, kill: bool = False) -> None:
-        if self.process is None:
-            return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.stdin.close()  # the end of its input: it ends
-        self.process.wait()
-        self.process = None
-
-
-def last_line(path: Path) -> str:
-    lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
-    return next((line for line in reversed(lines) if line), "")
 
 
 # -- showing it ---------------------------------------------------------------------------------
@@ -259,7 +112,55 @@ def verdict(result: dict) -> str:
 
 def print_result(result: dict) -> None:
     console.print(f"{verdict(result)} {result['task']}: {result['status']}, {result['steps']} steps, "
-                  f"{result['seconds']:.1f} s", highlight=False)
+                  f"{result['seconds']:.1f} s" + (f" (attempt {result['attempts']})" if result.get("attempts") else ""),
+                  highlight=False)
+
+
+class SuiteProgress:
+    """A progress bar under the per-task lines: done of all, running, failed, the pass rate so far
+    and the time left at the pace so far. Drawn on a terminal only; the lines are printed anywhere."""
+
+    def __init__(self, total: int):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tally]}"),
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
+        self.bar = self.progress.add_task("eval", total=total, tally="")
+        self.running, self.failed, self.passed, self.counted = 0, 0, 0, 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "SuiteProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def started(self, task) -> None:
+        with self._lock:
+            self.running += 1
+            self._show()
+
+    def finished(self, result: dict) -> None:
+        with self._lock:
+            ran = result["status"] not in ("skipped", "not_run")
+            self.running -= ran and self.running > 0
+            self.counted += ran
+            self.passed += bool(ran and result["passed"])
+            self.failed += ran and not result["passed"]
+            print_result(result)
+            self.progress.advance(self.bar)
+            self._show()
+
+    def _show(self) -> None:
+        rate = f"{100 * self.passed / self.counted:.0f}%" if self.counted else "–"
+        self.progress.update(self.bar, tally=f"· running {self.running} · failed {self.failed} · passed {rate}")
 
 
 def summary_table(summary: dict) -> Table:
@@ -291,18 +192,30 @@ def print_summary(summary: dict, out: Path | None = None) -> None:
 
 # -- the command --------------------------------------------------------------------------------
 
-def run_suite(names: list[str], model: str, base_url: str | None, api_key: str | None, workers: int,
-              out: Path | None, view: bool, run_args: list[str]) -> int:
-    """`gui-agent eval`: the tasks named (all by default), printed as they end; the exit code."""
+def run_suite(names: list[str], model: str, base_url: str | None, api_key: str | None, workers: int | None,
+              out: Path | None, view: bool, run_args: list[str], ray: str | None = None) -> int:
+    """`gui-agent eval`: the tasks named (all by default), a progress bar and a line per task as it
+    ends; the exit code."""
     from sandbox.tasks import load_tasks
 
+    if ray is not None and view:
+        raise AgentError("--view serves a display on 127.0.0.1 of the machine that runs it, which with --ray may "
+                         "be another node: use one or the other")
+    if ray is not None:
+        from agent.ray_eval import import_ray
+
+        import_ray()  # before any task: says how to install it
     tasks = load_tasks(names or None)
     out = out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
-    console.print(f"{len(tasks)} task(s), {workers} at a time, model {model}; out: {out}")
+    where = "" if ray is None else f" on Ray ({ray or 'a runtime on this machine'})"
+    at_a_time = workers or (1 if ray is None else "one per CPU")
+    console.print(f"{len(tasks)} task(s), {at_a_time} at a time{where}, model {model}; out: {out}")
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    summary = evaluate(tasks, out, ModelOptions(model, base_url, api_key, tuple(run_args)), workers,
-                       on_result=print_result,
-                       on_view=(lambda name, url: console.print(f"view: {url} ({name})")) if view else None)
+    with SuiteProgress(len(tasks)) as progress:
+        summary = evaluate(tasks, out, ModelOptions(model, base_url, api_key, tuple(run_args)),
+                           workers if workers or ray is not None else 1, on_result=progress.finished,
+                           on_view=(lambda name, url: console.print(f"view: {url} ({name})")) if view else None,
+                           on_start=progress.started, ray=ray)
     print_summary(summary, out)
     if summary.get("interrupted"):
         return 130

@@ -157,7 +157,7 @@ def command_lines() -> list[str]:
 
 
 def test_a_run_that_outlives_its_time_is_killed_and_the_next_task_gets_a_fresh_worker(programs, tmp_path, monkeypatch):
-    monkeypatch.setattr("agent.evaluate.GRACE_SECONDS", 2.0)
+    monkeypatch.setattr("agent.task_runs.GRACE_SECONDS", 2.0)
     hangs = dataclasses.replace(BY_NAME["xterm_sum"], name="hangs", max_seconds=1.0)
     with ScriptedEndpoint([{"fault": "stall", "seconds": 30}, "A terminal. type(content='echo $((17+25)) > sum.txt')",
                            "Run it. key(keys='enter')", "DONE()"]) as endpoint:

@@ -299,7 +299,7 @@ def test_the_session_episode_reads_back_and_gui_agent_report_shows_it(desktop, t
     report = gui_agent("report", str(tmp_path / "session"), env=x.env)
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "session" / "report.html").read_text()
-    assert page.count('class="step ') == 5 and "type_text(text=&#x27;Report&#x27;)" in page
+    assert page.count('<section class="step outcome-') == 5 and "type_text(text=&#x27;Report&#x27;)" in page
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -1,0 +1,128 @@
+"""`gui-agent eval --ray` (agent.ray_eval): the suite's tasks on a local Ray runtime give the thread
+pool's results and folders; a desk (actor) that dies mid-task is replaced and the task tried once
+more, then counted failed with the reason; Ctrl+C ends every desk and leaves no Xvfb and no Ray
+process; without Ray the flag says how to install it."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.core.episode import read_episode
+from agent.evaluate import ModelOptions, evaluate
+from test_eval import BY_NAME, programs  # noqa: F401 (programs is a fixture)
+
+ray = pytest.importorskip("ray", reason="ray is in the test extra (requirements.lock): run .ci/install")
+COMPARED = ("task", "passed", "status", "steps")
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    """One local runtime of 2 CPUs for the module's in-process evaluations (each would start its own)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+def processes(name: str) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.add(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def gone(pids: set[int], timeout: float = 15.0) -> set[int]:
+    """Those of the processes still there after waiting up to `timeout` for them to end."""
+    deadline = time.monotonic() + timeout
+    while (left := {pid for pid in pids if Path(f"/proc/{pid}").exists()}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_the_tasks_on_ray_end_as_they_do_in_the_thread_pool(programs, runtime, tmp_path):  # noqa: F811
+    tasks = [BY_NAME[name] for name in ("form_name", "xterm_title", "xcalc_keys", "form_nordic")]
+    here = evaluate(tasks, tmp_path / "here", ModelOptions("local"), workers=2)
+    on_ray = evaluate(tasks, tmp_path / "ray", ModelOptions("local"), workers=2, ray="")
+
+    assert [{k: r[k] for k in COMPARED} for r in on_ray["results"]] == \
+        [{k: r[k] for k in COMPARED} for r in here["results"]]
+    assert on_ray["passed"] == here["passed"] == 3 and on_ray["skipped"] == here["skipped"] == 1
+    assert on_ray["ray"] == "local" and on_ray["workers"] == 2
+    for task in ("form_name", "xterm_title", "xcalc_keys"):
+        files = {p.relative_to(tmp_path / "ray" / task) for p in (tmp_path / "ray" / task).rglob("*")}
+        assert files == {p.relative_to(tmp_path / "here" / task) for p in (tmp_path / "here" / task).rglob("*")}
+        assert read_episode(tmp_path / "ray" / task).end["status"] == "done"
+    assert json.loads((tmp_path / "ray" / "summary.json").read_text()) == on_ray
+    assert (tmp_path / "ray" / "report.html").is_file()
+    assert not list(Path(tempfile.gettempdir()).glob("gui-agent-desk-*")), "a desk left its scratch folder"
+
+
+def dies(marker: Path | None):
+    """A checker that kills the process it runs in (the desk's): every time, or only the first."""
+    def check(end) -> bool:
+        if marker is None or not marker.exists():
+            if marker:
+                marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return True
+    return check
+
+
+def test_a_desk_that_dies_is_replaced_and_its_task_tried_once_more_then_counted_failed(programs, runtime,  # noqa: F811
+                                                                                       tmp_path):
+    xvfbs = processes("Xvfb")
+    title = BY_NAME["xterm_title"]
+    tasks = [dataclasses.replace(title, name="dies_once", check=dies(tmp_path / "died")),
+             dataclasses.replace(title, name="always_dies", check=dies(None)), BY_NAME["form_name"]]
+    summary = evaluate(tasks, tmp_path / "eval", ModelOptions("local"), workers=2, ray="")
+    once, always, name = summary["results"]
+
+    assert once["passed"] is True and once["attempts"] == 2 and (tmp_path / "died").exists()
+    assert always["passed"] is False and always["status"] == "worker_lost" and always["attempts"] == 2
+    assert always["detail"].startswith("its desk was lost 2 times (") and "\n" not in always["detail"]
+    assert name["passed"] is True and "attempts" not in name
+    assert read_episode(tmp_path / "eval" / "dies_once").end["status"] == "done"
+    assert not gone(processes("Xvfb") - xvfbs), "a killed desk left its Xvfb"
+    assert not list(Path(tempfile.gettempdir()).glob("gui-agent-desk-*")), "a killed desk's scratch folder was left"
+
+
+def test_ctrl_c_ends_every_desk_and_leaves_no_xvfb_and_no_ray(programs, tmp_path):  # noqa: F811
+    xvfbs, raylets = processes("Xvfb"), processes("raylet")
+    out = tmp_path / "eval"
+    process = subprocess.Popen([sys.executable, "-m", "agent", "eval", "--ray", "--workers", "2", "--out", str(out),
+                                "form_full", "editor_upper_word", "form_country", "xcalc_clicks", "form_size"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while not list(out.glob("*/episode.jsonl")) and not (processes("Xvfb") - xvfbs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes("Xvfb") - xvfbs, "no desk started a task"
+    time.sleep(1.0)  # a run under way
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=90)
+
+    assert process.returncode == 130, output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and "Traceback" not in output
+    assert any(r["status"] in ("not_run", "interrupted") for r in summary["results"]), summary["results"]
+    assert not gone(processes("Xvfb") - xvfbs), "Xvfb left behind"
+    assert not gone(processes("raylet") - raylets), "Ray left behind"
+    assert not list(Path(tempfile.gettempdir()).glob("gui-agent-desk-*")), "a desk's scratch folder was left"
+
+
+def test_without_ray_the_flag_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails as if it were not installed
+    assert main(["eval", "--ray", "form_name"]) == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert printed == "error: --ray needs Ray, which is not installed: pip install 'gui-agent[ray]'"
