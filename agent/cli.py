@@ -1,4 +1,4 @@
-"""The `gui-agent` command: run, resume, replay, report, sandbox, record, skills, run-skill, eval, mcp.
+"""The `gui-agent` command: run, resume, replay, report, export, sandbox, record, skills, run-skill, eval, mcp.
 
 Only argument parsing and printing; the work is the library's (agent.api). Everything heavy is
 imported inside the command that needs it, so that `gui-agent --help` starts fast.
@@ -99,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--prices", type=Path,
                         help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, over the built-in table')
     report.set_defaults(command=command_report)
+
+    export = commands.add_parser("export", help="fine-tuning data for GLM-4.5V from episodes (ms-swift's format)",
+                                 description="Write one JSON line per step of the episodes that ended done: the "
+                                             "user message the agent sent (one <image> per image), the model's "
+                                             "reply, and the images, written beside OUT in OUT-STEM-images/.")
+    export.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (or their episode.jsonl)")
+    export.add_argument("--out", type=Path, required=True, help="the JSON lines file to write, e.g. data.jsonl")
+    export.add_argument("--all", dest="everything", action="store_true",
+                        help="also episodes that did not end done")
+    export.add_argument("--check", action="store_true",
+                        help="read every reply again with the agent's parser and count images against <image> "
+                             "tokens; a bad sample is named and not written (exit code 1)")
+    export.set_defaults(command=command_export)
 
     sandbox = commands.add_parser("sandbox", help="start a virtual desktop with demo apps",
                                   description="Start Xvfb with openbox and demo apps, print the display, and tear "
@@ -424,6 +437,23 @@ def command_run_skill(args) -> int:
     view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
     return finish(view, api.run_skill(args.name, parse_pairs(args.param, "--param"), target_timeout=args.target_timeout,
                                       on_step=view.step, on_note=print_note, report=False, **run_options(args)))
+
+
+def command_export(args) -> int:
+    from agent.core.console import console, escape
+    from agent.export import export
+
+    done = export(args.runs, args.out, everything=args.everything, check=args.check)
+    for line in done.skipped:
+        console.print(f"not exported: {escape(line)}", highlight=False)
+    for line in done.refused:
+        console.print(f"[red]bad sample, not written:[/red] {escape(line)}", highlight=False)
+    if not done.samples:
+        raise AgentError(f"nothing exported from {len(args.runs)} run(s): see the lines above")
+    console.print(f"exported {done.samples} sample(s) from {done.runs} run(s) to {escape(str(args.out))}, "
+                  f"{done.images} image(s) in {escape(str(args.out.parent / (args.out.stem + '-images')))}",
+                  highlight=False)
+    return 1 if done.refused else 0
 
 
 def command_report(args) -> int:

@@ -1,0 +1,152 @@
+"""`gui-agent export`: fine-tuning data for GLM-4.5V from episodes, in ms-swift's format: one JSON
+line per step, `{"messages": [{"role": "user", ...}, {"role": "assistant", ...}], "images": [...]}`.
+
+The user message is the one the agent sent at that step, rebuilt from the episode as `resume`
+rebuilds it (task, action space, history with its half-size screenshots, memory, the correction
+after a step that went wrong, the screenshot), with one `<image>` where each image was; the images
+are written once each beside the data file, as they were sent. The assistant message is the reply
+as GLM-4.5V wrote it: its reasoning in `<think>...</think>`, then the answer with its box tokens
+and memory. Secrets stay the placeholders the episode holds, and their pixels stay masked, as the
+screenshots were stored.
+
+Exported: episodes of the text dialect (planner `glm`) that ended `done` (all, with `everything`),
+every step whose reply was usable. Not exported, with the reason: the tools dialect, the embedded
+planner (its steps are no model's replies), runs that offered skills, recorded demonstrations.
+"""
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from agent.core.episode import Episode, read_episode, replace_file
+from agent.core.errors import AgentError, EpisodeError, FormatError
+from agent.core.planner import Reply, feedback_for
+
+IMAGE = "<image>"
+
+
+@dataclass
+class Exported:
+    samples: int = 0
+    runs: int = 0
+    images: int = 0
+    skipped: list[str] = field(default_factory=list)  # "RUN: why", a run or a step not exported
+    refused: list[str] = field(default_factory=list)  # "RUN step N: why", samples --check found bad
+
+
+def export(runs: list[Path], out: Path, everything: bool = False, check: bool = False) -> Exported:
+    """Writes OUT (JSON lines) and OUT's images folder beside it; what was written and what was not."""
+    from agent.planners.glm import GLMConfig, GLMPlanner
+
+    out = Path(out)
+    images_dir = out.parent / f"{out.stem}-images"
+    planner = GLMPlanner(GLMConfig(api_key="not-used"))  # its history is rebuilt as `resume` rebuilds it; it sends nothing
+    result, lines, written = Exported(), [], set()
+    for run in runs:
+        try:
+            episode = read_episode(run)
+        except EpisodeError as error:
+            result.skipped.append(f"{run}: {error}")
+            continue
+        if why := not_exported(episode, everything):
+            result.skipped.append(f"{episode.path}: {why}")
+            continue
+        result.runs += 1
+        for index, step in enumerate(episode.steps):
+            if "call" not in step or not step.get("raw"):
+                continue  # an unusable reply, or a step the run ended in before any reply
+            try:
+                messages, images = sample(planner, episode, index)
+            except (AgentError, OSError, ValueError) as error:
+                result.skipped.append(f"{episode.path} step {step.get('index')}: {error}")
+                continue
+            names = [f"{images_dir.name}/{hashlib.sha256(png).hexdigest()[:24]}.png" for png in images]
+            if check and (problem := checked(messages, images)):
+                result.refused.append(f"{episode.path} step {step.get('index')}: {problem}")
+                continue
+            for name, png in zip(names, images):
+                if name not in written:
+                    images_dir.mkdir(parents=True, exist_ok=True)
+                    replace_file(out.parent / name, png)
+                    written.add(name)
+            lines.append(json.dumps({"messages": messages, "images": names}, ensure_ascii=False))
+            result.samples += 1
+    try:
+        replace_file(out, ("\n".join(lines) + "\n" if lines else "").encode("utf-8"))
+    except OSError as error:
+        raise EpisodeError(f"cannot write {out}: {error.strerror}") from None
+    result.images = len(written)
+    return result
+
+
+def not_exported(episode: Episode, everything: bool) -> str | None:
+    planner, settings = episode.header.get("planner"), episode.header.get("settings") or {}
+    if planner != "glm":
+        return (f"planner {planner!r}: only the text dialect's replies are exported (the tools dialect and the "
+                "embedded planner are not yet)")
+    if settings.get("protocol", "text") != "text":
+        return f"protocol {settings.get('protocol')!r}: only the text dialect is exported"
+    if settings.get("skills"):
+        return "the run offered skills, whose action space is not rebuilt for export yet"
+    status = (episode.end or {}).get("status")
+    if not everything and status != "done":
+        return f"it ended {status or 'without an end line'}, not done (--all exports it)"
+    return None
+
+
+def sample(planner, episode: Episode, index: int) -> tuple[list[dict], list[bytes]]:
+    """The step's two messages, in swift's form, and its images in order."""
+    from agent.planners.prompt import build_content
+
+    step, before = episode.steps[index], episode.steps[:index]
+    planner.restore(replace(episode, steps=before))
+    feedback = feedback_for(before[-1].get("outcome"), before[-1].get("error")) if before else None
+    content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
+                            feedback)
+    text, images = "", []
+    for part in content:
+        if part["type"] == "text":
+            text += part["text"]
+        else:
+            text += IMAGE
+            images.append(data_url_bytes(part["image_url"]["url"]))
+    return [{"role": "user", "content": text}, {"role": "assistant", "content": assistant(step)}], images
+
+
+def data_url_bytes(url: str) -> bytes:
+    import base64
+
+    return base64.b64decode(url.split(",", 1)[1])
+
+
+def assistant(step: dict) -> str:
+    """The reply as GLM-4.5V writes it: reasoning in <think>...</think> (where the server had split it
+    off), then the answer as it came."""
+    raw, reasoning = step["raw"], (step.get("reasoning") or "").strip()
+    if reasoning and "<think>" not in raw:
+        return f"<think>{reasoning}</think>{raw}"
+    return raw
+
+
+def checked(messages: list[dict], images: list[bytes]) -> str | None:
+    """What is wrong with a sample, read again as the agent reads a reply; None when nothing."""
+    from PIL import Image
+
+    from agent.planners.glm import interpret
+
+    tokens = messages[0]["content"].count(IMAGE)
+    if tokens != len(images):
+        return f"{tokens} {IMAGE} tokens for {len(images)} images"
+    for png in images:
+        try:
+            with Image.open(io.BytesIO(png)) as image:
+                image.verify()
+        except Exception as error:  # Pillow's errors for a broken image are of many kinds
+            return f"an image does not open ({error})"
+    try:
+        interpret(Reply(messages[1]["content"]))
+    except FormatError as error:
+        return f"the reply does not read: {error}"
+    return None

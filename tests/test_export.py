@@ -1,0 +1,125 @@
+"""`gui-agent export` (agent.export): every step of a run becomes a sample whose user message is
+exactly what the agent sent (text, and images byte for byte), whose assistant message is the reply as
+the model wrote it, and which a plain JSON load and image open accept; `--check` names a bad sample and
+does not write it; runs that did not end done, and dialects not exported, are named."""
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+from PIL import Image
+
+from agent.cli import main
+from agent.core.episode import EpisodeWriter
+from agent.core.executors import RecordingComputer
+from agent.core.geometry import Monitor
+from agent.core.loop import Agent, Limits
+from agent.export import export
+from agent.planners.glm import GLMConfig, GLMPlanner
+from endpoint import ScriptedEndpoint
+from fakes import FakeScreen
+
+BOX = "<|begin_of_box|>{}<|end_of_box|>"
+# Invented replies in GLM-4.5V's output format (reasoning split off by the server, box tokens kept).
+REPLIES = [
+    {"content": "The Name field is empty. " + BOX.format("left_click(start_box='[310,102]', element_info='Name')")
+                + "\nMemory:\n[]", "reasoning_content": "The form is open; first the Name field."},
+    "I will type now, no action here.",  # a reply without an action: a format error, then a correction
+    {"content": "Type the name. " + BOX.format("type(content='{{NAME}}')") + "\nMemory:\n[{\"typed\": \"name\"}]",
+     "reasoning_content": "The field has the focus."},
+    {"content": "<think>Submit with the keyboard.</think>Submit. " + BOX.format("key(keys='ctrl+Return')")
+                + "\nMemory:\n[{\"typed\": \"name\"}]"},
+    {"content": "Done. " + BOX.format("DONE()") + "\nMemory:\n[]", "reasoning_content": "It was sent."},
+]
+
+
+def glm_run(folder: Path, replies=REPLIES, max_steps: int = 10) -> list[dict]:
+    """A text-dialect run against the loopback endpoint; the request bodies it sent."""
+    with ScriptedEndpoint(replies) as endpoint:
+        planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test", max_retries=0, timeout=10))
+        Agent("Fill in the form for {{NAME}}", planner, RecordingComputer(Monitor(0, 0, 640, 400)),
+              FakeScreen(640, 400), EpisodeWriter(folder), limits=Limits(steps=max_steps),
+              settings={**planner.config.model_dump(), "protocol": "text"}).run()
+    return endpoint.requests
+
+
+def as_sent(body: dict) -> tuple[str, list[bytes]]:
+    """The user message's text with <image> for each image, and the images, as the endpoint got them."""
+    text, images = "", []
+    for part in body["messages"][0]["content"]:
+        if part["type"] == "text":
+            text += part["text"]
+        else:
+            text += "<image>"
+            images.append(base64.b64decode(part["image_url"]["url"].split(",", 1)[1]))
+    return text, images
+
+
+def read_plainly(data: Path) -> list[dict]:
+    """What an independent reader does: a JSON load per line, each image opened from the data's folder."""
+    samples = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    for sample in samples:
+        user, model = sample["messages"]
+        assert (user["role"], model["role"]) == ("user", "assistant")
+        assert user["content"].count("<image>") == len(sample["images"])
+        for name in sample["images"]:
+            with Image.open(data.parent / name) as image:
+                image.load()
+    return samples
+
+
+def test_each_step_is_what_the_agent_sent_and_what_the_model_replied(tmp_path):
+    requests = glm_run(tmp_path / "run")
+    result = export([tmp_path / "run"], tmp_path / "data" / "train.jsonl", check=True)
+    samples = read_plainly(tmp_path / "data" / "train.jsonl")
+
+    # five requests, one of which got the unusable reply: four samples, each for the request it answered
+    assert len(requests) == 5 and result.samples == 4 and not result.refused
+    for sample, body in zip(samples, [requests[0], *requests[2:]]):
+        text, images = as_sent(body)
+        assert sample["messages"][0]["content"] == text
+        assert [(tmp_path / "data" / name).read_bytes() for name in sample["images"]] == images
+    assert "# Correction\nYour previous reply could not be used" in samples[1]["messages"][0]["content"]
+    assert [len(s["images"]) for s in samples] == [1, 2, 3, 4]  # the history's half-size shots, then the screen
+    assert samples[0]["messages"][1]["content"] == "<think>The form is open; first the Name field.</think>" + \
+        REPLIES[0]["content"]
+    assert samples[2]["messages"][1]["content"] == REPLIES[3]["content"]  # its <think> was inline already
+    assert "{{NAME}}" in samples[1]["messages"][1]["content"]  # a secret stays its placeholder
+    assert result.images == len({name for s in samples for name in s["images"]}) < sum(len(s["images"]) for s in samples)
+    assert "sk-test" not in (tmp_path / "data" / "train.jsonl").read_text()
+
+
+def test_check_names_a_bad_sample_and_does_not_write_it(tmp_path):
+    glm_run(tmp_path / "run")
+    episode = tmp_path / "run" / "episode.jsonl"
+    lines = episode.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if '"kind": "step", "index": 3,' in line)
+    step = json.loads(lines[at])
+    step["raw"] = "Type the name, but the box lost its call."  # as a damaged or hand-edited episode could hold
+    lines[at] = json.dumps(step)
+    episode.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = export([tmp_path / "run"], tmp_path / "train.jsonl", check=True)
+    assert result.samples == 3 and len(result.refused) == 1
+    assert " step 3: the reply does not read: " in result.refused[0] and "\n" not in result.refused[0]
+    assert "box lost its call" not in (tmp_path / "train.jsonl").read_text()
+    assert len(read_plainly(tmp_path / "train.jsonl")) == 3
+    assert export([tmp_path / "run"], tmp_path / "unchecked.jsonl").samples == 4  # without --check it is written
+
+
+def test_only_runs_that_ended_done_unless_all_and_the_rest_are_named(tmp_path, capsys):
+    glm_run(tmp_path / "limited", REPLIES[:1] * 2, max_steps=2)  # ends step_limit
+    shutil.copytree(Path(__file__).parent / "episodes" / "form", tmp_path / "form")
+    form = tmp_path / "form" / "episode.jsonl"
+    form.write_text(form.read_text(encoding="utf-8").replace('"planner": "glm"', '"planner": "local"'), encoding="utf-8")
+
+    assert main(["export", str(tmp_path / "limited"), str(tmp_path / "form"), "--out", str(tmp_path / "a.jsonl")]) == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "it ended step_limit, not done (--all exports it)" in printed
+    assert "planner 'local': only the text dialect's replies are exported" in printed
+    assert "nothing exported from 2 run(s)" in printed
+
+    assert main(["export", str(tmp_path / "limited"), "--all", "--out", str(tmp_path / "b.jsonl"), "--check"]) == 0
+    assert len(read_plainly(tmp_path / "b.jsonl")) == 2
+    assert "exported 2 sample(s) from 1 run(s)" in " ".join(capsys.readouterr().out.split())
