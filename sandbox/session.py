@@ -50,8 +50,11 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent(signum: int = signal.SIGTERM) -> None:
     """Runs in each child before exec: the kernel sends it SIGTERM (or signum) when the sandbox process dies,
-    however it dies (SIGKILL included), so no Xvfb, openbox or app outlives it."""
+    however it dies (SIGKILL included), so no Xvfb, openbox or app outlives it. And no signal stays
+    blocked: a child inherits its parent thread's mask, and a Ray actor's threads block SIGINT, which
+    made ctrl+c in a sandbox's xterm do nothing."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
