@@ -9,9 +9,14 @@ as GLM-4.5V wrote it: its reasoning in `<think>...</think>`, then the answer wit
 and memory. Secrets stay the placeholders the episode holds, and their pixels stay masked, as the
 screenshots were stored.
 
-Exported: episodes of the text dialect (planner `glm`) that ended `done` (all, with `everything`),
-every step whose reply was usable. Not exported, with the reason: the tools dialect, the embedded
-planner (its steps are no model's replies), runs that offered skills, recorded demonstrations.
+A recorded demonstration (`gui-agent record`) gives one sample per recorded action: the message the
+agent would have sent on that screen with the actions before it as history, and the action as the
+GLM call it corresponds to (its point in 0-999 of the recorded screen), explained from its target
+(the text at it, the window).
+
+Exported: episodes of the text dialect (planner `glm`) and demonstrations that ended `done` (all,
+with `everything`), every step whose reply was usable. Not exported, with the reason: the tools
+dialect, the embedded planner (its steps are no model's replies), runs that offered skills.
 """
 
 import hashlib
@@ -54,11 +59,14 @@ def export(runs: list[Path], out: Path, everything: bool = False, check: bool = 
             result.skipped.append(f"{episode.path}: {why}")
             continue
         result.runs += 1
+        demonstration = episode.header.get("planner") == "demonstration"
+        history: list = []  # a demonstration's earlier actions, as the agent's history would hold them
         for index, step in enumerate(episode.steps):
-            if "call" not in step or not step.get("raw"):
+            if "call" not in step or not (step.get("raw") or demonstration):
                 continue  # an unusable reply, or a step the run ended in before any reply
             try:
-                messages, images = sample(planner, episode, index)
+                messages, images = (demonstrated(episode, step, history) if demonstration
+                                    else sample(planner, episode, index))
             except (AgentError, OSError, ValueError) as error:
                 result.skipped.append(f"{episode.path} step {step.get('index')}: {error}")
                 continue
@@ -83,6 +91,11 @@ def export(runs: list[Path], out: Path, everything: bool = False, check: bool = 
 
 def not_exported(episode: Episode, everything: bool) -> str | None:
     planner, settings = episode.header.get("planner"), episode.header.get("settings") or {}
+    status = (episode.end or {}).get("status")
+    if not everything and status != "done":
+        return f"it ended {status or 'without an end line'}, not done (--all exports it)"
+    if planner == "demonstration":
+        return None
     if planner != "glm":
         return (f"planner {planner!r}: only the text dialect's replies are exported (the tools dialect and the "
                 "embedded planner are not yet)")
@@ -90,9 +103,6 @@ def not_exported(episode: Episode, everything: bool) -> str | None:
         return f"protocol {settings.get('protocol')!r}: only the text dialect is exported"
     if settings.get("skills"):
         return "the run offered skills, whose action space is not rebuilt for export yet"
-    status = (episode.end or {}).get("status")
-    if not everything and status != "done":
-        return f"it ended {status or 'without an end line'}, not done (--all exports it)"
     return None
 
 
@@ -105,6 +115,48 @@ def sample(planner, episode: Episode, index: int) -> tuple[list[dict], list[byte
     feedback = feedback_for(before[-1].get("outcome"), before[-1].get("error")) if before else None
     content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
                             feedback)
+    return messages_of(content, assistant(step))
+
+
+def demonstrated(episode: Episode, step: dict, history: list) -> tuple[list[dict], list[bytes]]:
+    """A recorded action's sample: the message on its screen with the actions before it (`history`,
+    which this one then joins), and the action as GLM-4.5V would answer it."""
+    from agent.core.screen import Frame
+    from agent.planners.prompt import HISTORY_IMAGES, Turn, build_content
+    from agent.planners.reply import BOX_CLOSE, BOX_OPEN
+
+    screenshot = episode.screenshot(step)
+    content = build_content(episode.header.get("task", ""), history, "[]", screenshot)
+    thought = explanation(step)
+    history.append(Turn(thought, step["call"], Frame.from_png(screenshot).png(0.5)))
+    for old in history[:-HISTORY_IMAGES]:
+        old.image_png = None
+    answer = f"<think>{thought}</think>{thought} {BOX_OPEN}{step['call']}{BOX_CLOSE}\nMemory:\n[]"
+    return messages_of(content, answer)
+
+
+def explanation(step: dict) -> str:
+    """Why a recorded action was done, as far as its target tells: the text at it, the window."""
+    action = step.get("action") or {}
+    targets = step.get("target") or {}
+    target = next(iter(targets.values()), {}) if targets else {}
+    window = ((target.get("window") or {}).get("name") or "").strip()
+    where = f" in the {window!r} window" if window else ""
+    text = (target.get("text") or "").strip()
+    kind = action.get("type")
+    if kind == "type":
+        return f"Type {action.get('content', '')!r}{where}."
+    if kind == "key":
+        keys = action.get("keys")
+        return f"Press {'+'.join(keys) if isinstance(keys, list) else keys}{where}."
+    if kind == "scroll":
+        return f"Scroll {action.get('direction', '')}{f' over {text!r}' if text else ''}{where}."
+    verb = {"click": "Click", "double_click": "Double-click", "drag": "Drag", "hover": "Point at"}.get(kind, "Act on")
+    return f"{verb} {repr(text) if text else 'the place shown'}{where}."
+
+
+def messages_of(content: list[dict], answer: str) -> tuple[list[dict], list[bytes]]:
+    """swift's two messages from a request's content parts (one <image> per image) and the answer."""
     text, images = "", []
     for part in content:
         if part["type"] == "text":
@@ -112,7 +164,7 @@ def sample(planner, episode: Episode, index: int) -> tuple[list[dict], list[byte
         else:
             text += IMAGE
             images.append(data_url_bytes(part["image_url"]["url"]))
-    return [{"role": "user", "content": text}, {"role": "assistant", "content": assistant(step)}], images
+    return [{"role": "user", "content": text}, {"role": "assistant", "content": answer}], images
 
 
 def data_url_bytes(url: str) -> bytes:

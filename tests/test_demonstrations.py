@@ -14,15 +14,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from agent.core.episode import read_episode
 from agent.core.errors import AgentError
 from agent.core.geometry import Monitor
 from agent.core.ocr import OCR
+from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.demos.record import Event, Merger, crop_around, key_name
 from agent.demos.reground import CONTEXT_SIZE, Grounder, Target
 from agent.demos.skills import add_skill, find_skill, list_skills
+from agent.export import export
+from agent.planners.glm import interpret
 from sandbox.session import App, XSession
 from scenarios import HEIGHT, SCENARIOS, WIDTH, gui_agent
 
@@ -163,6 +167,25 @@ def test_the_recording_has_one_step_per_action_with_its_targets(demonstration):
             assert target["window"]["name"] == "Demo Form"
     assert episode.steps[4]["target"]["point"]["text"] == "Subscribe"
     assert episode.steps[6]["target"]["point"]["text"] == "Uruguay"  # the row's text, beside the point
+
+
+def test_the_recording_exports_as_fine_tuning_samples_that_read_back_as_its_actions(demonstration, tmp_path):
+    data = tmp_path / "data" / "demo.jsonl"
+    result = export([demonstration.folder], data, check=True)
+    episode = read_episode(demonstration.folder)
+    assert result.samples == len(episode.steps) == 8 and not result.refused and not result.skipped
+    samples = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    for number, (sample, step) in enumerate(zip(samples, episode.steps)):
+        user, answer = (message["content"] for message in sample["messages"])
+        assert user.count("<image>") == len(sample["images"]) == 1 + min(number, 4)  # history, then the screen
+        for name in sample["images"]:
+            with Image.open(data.parent / name) as image:
+                image.load()
+        assert (data.parent / sample["images"][-1]).read_bytes() == (demonstration.folder / step["screenshot"]).read_bytes()
+        read_back = json.loads(interpret(Reply(answer)).action.model_dump_json())
+        assert read_back == step["action"]  # the recorded action, point and all
+        assert f"# Task:\n{episode.header['task']}" in user
+    assert "Click 'Subscribe' in the 'Demo Form' window." in samples[4]["messages"][1]["content"]
 
 
 def test_sigint_stops_the_recorder_with_what_was_done_so_far(x_session, tmp_path):
