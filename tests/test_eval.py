@@ -14,7 +14,7 @@ import pytest
 from agent.cli import main
 from agent.core.episode import read_episode
 from agent.core.errors import InstructionError
-from agent.evaluate import ModelOptions, evaluate, print_summary
+from agent.evaluate import ModelOptions, SuiteProgress, evaluate, print_summary
 from agent.planners.instructions import parse_instruction
 from endpoint import ScriptedEndpoint
 from scenarios import gui_agent
@@ -166,3 +166,18 @@ def test_a_run_that_outlives_its_time_is_killed_and_the_next_task_gets_a_fresh_w
     hung, after = summary["results"]
     assert hung["status"] == "timeout" and hung["passed"] is False and hung["seconds"] < 10, hung
     assert after["status"] == "done" and after["passed"] is True, after
+
+
+def test_the_progress_bar_counts_done_running_failed_and_the_pass_rate(capsys):
+    progress = SuiteProgress(4)
+    with progress:
+        for task in TASKS[:3]:
+            progress.started(task)
+        progress.finished({"task": "a", "app": "form", "passed": True, "status": "done", "steps": 2, "seconds": 1.0})
+        progress.finished({"task": "b", "app": "form", "passed": False, "status": "done", "steps": 3, "seconds": 1.0})
+        progress.finished({"task": "c", "app": "form", "passed": None, "status": "skipped", "steps": 0, "seconds": 0.0})
+        bar = progress.progress.tasks[0]
+        assert (bar.completed, bar.total) == (3, 4)
+        assert bar.fields["tally"] == "· running 1 · failed 1 · passed 50%"
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [line.split(":")[0] for line in lines] == ["pass a", "FAIL b", "skipped c"]  # a line per task as it ends
