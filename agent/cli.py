@@ -352,7 +352,7 @@ def command_run(args) -> int:
     from agent import api
     from agent.core.console import RunView
 
-    view = RunView(args.max_steps)
+    view = RunView(args.max_steps, planned_here=args.model == "local")
     return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
                                 **run_options(args)))
 

@@ -35,8 +35,9 @@ class RunView:
     """One block per step as it happens: step N of the limit, elapsed time, the explanation, the
     action and where it acted, timings; then a summary table."""
 
-    def __init__(self, step_limit: int):
-        self.step_limit, self.started = step_limit, time.monotonic()
+    def __init__(self, step_limit: int, planned_here: bool = False):
+        """`planned_here`: the embedded planner's run, whose "model" time is its own planning."""
+        self.step_limit, self.started, self.planned_here = step_limit, time.monotonic(), planned_here
         self.model_seconds = self.machine_seconds = 0.0
         self.tokens_in = self.tokens_out = 0
 
@@ -74,8 +75,9 @@ class RunView:
         table = Table(show_header=False, box=None, padding=(0, 2))
         table.add_row("status", f"[{style}]{escape(status)}[/{style}]" + (f": {escape(message)}" if message else ""))
         table.add_row("steps", str(steps))
-        table.add_row("time", f"{_duration(time.monotonic() - self.started)} ({_duration(self.model_seconds)} in "
-                              f"the model, {_duration(self.machine_seconds)} on the machine)")
+        table.add_row("time", f"{_duration(time.monotonic() - self.started)} ({_duration(self.model_seconds)} "
+                              f"{'planning' if self.planned_here else 'in the model'}, "
+                              f"{_duration(self.machine_seconds)} on the machine)")
         if self.tokens_in or self.tokens_out:
             table.add_row("tokens", f"{self.tokens_in} in, {self.tokens_out} out")
         table.add_row("episode", str(out))
