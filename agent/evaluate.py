@@ -130,7 +130,8 @@ class SuiteProgress:
         )
 
         self.progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tally]}"),
-                                 TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+                                 disable=not console.is_terminal)
         self.bar = self.progress.add_task("eval", total=total, tally="")
         self.running, self.failed, self.passed, self.counted = 0, 0, 0, 0
         self._lock = threading.Lock()
@@ -202,9 +203,10 @@ def run_suite(names: list[str], model: str, base_url: str | None, api_key: str |
         raise AgentError("--view serves a display on 127.0.0.1 of the machine that runs it, which with --ray may "
                          "be another node: use one or the other")
     if ray is not None:
-        from agent.ray_eval import import_ray
+        from agent.ray_eval import import_ray, reachable
 
         import_ray()  # before any task: says how to install it
+        reachable(ray or None)
     tasks = load_tasks(names or None)
     out = out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
     where = "" if ray is None else f" on Ray ({ray or 'a runtime on this machine'})"

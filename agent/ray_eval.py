@@ -14,6 +14,7 @@ its own, Ray itself end.
 import io
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
 import time
@@ -70,6 +71,19 @@ def remove_dead_desks_scratch() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def reachable(address: str | None) -> None:
+    """A cluster's HOST:PORT answers, or a one-line error now (Ray itself would retry for a minute,
+    logging as it goes)."""
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as error:
+        raise AgentError(f"cannot reach the Ray cluster at {address}: {getattr(error, 'strerror', None) or error}; "
+                         "start it with `ray start --head`, or drop the address for a runtime on this machine") from None
+
+
 def pack(folder: Path) -> bytes:
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as archive:  # PNGs are compressed already
@@ -104,12 +118,16 @@ def evaluate_on_ray(tasks: list, out: Path, model: ModelOptions, address: str | 
 
     own_runtime = not ray.is_initialized()
     if own_runtime:
+        reachable(address)
         try:
             ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
                      log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise AgentError(f"cannot reach the Ray cluster at {address}: {str(error).splitlines()[0]}; start it "
-                             "with `ray start --head`, or drop the address for a runtime on this machine") from None
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            if address is None:
+                raise AgentError(f"cannot start Ray on this machine: {reason}") from None
+            raise AgentError(f"cannot reach the Ray cluster at {address}: {reason}; start it with `ray start "
+                             "--head`, or drop the address for a runtime on this machine") from None
     results: list[dict | None] = [skip(task, model) for task in tasks]  # decided here, not sent anywhere
     for result in filter(None, results):
         on_result(result)

@@ -122,6 +122,14 @@ def test_ctrl_c_ends_every_desk_and_leaves_no_xvfb_and_no_ray(programs, tmp_path
     assert not list(Path(tempfile.gettempdir()).glob("gui-agent-desk-*")), "a desk's scratch folder was left"
 
 
+def test_a_cluster_that_does_not_answer_is_a_one_line_error(tmp_path, capsys):
+    assert main(["eval", "--ray", "127.0.0.1:1", "form_name", "--out", str(tmp_path / "eval")]) == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert printed.endswith("error: cannot reach the Ray cluster at 127.0.0.1:1: Connection refused; start it with "
+                            "`ray start --head`, or drop the address for a runtime on this machine")
+    assert not (tmp_path / "eval").exists()
+
+
 def test_without_ray_the_flag_says_how_to_install_it(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails as if it were not installed
     assert main(["eval", "--ray", "form_name"]) == 1
