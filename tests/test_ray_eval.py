@@ -99,6 +99,23 @@ def test_a_desk_that_dies_is_replaced_and_its_task_tried_once_more_then_counted_
     assert not list(Path(tempfile.gettempdir()).glob("gui-agent-desk-*")), "a killed desk's scratch folder was left"
 
 
+def test_a_desk_that_hangs_is_killed_and_its_task_counted_failed_so_the_suite_ends(programs, runtime, tmp_path,  # noqa: F811
+                                                                                   monkeypatch):
+    monkeypatch.setattr("agent.ray_eval.GRACE_SECONDS", 1.0)  # a desk is hung 3 s past the task's time, not 3 min
+    monkeypatch.setattr("agent.ray_eval.HUNG_SECONDS", 2.0)
+    xvfbs = processes("Xvfb")
+    hangs = dataclasses.replace(BY_NAME["xterm_title"], name="hangs", max_seconds=4,
+                                check=lambda end: time.sleep(600) or True)
+    started = time.monotonic()
+    summary = evaluate([hangs, BY_NAME["form_name"]], tmp_path / "eval", ModelOptions("local"), workers=2, ray="")
+    hung, name = summary["results"]
+
+    assert time.monotonic() - started < 60
+    assert hung["status"] == "worker_lost" and hung["passed"] is False and hung["attempts"] == 2, hung
+    assert name["passed"] is True
+    assert not gone(processes("Xvfb") - xvfbs), "a killed desk left its Xvfb"
+
+
 def test_ctrl_c_ends_every_desk_and_leaves_no_xvfb_and_no_ray(programs, tmp_path):  # noqa: F811
     xvfbs, raylets = processes("Xvfb"), processes("raylet")
     out = tmp_path / "eval"
