@@ -226,16 +226,8 @@ def add_mcp_parser(commands) -> None:
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
     parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
     parser.add_argument("--out", type=Path, help="the session's episode folder (default: a new folder under ./runs/)")
-    parser.add_argument("--confirm", choices=["ask", "never", "always"], default="ask",
-                        help="which actions need a yes: those the policy matches (default), every one, or none; "
-                             "with no one to answer, they are refused unless --yes")
-    parser.add_argument("--yes", action="store_true", help="allow actions that need confirmation")
-    parser.add_argument("--confirm-policy", type=Path, help="a TOML file replacing the default confirmation policy")
-    parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
-                        help="a value typed where a call writes {{NAME}}, never shown nor written anywhere "
-                             "(repeatable; also from $GUI_AGENT_SECRET_NAME)")
-    parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
-                        help=f"key chord that stops the action under way (default: {DEFAULT_STOP_KEYS}; 'none')")
+    add_safety_options(parser, asking="with no one to answer, they are refused unless --yes",
+                       stopping="the action under way")
     task = parser.add_argument_group("run_task", "how the run_task tool plans and how far it may go")
     task.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
                                       "embedded OCR planner (the default when no endpoint or key is configured)")
@@ -292,15 +284,21 @@ def add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
     parser.add_argument("--dry-run", action="store_true", help="perform nothing; record what would have been done")
     parser.add_argument("--no-report", dest="report", action="store_false",
                         help="do not write report.html in the episode folder at the end")
+    add_safety_options(parser, asking="asked on the terminal", stopping="the run at once")
+
+
+def add_safety_options(parser: argparse.ArgumentParser, asking: str, stopping: str) -> None:
+    """What needs a yes, the secrets and the stop keys, for `run` and its kin and for `mcp`."""
     parser.add_argument("--confirm", choices=["ask", "never", "always"], default="ask",
-                        help="ask before actions the confirmation policy matches (default), every action, or never")
+                        help=f"which actions need a yes: those the policy matches (default), every one, or none; "
+                             f"{asking}")
     parser.add_argument("--yes", action="store_true", help="allow actions that need confirmation without asking")
     parser.add_argument("--confirm-policy", type=Path, help="a TOML file replacing the default confirmation policy")
     parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
-                        help="a value typed where the model writes {{NAME}}, never shown to it nor written anywhere "
-                             "(repeatable; also from $GUI_AGENT_SECRET_NAME)")
+                        help="a value typed where an action writes {{NAME}}, never shown to a model nor written "
+                             "anywhere (repeatable; also from $GUI_AGENT_SECRET_NAME)")
     parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
-                        help=f"key chord that stops the run at once (default: {DEFAULT_STOP_KEYS}; 'none' to disable)")
+                        help=f"key chord that stops {stopping} (default: {DEFAULT_STOP_KEYS}; 'none' to disable)")
 
 
 def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
