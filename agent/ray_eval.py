@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from agent.core.errors import AgentError
-from agent.task_runs import GRACE_SECONDS, ModelOptions, Runs, Worker, run_task, skip
+from agent.task_runs import GRACE_SECONDS, ModelOptions, Runs, Worker, not_run, run_task, skip, unrun
 
 RETRIES = 1  # a task whose desk died is tried once more, on another desk
 HUNG_SECONDS = 120.0  # beyond a task's time and the run's grace: its desk is stuck, not busy
@@ -179,9 +179,7 @@ def evaluate_on_ray(tasks: list, out: Path, model: ModelOptions, address: str | 
             ray.kill(desk)
         if own_runtime:
             ray.shutdown()
-    not_run = {"passed": None, "status": "not_run", "detail": "the evaluation was interrupted"}
-    return [result or {"task": task.name, "app": task.app, "steps": 0, "seconds": 0.0, "tokens": 0, **not_run}
-            for task, result in zip(tasks, results)], count
+    return [result or not_run(task) for task, result in zip(tasks, results)], count
 
 
 def finish(ray, under_way: dict, results: list, tasks: list, out: Path) -> list:
@@ -203,6 +201,5 @@ def finish(ray, under_way: dict, results: list, tasks: list, out: Path) -> list:
 
 def lost(task, error: Exception) -> dict:
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return {"task": task.name, "app": task.app, "passed": False, "status": "worker_lost", "steps": 0,
-            "seconds": 0.0, "tokens": 0, "attempts": RETRIES + 1,
-            "detail": f"its desk was lost {RETRIES + 1} times ({type(error).__name__}: {reason[:200]})"}
+    return unrun(task, "worker_lost", passed=False, detail=f"its desk was lost {RETRIES + 1} times "
+                 f"({type(error).__name__}: {reason[:200]})") | {"attempts": RETRIES + 1}

@@ -68,8 +68,7 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
     from sandbox.tasks import EndState, start
     from sandbox.view import LiveView
 
-    result = {"task": task.name, "app": task.app, "passed": False, "status": "error", "steps": 0,
-              "seconds": 0.0, "tokens": 0}
+    result = unrun(task, "error", passed=False)
     if skipped := skip(task, model):
         return skipped
     runs = runs or Runs()
@@ -80,7 +79,7 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
         finally:
             worker.close()
     if runs.cancelled.is_set():
-        return result | {"passed": None, "status": "not_run", "detail": "the evaluation was interrupted"}
+        return not_run(task)
     folder = out / task.name
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -104,11 +103,20 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
     return result
 
 
+def unrun(task, status: str, passed: bool | None, detail: str | None = None) -> dict:
+    """A task's result with nothing run yet, or nothing at all: no steps, no time, no tokens."""
+    return {"task": task.name, "app": task.app, "passed": passed, "status": status, "steps": 0, "seconds": 0.0,
+            "tokens": 0, **({"detail": detail} if detail else {})}
+
+
+def not_run(task) -> dict:
+    return unrun(task, "not_run", passed=None, detail="the evaluation was interrupted")
+
+
 def skip(task, model: ModelOptions) -> dict | None:
     """The result of a task this model cannot run (a model-only task with the embedded planner), else None."""
     if task.model_only and model.local:
-        return {"task": task.name, "app": task.app, "passed": None, "status": "skipped", "steps": 0, "seconds": 0.0,
-                "tokens": 0, "detail": "model-only: the embedded planner's forms cannot express it"}
+        return unrun(task, "skipped", passed=None, detail="model-only: the embedded planner's forms cannot express it")
     return None
 
 
