@@ -119,8 +119,8 @@ def write_report(out: Path, thumbnail_width: int = 320, prices: Path | None = No
     or, with `single_file`, every image inside the page, for sharing it alone."""
     episode, price_table = read_episode(out), load_prices(prices)
     report = episode.path / "report.html"
-    images = Images(episode.path, single_file)
-    cards = "\n".join(step_card(episode, index, images, thumbnail_width) for index in range(len(episode.steps)))
+    images, shots = Images(episode.path, single_file), Screenshots(episode)
+    cards = "\n".join(step_card(episode, index, images, shots, thumbnail_width) for index in range(len(episode.steps)))
     task = episode.header.get("task", "")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -131,7 +131,7 @@ def write_report(out: Path, thumbnail_width: int = 320, prices: Path | None = No
 <body>
 {summary(episode, price_table, single_file)}
 {cards}
-{end_card(episode, images)}
+{end_card(episode, images, shots)}
 </body></html>
 """
     try:
@@ -172,6 +172,34 @@ class Images:
     def screenshot(self, name: str, png: bytes) -> str:
         """Where the full-size screenshot is: its file beside the page, or its bytes."""
         return f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}" if self.inline else quote(name)
+
+
+class Screenshots:
+    """The episode's screenshots, each read and decoded once for the page (a step's screenshot is its
+    card's, and the previous card's after): the cards go through them in order, so the last few are kept."""
+
+    KEEP = 3
+
+    def __init__(self, episode: Episode):
+        self.episode, self._kept = episode, {}
+
+    def get(self, name) -> tuple[bytes, np.ndarray | None]:
+        """The PNG and its BGR pixels (None when it does not decode); EpisodeError when it is missing or refused."""
+        if not isinstance(name, str):
+            self.episode.image(name)  # says what is wrong with it
+        if name not in self._kept:
+            png = self.episode.image(name)
+            self._kept[name] = png, cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+            while len(self._kept) > self.KEEP:
+                del self._kept[next(iter(self._kept))]
+        return self._kept[name]
+
+    def pixels(self, name) -> np.ndarray | None:
+        """The BGR pixels, or None when the screenshot is missing or unreadable."""
+        try:
+            return self.get(name)[1]
+        except EpisodeError:
+            return None
 
 
 def summary(episode: Episode, prices: dict, single_file: bool) -> str:
@@ -255,7 +283,7 @@ def tokens_and_cost(model: str, steps: list[dict], prices: dict) -> dict:
     return {"tokens": f"{tokens_in:,} in / {tokens_out:,} out" if usages else "not reported", "cost": cost}
 
 
-def step_card(episode: Episode, position: int, images: Images, thumbnail_width: int) -> str:
+def step_card(episode: Episode, position: int, images: Images, shots: Screenshots, thumbnail_width: int) -> str:
     step = episode.steps[position]
     index = step.get("index", "?")
     outcome = step.get("outcome") or "unknown"
@@ -288,14 +316,14 @@ def step_card(episode: Episode, position: int, images: Images, thumbnail_width: 
         folded += f'<details><summary>raw reply</summary><pre>{e(step["raw"])}</pre></details>'
     return f"""<section class="step outcome-{e(outcome)}" id="step-{e(index)}" data-step="{e(index)}">
 <h2>Step {e(index)} <span class="badge">{e(outcome)}</span></h2>
-<div class="row">{close_ups(episode, position, images)}
+<div class="row">{close_ups(episode, position, images, shots)}
 <div class="text">{body}
 <p class="meta">timings: {timings or "none"}{tokens}</p>
-{folded}{thumbnail(episode, step, images, thumbnail_width)}</div></div>
+{folded}{thumbnail(episode, step, images, shots, thumbnail_width)}</div></div>
 </section>"""
 
 
-def end_card(episode: Episode, images: Images) -> str:
+def end_card(episode: Episode, images: Images, shots: Screenshots) -> str:
     """The screen as the run left it, always: the end line's screenshot, else the last step's."""
     end = episode.end or {}
     status = e(end.get("status")) if episode.end else "cut short — no end line"
@@ -304,7 +332,7 @@ def end_card(episode: Episode, images: Images) -> str:
         shot = '<p class="note">no screenshot was recorded</p>'
     else:
         source = "" if end.get("screenshot") else "<p class=\"note\">the episode has no screenshot of its end: this is the last step's</p>"
-        shot = thumbnail(episode, {"screenshot": name, "index": "end"}, images, 720) + source
+        shot = thumbnail(episode, {"screenshot": name, "index": "end"}, images, shots, 720) + source
     message = f" — {e(end['message'])}" if end.get("message") else ""
     return f"""<section class="step end" id="end">
 <h2>End: {status}{message}</h2>
@@ -312,27 +340,19 @@ def end_card(episode: Episode, images: Images) -> str:
 </section>"""
 
 
-def decoded(episode: Episode, name) -> np.ndarray | None:
-    """The episode's PNG `name` as BGR pixels, or None when it is missing or unreadable."""
-    try:
-        return cv2.imdecode(np.frombuffer(episode.image(name), np.uint8), cv2.IMREAD_COLOR)
-    except EpisodeError:
-        return None
-
-
-def close_ups(episode: Episode, position: int, images: Images) -> str:
+def close_ups(episode: Episode, position: int, images: Images, shots: Screenshots) -> str:
     """The screen around the step's action at full resolution, before it (the step's screenshot) and
     after it (the next one, or the end's): around its points, or, for an action with none (typing,
     keys), around what it changed."""
     step = episode.steps[position]
     if not step.get("call") or (step.get("action") or {}).get("type") in ("done", "fail", "wait"):
         return ""  # nothing was done on the screen
-    before = decoded(episode, step.get("screenshot"))
+    before = shots.pixels(step.get("screenshot"))
     if before is None:
         return ""
     later = episode.steps[position + 1:]
     after_name = later[0].get("screenshot") if later else (episode.end or {}).get("screenshot")
-    after = decoded(episode, after_name) if after_name else None
+    after = shots.pixels(after_name) if after_name else None
     if after is not None and after.shape != before.shape:
         after = None
     height, width = before.shape[:2]
@@ -408,13 +428,12 @@ def changed_box(before: np.ndarray, after: np.ndarray, within=None) -> tuple[int
     return x0 + int(left), y0 + int(top), x0 + int(right), y0 + int(bottom)
 
 
-def thumbnail(episode: Episode, step: dict, images: Images, width: int) -> str:
+def thumbnail(episode: Episode, step: dict, images: Images, shots: Screenshots, width: int) -> str:
     """The whole screen, small, with the step's markers; it links to the full size."""
     try:
-        png = episode.screenshot(step)
+        png, image = shots.get(step.get("screenshot"))
     except EpisodeError as error:
         return f'<p class="note shot">screenshot {e(step.get("screenshot"))} is missing or unreadable: {e(error)}</p>'
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         return f'<p class="note shot">screenshot {e(step.get("screenshot"))} is missing or unreadable</p>'
     height, full_width = image.shape[:2]
