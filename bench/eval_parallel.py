@@ -1,5 +1,7 @@
 """Wall time of the whole task suite with the embedded planner, one task at a time and two at a
-time (each task in its own Xvfb display and `gui-agent run` process), and the pass rate of each run.
+time (each task in its own Xvfb display and `gui-agent run` process), and the pass rate of each run;
+beside it the floor: the time of the runs themselves (the sum of the tasks' `gui-agent run` times
+with one worker) split evenly over the workers, as if starting sandboxes and apps cost nothing.
 
     python bench/eval_parallel.py [--workers 1 2] [--keep DIR]
 
@@ -41,15 +43,17 @@ def main() -> None:
             verdict = "skipped" if r["status"] == "skipped" else "pass" if r["passed"] else f"FAIL:{r['status']}"
             row += f"{verdict:>12}{r['seconds']:>8.1f}"
         print(row)
-    print(f"\n{'workers':<10}{'wall s':>8}{'passed':>10}{'rate':>7}{'speedup':>9}")
-    first = summaries[args.workers[0]]["seconds"]
+    print(f"\n{'workers':<10}{'wall s':>8}{'runs s':>8}{'floor s':>9}{'passed':>10}{'rate':>7}{'speedup':>9}")
+    first = summaries[args.workers[0]]
     for workers, s in summaries.items():
         passed = f"{s['passed']}/{s['tasks']}"
-        print(f"{workers:<10}{s['seconds']:>8.0f}{passed:>10}"
-              f"{100 * s['passed'] / s['tasks']:>6.0f}%{first / s['seconds']:>8.2f}x")
+        runs = sum(r["seconds"] for r in s["results"])
+        floor = sum(r["seconds"] for r in first["results"]) * first["workers"] / workers
+        print(f"{workers:<10}{s['seconds']:>8.0f}{runs:>8.0f}{floor:>9.0f}{passed:>10}"
+              f"{100 * s['passed'] / s['tasks']:>6.0f}%{first['seconds'] / s['seconds']:>8.2f}x")
     print(" ".join(f"workers{w}_s={s['seconds']:.0f} workers{w}_passed={s['passed']} workers{w}_tasks={s['tasks']}"
                    for w, s in summaries.items())
-          + f" speedup={first / summaries[args.workers[-1]]['seconds']:.2f}")
+          + f" speedup={first['seconds'] / summaries[args.workers[-1]]['seconds']:.2f}")
 
 
 if __name__ == "__main__":
