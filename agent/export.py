@@ -12,11 +12,14 @@ screenshots were stored.
 A recorded demonstration (`gui-agent record`) gives one sample per recorded action: the message the
 agent would have sent on that screen with the actions before it as history, and the action as the
 GLM call it corresponds to (its point in 0-999 of the recorded screen), explained from its target
-(the text at it, the window).
+(the text at it, the window). A run of the embedded planner (`--model local`) is exported as a
+text-dialect run: it writes its decisions as GLM-4.5V's replies (an explanation, the calls in box
+tokens), which become the assistant messages, with `Memory:` added; like a demonstration's, they
+show the model what was done, not what a model thought.
 
-Exported: episodes of the text dialect (planner `glm`) and demonstrations that ended `done` (all,
-with `everything`), every step whose reply was usable. Not exported, with the reason: the tools
-dialect, the embedded planner (its steps are no model's replies), runs that offered skills.
+Exported: episodes of the text dialect (planner `glm`), of the embedded planner and demonstrations
+that ended `done` (all, with `everything`), every step whose reply was usable. Not exported, with
+the reason: the tools dialect, runs that offered skills.
 """
 
 import hashlib
@@ -96,9 +99,9 @@ def not_exported(episode: Episode, everything: bool) -> str | None:
         return f"it ended {status or 'without an end line'}, not done (--all exports it)"
     if planner == "demonstration":
         return None
-    if planner != "glm":
-        return (f"planner {planner!r}: only the text dialect's replies are exported (the tools dialect and the "
-                "embedded planner are not yet)")
+    if planner not in ("glm", "local"):
+        return (f"planner {planner!r}: only the text dialect's replies, the embedded planner's and demonstrations "
+                "are exported (the tools dialect is not yet)")
     if settings.get("protocol", "text") != "text":
         return f"protocol {settings.get('protocol')!r}: only the text dialect is exported"
     if settings.get("skills"):
@@ -115,13 +118,17 @@ def sample(planner, episode: Episode, index: int) -> tuple[list[dict], list[byte
     feedback = feedback_for(before[-1].get("outcome"), before[-1].get("error")) if before else None
     content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
                             feedback)
-    return messages_of(content, assistant(step))
+    answer = assistant(step)
+    if episode.header.get("planner") == "local" and "Memory:" not in answer:
+        answer += "\nMemory:\n[]"  # the output format asks for it; the embedded planner keeps no memory
+    return messages_of(content, answer)
 
 
 def demonstrated(episode: Episode, step: dict, history: list) -> tuple[list[dict], list[bytes]]:
     """A recorded action's sample: the message on its screen with the actions before it (`history`,
     which this one then joins), and the action as GLM-4.5V would answer it."""
     from agent.core.screen import Frame
+    from agent.demos.record import explanation
     from agent.planners.prompt import HISTORY_IMAGES, Turn, build_content
     from agent.planners.reply import BOX_CLOSE, BOX_OPEN
 
@@ -133,26 +140,6 @@ def demonstrated(episode: Episode, step: dict, history: list) -> tuple[list[dict
         old.image_png = None
     answer = f"<think>{thought}</think>{thought} {BOX_OPEN}{step['call']}{BOX_CLOSE}\nMemory:\n[]"
     return messages_of(content, answer)
-
-
-def explanation(step: dict) -> str:
-    """Why a recorded action was done, as far as its target tells: the text at it, the window."""
-    action = step.get("action") or {}
-    targets = step.get("target") or {}
-    target = next(iter(targets.values()), {}) if targets else {}
-    window = ((target.get("window") or {}).get("name") or "").strip()
-    where = f" in the {window!r} window" if window else ""
-    text = (target.get("text") or "").strip()
-    kind = action.get("type")
-    if kind == "type":
-        return f"Type {action.get('content', '')!r}{where}."
-    if kind == "key":
-        keys = action.get("keys")
-        return f"Press {'+'.join(keys) if isinstance(keys, list) else keys}{where}."
-    if kind == "scroll":
-        return f"Scroll {action.get('direction', '')}{f' over {text!r}' if text else ''}{where}."
-    verb = {"click": "Click", "double_click": "Double-click", "drag": "Drag", "hover": "Point at"}.get(kind, "Act on")
-    return f"{verb} {repr(text) if text else 'the place shown'}{where}."
 
 
 def messages_of(content: list[dict], answer: str) -> tuple[list[dict], list[bytes]]:

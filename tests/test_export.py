@@ -1,7 +1,8 @@
 """`gui-agent export` (agent.export): every step of a run becomes a sample whose user message is
 exactly what the agent sent (text, and images byte for byte), whose assistant message is the reply as
 the model wrote it, and which a plain JSON load and image open accept; `--check` names a bad sample and
-does not write it; runs that did not end done, and dialects not exported, are named."""
+does not write it; runs that did not end done, and dialects not exported, are named. A run of the
+embedded planner in Xvfb exports as a text-dialect run whose answers read back as its actions."""
 
 import base64
 import json
@@ -16,9 +17,12 @@ from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
 from agent.core.loop import Agent, Limits
 from agent.export import export
-from agent.planners.glm import GLMConfig, GLMPlanner
+from agent.core.episode import read_episode
+from agent.core.planner import Reply
+from agent.planners.glm import GLMConfig, GLMPlanner, interpret
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
+from scenarios import gui_agent
 
 BOX = "<|begin_of_box|>{}<|end_of_box|>"
 # Invented replies in GLM-4.5V's output format (reasoning split off by the server, box tokens kept).
@@ -112,14 +116,37 @@ def test_only_runs_that_ended_done_unless_all_and_the_rest_are_named(tmp_path, c
     glm_run(tmp_path / "limited", REPLIES[:1] * 2, max_steps=2)  # ends step_limit
     shutil.copytree(Path(__file__).parent / "episodes" / "form", tmp_path / "form")
     form = tmp_path / "form" / "episode.jsonl"
-    form.write_text(form.read_text(encoding="utf-8").replace('"planner": "glm"', '"planner": "local"'), encoding="utf-8")
+    form.write_text(form.read_text(encoding="utf-8").replace('"planner": "glm"', '"planner": "tools"'), encoding="utf-8")
 
     assert main(["export", str(tmp_path / "limited"), str(tmp_path / "form"), "--out", str(tmp_path / "a.jsonl")]) == 1
     printed = " ".join(capsys.readouterr().out.split())
     assert "it ended step_limit, not done (--all exports it)" in printed
-    assert "planner 'local': only the text dialect's replies are exported" in printed
+    assert "planner 'tools': only the text dialect's replies, the embedded planner's and demonstrations are " \
+           "exported (the tools dialect is not yet)" in printed
     assert "nothing exported from 2 run(s)" in printed
 
     assert main(["export", str(tmp_path / "limited"), "--all", "--out", str(tmp_path / "b.jsonl"), "--check"]) == 0
     assert len(read_plainly(tmp_path / "b.jsonl")) == 2
     assert "exported 2 sample(s) from 1 run(s)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_embedded_planner_run_exports_as_samples_whose_answers_are_its_actions(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    task = 'type "Ada" into Name, then tick "Subscribe", then click "Submit"'
+    ran = gui_agent("run", task, "--model", "local", "--display", x_session.display, "--out", str(tmp_path / "run"),
+                    "--no-report", env=x_session.env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    result = export([tmp_path / "run"], tmp_path / "data" / "local.jsonl", check=True)
+    samples = read_plainly(tmp_path / "data" / "local.jsonl")
+    steps = [s for s in read_episode(tmp_path / "run").steps if "call" in s]
+    assert result.samples == len(samples) == len(steps) >= 3 and not result.refused and not result.skipped
+    for number, (sample, step) in enumerate(zip(samples, steps)):
+        user, answer = (message["content"] for message in sample["messages"])
+        assert user.startswith("You are a GUI agent") and f"# Task:\n{task}" in user
+        assert len(sample["images"]) == 1 + min(number, 4)
+        assert (tmp_path / "data" / sample["images"][-1]).read_bytes() == (tmp_path / "run" / step["screenshot"]).read_bytes()
+        decision = interpret(Reply(answer))
+        assert [json.loads(a.model_dump_json()) for a in decision.actions] == \
+            [step["action"], *(then["action"] for then in step.get("then", []))]
+        assert answer.endswith("\nMemory:\n[]") and decision.memory == "[]"

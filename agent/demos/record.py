@@ -324,6 +324,26 @@ def describe_target(ocr: OCR, frame: Frame, point: Point, window: dict | None, c
     return target
 
 
+def explanation(step: dict) -> str:
+    """Why a recorded action was done, as far as its target tells: the text at it, the window."""
+    action = step.get("action") or {}
+    targets = step.get("target") or {}
+    target = next(iter(targets.values()), {}) if targets else {}
+    window = ((target.get("window") or {}).get("name") or "").strip()
+    where = f" in the {window!r} window" if window else ""
+    text = (target.get("text") or "").strip()
+    kind = action.get("type")
+    if kind == "type":
+        return f"Type {action.get('content', '')!r}{where}."
+    if kind == "key":
+        keys = action.get("keys")
+        return f"Press {'+'.join(keys) if isinstance(keys, list) else keys}{where}."
+    if kind == "scroll":
+        return f"Scroll {action.get('direction', '')}{f' over {text!r}' if text else ''}{where}."
+    verb = {"click": "Click", "double_click": "Double-click", "drag": "Drag", "hover": "Point at"}.get(kind, "Act on")
+    return f"{verb} {repr(text) if text else 'the place shown'}{where}."
+
+
 def screen_info(screen: Screen, frame: Frame) -> dict:
     m = frame.monitor
     return {"display": screen.display, "monitor": screen.monitor_index, "left": m.left, "top": m.top,
