@@ -168,6 +168,15 @@ def glm_config(options: RunOptions, saved: dict | None = None) -> GLMConfig:
     return GLMConfig(**fields, api_key=options.api_key)
 
 
+def repair_config(options: RunOptions) -> GLMConfig:
+    """The endpoint a re-grounded replay asks where a lost target is now."""
+    base_url = options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
+    if options.model == "local" or (not base_url and not options.api_key):
+        raise AgentError("--repair asks GLM-4.5V where a lost target is now: give its endpoint with --base-url "
+                         "(or $GUI_AGENT_BASE_URL) or a Z.ai key with --api-key")
+    return glm_config(options.model_copy(update={"base_url": base_url}), {"base_url": GLMConfig().base_url})
+
+
 def skills_of(settings: dict) -> tuple[Path | None, bool]:
     """The skills folder an episode's run offered (None when it offered none) and whether it loaded
     the Python skills there."""
@@ -247,21 +256,27 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
 
 
 def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | None = None,
-           target_timeout: float = TARGET_TIMEOUT, on_step: Callable[[dict], None] = lambda step: None,
-           on_note: Note = lambda text: None, **options) -> RunResult:
+           target_timeout: float = TARGET_TIMEOUT, repair: bool = False,
+           on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
+           **options) -> RunResult:
     """Re-perform a recorded episode on the current screen: its recorded replies served again, each
     step only if the screen still looks as recorded; or, re-grounded (always so for a recorded
     demonstration), every target found again by its crop, text and window, with `params` typed
-    where the episode types {NAME}."""
+    where the episode types {NAME}. With `repair`, a target not found is asked of GLM-4.5V at the
+    endpoint the options name, and what it repaired is kept as a new version of a demonstration."""
     options = options_of(options)
     keep_secret(options)
     found = read_episode(episode)
+    regrounded = reground or found.header.get("planner") == "demonstration"
+    if repair and not regrounded:
+        raise AgentError("--repair needs a re-grounded replay (--reground)")
+    repair_with = repair_config(options) if repair else None
     if found.cut_short:
         on_note(f"note: {episode} was cut short (no end line); replaying what it has")
-    if reground or found.header.get("planner") == "demonstration":
+    if regrounded:
         out = options.out or new_run_dir()
         return act_with_stop_keys(options, out, on_note, lambda computer, mask: replay_demonstration(
-            found.path, options.display, out, params=params or {}, monitor=options.monitor,
+            found.path / found.file, options.display, out, params=params or {}, repair=repair_with, monitor=options.monitor,
             target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask))
     if params:
         raise AgentError("--param needs a re-grounded replay (--reground)")
@@ -275,20 +290,22 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
 
 
 def run_skill(name: str, params: dict[str, str] | None = None, *, target_timeout: float = TARGET_TIMEOUT,
-              on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
-              **options) -> RunResult:
+              repair: bool = False, on_step: Callable[[dict], None] = lambda step: None,
+              on_note: Note = lambda text: None, **options) -> RunResult:
     """Run the skill `name` from the `skills` folder (default: the project's skills/, or $GUI_AGENT_SKILLS)
-    with its parameters."""
+    with its parameters; with `repair`, a demonstration skill's lost target is asked of GLM-4.5V, as
+    `replay` does."""
     from agent.demos.skills import run_skill as perform_skill
 
     options = options_of(options)
     keep_secret(options)
     params, skills = params or {}, options.skills or SKILLS_DIR
     find_skill(name, skills, options.python_skills).bind(params)  # a wrong parameter is reported before anything starts
+    repair_with = repair_config(options) if repair else None
     out = options.out or new_run_dir()
     return act_with_stop_keys(options, out, on_note, lambda computer, mask: perform_skill(
         name, params, options.display, out, root=skills, python=options.python_skills, monitor=options.monitor,
-        target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask))
+        target_timeout=target_timeout, repair=repair_with, on_step=on_step, computer=computer, mask=mask))
 
 
 def record(out: Path | None = None, *, display: str | None = None, stop_keys: str = DEFAULT_STOP_KEYS,

@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a value typed where the episode types {NAME} (re-grounded replays)")
     replay.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
                         help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
+    add_repair_options(replay)
 
     skills = commands.add_parser("skills", help="list or add skills",
                                  description=f"Skills are kept in {SKILLS_DIR} ($GUI_AGENT_SKILLS).")
@@ -162,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     adding.add_argument("--description", default="", help="what the skill does (default: the episode's task)")
     adding.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
     adding.set_defaults(command=command_skills_add)
+    diffing = skill_commands.add_parser("diff", help="what a repair changed in a skill or demonstration",
+                                        description="Show, step by step, what changed between the current version "
+                                                    "of a skill (or a demonstration folder) and an earlier one: the "
+                                                    "call, the target's text, where it is, the files.")
+    diffing.add_argument("name", help="a skill's name, or a demonstration's folder")
+    diffing.add_argument("--against", type=COUNT, metavar="VERSION",
+                         help="the version to compare with (default: the one before the current)")
+    diffing.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
+    diffing.set_defaults(command=command_skills_diff)
 
     run_skill_parser = commands.add_parser("run-skill", help="run a skill with parameters",
                                            description="Run the skill NAME on the display; give its parameters as "
@@ -180,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
     run_skill_parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
                                   help=f"key chord that stops it at once (default: {DEFAULT_STOP_KEYS}; 'none')")
+    add_repair_options(run_skill_parser)
     run_skill_parser.set_defaults(command=command_run_skill)
     add_eval_parser(commands)
     add_mcp_parser(commands)
@@ -270,6 +281,16 @@ def add_endpoint_options(parser: argparse.ArgumentParser, defaults_from_episode:
     parser.add_argument("--reply-tokens", type=COUNT, help="output token limit per reply (default: 8192)")
     parser.add_argument("--timeout", type=SECONDS, help="seconds for one whole reply (default: 180)")
     parser.add_argument("--retries", type=number(int, 0), help="retries of a failed request, with backoff (default: 4)")
+
+
+def add_repair_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repair", action="store_true",
+                        help="when a target is not found in time, ask GLM-4.5V at --base-url where it is now; its "
+                             "point is taken only where the screen agrees with the recording, and a replay that ends "
+                             "done keeps what was repaired as a new version of the demonstration or skill "
+                             "(`gui-agent skills diff` shows it; the old version stays)")
+    parser.add_argument("--model", help="with --repair: the model name the endpoint serves (default: glm-4.5v)")
+    add_endpoint_options(parser)
 
 
 def add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
@@ -376,8 +397,8 @@ def command_replay(args) -> int:
     regrounded = args.reground or episode.header.get("planner") == "demonstration"
     view = RunView(len(episode.steps) if regrounded else args.max_steps)
     return finish(view, api.replay(args.episode, reground=args.reground, params=parse_pairs(args.param, "--param"),
-                                   target_timeout=args.target_timeout, on_step=view.step, on_note=print_note,
-                                   **run_options(args)))
+                                   target_timeout=args.target_timeout, repair=args.repair, on_step=view.step,
+                                   on_note=print_note, **run_options(args)))
 
 
 def command_record(args) -> int:
@@ -399,6 +420,7 @@ def command_record(args) -> int:
 def command_skills_list(args) -> int:
     from agent.core.console import console, escape
     from agent.demos.skills import list_skills, python_files
+    from agent.demos.versions import versions
 
     skills = list_skills(args.skills, args.python_skills)
     if not skills:
@@ -410,7 +432,11 @@ def command_skills_list(args) -> int:
     for one in skills:
         params = ", ".join(f"{p.name}: {p.type}" + (f" = {p.default!r}" if p.default is not None else "")
                            for p in one.params)
-        console.print(f"[bold]{one.name}[/bold]({escape(params)}) [dim]{one.kind}[/dim]  {escape(one.description)}")
+        version = ""
+        if one.kind == "demonstration" and (one.path / "episode.v1.jsonl").is_file():
+            version = f" version {versions(one.path)[-1]} (`gui-agent skills diff {one.name}`)"
+        console.print(f"[bold]{one.name}[/bold]({escape(params)}) [dim]{one.kind}{escape(version)}[/dim]  "
+                      f"{escape(one.description)}")
     return 0
 
 
@@ -425,6 +451,19 @@ def command_skills_add(args) -> int:
     return 0
 
 
+def command_skills_diff(args) -> int:
+    from agent.core.console import console, escape
+    from agent.demos.skills import find_skill
+    from agent.demos.versions import diff
+
+    folder = Path(args.name)
+    if not (folder / "episode.jsonl").is_file():
+        folder = find_skill(args.name, args.skills).path
+    for line in diff(folder, args.against):
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    return 0
+
+
 def command_run_skill(args) -> int:
     from agent import api
     from agent.core.console import RunView
@@ -434,7 +473,7 @@ def command_run_skill(args) -> int:
     found = find_skill(args.name, args.skills, args.python_skills)
     view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
     return finish(view, api.run_skill(args.name, parse_pairs(args.param, "--param"), target_timeout=args.target_timeout,
-                                      on_step=view.step, on_note=print_note, report=False, **run_options(args)))
+                                      repair=args.repair, on_step=view.step, on_note=print_note, report=False, **run_options(args)))
 
 
 def command_export(args) -> int:

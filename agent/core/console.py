@@ -66,6 +66,9 @@ class RunView:
         if record.get("snap"):
             console.print(f"   snapped onto {escape(record['snap']['text'])!r} "
                           f"({record['snap']['distance']} px away)", style="dim")
+        if (repair := record.get("repair")) and repair.get("target"):
+            console.print(f"   the target was lost; {escape(repair['model'])} found it as "
+                          f"{escape(repair['target']['text'])!r}", style="dim")
         if record.get("error"):
             console.print(f"   [red]{escape(record['error'])}[/red]")
         console.print(f"   [dim]{spent}[/dim]")

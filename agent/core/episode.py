@@ -357,6 +357,7 @@ class Episode:
     steps: list[dict] = field(default_factory=list)
     end: dict | None = None
     damaged_lines: int = 0
+    file: str = EPISODE_FILE  # the file in `path` it was read from (an older version: episode.v1.jsonl)
 
     @property
     def cut_short(self) -> bool:
@@ -438,7 +439,7 @@ def read_episode(path: Path) -> Episode:
         if wrong := check_record(record):
             raise EpisodeError(f"{file} line {number}: {wrong}; the episode cannot be used as it is")
     records = [record for _, record in records]
-    episode = Episode(file.parent, records[0], damaged_lines=damaged)
+    episode = Episode(file.parent, records[0], damaged_lines=damaged, file=file.name)
     killed: list[dict] = []  # act lines no step line followed: the run was killed in that step
     for record in records[1:]:
         if record["kind"] == "act":

@@ -9,7 +9,9 @@ Equally good crop matches in separate places (two empty text fields) are told ap
 cut of the recorded screenshot around the point, then by nearness to where the target is
 expected: its offset in its window when the window is there, else where it was recorded. The
 replay waits for the screen to settle and for the target to appear, not the recorded timing; a
-target not found in time ends the replay with an error naming the step. It never clicks a guess.
+target not found in time ends the replay with an error naming the step, unless the replay repairs:
+then GLM-4.5V is asked, and its point kept only where the screen agrees with the recording
+(agent.demos.repair). It never clicks a guess.
 
 Agent episodes (`gui-agent run`) have no recorded targets: their crops and texts are cut from
 each step's screenshot around the point it acted on.
@@ -36,6 +38,9 @@ from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
 from agent.demos.record import Windows, crop_around, screen_info, text_near
+from agent.demos.repair import Answer, Lost, ModelRepair
+from agent.demos.versions import keep_repairs
+from agent.planners.glm import GLMConfig
 from agent.planners.grounding import find_text
 from agent.planners.snap import target_words
 
@@ -73,8 +78,9 @@ class Target:
 @dataclass
 class Found:
     point: Point  # screen pixels
-    method: str
+    method: str  # crop, text, window, or model (a repair)
     score: float
+    repair: dict | None = None  # what the model answered, for a repair
 
 
 def substitute(text: str, params: dict[str, str]) -> str:
@@ -86,10 +92,7 @@ def substitute(text: str, params: dict[str, str]) -> str:
 def recorded_targets(episode: Episode, step: dict, ocr: OCR, params: dict[str, str]) -> dict[str, Target]:
     """The targets of a step: as a demonstration recorded them, or, for an agent's step, cut from
     its screenshot around the point it acted on, with the text OCR reads there."""
-    s = episode.header.get("screen")
-    if not s:
-        raise AgentError(f"{episode.path} has no screen geometry in its header; it cannot be re-grounded")
-    monitor = Monitor(s["left"], s["top"], s["width"], s["height"], s.get("scale", 1.0))
+    monitor = recorded_monitor(episode)
     try:
         frame = Frame.from_png(episode.screenshot(step), monitor)
     except AgentError:
@@ -113,6 +116,13 @@ def recorded_targets(episode: Episode, step: dict, ocr: OCR, params: dict[str, s
         text = text or target_words(step["action"].get("element_info", ""))
         targets[name] = Target(point, crop, crop_point, text, offset, None, context, context_point)
     return targets
+
+
+def recorded_monitor(episode: Episode) -> Monitor:
+    s = episode.header.get("screen")
+    if not s:
+        raise AgentError(f"{episode.path} has no screen geometry in its header; it cannot be re-grounded")
+    return Monitor(s["left"], s["top"], s["width"], s["height"], s.get("scale", 1.0))
 
 
 class Grounder:
@@ -252,9 +262,11 @@ class Performer:
         self.frame = screen.capture()
         self.index = 0
 
-    def wait_for(self, target: Target, what: str, **fields) -> tuple[Frame, Found]:
-        """The target on a settled screen, looked for again until it shows or the timeout passes;
-        else a failed step is written and TargetNotFound raised, naming `what` was looked for."""
+    def wait_for(self, target: Target, what: str, ask: Callable[[Frame], "Answer"] | None = None,
+                 **fields) -> tuple[Frame, Found]:
+        """The target on a settled screen, looked for again until it shows or the timeout passes; then
+        `ask`ed of the model, if given; else a failed step is written and TargetNotFound raised,
+        naming `what` was looked for."""
         deadline = time.monotonic() + self.target_timeout
         frame = self.frame
         while True:
@@ -263,7 +275,14 @@ class Performer:
                 return frame, found
             if time.monotonic() >= deadline:
                 message = (f"{what}: its target is not on the screen after {self.target_timeout:g} s "
-                           f"({'; '.join(tried)}); stopped without acting")
+                           f"({'; '.join(tried)})")
+                if ask is not None:
+                    answer = ask(frame)
+                    if answer.point is not None:
+                        return frame, Found(answer.point, "model", 1.0, answer.record)
+                    fields["repair"] = answer.record
+                    message += f"; {answer.reason}"
+                message += "; stopped without acting"
                 self.index += 1
                 record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
                           "outcome": "not_found", "error": message, **fields}
@@ -286,7 +305,8 @@ class Performer:
                 action.perform(self.computer, to_screen)
                 acted = time.perf_counter()
                 self.frame, record["settled"] = self.screen.settle(frame, timeout=self.settle_timeout)
-                record["timings"] = {"act": round(acted - started, 4), "settle": round(time.perf_counter() - acted, 4)}
+                record["timings"] = {**record.get("timings", {}), "act": round(acted - started, 4),
+                                     "settle": round(time.perf_counter() - acted, 4)}
             record["outcome"] = "ok"
         except (Exception, KeyboardInterrupt, StopRequested) as end:  # the step keeps its line beside its screenshot
             record["outcome"], record["error"] = ending(end)
@@ -301,11 +321,18 @@ POINTED = (a.Click, a.DoubleClick, a.Hover, a.Scroll, a.Drag)
 
 
 class Replayer:
-    def __init__(self, recorded: Episode, performer: Performer, params: dict[str, str]):
-        self.recorded, self.performer, self.params = recorded, performer, params
+    def __init__(self, recorded: Episode, params: dict[str, str], repair: GLMConfig | None = None):
+        """With `repair`, a target not found is asked of that model (agent.demos.repair)."""
+        self.recorded, self.params, self.repair = recorded, params, repair
+        self.performer: Performer | None = None
+        self.model: ModelRepair | None = None
 
-    def run(self) -> str:
+    def run(self, performer: Performer) -> str:
         """Replays every performed step; the status the recorded episode ends with (done or failed)."""
+        self.performer = performer
+        if self.repair is not None:
+            self.model = ModelRepair(self.repair, performer.grounder.windows, performer.grounder.ocr,
+                                     performer.episode.out)
         for step in self.recorded.steps:
             if step.get("outcome", "ok") != "ok" or not step.get("action"):
                 continue  # refused, not repeated or unparsable when recorded: nothing was done then
@@ -315,7 +342,7 @@ class Replayer:
             if isinstance(action, POINTED):
                 self.pointer_step(step, action)
             else:
-                self.performer.perform(action, self.performer.frame, replays=step["index"])
+                performer.perform(action, performer.frame, replays=step["index"])
             if action.ends_run:
                 return "done" if isinstance(action, a.Done) else "failed"
         return "done"
@@ -324,6 +351,7 @@ class Replayer:
         targets = recorded_targets(self.recorded, step, self.performer.grounder.ocr, self.params)
         main = "start" if isinstance(action, a.Drag) else "point"
         frame, found = self.performer.wait_for(targets[main], f"step {step['index']} ({step['call']})",
+                                               ask=self.asker(step, main, targets[main]),
                                                call=step["call"], replays=step["index"])
         to_model = frame.geometry.screen_to_model
         if isinstance(action, a.Drag):  # the end moves with the start: a slider's trough is blank
@@ -334,8 +362,23 @@ class Replayer:
             action = action.model_copy(update={"start": to_model(found.point), "end": to_model(end)})
         else:
             action = action.model_copy(update={"point": to_model(found.point)})
+        repaired = {}
+        if found.repair:  # the model's time and tokens count in the step, as a run's do
+            repaired = {"repair": {"name": main, **found.repair}, "timings": found.repair["timings"],
+                        "usage": found.repair["usage"]}
         self.performer.perform(action, frame, replays=step["index"],
-                               grounding={"method": found.method, "score": found.score})
+                               grounding={"method": found.method, "score": found.score}, **repaired)
+
+    def asker(self, step: dict, name: str, target: Target) -> Callable[[Frame], Answer] | None:
+        """How the model is asked for this target, when the replay repairs and the step's screenshot reads."""
+        if self.model is None:
+            return None
+        try:
+            recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
+        except AgentError:
+            return None
+        lost = Lost(step, name, target.text, target.window, recorded)
+        return lambda frame: self.model.ask(frame, lost, self.performer.index + 1)
 
 
 def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], str], *, task: str, planner: str,
@@ -370,12 +413,19 @@ def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], st
 
 
 def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, params: dict[str, str] | None = None,
-                         settings: dict | None = None, **options) -> tuple[str, str]:
+                         settings: dict | None = None, repair: GLMConfig | None = None, **options) -> tuple[str, str]:
     """Replays the episode in `episode_dir` (a demonstration or an agent run) on the display,
-    finding every pointer target again, and writes the replay as a new episode in `out`.
+    finding every pointer target again, and writes the replay as a new episode in `out`. With
+    `repair`, a target not found is asked of that model, and when the replay ends done, the steps it
+    repaired are kept as a new version of a demonstration or skill (agent.demos.versions).
     `options` are act_on_screen's. Returns the status (done, failed, error, interrupted) and its message."""
     recorded = read_episode(Path(episode_dir))
     params = params or {}
-    return act_on_screen(display, out, lambda performer: Replayer(recorded, performer, params).run(),
-                         task=recorded.header.get("task", ""), planner="replay",
-                         settings={"replay_of": str(recorded.path), "params": params, **(settings or {})}, **options)
+    replayer = Replayer(recorded, params, repair)
+    asked = {"repair": repair.model_dump(include={"model", "base_url"})} if repair else {}
+    status, message = act_on_screen(display, out, replayer.run, task=recorded.header.get("task", ""), planner="replay",
+                                    settings={"replay_of": str(recorded.path / recorded.file), "params": params, **asked,
+                                              **(settings or {})}, **options)
+    if status == "done" and repair is not None:
+        message = keep_repairs(recorded, Path(out))
+    return status, message

@@ -25,8 +25,9 @@ from agent.core.defaults import SKILLS_DIR
 from agent.core.episode import EPISODE_FILE, read_episode
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
+from agent.demos.versions import SKILL_FILE
+from agent.planners.glm import GLMConfig
 
-SKILL_FILE = "skill.json"
 SKILL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 PARAM_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 NOT_COPIED = ("report.html", "report-thumbs", "replay.gif")
@@ -232,15 +233,18 @@ def with_placeholders(step: dict, params: list[tuple[str, str]]) -> dict:
 
 
 def run_skill(name: str, params: dict, display: str | None, out: Path, root: Path = SKILLS_DIR,
-              python: bool = False, **options) -> tuple[str, str]:
+              python: bool = False, repair: GLMConfig | None = None, **options) -> tuple[str, str]:
     """Runs the skill with these parameters (text values are read by the parameter's type) and
-    writes its episode in `out`. `options` are act_on_screen's. Returns the status and message."""
+    writes its episode in `out`; a demonstration skill's lost targets are asked of the `repair` model,
+    if given. `options` are act_on_screen's. Returns the status and message."""
     found = find_skill(name, root, python)
     values = found.bind(params)
     settings = {"skill": name, "params": values}
     if found.function is None:
         return replay_demonstration(found.path, display, out, params={k: str(v) for k, v in values.items()},
-                                    settings={"skill": name}, **options)
+                                    settings={"skill": name}, repair=repair, **options)
+    if repair is not None:
+        raise AgentError(f"only demonstration skills are repaired; {name} is a Python skill")
 
     def body(performer: Performer) -> str:
         found.function(SkillContext(performer), **values)

@@ -141,8 +141,25 @@ class GLMPlanner:
         started = time.perf_counter()
         current, half = frame.png(), frame.png(0.5)
         content = build_content(task, self.turns, self.memory, current, feedback, self.skills)
+        history = sum(t.image_png is not None for t in self.turns)
+        decision = self.answer(content, frame, [(round(frame.width / 2), round(frame.height / 2))] * history, started)
+        self.turns.append(Turn(decision.explanation, decision.call_text or decision.action.call(), half))
+        for old in self.turns[:-HISTORY_IMAGES]:
+            old.image_png = None
+        if decision.memory is not None:
+            self.memory = decision.memory
+        return decision
+
+    def answer(self, content: list[dict], frame: Frame, other_images: list[tuple[int, int]],
+               started: float | None = None) -> Decision:
+        """The decision in the reply to one user message whose last image is `frame` (the sizes of
+        the images before it are `other_images`), asked with a step's retries; the history is left
+        as it is."""
+        started = time.perf_counter() if started is None else started
         body = self.request_body(content)
-        request = self._describe(frame, body)
+        request = {"images": 1 + len(other_images),
+                   "image_tokens": image_tokens(frame.width, frame.height) + sum(image_tokens(*size) for size in other_images),
+                   "bytes": json_size(body["messages"])}
         encoded = time.perf_counter()
 
         def read(response, attempts: list[dict]) -> Decision:
@@ -151,13 +168,7 @@ class GLMPlanner:
                                    {"encode": encoded - started, "model": time.perf_counter() - encoded},
                                    response.choices[0].finish_reason, attempts))
 
-        decision = self._ask(body, read)
-        self.turns.append(Turn(decision.explanation, decision.call_text or decision.action.call(), half))
-        for old in self.turns[:-HISTORY_IMAGES]:
-            old.image_png = None
-        if decision.memory is not None:
-            self.memory = decision.memory
-        return decision
+        return self._ask(body, read)
 
     def _ask(self, body: dict, read):
         """`read(response, attempts)` of the first usable response. Transient failures and replies cut
@@ -183,15 +194,6 @@ class GLMPlanner:
             wait = min(self.config.backoff_cap, max(wait, error.retry_after))
         attempts.append({"error": str(error), "wait": round(wait, 3)})
         time.sleep(wait)
-
-    def _describe(self, frame: Frame, body: dict) -> dict:
-        history = [t for t in self.turns if t.image_png is not None]
-        half_tokens = image_tokens(round(frame.width / 2), round(frame.height / 2))
-        return {
-            "images": 1 + len(history),
-            "image_tokens": image_tokens(frame.width, frame.height) + half_tokens * len(history),
-            "bytes": json_size(body["messages"]),
-        }
 
     def _complete(self, body: dict):
         """One attempt: a response with choices, or TransientError (worth retrying) or EndpointError."""

@@ -56,11 +56,17 @@ def action_space_text(skills: list[dict] | None = None) -> str:
 
 
 def build_content(task: str, turns: list[Turn], memory: str, screenshot_png: bytes,
-                  feedback: str | None = None, skills: list[dict] | None = None) -> list[dict]:
-    """The content parts of the step's single user message."""
-    text = (f"{HEADER}\n\n# Task:\n{task}\n\n# Task Platform\nUbuntu\n\n# Action Space\n\n"
-            f"{action_space_text(skills)}\n\n# Historical Actions and Current Memory\nHistory:")
+                  feedback: str | None = None, skills: list[dict] | None = None,
+                  task_image_png: bytes | None = None) -> list[dict]:
+    """The content parts of the step's single user message; `task_image_png` follows the task's text
+    (a demonstration's repair shows the target as it was recorded)."""
     parts: list[dict] = []
+    text = f"{HEADER}\n\n# Task:\n{task}"
+    if task_image_png is not None:
+        parts += [{"type": "text", "text": text}, image_part(task_image_png)]
+        text = ""
+    text += (f"\n\n# Task Platform\nUbuntu\n\n# Action Space\n\n"
+             f"{action_space_text(skills)}\n\n# Historical Actions and Current Memory\nHistory:")
     for number, turn in enumerate(turns, 1):
         if turn.image_png is None:
             text += f"\nstep {number}: Screenshot:(Omitted in context.) Thought: {turn.thought}\nAction: {turn.call}"

@@ -1,6 +1,9 @@
 """Demo Form: a registration form that records what it receives.
 
-python -m sandbox.apps.form --record PATH [--geometry WxH+X+Y]
+python -m sandbox.apps.form --record PATH [--geometry WxH+X+Y] [--redesigned]
+
+--redesigned is the form's next release, for demonstrations recorded on this one: its Submit button
+is labelled Send and sits at the left of the button row, after Clear.
 """
 
 import argparse
@@ -24,9 +27,10 @@ DEFAULT_VOLUME = 50
 
 
 class DemoForm:
-    def __init__(self, root, recorder):
+    def __init__(self, root, recorder, redesigned=False):
         self.root = root
         self.recorder = recorder
+        self.redesigned = redesigned
         root.title("Demo Form")
 
         self.name_var = tk.StringVar(root)
@@ -95,11 +99,15 @@ class DemoForm:
         self.volume_scale.grid(row=5, column=1, sticky="ew", pady=4)
 
         buttons = ttk.Frame(form)
-        buttons.grid(row=6, column=1, sticky="e", pady=(10, 0))
-        self.submit_button = ttk.Button(buttons, text="Submit", command=self.submit)
+        buttons.grid(row=6, column=1, sticky="w" if self.redesigned else "e", pady=(10, 0))
+        self.submit_button = ttk.Button(buttons, text="Send" if self.redesigned else "Submit", command=self.submit)
         self.clear_button = ttk.Button(buttons, text="Clear", command=self.clear)
-        self.clear_button.pack(side="right")
-        self.submit_button.pack(side="right", padx=(0, 8))
+        if self.redesigned:
+            self.clear_button.pack(side="left")
+            self.submit_button.pack(side="left", padx=(8, 0))
+        else:
+            self.clear_button.pack(side="right")
+            self.submit_button.pack(side="right", padx=(0, 8))
 
         named_widgets = {
             "name_entry": self.name_entry,
@@ -226,13 +234,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--record", required=True, help="JSON file to record events and state in")
     parser.add_argument("--geometry", help="Tk geometry, e.g. 480x560+100+80")
+    parser.add_argument("--redesigned", action="store_true", help="the next release: Submit is Send, at the left")
     args = parser.parse_args()
 
     root = tk.Tk()
     if args.geometry:
         root.geometry(args.geometry)
     recorder = Recorder(args.record, "form", root)
-    DemoForm(root, recorder)
+    DemoForm(root, recorder, args.redesigned)
     recorder.mark_ready_when_mapped()
     root.mainloop()
 

@@ -1,0 +1,185 @@
+"""Repairing a replay whose target is lost: GLM-4.5V is asked where it is now, and its point is kept
+only where the screen agrees with the recording.
+
+The request is the GLM GUI agent's own message (agent.planners.prompt): the task names the target
+(its text, its window, the text around it) and shows it cut in colour from the recorded screenshot;
+the history is the recorded step itself, its screenshot at half size and its call; the current
+screenshot comes last. The pointed action in the reply is checked before anything is done:
+  - it lies in the target's window, when a window of that name is on the screen;
+  - the widget there is of the recorded kind: a bordered box about as tall as the recorded one and
+    at most twice or half as wide (or no box, if there was none). Whether it is a field is not
+    compared: a button under the pointer when recorded is lit as light as a field;
+  - the text there is the recorded text; or it is the text the model names in its element_info
+    and it was nowhere on the recorded screen (a renamed button, not another one that was there);
+    where the recording had no text, the box must agree.
+Anything else (FAIL(), an unreadable reply, a dead endpoint, a point that disagrees) stops the
+replay as before, naming what the model answered and why it was not taken.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from agent.core.errors import EndpointError, FormatError
+from agent.core.geometry import Point
+from agent.core.ocr import OCR, Box
+from agent.core.screen import Frame
+from agent.demos.record import Windows, describe_target, explanation, text_near
+from agent.planners import grounding as g
+from agent.planners.glm import GLMConfig, GLMPlanner
+from agent.planners.prompt import Turn, build_content
+from agent.planners.snap import SHAPES_HALF_SIZE, crop_around, target_words
+
+SHOWN_SIZE = (320, 160)  # the cut of the recorded screenshot shown as the target: it and the text beside it
+SAME_HEIGHT = 0.25  # a widget's height may differ this much (or 4 px) from the recorded one
+WIDTH_FACTOR = 2.0  # and its width up to this factor (a label's length changes a button's width)
+
+
+@dataclass
+class Lost:
+    """A pointer target the replay could not find, and what the recording says of it."""
+
+    step: dict  # the recorded step
+    name: str  # which of its points: point, start
+    text: str  # the target's text, parameters filled in
+    window: dict | None  # the recorded window: name, left, top, width, height, offset
+    recorded: Frame  # the step's screenshot, on the recorded monitor
+
+
+@dataclass
+class Answer:
+    """What the model answered for a lost target; `point` (screen pixels) only when it was taken."""
+
+    point: Point | None
+    record: dict  # written in the replay's step as "repair"
+    reason: str = ""  # why the point was not taken
+
+
+class ModelRepair:
+    def __init__(self, config: GLMConfig, windows: Windows, ocr: OCR, folder: Path):
+        """`folder` is the replay's episode folder: a repaired target's crop is written there."""
+        self.planner = GLMPlanner(config)
+        self.model, self.windows, self.ocr, self.folder = config.model, windows, ocr, Path(folder)
+
+    def ask(self, frame: Frame, lost: Lost, index: int) -> Answer:
+        """The model's point for the lost target on `frame`, if the screen there agrees with the recording."""
+        shown = shown_target(lost)
+        recorded = lost.recorded
+        history = Turn(explanation(lost.step), lost.step["call"], recorded.png(0.5))
+        content = build_content(repair_task(lost), [history], "[]", frame.png(), task_image_png=shown)
+        others = [SHOWN_SIZE, (round(recorded.width / 2), round(recorded.height / 2))]
+        try:
+            decision = self.planner.answer(content, frame, others)
+        except (EndpointError, FormatError) as error:
+            reply = getattr(error, "reply", None)
+            return Answer(None, {"model": self.model, "error": str(error), **(replied(reply) if reply else {})},
+                          f"{self.model} gave no usable answer: {error}")
+        record = {"model": self.model, **replied(decision.reply), "call": decision.call_text or decision.action.call()}
+        points = decision.action.points()
+        if decision.then or not points:
+            return Answer(None, record, f"{self.model} answered {record['call']!r}, not one pointed action")
+        named = getattr(decision.action, "element_info", "")
+        point = frame.geometry.model_to_screen(points.get(lost.name) or next(iter(points.values())))
+        record["point"] = list(point)
+        if why := self.disagreement(frame, point, lost, named):
+            record["refused"] = why
+            return Answer(None, record, f"{self.model} pointed at {tuple(point)} ({named!r}), but {why}")
+        window = self.window_at(point, lost.window)
+        record["target"] = describe_target(self.ocr, frame, point, window,
+                                           self.folder / f"repair-{index:03d}-{lost.name}.png")
+        return Answer(point, record)
+
+    def disagreement(self, frame: Frame, point: Point, lost: Lost, named: str) -> str | None:
+        """Why the screen at `point` does not agree with the recorded target, or None."""
+        if not frame.monitor.contains(point):
+            return "that is off the screen"
+        if lost.window and lost.window.get("name") and self.windows.named(lost.window["name"]) \
+                and not self.window_at(point, lost.window):
+            return f"that is outside the {lost.window['name']!r} window"
+        was = widget_at(lost.recorded, tuple(lost.step["screen"][lost.name]))
+        now = widget_at(frame, point)
+        if why := widget_difference(was, now):
+            return why
+        if not lost.text:
+            return None if was else "the recording has neither a text nor a bordered box there to check it against"
+        found = text_near(self.ocr, frame, point)
+        text = found[0] if found else ""
+        if not text:
+            return f"no text is there; the recording had {lost.text!r}"
+        if g.similarity(g.fold(lost.text), g.fold(text)) >= g.MATCH_THRESHOLD:
+            return None
+        if not (target_words(named) and any(g.similarity(g.fold(text), g.fold(part)) >= g.MATCH_THRESHOLD
+                                            for part in word_runs(target_words(named)))):
+            return f"the text there is {text!r}, neither the recorded {lost.text!r} nor what the model named"
+        if g.find_text(self.ocr.read(lost.recorded.pixels), text):
+            return f"{text!r} was on the recorded screen already, so it is another element, not {lost.text!r} renamed"
+        return None  # renamed: the model names the new text written there
+
+    def window_at(self, point: Point, recorded: dict | None) -> dict | None:
+        """The window of the recorded window's name that holds the point."""
+        if not recorded or not recorded.get("name"):
+            return None
+        return next((w for w in self.windows.named(recorded["name"])
+                     if w["left"] <= point[0] < w["left"] + w["width"] and w["top"] <= point[1] < w["top"] + w["height"]),
+                    None)
+
+
+def repair_task(lost: Lost) -> str:
+    what = f"the element {lost.text!r}" if lost.text else "the element"
+    window = (lost.window or {}).get("name")
+    return (f"Do step 1 again on the current screen: it acted on {what}"
+            f"{f' in the {window!r} window' if window else ''}, shown below as it was then (cut from step 1's "
+            "screenshot around its point). The application may have changed since: the element may have moved "
+            "or be labelled differently. Give the same action on that element where it is now, with "
+            "element_info naming the text it shows now; if no element on the current screen does what it did, "
+            "call FAIL().")
+
+
+def shown_target(lost: Lost) -> bytes:
+    """A colour cut of the recorded screenshot around the target's point, as PNG."""
+    x, y = (round(v) for v in lost.recorded.geometry.screen_to_image(tuple(lost.step["screen"][lost.name])))
+    (x0, y0), cut = crop_around(lost.recorded, x, y, SHOWN_SIZE[0] // 2, SHOWN_SIZE[1] // 2)
+    return cv2.imencode(".png", cut[:, :, :3])[1].tobytes()
+
+
+def replied(reply) -> dict:
+    return {"raw": reply.raw, "reasoning": reply.reasoning, "usage": reply.usage, "request": reply.request,
+            "timings": {k: round(v, 4) for k, v in reply.timings.items()}}
+
+
+def word_runs(text: str) -> list[str]:
+    """Every run of consecutive words: 'Send form button' -> 'Send', 'Send form', ..."""
+    words = text.split()
+    return [" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)]
+
+
+@dataclass(frozen=True)
+class Widget:
+    width: int
+    height: int
+
+
+def widget_at(frame: Frame, point: Point) -> Widget | None:
+    """The smallest bordered box around a screen point (a button, a field), as OCR-free as snap's."""
+    x, y = frame.geometry.screen_to_image(point)
+    (x0, y0), crop = crop_around(frame, x, y, *SHAPES_HALF_SIZE)
+    local = (x - x0, y - y0)
+    boxes: list[Box] = [b for b in g.find_rectangles(crop)
+                        if g.inside(local, b) and (b[2] - b[0]) * (b[3] - b[1]) < 0.25 * crop.shape[0] * crop.shape[1]]
+    if not boxes:
+        return None
+    return Widget(boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1])
+
+
+def widget_difference(was: Widget | None, now: Widget | None) -> str | None:
+    if was is None and now is None:
+        return None
+    if was is None or now is None:
+        what = f"a bordered box {was.width}x{was.height} was there" if was else "no bordered box was there"
+        there = f"a bordered box {now.width}x{now.height} is" if now else "none is"
+        return f"{what} when recorded and {there} at that point"
+    if abs(now.height - was.height) > max(4, SAME_HEIGHT * was.height) \
+            or not 1 / WIDTH_FACTOR <= now.width / was.width <= WIDTH_FACTOR:
+        return f"the box there is {now.width}x{now.height}, the recorded one {was.width}x{was.height}"
+    return None
