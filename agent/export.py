@@ -115,7 +115,8 @@ def sample(planner, episode: Episode, index: int) -> tuple[list[dict], list[byte
 
     step, before = episode.steps[index], episode.steps[:index]
     planner.restore(replace(episode, steps=before))
-    feedback = feedback_for(before[-1].get("outcome"), before[-1].get("error")) if before else None
+    resumed = before and before[-1].get("index") in episode.resumed_after  # a resumed run starts with no correction
+    feedback = feedback_for(before[-1].get("outcome"), before[-1].get("error")) if before and not resumed else None
     content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
                             feedback)
     answer = assistant(step)

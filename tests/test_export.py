@@ -150,3 +150,22 @@ def test_an_embedded_planner_run_exports_as_samples_whose_answers_are_its_action
         assert [json.loads(a.model_dump_json()) for a in decision.actions] == \
             [step["action"], *(then["action"] for then in step.get("then", []))]
         assert answer.endswith("\nMemory:\n[]") and decision.memory == "[]"
+
+
+def test_a_resumed_run_exports_the_requests_it_sent_after_the_resume(tmp_path):
+    """The first request after a resume carries no correction for the step the run ended on."""
+    before = glm_run(tmp_path / "run", REPLIES[:2], max_steps=2)  # a good step, then a reply with no action
+    with ScriptedEndpoint(REPLIES[2:]) as endpoint:  # as agent.api.resume goes on: history restored, episode appended
+        planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test", max_retries=0, timeout=10))
+        planner.restore(read_episode(tmp_path / "run"))
+        Agent("Fill in the form for {{NAME}}", planner, RecordingComputer(Monitor(0, 0, 640, 400)),
+              FakeScreen(640, 400), EpisodeWriter(tmp_path / "run", resume=True), limits=Limits(steps=10),
+              resume_from={"steps": 2, "tokens": 0}).run()
+    assert read_episode(tmp_path / "run").resumed_after == [2]
+
+    result = export([tmp_path / "run"], tmp_path / "train.jsonl", check=True)
+    samples = read_plainly(tmp_path / "train.jsonl")
+    assert result.samples == len(samples) == 4
+    for sample, body in zip(samples, [before[0], *endpoint.requests]):
+        assert sample["messages"][0]["content"] == as_sent(body)[0]
+    assert "# Correction" not in samples[1]["messages"][0]["content"]

@@ -358,6 +358,7 @@ class Episode:
     end: dict | None = None
     damaged_lines: int = 0
     file: str = EPISODE_FILE  # the file in `path` it was read from (an older version: episode.v1.jsonl)
+    resumed_after: list[int] = field(default_factory=list)  # the steps after which a `resume` went on
 
     @property
     def cut_short(self) -> bool:
@@ -452,6 +453,8 @@ def read_episode(path: Path) -> Episode:
             episode.steps.append(record)
         elif record["kind"] == "end":
             episode.end = record
+        elif record["kind"] == "resume":
+            episode.resumed_after.append(record["after_step"])
         elif record["kind"] == "header":
             raise EpisodeError(f"{file} has a second header line; it holds more than one episode")
     if killed:
