@@ -177,11 +177,16 @@ def repair_config(options: RunOptions) -> GLMConfig:
     return glm_config(options.model_copy(update={"base_url": base_url}), {"base_url": GLMConfig().base_url})
 
 
-def skills_of(settings: dict) -> tuple[Path | None, bool]:
-    """The skills folder an episode's run offered (None when it offered none) and whether it loaded
-    the Python skills there."""
+def skills_of(settings: dict, options: RunOptions, on_note: Note) -> tuple[Path | None, bool]:
+    """The skills folder an episode's run offered (None when it offered none) and whether to load the
+    Python skills there: only when the run did and `options` allow it now, since an episode from
+    elsewhere must not choose code to run."""
     offered = Path(settings.get("skills_dir") or SKILLS_DIR) if settings.get("skills") else None
-    return offered, bool(settings.get("python_skills"))
+    wanted = offered is not None and bool(settings.get("python_skills"))
+    if wanted and not options.python_skills:
+        on_note(f"note: the run loaded the Python skills in {offered}; they are not loaded again without "
+                "--python-skills (loading runs their code)")
+    return offered, wanted and options.python_skills
 
 
 def model_planner(config: GLMConfig, protocol: str, tool_choice: str, skills: list[dict] | None):
@@ -237,7 +242,7 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
         raise AgentError(f"only model runs can be resumed; {episode} was planned by "
                          f"{found.header.get('planner')!r}: start it again with `gui-agent run`")
     config = glm_config(options, settings)
-    skills_dir, python_skills = skills_of(settings)
+    skills_dir, python_skills = skills_of(settings, options, on_note)
     skills = [one.describe() for one in list_skills(skills_dir, python_skills)] if skills_dir else None
     asked = [s["request"]["tool_choice"] for s in found.steps if "tool_choice" in s.get("request", {})]
     tool_choice = (asked or [settings.get("tool_choice", "required")])[-1]  # 'auto' if the server refused 'required'
@@ -284,7 +289,7 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
         on_note("note: a dry run changes nothing on the screen, so only the first step's screen is checked "
                 "against the recording")
     planner = ReplayPlanner(found, check_all=not options.dry_run, screen=Screen(options.display, options.monitor))
-    skills_root, python_skills = skills_of(found.header.get("settings", {}))
+    skills_root, python_skills = skills_of(found.header.get("settings", {}), options, on_note)
     return drive(found.header.get("task", ""), planner, {"replay_of": str(found.path)}, options,
                  skills_root=skills_root, python_skills=python_skills, on_step=on_step, on_note=on_note)
 

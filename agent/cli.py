@@ -22,6 +22,8 @@ from agent.core.defaults import (
 from agent.core.errors import AgentError, StopRequested
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
+AGAIN_PYTHON_SKILLS_HELP = ("load the Python skills the run loaded, from the folder its episode names; loading runs "
+                            "their code, so only for episodes and folders you trust")
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
 
 
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--model", help="model name (default: the episode's)")
     add_endpoint_options(resume, defaults_from_episode=True)
     add_run_options(resume, out=False)
+    resume.add_argument("--python-skills", action="store_true", help=AGAIN_PYTHON_SKILLS_HELP)
     resume.set_defaults(command=command_resume)
 
     replay = commands.add_parser("replay", help="re-perform a recorded episode on the current screen",
@@ -84,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "the step (--reground finds the targets again instead).")
     replay.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
     add_run_options(replay)
+    replay.add_argument("--python-skills", action="store_true", help=AGAIN_PYTHON_SKILLS_HELP)
     replay.set_defaults(command=command_replay)
 
     report = commands.add_parser("report", help="write an HTML report of an episode (and a GIF replay)",

@@ -439,3 +439,22 @@ def test_a_full_disk_ends_the_run_in_one_line_and_keeps_what_was_written(small_d
     assert not [p for p in (small_disk / "run").iterdir() if p.name.startswith(".")]  # no half-written file
     assert (small_disk / "run" / EPISODE_FILE).read_bytes().endswith(b"\n")
     shutil.rmtree(small_disk / "run")
+
+
+def test_an_episode_never_chooses_python_code_to_load(tmp_path):
+    """An episode from elsewhere names a folder of Python skills and says its run loaded them: `resume`
+    loads them only when --python-skills is given to it as well."""
+    (tmp_path / "evil").mkdir()
+    marker = tmp_path / "loaded"
+    (tmp_path / "evil" / "steal.py").write_text(f"open({str(marker)!r}, 'w').write('its code ran')\n")
+    writer = EpisodeWriter(tmp_path / "run")
+    writer.header(task="t", planner="glm", settings={"skills": ["steal"], "skills_dir": str(tmp_path / "evil"),
+                                                     "python_skills": True})
+    writer.end("error", "cut")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUI_AGENT_", "ZAI_"))}
+    resume = ["resume", str(tmp_path / "run"), "--base-url", "http://127.0.0.1:9/v1", "--display", ":987"]
+    result = gui_agent(*resume, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and not marker.exists()
+    assert "they are not loaded again without --python-skills" in " ".join(result.stdout.split())
+    gui_agent(*resume, "--python-skills", env=env)
+    assert marker.read_text() == "its code ran"  # given now, as the help says: the code runs
