@@ -170,6 +170,9 @@ def glm_config(options: RunOptions, saved: dict | None = None) -> GLMConfig:
 
 def repair_config(options: RunOptions) -> GLMConfig:
     """The endpoint a re-grounded replay asks where a lost target is now."""
+    if options.dry_run:
+        raise AgentError("--repair keeps what a replay did as a new version, and a dry run does nothing: "
+                         "drop --dry-run or --repair")
     base_url = options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
     if options.model == "local" or (not base_url and not options.api_key):
         raise AgentError("--repair asks GLM-4.5V where a lost target is now: give its endpoint with --base-url "
@@ -305,7 +308,10 @@ def run_skill(name: str, params: dict[str, str] | None = None, *, target_timeout
     options = options_of(options)
     keep_secret(options)
     params, skills = params or {}, options.skills or SKILLS_DIR
-    find_skill(name, skills, options.python_skills).bind(params)  # a wrong parameter is reported before anything starts
+    found = find_skill(name, skills, options.python_skills)
+    found.bind(params)  # a wrong parameter is reported before anything starts
+    if repair and found.function is not None:
+        raise AgentError(f"only demonstration skills are repaired; {name} is a Python skill")
     repair_with = repair_config(options) if repair else None
     out = options.out or new_run_dir()
     return act_with_stop_keys(options, out, on_note, lambda computer, mask: perform_skill(

@@ -424,7 +424,7 @@ def command_record(args) -> int:
 def command_skills_list(args) -> int:
     from agent.core.console import console, escape
     from agent.demos.skills import list_skills, python_files
-    from agent.demos.versions import versions
+    from agent.demos.versions import version_file, versions
 
     skills = list_skills(args.skills, args.python_skills)
     if not skills:
@@ -437,7 +437,7 @@ def command_skills_list(args) -> int:
         params = ", ".join(f"{p.name}: {p.type}" + (f" = {p.default!r}" if p.default is not None else "")
                            for p in one.params)
         version = ""
-        if one.kind == "demonstration" and (one.path / "episode.v1.jsonl").is_file():
+        if one.kind == "demonstration" and (one.path / version_file(1)).is_file():
             version = f" version {versions(one.path)[-1]} (`gui-agent skills diff {one.name}`)"
         console.print(f"[bold]{one.name}[/bold]({escape(params)}) [dim]{one.kind}{escape(version)}[/dim]  "
                       f"{escape(one.description)}")
@@ -457,11 +457,12 @@ def command_skills_add(args) -> int:
 
 def command_skills_diff(args) -> int:
     from agent.core.console import console, escape
+    from agent.core.episode import EPISODE_FILE
     from agent.demos.skills import find_skill
     from agent.demos.versions import diff
 
     folder = Path(args.name)
-    if not (folder / "episode.jsonl").is_file():
+    if not (folder / EPISODE_FILE).is_file():
         folder = find_skill(args.name, args.skills).path
     for line in diff(folder, args.against):
         console.print(escape(line), highlight=False, soft_wrap=True)

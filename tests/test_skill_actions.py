@@ -34,11 +34,11 @@ def test_the_model_runs_a_skill_as_one_step(protocol, x_session, tmp_path):
     assert steps[0]["action"] == {"type": "skill", **TICK} and steps[0]["outcome"] == "ok"
     assert steps[1]["outcome"] == "action_error" and "no skill named no_such_skill" in steps[1]["error"]
     assert read_episode(tmp_path / "run" / "skill-001").end["status"] == "done"
-    if protocol == "text":  # a replay runs the skill again
+    if protocol == "text":  # a replay runs the skill again (its code: --python-skills is given again)
         app.process.terminate()
         again = x_session.launch("form", geometry="700x560+40+30")
         again.wait_ready()
-        replayed = gui_agent("replay", str(tmp_path / "run"), "--display", x_session.display,
+        replayed = gui_agent("replay", str(tmp_path / "run"), "--python-skills", "--display", x_session.display,
                              "--out", str(tmp_path / "replay"), env=x_session.env)
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
         assert again.record()["state"]["subscribe"] is True

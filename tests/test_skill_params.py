@@ -17,7 +17,7 @@ Path(__file__).with_name("ran").write_text("the module's code ran")
 
 def test_a_value_that_looks_like_a_placeholder_name_is_replaced_once():
     step = {"action": {"type": "type", "content": "Ada Lovelace, Ada, full"}, "target": {"field": {"text": "Ada"}}}
-    filled = with_placeholders(step, [("full", "Ada Lovelace"), ("first", "Ada"), ("word", "full")])
+    filled = with_placeholders(step, {"first": "Ada", "word": "full", "full": "Ada Lovelace"})
     assert filled["action"]["content"] == "{full}, {first}, {word}"
     assert filled["call"] == "type(content='{full}, {first}, {word}')"
     assert filled["target"]["field"]["text"] == "{first}"

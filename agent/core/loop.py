@@ -267,9 +267,7 @@ class Agent:
         """Puts what came back for the step in its record, and counts its tokens."""
         if reply is None:
             return
-        record |= {"raw": reply.raw, "reasoning": reply.reasoning, "usage": reply.usage, "request": reply.request,
-                   "finish_reason": reply.finish_reason,
-                   **({"attempts": reply.attempts} if reply.attempts else {})}
+        record |= reply.fields()
         self.tokens += reply.usage.get("total_tokens") or reply.request.get("image_tokens", 0)
 
     def _record(self, record: dict, **fields) -> None:

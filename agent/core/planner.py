@@ -21,6 +21,11 @@ class Reply:
     finish_reason: str | None = None
     attempts: list[dict] = field(default_factory=list)  # failed attempts before this reply, with their waits
 
+    def fields(self) -> dict:
+        """What a step's record keeps of it."""
+        return {"raw": self.raw, "reasoning": self.reasoning, "usage": self.usage, "request": self.request,
+                "finish_reason": self.finish_reason, **({"attempts": self.attempts} if self.attempts else {})}
+
 
 @dataclass
 class Decision:

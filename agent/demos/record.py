@@ -273,6 +273,11 @@ class Windows:
         self._display.close()
 
 
+def in_window(point: Point, window: dict) -> bool:
+    return (window["left"] <= point[0] < window["left"] + window["width"]
+            and window["top"] <= point[1] < window["top"] + window["height"])
+
+
 def read_clipboard(display: str) -> str:
     try:
         out = subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True, timeout=2,

@@ -37,7 +37,7 @@ from agent.core.loop import ending
 from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
-from agent.demos.record import Windows, crop_around, screen_info, text_near
+from agent.demos.record import Windows, crop_around, in_window, screen_info, text_near
 from agent.demos.repair import Answer, Lost, ModelRepair
 from agent.demos.versions import keep_repairs
 from agent.planners.glm import GLMConfig
@@ -159,8 +159,7 @@ class Grounder:
                     return Found(point, "text", round(matches[0].score, 3)), tried
             tried.append(f"text {target.text!r} not found")
         if window:
-            inside = (window["left"] <= expected[0] < window["left"] + window["width"]
-                      and window["top"] <= expected[1] < window["top"] + window["height"])
+            inside = in_window(expected, window)
             score = alike_at(gray, target, expected_image) if inside else 0.0
             if score >= WINDOW_THRESHOLD and frame.monitor.contains(expected):
                 return Found(expected, "window", round(score, 3)), tried
@@ -279,8 +278,9 @@ class Performer:
                 if ask is not None:
                     answer = ask(frame)
                     if answer.point is not None:
-                        return frame, Found(answer.point, "model", 1.0, answer.record)
-                    fields["repair"] = answer.record
+                        return answer.frame, Found(answer.point, "model", 1.0, answer.record)
+                    if answer.record:
+                        fields["repair"] = answer.record
                     message += f"; {answer.reason}"
                 message += "; stopped without acting"
                 self.index += 1
@@ -378,7 +378,7 @@ class Replayer:
         except AgentError:
             return None
         lost = Lost(step, name, target.text, target.window, recorded)
-        return lambda frame: self.model.ask(frame, lost, self.performer.index + 1)
+        return lambda frame: self.model.ask(frame, lost, self.performer.index + 1, self.performer.screen.capture)
 
 
 def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], str], *, task: str, planner: str,

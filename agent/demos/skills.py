@@ -25,7 +25,7 @@ from agent.core.defaults import SKILLS_DIR
 from agent.core.episode import EPISODE_FILE, read_episode
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
-from agent.demos.versions import SKILL_FILE
+from agent.demos.versions import SKILL_FILE, placeholders
 from agent.planners.glm import GLMConfig
 
 SKILL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -200,12 +200,11 @@ def add_skill(name: str, episode_dir: Path, params: dict[str, str], description:
         if not value or not any(value in text for text in typed):
             raise AgentError(f"the value {value!r} of parameter {param} is typed nowhere in {episode.path}")
     shutil.copytree(episode.path, root / name, ignore=shutil.ignore_patterns(*NOT_COPIED))
-    by_length = sorted(params.items(), key=lambda item: -len(item[1]))  # "Ada Lovelace" before "Ada"
     lines = []
     for line in (root / name / EPISODE_FILE).read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record.get("kind") == "step":
-            record = with_placeholders(record, by_length)
+            record = with_placeholders(record, params)
         lines.append(json.dumps(record, ensure_ascii=False))
     (root / name / EPISODE_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
     data = {"name": name, "description": description or episode.header.get("task", ""),
@@ -215,20 +214,14 @@ def add_skill(name: str, episode_dir: Path, params: dict[str, str], description:
     return load_demonstration_skill(root / name)
 
 
-def with_placeholders(step: dict, params: list[tuple[str, str]]) -> dict:
-    """`params` longest value first; one pass, so a placeholder just written is never replaced again."""
-    names = {value: param for param, value in params}
-    pattern = re.compile("|".join(re.escape(value) for value in names))
-
-    def fill(text: str) -> str:
-        return pattern.sub(lambda match: "{" + names[match.group()] + "}", text) if names else text
-
+def with_placeholders(step: dict, params: dict[str, str]) -> dict:
+    """The step with each typed value of a parameter, and each in its targets' text, as {name}."""
     action = step.get("action") or {}
     if action.get("type") == "type":
-        typed = a.TypeText(content=fill(action["content"]))
+        typed = a.TypeText(content=placeholders(action["content"], params))
         step |= {"action": typed.model_dump(), "call": typed.call()}
     for target in (step.get("target") or {}).values():
-        target["text"] = fill(target.get("text", ""))
+        target["text"] = placeholders(target.get("text", ""), params)
     return step
 
 

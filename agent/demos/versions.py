@@ -6,10 +6,12 @@ new files, so every version still reads and replays as it was. `diff` tells a pe
 
 A repaired step takes the replay's screenshot of that step, the point the model found (and a drag's
 end, moved with it), and its target as the replay described it there (crop, text, window offset);
-its element_info becomes that text. The step says what it was in "repaired".
+its element_info becomes that text. A skill's parameter values in them become {name} again. The
+step says what it was in "repaired".
 """
 
 import json
+import re
 from pathlib import Path
 
 from agent.core import actions as a
@@ -17,7 +19,7 @@ from agent.core.episode import EPISODE_FILE, Episode, read_episode, read_image, 
 from agent.core.errors import AgentError, EpisodeError
 
 SKILL_FILE = "skill.json"
-SCREEN_FIELDS = ("width", "height", "scale", "image_width", "image_height")
+SCREEN_FIELDS = ("left", "top", "width", "height", "scale", "image_width", "image_height")
 
 
 def version_file(version: int) -> str:
@@ -72,31 +74,39 @@ def write_version(recorded: Episode, replay: Episode, repaired: dict[int, dict])
     kept = folder / version_file(version - 1)
     if kept.exists():
         raise AgentError(f"{kept} exists already")
+    params = (replay.header.get("settings") or {}).get("params") or {}
     lines = []
     for line in before.decode("utf-8").splitlines():
-        record = json.loads(line) if line.strip() else None
-        if record is None:
+        try:
+            record = json.loads(line)
+        except ValueError:  # a torn last line, which read_episode skips: kept as it is
+            lines.append(line)
             continue
         if record.get("kind") == "header":
             record["version"] = version
         elif record.get("kind") == "step" and record.get("index") in repaired:
-            record = repaired_step(record, repaired[record["index"]], replay, folder, version)
+            record = repaired_step(record, repaired[record["index"]], replay, folder, version, params)
         lines.append(json.dumps(record, ensure_ascii=False))
     replace_file(kept, before)
-    replace_file(current, ("\n".join(lines) + "\n").encode("utf-8"))
+    try:
+        replace_file(current, ("\n".join(lines) + "\n").encode("utf-8"))
+    except OSError:
+        kept.unlink(missing_ok=True)  # else the next repair would find it and stop
+        raise
     return version
 
 
-def repaired_step(step: dict, replayed: dict, replay: Episode, folder: Path, version: int) -> dict:
+def repaired_step(step: dict, replayed: dict, replay: Episode, folder: Path, version: int,
+                  params: dict[str, str]) -> dict:
     repair = replayed["repair"]
     name, index = repair["name"], step["index"]
     screenshot = f"step-{index:03d}-v{version}.png"
     crop = f"target-{index:03d}-{name}-v{version}.png"
     replace_file(folder / screenshot, read_image(replay.path, replayed["screenshot"]))
     replace_file(folder / crop, read_image(replay.path, repair["target"]["crop"]))
-    target = repair["target"] | {"crop": crop}
+    target = repair["target"] | {"crop": crop, "text": placeholders(repair["target"]["text"], params)}
     action = dict(replayed["action"])
-    if "element_info" in action:
+    if "element_info" in action and target["text"]:
         action["element_info"] = target["text"]
     action = a.ACTION.validate_python(action)
     old_target = (step.get("target") or {}).get(name) or {}
@@ -107,6 +117,15 @@ def repaired_step(step: dict, replayed: dict, replay: Episode, folder: Path, ver
                      "was": {"call": step["call"], "screen": step["screen"], "screenshot": step.get("screenshot"),
                              "text": old_target.get("text", ""), "window": old_target.get("window")}},
     }
+
+
+def placeholders(text: str, params: dict[str, str]) -> str:
+    """Each parameter's value in `text` becomes {name}: longest value first ("Ada Lovelace" before
+    "Ada"), in one pass, so a placeholder just written is never replaced again."""
+    names = {value: name for name, value in sorted(params.items(), key=lambda item: -len(item[1])) if value}
+    if not names:
+        return text
+    return re.sub("|".join(map(re.escape, names)), lambda match: "{" + names[match.group()] + "}", text)
 
 
 def versions(folder: Path) -> list[int]:
@@ -144,16 +163,21 @@ def diff(folder: Path, old: int | None = None) -> list[str]:
     return lines
 
 
+def offset_of(target: dict) -> tuple:
+    offset = (target.get("window") or {}).get("offset")
+    return tuple(offset) if isinstance(offset, list) else ()
+
+
 def step_diff(was: dict, now: dict) -> list[str]:
     repaired = now.get("repaired") if isinstance(now.get("repaired"), dict) else {}
-    how = f" (repaired by {repaired['by']} in the replay {repaired['replay']})" if repaired.get("by") else ""
+    how = f" (repaired by {repaired.get('by')} in the replay {repaired.get('replay')})" if repaired.get("by") else ""
     lines = [f"step {now.get('index')}{how}:", f"  - {was.get('call', '(none)')}", f"  + {now.get('call')}"]
     for name, target in (now.get("target") or {}).items():
         before = (was.get("target") or {}).get(name) or {}
         if before.get("text") != target.get("text"):
             lines.append(f"  text: {before.get('text', '')!r} -> {target.get('text', '')!r}")
         where = ((target.get("window") or {}).get("name"))
-        offsets = [tuple((t.get("window") or {}).get("offset") or ()) for t in (before, target)]
+        offsets = [offset_of(t) for t in (before, target)]
         if where and offsets[0] != offsets[1]:
             lines.append(f"  in window {where!r} at {offsets[0] or '?'} -> {offsets[1]}")
         if before.get("crop") != target.get("crop"):
