@@ -122,6 +122,8 @@ def test_a_moved_and_renamed_button_is_repaired_through_the_model_and_the_new_ve
         assert lines[3].startswith("  + left_click(") and "element_info='Send'" in lines[3]
         assert "  text: 'Submit' -> 'Send'" in lines and lines[-1] == "unchanged: steps 1, 2"
         assert any(line.startswith("  point on the screen: ") for line in lines)
+        listed = gui_agent("skills", "list", "--skills", str(skills), env=session.env)
+        assert "demonstration version 2 (`gui-agent skills diff send-form`)" in listed.stdout
 
         # version 2 on a new start of the redesigned form, with no endpoint: no model needed
         app.process.terminate()

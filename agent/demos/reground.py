@@ -375,8 +375,8 @@ class Replayer:
             return None
         try:
             recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
-        except AgentError:
-            return None
+        except AgentError as error:
+            return lambda frame: Answer(None, None, {}, f"{self.model.model} was not asked: {error}")
         lost = Lost(step, name, target.text, target.window, recorded)
         return lambda frame: self.model.ask(frame, lost, self.performer.index + 1, self.performer.screen.capture)
 
