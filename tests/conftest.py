@@ -1,4 +1,5 @@
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -9,6 +10,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sandbox.session import XSession  # noqa: E402
 
 from scenarios import HEIGHT, WIDTH  # noqa: E402
+
+# Started as a background job (`make test &` in a script), the tests inherit SIGINT ignored, and so would
+# every run they start: the tests of Ctrl+C would then see runs that Ctrl+C cannot stop.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
