@@ -18,8 +18,9 @@ tokens), which become the assistant messages, with `Memory:` added; like a demon
 show the model what was done, not what a model thought.
 
 Exported: episodes of the text dialect (planner `glm`), of the embedded planner and demonstrations
-that ended `done` (all, with `everything`), every step whose reply was usable. Not exported, with
-the reason: the tools dialect, runs that offered skills.
+that ended `done` (all, with `everything`), every step whose reply was usable; a run that offered
+skills with the skills its folder describes now. Not exported, with the reason: the tools dialect,
+runs that offered Python skills (export runs no code) or skills their folder no longer has.
 """
 
 import hashlib
@@ -61,6 +62,11 @@ def export(runs: list[Path], out: Path, everything: bool = False, check: bool = 
         if why := not_exported(episode, everything):
             result.skipped.append(f"{episode.path}: {why}")
             continue
+        try:
+            skills = offered_skills(episode)
+        except AgentError as error:
+            result.skipped.append(f"{episode.path}: {error}")
+            continue
         result.runs += 1
         demonstration = episode.header.get("planner") == "demonstration"
         history: list = []  # a demonstration's earlier actions, as the agent's history would hold them
@@ -69,7 +75,7 @@ def export(runs: list[Path], out: Path, everything: bool = False, check: bool = 
                 continue  # an unusable reply, or a step the run ended in before any reply
             try:
                 messages, images = (demonstrated(episode, step, history) if demonstration
-                                    else sample(planner, episode, index))
+                                    else sample(planner, episode, index, skills))
             except (AgentError, OSError, ValueError) as error:
                 result.skipped.append(f"{episode.path} step {step.get('index')}: {error}")
                 continue
@@ -104,12 +110,30 @@ def not_exported(episode: Episode, everything: bool) -> str | None:
                 "are exported (the tools dialect is not yet)")
     if settings.get("protocol", "text") != "text":
         return f"protocol {settings.get('protocol')!r}: only the text dialect is exported"
-    if settings.get("skills"):
-        return "the run offered skills, whose action space is not rebuilt for export yet"
     return None
 
 
-def sample(planner, episode: Episode, index: int) -> tuple[list[dict], list[bytes]]:
+def offered_skills(episode: Episode) -> list[dict] | None:
+    """The skills a run offered, as its skills folder describes them now (as `resume` offers them
+    again); AgentError when they cannot be rebuilt so. Python skills are not: export runs no code."""
+    from agent.core.defaults import SKILLS_DIR
+    from agent.demos.skills import list_skills
+
+    settings = episode.header.get("settings") or {}
+    names = settings.get("skills")
+    if not names:
+        return None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise AgentError("its header's settings.skills is not a list of names")
+    folder = Path(settings.get("skills_dir") or SKILLS_DIR)
+    found = {one.name: one.describe() for one in list_skills(folder)}
+    if missing := [name for name in names if name not in found]:
+        raise AgentError(f"the run offered skills that are no demonstration skills in {folder} now: "
+                         f"{', '.join(missing)} (Python skills are not loaded: export runs no code)")
+    return [found[name] for name in names]
+
+
+def sample(planner, episode: Episode, index: int, skills: list[dict] | None = None) -> tuple[list[dict], list[bytes]]:
     """The step's two messages, in swift's form, and its images in order."""
     from agent.planners.prompt import build_content
 
@@ -118,7 +142,7 @@ def sample(planner, episode: Episode, index: int) -> tuple[list[dict], list[byte
     resumed = before and before[-1].get("index") in episode.resumed_after  # a resumed run starts with no correction
     feedback = feedback_for(before[-1].get("outcome"), before[-1].get("error")) if before and not resumed else None
     content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
-                            feedback)
+                            feedback, skills)
     answer = assistant(step)
     if episode.header.get("planner") == "local" and "Memory:" not in answer:
         answer += "\nMemory:\n[]"  # the output format asks for it; the embedded planner keeps no memory

@@ -19,6 +19,7 @@ from agent.core.loop import Agent, Limits
 from agent.export import export
 from agent.core.episode import read_episode
 from agent.core.planner import Reply
+from agent.demos.skills import add_skill, list_skills
 from agent.planners.glm import GLMConfig, GLMPlanner, interpret
 from endpoint import ScriptedEndpoint
 from fakes import FakeScreen
@@ -38,13 +39,17 @@ REPLIES = [
 ]
 
 
-def glm_run(folder: Path, replies=REPLIES, max_steps: int = 10) -> list[dict]:
-    """A text-dialect run against the loopback endpoint; the request bodies it sent."""
+def glm_run(folder: Path, replies=REPLIES, max_steps: int = 10, skills: Path | None = None) -> list[dict]:
+    """A text-dialect run against the loopback endpoint (offering the skills in `skills`, as `run --skills`
+    does); the request bodies it sent."""
+    offered = [one.describe() for one in list_skills(skills)] if skills else None
     with ScriptedEndpoint(replies) as endpoint:
-        planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test", max_retries=0, timeout=10))
+        planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test", max_retries=0, timeout=10), offered)
+        settings = {"skills": [one["name"] for one in offered], "skills_dir": str(skills), "python_skills": False} \
+            if offered else {}
         Agent("Fill in the form for {{NAME}}", planner, RecordingComputer(Monitor(0, 0, 640, 400)),
               FakeScreen(640, 400), EpisodeWriter(folder), limits=Limits(steps=max_steps),
-              settings={**planner.config.model_dump(), "protocol": "text"}).run()
+              settings={**planner.config.model_dump(), "protocol": "text", **settings}).run()
     return endpoint.requests
 
 
@@ -169,3 +174,22 @@ def test_a_resumed_run_exports_the_requests_it_sent_after_the_resume(tmp_path):
     for sample, body in zip(samples, [before[0], *endpoint.requests]):
         assert sample["messages"][0]["content"] == as_sent(body)[0]
     assert "# Correction" not in samples[1]["messages"][0]["content"]
+
+
+def test_a_run_that_offered_skills_exports_them_in_its_action_space_as_resume_offers_them(tmp_path):
+    skills = tmp_path / "skills"
+    for name in ("register", "fill"):
+        add_skill(name, Path(__file__).parent / "episodes" / "form", {}, "Fill in the form", root=skills)
+    requests = glm_run(tmp_path / "run", skills=skills)
+    result = export([tmp_path / "run"], tmp_path / "train.jsonl", check=True)
+    samples = read_plainly(tmp_path / "train.jsonl")
+    assert result.samples == 4 and not result.skipped
+    for sample, body in zip(samples, [requests[0], *requests[2:]]):
+        assert sample["messages"][0]["content"] == as_sent(body)[0]
+    assert "### skill" in samples[0]["messages"][0]["content"] and "register" in samples[0]["messages"][0]["content"]
+
+    shutil.rmtree(skills / "fill")  # the folder no longer has a skill the run offered
+    result = export([tmp_path / "run"], tmp_path / "again.jsonl")
+    assert result.samples == 0 and result.skipped == [
+        f"{tmp_path / 'run'}: the run offered skills that are no demonstration skills in {skills} now: fill "
+        "(Python skills are not loaded: export runs no code)"]

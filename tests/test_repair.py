@@ -183,3 +183,16 @@ def test_repair_without_an_endpoint_is_a_one_line_error_before_anything_runs(ski
     assert ran.returncode == 1 and "Traceback" not in ran.stderr
     assert "--repair asks GLM-4.5V where a lost target is now: give its endpoint with --base-url" in ran.stdout + ran.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_step_whose_screenshot_is_gone_is_not_asked_of_the_model(skills, tmp_path):
+    (skills / "send-form" / "step-003.png").unlink()
+    with XSession(WIDTH, HEIGHT) as session:
+        app = session.launch("form", "--redesigned", geometry=RECORDED_AT)
+        app.wait_ready()
+        with ScriptedEndpoint([]) as endpoint:
+            ran = run_skill(session, skills, tmp_path / "replay", "--repair", "--base-url", endpoint.url)
+        assert ran.returncode == 1 and not endpoint.requests and "Traceback" not in ran.stderr
+        message = read_episode(tmp_path / "replay").end["message"]
+        assert "; glm-4.5v was not asked: " in message and "step-003.png" in message
+        assert message.endswith("; stopped without acting") and submits(app) == []

@@ -376,7 +376,8 @@ class Replayer:
         try:
             recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
         except AgentError as error:
-            return lambda frame: Answer(None, None, {}, f"{self.model.model} was not asked: {error}")
+            why = f"{self.model.model} was not asked: {error}"
+            return lambda frame: Answer(None, None, {}, why)
         lost = Lost(step, name, target.text, target.window, recorded)
         return lambda frame: self.model.ask(frame, lost, self.performer.index + 1, self.performer.screen.capture)
 
