@@ -19,6 +19,7 @@ be written) the replay stops as it does without a model, the step saying what th
 and why it was not taken.
 """
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -75,12 +76,12 @@ class ModelRepair:
         reply agrees with the recording there."""
         if why := self.unverifiable(lost):
             return Answer(None, None, {}, f"{self.model} was not asked: {why}")
-        recorded = lost.recorded
+        asked, recorded = time.perf_counter(), lost.recorded
         history = Turn(explanation(lost.step), lost.step["call"], recorded.png(0.5))
         content = build_content(repair_task(lost), [history], "[]", frame.png(), task_image_png=shown_target(lost))
         others = [SHOWN_SIZE, (round(recorded.width / 2), round(recorded.height / 2))]
         try:
-            decision = self.planner.answer(content, frame, others)
+            decision = self.planner.answer(content, frame, others, asked)
         except (EndpointError, FormatError) as error:
             reply = getattr(error, "reply", None)
             return Answer(None, None, {"model": self.model, "error": str(error), **(replied(reply) if reply else {})},
@@ -92,15 +93,17 @@ class ModelRepair:
         named = getattr(decision.action, "element_info", "")
         point = frame.geometry.model_to_screen(points.get(lost.name) or next(iter(points.values())))
         record["point"] = list(point)
-        now = capture()
-        if why := self.disagreement(now, point, lost, named):
-            record["refused"] = why
-            return Answer(None, None, record, f"{self.model} pointed at {tuple(point)} ({named!r}), but {why}")
+        started, now = time.perf_counter(), capture()
         try:
+            if why := self.disagreement(now, point, lost, named):
+                record["refused"] = why
+                return Answer(None, None, record, f"{self.model} pointed at {tuple(point)} ({named!r}), but {why}")
             record["target"] = describe_target(self.ocr, now, point, self.window_at(point, lost.window),
                                                self.folder / f"repair-{index:03d}-{lost.name}.png")
         except OSError as error:
             return Answer(None, None, record, f"the repaired target's crop cannot be written: {error.strerror}")
+        finally:  # the step's timings then hold the check too
+            record["timings"]["check"] = round(time.perf_counter() - started, 4)
         return Answer(point, now, record)
 
     def unverifiable(self, lost: Lost) -> str | None:
