@@ -25,10 +25,11 @@ PRICES = {
     "local": {"input": 0.0, "output": 0.0},
 }
 PRICES_AS_OF = "2025-08"
-MACHINE_TIMINGS = ("capture", "encode", "snap", "act", "settle")
-PHASES = ("capture", "encode", "model", "snap", "act", "settle")  # a step's timings, in the order they happen
+MACHINE_TIMINGS = ("capture", "encode", "snap", "check", "act", "settle")
+# a step's timings, in the order they happen (check: a repaired replay's check of the model's point)
+PHASES = ("capture", "encode", "model", "snap", "check", "act", "settle")
 PHASE_COLOURS = {"capture": "#7b61ff", "encode": "#8d99a6", "model": "#1d6fe0", "snap": "#12a150",
-                 "act": "#e0245e", "settle": "#e89a1c"}
+                 "check": "#0f8a8a", "act": "#e0245e", "settle": "#e89a1c"}
 OFFLINE_PLANNERS = {"local"}  # planners that read the screen themselves: no model, no tokens
 THUMBS_DIR = "report-thumbs"
 CLOSE_UP = 360, 200  # image pixels around an action, shown at full size before and after it
@@ -283,6 +284,23 @@ def tokens_and_cost(model: str, steps: list[dict], prices: dict) -> dict:
     return {"tokens": f"{tokens_in:,} in / {tokens_out:,} out" if usages else "not reported", "cost": cost}
 
 
+def regrounded(step: dict) -> str:
+    """How a re-grounded replay found the step's target, and what the model answered if it was asked."""
+    grounding, repair = step.get("grounding"), step.get("repair")
+    html = ""
+    if isinstance(grounding, dict) and grounding.get("method") != "model":  # a repair says so below
+        html += f'<p>target found by its {e(grounding.get("method"))} (score {e(grounding.get("score"))})</p>'
+    if isinstance(repair, dict) and repair.get("model"):
+        taken = repair.get("target")
+        verdict = (f'taken: it reads “{e(taken.get("text"))}”' if isinstance(taken, dict)
+                   else f'not taken: {e(repair.get("refused"))}')
+        html += (f'<p>the target was lost; {e(repair.get("model"))} answered <code>{e(repair.get("call", "nothing usable"))}'
+                 f'</code>, {verdict}</p>')
+        if repair.get("raw"):
+            html += f'<details><summary>{e(repair.get("model"))}\'s reply</summary><pre>{e(repair["raw"])}</pre></details>'
+    return html
+
+
 def step_card(episode: Episode, position: int, images: Images, shots: Screenshots, thumbnail_width: int) -> str:
     step = episode.steps[position]
     index = step.get("index", "?")
@@ -301,6 +319,7 @@ def step_card(episode: Episode, position: int, images: Images, shots: Screenshot
         if snap := step.get("snap"):
             body += (f'<p>snapped from {e(snap.get("model_point"))} to {e(snap.get("point"))} '
                      f'onto “{e(snap.get("text"))}” ({e(snap.get("distance"))} px away)</p>')
+        body += regrounded(step)
     recorded = step.get("timings") or {}
     timings = " · ".join(f"{e(phase_name(name, planned_offline))} {seconds(recorded[name])}"
                          for name in sorted(recorded, key=lambda name: (name not in PHASES, PHASES.index(name)

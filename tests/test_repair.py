@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.core.episode import read_episode
+from agent.reports import write_report
 from endpoint import ScriptedEndpoint
 from sandbox.session import XSession
 from scenarios import HEIGHT, WIDTH, gui_agent
@@ -102,6 +103,11 @@ def test_a_moved_and_renamed_button_is_repaired_through_the_model_and_the_new_ve
         assert grounded[-1] == "model" and "model" not in grounded[:-1]
         repair = replay.steps[-1]["repair"]
         assert repair["target"]["text"] == "Send" and "<|begin_of_box|>" in repair["raw"]
+        assert set(replay.steps[-1]["timings"]) == {"encode", "model", "check", "act", "settle"}
+        assert replay.end["screenshot"] == "final.png" and (tmp_path / "repair" / "final.png").is_file()
+        page = write_report(tmp_path / "repair").read_text(encoding="utf-8")
+        assert "target found by its crop (score " in page and "the target was lost; glm-4.5v answered" in page
+        assert "taken: it reads “Send”" in page and "after: no screenshot" not in page
 
         # the old version is kept as it was; the new one names new files for the repaired step
         assert (skill / "episode.v1.jsonl").read_bytes() == first_version
@@ -172,6 +178,9 @@ def test_a_model_point_the_screen_does_not_bear_out_stops_the_replay_and_writes_
         assert why in message
         last = read_episode(tmp_path / "replay").steps[-1]
         assert last["outcome"] == "not_found" and last["repair"]["raw"] == reply
+        page = write_report(tmp_path / "replay").read_text(encoding="utf-8")
+        assert "the target was lost; glm-4.5v answered" in page and "not taken: " in page
+        assert " ".join(why.replace("'", "&#x27;").split()) in page
         assert submits(app) == []
     assert {p.name: p.read_bytes() for p in skill.iterdir()} == before
 
