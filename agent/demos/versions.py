@@ -80,6 +80,8 @@ def write_version(recorded: Episode, replay: Episode, repaired: dict[int, dict])
         try:
             record = json.loads(line)
         except ValueError:  # a torn last line, which read_episode skips: kept as it is
+            record = None
+        if not isinstance(record, dict):
             lines.append(line)
             continue
         if record.get("kind") == "header":
