@@ -44,6 +44,7 @@ def recorded_skills(tmp_path_factory):
     steps = read_episode(root / "send-form").steps
     assert [s["call"].split("(")[0] for s in steps] == ["left_click", "type", "left_click"]
     assert steps[2]["target"]["point"]["text"] == "Submit"
+    assert steps[0]["target"]["point"]["text"] == ""  # the empty field: not the title bar just above it
     return root
 
 

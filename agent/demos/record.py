@@ -299,14 +299,19 @@ def crop_around(frame: Frame, point: Point, width: int = CROP_WIDTH, height: int
     return gray, (x - x0, y - y0)
 
 
-def text_near(ocr: OCR, frame: Frame, point: Point, radius: float = TEXT_RADIUS) -> tuple[str, Point] | None:
+def text_near(ocr: OCR, frame: Frame, point: Point, radius: float = TEXT_RADIUS,
+              window: dict | None = None) -> tuple[str, Point] | None:
     """The text under a screen point, else the nearest within `radius`, else the nearest on the
-    point's line (a list row clicked beside its label); and the point's offset from that text's
-    centre, in image pixels."""
+    point's line (a list row clicked beside its label), inside `window` if given (a title bar is
+    not what a click in the window acted on); and the point's offset from that text's centre, in
+    image pixels."""
     x, y = frame.geometry.screen_to_image(point)
     x0, y0 = max(0, int(x) - OCR_HALF_WIDTH), max(0, int(y) - OCR_HALF_HEIGHT)
     x1, y1 = min(frame.width, int(x) + OCR_HALF_WIDTH), min(frame.height, int(y) + OCR_HALF_HEIGHT)
     texts = ocr.read(np.ascontiguousarray(frame.pixels[y0:y1, x0:x1]), full=True)
+    if window:
+        to_screen = frame.geometry.image_to_screen
+        texts = [t for t in texts if in_window(to_screen((t.centre[0] + x0, t.centre[1] + y0)), window)]
     local = (x - x0, y - y0)
     distance = {t: distance_to_box(local, t.box) for t in texts}
     close = [t for t in texts if distance[t] <= radius * frame.monitor.scale]
@@ -324,7 +329,7 @@ def describe_target(ocr: OCR, frame: Frame, point: Point, window: dict | None, c
         window = window | {"offset": [point[0] - window["left"], point[1] - window["top"]]}
     target = {"crop": crop_file.name, "crop_point": list(crop_point), "text": "", "text_offset": [0, 0],
               "window": window}
-    if found := text_near(ocr, frame, point):
+    if found := text_near(ocr, frame, point, window=window):
         target["text"], target["text_offset"] = found[0], list(found[1])
     return target
 
