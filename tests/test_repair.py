@@ -17,7 +17,7 @@ from agent.core.episode import read_episode
 from agent.reports import write_report
 from endpoint import ScriptedEndpoint
 from sandbox.session import XSession
-from scenarios import HEIGHT, WIDTH, gui_agent
+from scenarios import HEIGHT, WIDTH, Script, gui_agent
 from test_demonstrations import RECORDED_AT, Person, start_recording
 
 
@@ -54,17 +54,16 @@ def skills(recorded_skills, tmp_path):
     return Path(shutil.copytree(recorded_skills, tmp_path / "skills"))
 
 
-def button_point(app, widget: str) -> tuple[int, int]:
-    """The centre of a widget of the form in 0-999 of the screen (the monitor is the whole screen)."""
-    x, y, w, h = app.wait_until(lambda r: widget in r["widgets"], 5, widget)["widgets"][widget]
-    return round((x + w / 2) * 1000 / WIDTH), round((y + h / 2) * 1000 / HEIGHT)
+def button_point(app, widget: str) -> str:
+    """The centre of a widget of the form as '[x,y]' in 0-999 of the screen (the monitor is the whole screen)."""
+    return Script(app).at(widget)
 
 
-def glm_reply(point: tuple[int, int], named: str) -> str:
+def glm_reply(point: str, named: str) -> str:
     """Invented, in GLM-4.5V's text protocol: thinking, explanation, the call in box tokens, memory."""
     return (f"<think>Step 1 clicked Submit below the form. The form now shows Clear and {named} at the left of "
             f"that row; {named} is the button that submits.</think>The button is labelled {named} now. "
-            f"<|begin_of_box|>left_click(start_box='[{point[0]},{point[1]}]', element_info='{named} button')"
+            f"<|begin_of_box|>left_click(start_box='{point}', element_info='{named} button')"
             "<|end_of_box|>\nMemory:\n[]")
 
 

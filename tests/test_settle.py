@@ -17,7 +17,7 @@ import pytest
 from agent.core.episode import read_episode
 from agent.core.screen import PING_PATIENCE, Screen
 from endpoint import ScriptedEndpoint
-from scenarios import HEIGHT, WIDTH
+from scenarios import centre, per_mille
 
 BUSY_APP = """
 import sys, time, tkinter as tk
@@ -147,9 +147,7 @@ def test_step_timings_add_up_to_each_steps_wall_time(x_session, tmp_path):
     widgets = app.wait_ready()["widgets"]
 
     def click(name, element):
-        x, y, w, h = widgets[name]
-        point = f"[{round((x + w / 2) / WIDTH * 1000)},{round((y + h / 2) / HEIGHT * 1000)}]"
-        return f"left_click(start_box='{point}', element_info='{element}')"
+        return f"left_click(start_box='{per_mille(*centre(widgets[name]))}', element_info='{element}')"
 
     replies = [click("name_entry", "Name input field"), "type(content='Ada')", "key(keys='ctrl+a')",
                click("email_entry", "Email input field"), "type(content='a@b.c')", click("subscribe", "Subscribe"),
