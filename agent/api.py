@@ -148,7 +148,7 @@ def keep_secret(options: RunOptions) -> None:
     """The key, a password in the base URL and the secrets are hidden in everything the run writes or
     prints (agent.core.redact), whatever echoes them."""
     redact.register(options.api_key, os.environ.get("GUI_AGENT_API_KEY"), os.environ.get("ZAI_API_KEY"))
-    redact.register_url(options.base_url or os.environ.get("GUI_AGENT_BASE_URL"))
+    redact.register_url(base_url_of(options))
     redact.register(*secrets_of(options).values())
 
 
@@ -173,11 +173,24 @@ def repair_config(options: RunOptions) -> GLMConfig:
     if options.dry_run:
         raise AgentError("--repair keeps what a replay did as a new version, and a dry run does nothing: "
                          "drop --dry-run or --repair")
-    base_url = options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
-    if options.model == "local" or (not base_url and not options.api_key):
+    if options.model == "local" or not endpoint_given(options):
         raise AgentError("--repair asks GLM-4.5V where a lost target is now: give its endpoint with --base-url "
                          "(or $GUI_AGENT_BASE_URL) or a Z.ai key with --api-key")
-    return glm_config(options.model_copy(update={"base_url": base_url}), {"base_url": GLMConfig().base_url})
+    return endpoint_config(options)
+
+
+def base_url_of(options: RunOptions) -> str | None:
+    return options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
+
+
+def endpoint_given(options: RunOptions) -> bool:
+    """Whether an endpoint or a key is configured (else `run` uses the embedded planner)."""
+    return bool(base_url_of(options) or options.api_key)
+
+
+def endpoint_config(options: RunOptions) -> GLMConfig:
+    """GLM-4.5V's endpoint as the options give it, else $GUI_AGENT_BASE_URL, else Z.ai."""
+    return glm_config(options.model_copy(update={"base_url": base_url_of(options)}), {"base_url": GLMConfig().base_url})
 
 
 def skills_of(settings: dict, options: RunOptions, on_note: Note) -> tuple[Path | None, bool]:
@@ -210,14 +223,13 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
     if planner is not None:
         return drive(task, planner, {"model": getattr(planner, "name", "custom")}, options, computer=computer,
                      screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
-    base_url = options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
-    if options.model == "local" or (options.model is None and not base_url and not options.api_key):
+    if options.model == "local" or (options.model is None and not endpoint_given(options)):
         if options.model is None:
             on_note("no model endpoint or key configured: using the embedded planner (--model local); "
                     "pass --base-url or --api-key for GLM-4.5V")
         return drive(task, LocalPlanner(task), {"model": "local"}, options, computer=computer, screen=screen,
                      on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
-    config = glm_config(options.model_copy(update={"base_url": base_url}), {"base_url": GLMConfig().base_url})
+    config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
         if options.skills else None
     planner = model_planner(config, options.protocol, options.tool_choice, skills)
