@@ -370,16 +370,19 @@ class Replayer:
                                grounding={"method": found.method, "score": found.score}, **repaired)
 
     def asker(self, step: dict, name: str, target: Target) -> Callable[[Frame], Answer] | None:
-        """How the model is asked for this target, when the replay repairs and the step's screenshot reads."""
+        """How the model is asked for this target when the replay repairs; the step's screenshot is
+        read only then."""
         if self.model is None:
             return None
-        try:
-            recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
-        except AgentError as error:
-            why = f"{self.model.model} was not asked: {error}"
-            return lambda frame: Answer(None, None, {}, why)
-        lost = Lost(step, name, target.text, target.window, recorded)
-        return lambda frame: self.model.ask(frame, lost, self.performer.index + 1, self.performer.screen.capture)
+
+        def ask(frame: Frame) -> Answer:
+            try:
+                recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
+            except AgentError as error:
+                return Answer(None, None, {}, f"{self.model.model} was not asked: {error}")
+            return self.model.ask(frame, Lost(step, name, target.text, target.window, recorded),
+                                  self.performer.index + 1, self.performer.screen.capture)
+        return ask
 
 
 def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], str], *, task: str, planner: str,
