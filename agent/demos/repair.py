@@ -28,7 +28,7 @@ import cv2
 
 from agent.core.errors import EndpointError, FormatError
 from agent.core.geometry import Point
-from agent.core.ocr import OCR, Box
+from agent.core.ocr import OCR, Box, TextBox
 from agent.core.screen import Frame
 from agent.demos.record import Windows, describe_target, explanation, in_window
 from agent.planners import grounding as g
@@ -37,7 +37,6 @@ from agent.planners.prompt import Turn, build_content
 from agent.planners.snap import SHAPES_HALF_SIZE, TEXT_HALF_SIZE, crop_around, distance_to_box, target_words
 
 UNDER_POINT = 4  # pixels from a text's box that still count as on it
-MAX_NAMED_WORDS = 12  # the words of an element_info compared with the text at its point
 SHOWN_SIZE = (320, 160)  # the cut of the recorded screenshot shown as the target: it and the text beside it
 SAME_HEIGHT = 0.25  # a widget's height may differ this much (or 4 px) from the recorded one
 WIDTH_FACTOR = 2.0  # and its width up to this factor (a label's length changes a button's width)
@@ -130,8 +129,8 @@ class ModelRepair:
             return f"no text is there; the recording had {lost.text!r}"
         if g.similarity(g.fold(lost.text), g.fold(text)) >= g.MATCH_THRESHOLD:
             return None
-        if not (target_words(named) and any(g.similarity(g.fold(text), g.fold(part)) >= g.MATCH_THRESHOLD
-                                            for part in word_runs(target_words(named)))):
+        said = g.match_text(text, TextBox(target_words(named), 1.0, (0, 0, 0, 0)))  # the words of its element_info
+        if not (said and said.score >= g.MATCH_THRESHOLD):
             return f"the text there is {text!r}, neither the recorded {lost.text!r} nor what the model named"
         if g.find_text(self.ocr.read(lost.recorded.pixels), text):
             return f"{text!r} was on the recorded screen already, so it is another element, not {lost.text!r} renamed"
@@ -164,12 +163,6 @@ def shown_target(lost: Lost) -> bytes:
 
 def replied(reply) -> dict:
     return {**reply.fields(), "timings": {k: round(v, 4) for k, v in reply.timings.items()}}
-
-
-def word_runs(text: str, longest: int = MAX_NAMED_WORDS) -> list[str]:
-    """Every run of consecutive words among the first `longest`: 'Send form button' -> 'Send', 'Send form', ..."""
-    words = text.split()[:longest]
-    return [" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)]
 
 
 @dataclass(frozen=True)
