@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,6 +27,7 @@ from agent.core.errors import EpisodeError
 from agent.core.redact import scrub
 
 EPISODE_FILE = "episode.jsonl"
+FINAL_SCREENSHOT = "final.png"
 FORMAT_VERSION = 1
 MAX_NESTING = 32  # levels of objects and lists in one line; the format needs 5
 MAX_IMAGE_SIDE = 16384
@@ -141,6 +142,14 @@ class EpisodeWriter:
 
     def step(self, record: dict) -> None:
         self.write({"kind": "step", **record})
+
+    def end_screenshot(self, take: Callable[[], bytes]) -> dict:
+        """The end line's field for the screen a run left, written as FINAL_SCREENSHOT from the PNG
+        `take` gives; none when it cannot be taken or written (the end line matters more)."""
+        try:
+            return {"screenshot": self.image(FINAL_SCREENSHOT, take())}
+        except Exception:  # a full disk, a display gone while capturing or encoding
+            return {}
 
     def end(self, status: str, message: str = "", **fields) -> None:
         if self._ended:

@@ -15,7 +15,6 @@ from agent.core.screen import Frame, Screen
 from agent.core.stop import TimeUp
 
 STUCK_REPEATS = 3
-FINAL_SCREENSHOT = "final.png"
 
 
 class RunEnded(Exception):
@@ -135,10 +134,7 @@ class Agent:
             return {}
         if self.shown and frame is self.shown[0]:
             return {"screenshot": self.shown[1]}
-        try:
-            return {"screenshot": self.episode.image(FINAL_SCREENSHOT, frame.png())}
-        except Exception:  # a full disk, a display gone while encoding: the run's end is written regardless
-            return {}
+        return self.episode.end_screenshot(frame.png)
 
     def step(self) -> None:
         self._check_limits()

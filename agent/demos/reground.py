@@ -33,7 +33,7 @@ from agent.core.episode import Episode, EpisodeWriter, read_episode
 from agent.core.errors import AgentError, Interrupted, StopRequested
 from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Monitor, Point
-from agent.core.loop import FINAL_SCREENSHOT, ending
+from agent.core.loop import ending
 from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
@@ -410,19 +410,10 @@ def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], st
     except AgentError as error:
         status, message = "error", str(error)
     finally:
-        episode.end(status, message, steps=performer.index, **end_screenshot(screen, episode))
+        episode.end(status, message, steps=performer.index, **episode.end_screenshot(lambda: screen.capture().png()))
         windows.close()
         screen.close()
     return status, message
-
-
-def end_screenshot(screen: Screen, episode: EpisodeWriter) -> dict:
-    """The screen as the replay left it, for the end line; none when it cannot be taken or written
-    (the end line matters more)."""
-    try:
-        return {"screenshot": episode.image(FINAL_SCREENSHOT, screen.capture().png())}
-    except Exception:
-        return {}
 
 
 def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, params: dict[str, str] | None = None,
