@@ -129,10 +129,11 @@ def phase_totals(steps: list[dict]) -> dict[str, float]:
 
 def phase_chart(episodes: dict[str, list[dict] | None], planned_offline: bool) -> str:
     """One row per task: its mean step, split by phase, on a scale where the longest mean step is full width."""
-    means = {task: {phase: total / len(steps) for phase, total in phase_totals(steps).items()}
-             for task, steps in episodes.items() if steps}
+    totals = {task: phase_totals(steps) for task, steps in episodes.items() if steps}
+    means = {task: {phase: total / len(episodes[task]) for phase, total in task_totals.items()}
+             for task, task_totals in totals.items()}
     longest = max((sum(mean.values()) for mean in means.values()), default=0)
-    suite = {phase: sum(phase_totals(steps)[phase] for steps in episodes.values() if steps) for phase in PHASES}
+    suite = {phase: sum(task_totals[phase] for task_totals in totals.values()) for phase in PHASES}
     rows = []
     for task, steps in episodes.items():
         if steps is None:
