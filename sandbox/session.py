@@ -156,7 +156,8 @@ class XSession:
 
     def spawn(self, command: list[str], **kwargs) -> subprocess.Popen:
         kwargs.setdefault("cwd", self.files)
-        process = subprocess.Popen(command, env=self.env, start_new_session=True, preexec_fn=_die_with_parent,
+        kwargs.setdefault("env", self.env)
+        process = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
         self._processes.append(process)
         return process

@@ -1,0 +1,62 @@
+"""Real Debian desktop apps (GTK's mousepad, galculator, zenity, pcmanfm; Chromium; xterm) started in a
+test's XSession, for the tests that must hold on apps nobody here wrote."""
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from sandbox.session import XSession
+
+PACKAGES = {"mousepad": "mousepad", "galculator": "galculator", "zenity": "zenity", "pcmanfm": "pcmanfm",
+            "chromium": "chromium", "xterm": "xterm"}
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-features=Translate",
+                  "--password-store=basic", "--disable-smooth-scrolling"]
+
+
+def require(program: str) -> str:
+    """The program's path; the test fails (not skips) when .ci/install has not installed it."""
+    path = shutil.which(program)
+    if not path:
+        pytest.fail(f"{program} is not installed: run .ci/install (apt-get install {PACKAGES.get(program, program)})")
+    return path
+
+
+def xdotool(session: XSession, *args: str, timeout: float = 10) -> str:
+    return subprocess.run(["xdotool", *args], env=session.env, capture_output=True, text=True,
+                          timeout=timeout).stdout.strip()
+
+
+def wait_for_window(session: XSession, name: str, timeout: float = 30.0) -> str:
+    """The id of the first visible window whose title matches the regular expression `name`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = xdotool(session, "search", "--onlyvisible", "--name", name).split()
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    pytest.fail(f"no window titled {name!r} on {session.display} after {timeout:g} s")
+
+
+def window_title(session: XSession, window: str) -> str:
+    return xdotool(session, "getwindowname", window)
+
+
+def start(session: XSession, command: list[str], title: str, timeout: float = 30.0, **kwargs) -> str:
+    """Starts a real app (quietly: no accessibility bus, no session bus warnings) and returns its window id
+    once a visible window titled `title` (a regular expression) is mapped and focused."""
+    require(command[0])
+    env = {**session.env, "NO_AT_BRIDGE": "1", "GTK_A11Y": "none", "GDK_BACKEND": "x11"}
+    session.spawn(command, env=env, **kwargs)
+    window = wait_for_window(session, title, timeout)
+    xdotool(session, "windowactivate", "--sync", window)
+    return window
+
+
+def chromium(session: XSession, url: str, title: str, timeout: float = 40.0) -> str:
+    """Chromium showing `url` as an app window (no browser chrome), with a profile of its own in the session."""
+    profile = session.files.parent / f"chromium-{time.monotonic_ns()}"
+    return start(session, ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--app={url}"],
+                 title, timeout)
