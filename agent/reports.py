@@ -8,14 +8,14 @@ import io
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
 import cv2
 import numpy as np
 
-from agent.core.episode import Episode, read_episode, replace_file
+from agent.core.episode import Episode, performed, read_episode, replace_file
 from agent.core.errors import AgentError, EpisodeError
 from agent.core.geometry import Geometry, Monitor
 
@@ -46,6 +46,7 @@ class Marker:
     name: str
     x: float  # image pixels
     y: float
+    number: int | None = None  # which action of a step of several it belongs to, from 1
 
 
 def e(value) -> str:
@@ -53,11 +54,14 @@ def e(value) -> str:
 
 
 def step_markers(step: dict, screen: dict, image_width: int, image_height: int) -> list[Marker]:
-    """The step's points in pixels of its screenshot; raises KeyError, TypeError or ValueError on bad records."""
+    """The points of every action of the step, in pixels of its screenshot, numbered in order when
+    there are several; raises KeyError, TypeError or ValueError on bad records."""
     monitor = Monitor(screen["left"], screen["top"], screen["width"], screen["height"])
     geometry = Geometry(monitor, image_width, image_height)
-    markers = [Marker("action", name, *geometry.screen_to_image(point))
-               for name, point in (step.get("screen") or {}).items()]
+    actions = performed(step) or [step]
+    markers = [Marker("action", f"{number}: {entry.get('call')} ({name})" if len(actions) > 1 else name,
+                      *geometry.screen_to_image(point), number if len(actions) > 1 else None)
+               for number, entry in enumerate(actions, 1) for name, point in (entry.get("screen") or {}).items()]
     if snap := step.get("snap"):
         markers += [Marker("model", "model's point", *geometry.model_to_image(snap["model_point"])),
                     Marker("snapped", f"snapped to {snap.get('text', '')}", *geometry.model_to_image(snap["point"]))]
@@ -67,6 +71,22 @@ def step_markers(step: dict, screen: dict, image_width: int, image_height: int) 
 def offline(header: dict) -> bool:
     """Whether the run was planned on this machine (the embedded planner): its "model" time is planning."""
     return header.get("planner") in OFFLINE_PLANNERS
+
+
+def failed_action(step: dict) -> dict | None:
+    """The first action of the step that did not go ok (the second click of four refused, say), or None."""
+    return next((entry for entry in performed(step) if entry.get("outcome") not in ("ok", None)), None)
+
+
+def outcome_of(step: dict) -> str | None:
+    """The step's outcome: its first action's that did not go ok, else its own."""
+    return (failed_action(step) or step).get("outcome")
+
+
+def unchanged(step: dict) -> bool:
+    """Whether the screen changed after none of the step's actions (as far as they say: `changed`)."""
+    said = [entry["changed"] for entry in performed(step) if isinstance(entry.get("changed"), bool)]
+    return bool(said) and not any(said)
 
 
 def phase_name(phase: str, planned_offline: bool) -> str:
@@ -226,7 +246,9 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
         wall = f"unknown (no end line); the recorded steps account for {seconds(model_time + machine_time)}"
 
     problems = ", ".join(f"{count} {outcome.replace('_', ' ')}{'s' * (count > 1)}" for outcome, count
-                         in Counter(e(step.get("outcome")) for step in steps if step.get("outcome") != "ok").items())
+                         in Counter(e(outcome_of(step)) for step in steps if outcome_of(step) != "ok").items())
+    if still := sum(map(unchanged, steps)):
+        problems += f"{'; ' if problems else ''}{still} with no visible change"
     rows = {
         "task": e(header.get("task", "")),
         "model": f"{e(model)} <small>(planner {e(header.get('planner'))}, agent {e(header.get('agent_version'))}, "
@@ -256,10 +278,10 @@ screen (click it for full size). Rings: {legend}. {where}</p></header>"""
 def went_wrong(episode: Episode) -> str:
     """The first step that went wrong, linked; else, for a run that did not end done, its end."""
     for step in episode.steps:
-        if step.get("outcome") not in ("ok", None):
-            index = step.get("index", "?")
-            return (f'<a href="#step-{e(index)}">step {e(index)}</a>: {e(str(step["outcome"]).replace("_", " "))}'
-                    + (f" — {e(step.get('error'))}" if step.get("error") else ""))
+        if outcome_of(step) not in ("ok", None):
+            index, failed = step.get("index", "?"), failed_action(step) or step
+            return (f'<a href="#step-{e(index)}">step {e(index)}</a>: {e(str(failed["outcome"]).replace("_", " "))}'
+                    + (f" — {e(failed.get('error'))}" if failed.get("error") else ""))
     end = episode.end
     if end is None:
         return '<a href="#end">the run was cut short</a> after its last recorded step'
@@ -304,7 +326,7 @@ def regrounded(step: dict) -> str:
 def step_card(episode: Episode, position: int, images: Images, shots: Screenshots, thumbnail_width: int) -> str:
     step = episode.steps[position]
     index = step.get("index", "?")
-    outcome = step.get("outcome") or "unknown"
+    outcome = outcome_of(step) or "unknown"
     planned_offline = offline(episode.header)
     if outcome == "format_error" or not step.get("call"):  # no action to show: say why, with the reply if any
         label = "unusable reply" if outcome == "format_error" else outcome.replace("_", " ")
@@ -312,10 +334,7 @@ def step_card(episode: Episode, position: int, images: Images, shots: Screenshot
         if step.get("raw"):
             body += f'<p>raw reply:</p><pre class="raw">{e(step["raw"])}</pre>'
     else:
-        body = (f'<p class="explanation">{e(step.get("explanation")) or "<i>no explanation</i>"}</p>'
-                f'<p><code class="call">{e(step.get("call"))}</code></p>')
-        if step.get("error"):
-            body += f'<p class="error">{e(step["error"])}</p>'
+        body = f'<p class="explanation">{e(step.get("explanation")) or "<i>no explanation</i>"}</p>{calls(step)}'
         if snap := step.get("snap"):
             body += (f'<p>snapped from {e(snap.get("model_point"))} to {e(snap.get("point"))} '
                      f'onto “{e(snap.get("text"))}” ({e(snap.get("distance"))} px away)</p>')
@@ -333,13 +352,33 @@ def step_card(episode: Episode, position: int, images: Images, shots: Screenshot
         folded += f'<details><summary>reasoning</summary><pre>{e(step["reasoning"])}</pre></details>'
     if step.get("call") and outcome != "format_error" and step.get("raw"):
         folded += f'<details><summary>raw reply</summary><pre>{e(step["raw"])}</pre></details>'
+    still = ' <span class="badge unchanged" data-field="changed">no visible change</span>' if unchanged(step) else ""
     return f"""<section class="step outcome-{e(outcome)}" id="step-{e(index)}" data-step="{e(index)}">
-<h2>Step {e(index)} <span class="badge">{e(outcome)}</span></h2>
+<h2>Step {e(index)} <span class="badge">{e(outcome)}</span>{still}</h2>
 <div class="row">{close_ups(episode, position, images, shots)}
 <div class="text">{body}
 <p class="meta">timings: {timings or "none"}{tokens}</p>
 {folded}{thumbnail(episode, step, images, shots, thumbnail_width)}</div></div>
 </section>"""
+
+
+def calls(step: dict) -> str:
+    """Every action of the step in order, numbered when there are several, each with what went wrong
+    with it and, where some changed the screen and it did not, that it did not."""
+    actions, marked = performed(step), not unchanged(step)
+    items = []
+    for entry in actions:
+        item = f'<code class="call">{e(entry.get("call"))}</code>'
+        if entry.get("outcome") not in ("ok", None) and len(actions) > 1:
+            item += f' <span class="badge">{e(entry["outcome"])}</span>'
+        if entry.get("changed") is False and marked:
+            item += ' <span class="badge unchanged">no visible change</span>'
+        if entry.get("error"):
+            item += f'<br><span class="error">{e(entry["error"])}</span>'
+        items.append(item)
+    if len(items) == 1:
+        return f'<p class="calls" data-call="1">{items[0]}</p>'
+    return '<ol class="calls">' + "".join(f'<li data-call="{n}">{item}</li>' for n, item in enumerate(items, 1)) + "</ol>"
 
 
 def end_card(episode: Episode, images: Images, shots: Screenshots) -> str:
@@ -360,11 +399,11 @@ def end_card(episode: Episode, images: Images, shots: Screenshots) -> str:
 
 
 def close_ups(episode: Episode, position: int, images: Images, shots: Screenshots) -> str:
-    """The screen around the step's action at full resolution, before it (the step's screenshot) and
-    after it (the next one, or the end's): around its points, or, for an action with none (typing,
-    keys), around what it changed."""
+    """The screen around the step's actions at full resolution, before them (the step's screenshot) and
+    after them (the next one, or the end's): around the points of all of them, or, for actions with
+    none (typing, keys), around what they changed."""
     step = episode.steps[position]
-    if not step.get("call") or (step.get("action") or {}).get("type") in ("done", "fail", "wait"):
+    if all((entry.get("action") or {}).get("type") in ("done", "fail", "wait") for entry in performed(step)):
         return ""  # nothing was done on the screen
     before = shots.pixels(step.get("screenshot"))
     if before is None:
@@ -383,7 +422,7 @@ def close_ups(episode: Episode, position: int, images: Images, shots: Screenshot
     if region is None:
         return '<p class="note closeup">no point to show, and nothing on the screen changed</p>'
     x0, y0, x1, y1 = region
-    shifted = [Marker(m.kind, m.name, m.x - x0, m.y - y0) for m in markers]
+    shifted = [replace(m, x=m.x - x0, y=m.y - y0) for m in markers]
     figures = []
     for when, image, name in (("before", before, step.get("screenshot")), ("after", after, after_name)):
         if image is None:
@@ -485,8 +524,8 @@ def svg_markers(markers: list[Marker], scale: float, radius: float) -> str:
     (green, around the red ring). A drag's points are joined by a line, the model's point to the
     snapped one by a dashed line."""
     shapes = []
-    for kind, dash in (("action", ""), ("model", ' stroke-dasharray="3 2"')):
-        path = [m for m in markers if m.kind == kind or (kind == "model" and m.kind == "snapped")]
+    for path, dash in [(line, "") for line in action_lines(markers)] + [
+            ([m for m in markers if m.kind in ("model", "snapped")], ' stroke-dasharray="3 2"')]:
         if len(path) > 1:
             points = " ".join(f"{m.x * scale:.1f},{m.y * scale:.1f}" for m in path)
             shapes.append(f'<polyline points="{points}" fill="none" stroke="{COLOURS[path[0].kind]}" '
@@ -497,11 +536,23 @@ def svg_markers(markers: list[Marker], scale: float, radius: float) -> str:
         dash = ' stroke-dasharray="4 3"' if m.kind == "model" else ""
         ticks = " ".join(f"M{x + dx * (r + 2):.1f},{y + dy * (r + 2):.1f} L{x + dx * (r + 8):.1f},{y + dy * (r + 8):.1f}"
                          for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+        number = "" if m.number is None else (
+            f'<text x="{x + r + 3:.1f}" y="{y - r - 2:.1f}" font-size="{max(11.0, r * 1.6):.0f}" font-weight="bold" '
+            f'fill="{COLOURS[m.kind]}" stroke="#fff" stroke-width="3" paint-order="stroke">{m.number}</text>')
         shapes.append(f'<g class="{m.kind}" stroke="{COLOURS[m.kind]}" fill="none"><title>{e(m.name)}</title>'
                       f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" stroke="#fff" stroke-width="4"/>'
                       f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" stroke-width="2"{dash}/>'
-                      f'<path d="{ticks}" stroke-width="2"/></g>')
+                      f'<path d="{ticks}" stroke-width="2"/>{number}</g>')
     return "".join(shapes)
+
+
+def action_lines(markers: list[Marker]) -> list[list[Marker]]:
+    """The points of each action, in order: a drag's two are joined by a line, two clicks are not."""
+    lines: dict[int | None, list[Marker]] = {}
+    for m in markers:
+        if m.kind == "action":
+            lines.setdefault(m.number, []).append(m)
+    return list(lines.values())
 
 
 def write_animation(out: Path, fps: float = 1.0) -> Path:
@@ -522,9 +573,9 @@ def write_animation(out: Path, fps: float = 1.0) -> Path:
         scale = min(1.0, GIF_MAX_WIDTH / frame.width)
         frame = frame.resize((round(frame.width * scale), round(frame.height * scale)), Image.Resampling.LANCZOS)
         draw = ImageDraw.Draw(frame)
-        actions = [(m.x * scale, m.y * scale) for m in markers if m.kind == "action"]
-        if len(actions) > 1:
-            draw.line(actions, fill=COLOURS["action"], width=3)
+        for line in action_lines(markers):
+            if len(line) > 1:
+                draw.line([(m.x * scale, m.y * scale) for m in line], fill=COLOURS["action"], width=3)
         for m in markers:  # rings with ticks outside, as on the page: the target stays visible
             x, y, r = m.x * scale, m.y * scale, 15 if m.kind == "snapped" else 10
             draw.ellipse((x - r, y - r, x + r, y + r), outline="white", width=5)
@@ -532,8 +583,10 @@ def write_animation(out: Path, fps: float = 1.0) -> Path:
             for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
                 draw.line((x + dx * (r + 2), y + dy * (r + 2), x + dx * (r + 8), y + dy * (r + 8)),
                           fill=COLOURS[m.kind], width=2)
+            if m.number is not None:
+                draw.text((x + r + 3, y - r - 12), str(m.number), fill=COLOURS[m.kind], stroke_width=2, stroke_fill="white")
         # the caption also keeps every frame distinct: Pillow merges identical consecutive GIF frames
-        action = (step.get("action") or {}).get("type") or step.get("outcome") or "?"
+        action = ", ".join((entry.get("action") or {}).get("type") or "?" for entry in performed(step)) or step.get("outcome") or "?"
         draw.rectangle((0, 0, 200, 20), fill="black")
         draw.text((6, 4), f"step {step.get('index')}/{len(episode.steps)}: {action}"[:32], fill="white")
         frames.append(frame)
@@ -580,6 +633,8 @@ details:has(img.full){overflow:auto}
 p.note{line-height:1.4;color:#8a5a00}
 .error{color:#c62828}
 code.call{background:#f0f0ee;padding:2px 5px;border-radius:3px}
+ol.calls li{margin:3px 0}
+.step .badge.unchanged{background:#fff1c2;color:#7a5b00}
 pre{white-space:pre-wrap;background:#f3f3f1;padding:8px;border-radius:4px;max-height:360px;overflow:auto}
 .meta{color:#555;font-size:13px}
 .bar{display:flex;height:12px;width:100%;max-width:520px;border-radius:3px;overflow:hidden;background:#eee;margin:3px 0}

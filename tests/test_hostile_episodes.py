@@ -80,7 +80,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40
 FIELDS = ["kind", "format", "task", "planner", "settings", "screen", "index", "screenshot", "raw", "reasoning",
           "explanation", "memory", "action", "call", "outcome", "error", "snap", "usage", "request", "timings",
           "then", "target", "status", "message", "steps", "seconds", "after_step", "model", "left", "width",
-          "point", "prompt_tokens", "tool_choice", "skills", "thinking"]
+          "point", "prompt_tokens", "tool_choice", "skills", "thinking", "changed"]
 OUTSIDE_NAMES = ["../outside/secret.png", "OUTSIDE_ABSOLUTE", "sub/../../outside/secret.png", "..", "", "LINK"]
 OUTPUTS = ["report.html", "replay.gif", "report-thumbs", "report-thumbs/step-001.jpg", "step-002.png"]
 
@@ -290,6 +290,12 @@ def test_a_blank_line_is_skipped_and_a_wrong_type_is_named(tmp_path):
         read_episode(tmp_path / "typed")
     assert str(refused.value) == (f"{tmp_path / 'typed' / EPISODE_FILE} line 3: field 'index' must be an integer; "
                                   "the episode cannot be used as it is")
+
+
+def test_whether_an_action_changed_the_screen_is_true_or_false(tmp_path):
+    build(tmp_path / "changed", tmp_path, "glm", [("field", 2, "changed", "no")])
+    with pytest.raises(EpisodeError, match="line 3: field 'changed' must be true or false"):
+        read_episode(tmp_path / "changed")
 
 
 def test_a_deeply_nested_line_is_one_line_of_error(tmp_path):

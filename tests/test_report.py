@@ -360,3 +360,102 @@ def test_the_animation_rings_the_point_without_covering_it(form_run):
     x, y = round(marker.x * scale), round(marker.y * scale)
     assert not red[y - 4:y + 5, x - 4:x + 5].any()  # the target under the point shows
     assert red[y - 12:y + 13, x - 12:x + 13].sum() > 30  # the ring around it
+
+
+def several_actions_run(folder: Path) -> Path:
+    """Step 1 clicks a field, types and clicks far away; step 2 clicks four times and nothing changes;
+    step 3 clicks twice, the second refused; step 4 is DONE. Screenshots differ where step 1 typed."""
+    episode = EpisodeWriter(folder)
+    episode.header(task="t", planner="glm", settings={"model": "glm-4.5v"},
+                   screen={"left": 0, "top": 0, "width": 800, "height": 600, "image_width": 800, "image_height": 600})
+    typed = np.full((600, 800, 3), 200, np.uint8)
+    cv2.putText(typed, "hello", (60, 110), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
+    shots = [png_bytes(800, 600), cv2.imencode(".png", typed)[1].tobytes()] + [cv2.imencode(".png", typed)[1].tobytes()] * 2
+    for index, png in enumerate(shots, 1):
+        episode.screenshot(index, png)
+
+    def click(x, y, changed):
+        return {"outcome": "ok", "error": None, "settled": True, "changed": changed,
+                "action": {"type": "click", "point": [x, y], "button": "left"},
+                "call": f"left_click(start_box='[{x},{y}]')", "screen": {"point": [x, y]}}
+
+    first_type = {"outcome": "ok", "error": None, "settled": True, "changed": True,
+                  "action": {"type": "type", "content": "hello"}, "call": "type(content='hello')", "screen": {}}
+    episode.step({"index": 1, "screenshot": "step-001.png", **click(70, 100, True),
+                  "then": [first_type, click(700, 520, False)]})
+    episode.step({"index": 2, "screenshot": "step-002.png", **click(100, 300, False),
+                  "then": [click(200, 300, False), click(300, 300, False), click(400, 300, False)]})
+    refused = click(600, 300, None) | {"outcome": "refused", "error": "needs confirmation: it was refused"}
+    episode.step({"index": 3, "screenshot": "step-003.png", **click(500, 300, True), "then": [refused]})
+    episode.step({"index": 4, "screenshot": "step-004.png", "outcome": "ok", "call": "DONE()", "action": {"type": "done"}})
+    episode.end("done")
+    return folder
+
+
+def card_of(page: str, index: int) -> str:
+    start = page.index(f'id="step-{index}"')
+    return page[start:page.index("</section>", start)]
+
+
+def numbered_rings(html: str) -> list[tuple[float, float, int]]:
+    return [(float(x), float(y), int(number)) for x, y, number in re.findall(
+        r'<g class="action"[^>]*><title>[^<]*</title><circle cx="([\d.]+)" cy="([\d.]+)".*?<text [^>]*>(\d+)</text></g>', html)]
+
+
+def test_a_step_of_several_actions_shows_every_one(tmp_path):
+    run = several_actions_run(tmp_path / "run")
+    steps = read_episode(run).steps
+    assert steps[0]["call"] == "left_click(start_box='[70,100]')"
+    assert steps[0]["calls"] == ["left_click(start_box='[70,100]')", "type(content='hello')",
+                                 "left_click(start_box='[700,520]')"]
+    assert len(steps[1]["calls"]) == 4 and steps[3]["calls"] == ["DONE()"]
+
+    page = write_report(run).read_text(encoding="utf-8")
+    card = card_of(page, 1)
+    assert re.findall(r'<li data-call="(\d)"><code class="call">([^<]*)</code>', card) == [
+        ("1", "left_click(start_box=&#x27;[70,100]&#x27;)"), ("2", "type(content=&#x27;hello&#x27;)"),
+        ("3", "left_click(start_box=&#x27;[700,520]&#x27;)")]
+    whole = card[card.index('<figure class="shot">'):]
+    assert numbered_rings(whole) == [(28.0, 40.0, 1), (280.0, 208.0, 3)]  # thumbnail: 320 of 800 pixels
+    regions = {tuple(map(int, figure[2:6])) for figure in CLOSE_UP.findall(card)}
+    assert len(regions) == 1
+    x0, y0, x1, y1 = regions.pop()
+    assert x0 <= 70 and y0 <= 100 and x1 > 700 and y1 > 520  # both clicks, and the text typed between them
+    assert [number for *_, number in numbered_rings(card[:card.index('<figure class="shot">')])] == [1, 3, 1, 3]
+
+    four = card_of(page, 2)
+    assert [number for *_, number in numbered_rings(four[four.index('<figure class="shot">'):])] == [1, 2, 3, 4]
+    assert len(re.findall(r"<li data-call=", four)) == 4
+    assert "<polyline" not in four  # four clicks are four points, not a path
+    assert 'data-field="changed">no visible change</span></h2>' in four
+    assert field(page, "steps") == "4 (1 refused; 1 with no visible change)"
+
+
+def test_only_the_actions_that_changed_nothing_are_marked_so(tmp_path):
+    page = write_report(several_actions_run(tmp_path / "run")).read_text(encoding="utf-8")
+    first = card_of(page, 1)
+    marked = re.findall(r'<li data-call="(\d)">(.*?)</li>', first)
+    assert [number for number, item in marked if "no visible change" in item] == ["3"]
+    assert 'data-field="changed"' not in first
+    assert "no visible change" not in card_of(page, 3) and "no visible change" not in card_of(page, 4)
+    four = card_of(page, 2)
+    assert four.count("no visible change") == 1  # said once for the step, not for each of its clicks
+
+
+def test_a_refused_second_action_is_what_went_wrong(tmp_path):
+    page = write_report(several_actions_run(tmp_path / "run")).read_text(encoding="utf-8")
+    assert field(page, "went wrong") == '<a href="#step-3">step 3</a>: refused — needs confirmation: it was refused'
+    third = card_of(page, 3)
+    assert '<span class="badge">refused</span></h2>' in third
+    assert re.search(r'<li data-call="2">[^<]*<code class="call">[^<]*</code> <span class="badge">refused</span>'
+                     r'<br><span class="error">needs confirmation: it was refused</span>', third)
+
+
+def test_the_animation_numbers_the_points_of_a_step_of_several(tmp_path):
+    run = several_actions_run(tmp_path / "run")
+    frames = Image.open(write_animation(run))
+    frames.seek(1)  # step 2: four clicks along y=300, nothing drawn between them
+    frame = np.asarray(frames.convert("RGB")).astype(int)
+    red = np.all(np.abs(frame - (0xe0, 0x24, 0x5e)) < 40, axis=2)
+    assert not red[300, 130:170].any()  # no line joins two clicks
+    assert all(red[270:300, x + 10:x + 25].sum() > 5 for x in (100, 200, 300, 400))  # each ring's number

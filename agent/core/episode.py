@@ -262,6 +262,7 @@ class Performed(Record):
     outcome: str | None = None
     error: str | None = None
     settled: bool | None = None
+    changed: bool | None = None  # whether the screen changed after it
     action: Action | None = None
     call: str | None = None
     screen: dict[str, Pair] = {}
@@ -468,7 +469,17 @@ def read_episode(path: Path) -> Episode:
             raise EpisodeError(f"{file} has a second header line; it holds more than one episode")
     if killed:
         episode.steps.append(killed_step(killed))
+    for step in episode.steps:
+        step["calls"] = [entry["call"] for entry in performed(step) if entry.get("call") is not None]
     return episode
+
+
+def performed(step: dict) -> list[dict]:
+    """The actions of a step line in the order they were done: the first one's fields are the
+    step's own, the others are in its `then`; none for a step that did no action (an unusable reply)."""
+    if step.get("call") is None:
+        return []
+    return [step, *step.get("then", [])]
 
 
 def killed_step(acts: list[dict]) -> dict:
