@@ -42,7 +42,7 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
     `on_result(result)` hear of each task as it starts and ends. With `ray` ("" for a runtime of
     its own, else a cluster's address) the tasks run on Ray (agent.ray_eval), `workers` at a time
     (None: one per CPU of the cluster)."""
-    out = Path(out)
+    out = Path(out).resolve()  # the runs and apps work in folders of their own: a relative path would go there
     taken = [t.name for t in tasks if (out / t.name / EPISODE_FILE).exists()]
     if taken:
         raise AgentError(f"{out} already holds episodes of {', '.join(taken)}; choose a new --out folder")
@@ -208,7 +208,7 @@ def run_suite(names: list[str], model: str, base_url: str | None, api_key: str |
         import_ray()  # before any task: says how to install it
         reachable(ray or None)
     tasks = load_tasks(names or None)
-    out = out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
+    out = (out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")).resolve()
     where = "" if ray is None else f" on Ray ({ray or 'a runtime on this machine'})"
     at_a_time = workers or (1 if ray is None else "one per CPU")
     console.print(f"{len(tasks)} task(s), {at_a_time} at a time{where}, model {model}; out: {out}")

@@ -80,7 +80,7 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
             worker.close()
     if runs.cancelled.is_set():
         return not_run(task)
-    folder = out / task.name
+    folder = Path(out, task.name).resolve()  # handed to the run and the app, which work in folders of their own
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with XSession(*task.size) as session, \

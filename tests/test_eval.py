@@ -7,6 +7,8 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from agent.evaluate import ModelOptions, SuiteProgress, evaluate, print_summary
 from agent.planners.instructions import parse_instruction
 from endpoint import ScriptedEndpoint
 from scenarios import gui_agent
-from sandbox.session import SandboxError, XSession
+from sandbox.session import PROJECT_ROOT, SandboxError, XSession
 from sandbox.tasks import APPS, EndState, load_tasks, start
 
 TASKS = load_tasks()
@@ -181,3 +183,18 @@ def test_the_progress_bar_counts_done_running_failed_and_the_pass_rate(capsys):
         assert bar.fields["tally"] == "· running 1 · failed 1 · passed 50%"
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert [line.split(":")[0] for line in lines] == ["pass a", "FAIL b", "skipped c"]  # a line per task as it ends
+
+
+def test_a_relative_out_folder_from_any_folder_passes_the_editor_tasks(programs, tmp_path):
+    """The README's `--out evals/x`, given in a folder that is neither the project's nor a sandbox's:
+    the editor saves where the checker looks, and every episode is under that folder."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, "-m", "agent", "eval", "editor_*", "--workers", "2", "--out", "evals/x"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = tmp_path / "evals" / "x"
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    editor = [task.name for task in TASKS if task.app == "editor"]
+    assert [r["task"] for r in summary["results"]] == editor and summary["passed"] == summary["tasks"] >= 8
+    assert all((out / r["task"] / "episode.jsonl").is_file() for r in summary["results"] if r["status"] != "skipped")
+    assert (out / "editor_save_as" / "work" / "notes.txt").is_file()
