@@ -108,7 +108,7 @@ def task_table(out: Path, results: list[dict], planned_offline: bool) -> str:
     for r in failures_first(results):
         link = task_link(out, r["task"])
         name = f'<a href="{e(link)}">{e(r["task"])}</a>' if link else e(r["task"])
-        message = r.get("detail") or ("the end state is not the one asked for" if verdict(r) == "FAILED" else "")
+        message = "; ".join(filter(None, [r.get("check") if verdict(r) == "FAILED" else None, r.get("detail")]))
         tokens = "–" if planned_offline else f"{r.get('tokens') or 0:,}"
         rows.append(f'<tr data-task="{e(r["task"])}"><td>{name}</td><td>{e(r.get("app"))}</td>'
                     f'<td class="verdict-{verdict(r).lower().replace(" ", "-")}">{verdict(r)}</td>'

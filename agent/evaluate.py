@@ -175,12 +175,17 @@ def summary_table(summary: dict) -> Table:
     return table
 
 
+def why_failed(result: dict) -> str:
+    """A failed task in one line: the checker's verdict, if it ran, then how the run ended."""
+    run = result["status"] + (f": {result['detail']}" if result.get("detail") else "")
+    return f"{result['check']} (the run: {run})" if result.get("check") else run
+
+
 def print_summary(summary: dict, out: Path | None = None) -> None:
     console.print(summary_table(summary))
     for r in summary["results"]:
         if r["passed"] is False:
-            console.print(f"[red]{r['task']}[/red]: {r['status']}"
-                          + (f": {escape(r['detail'])}" if r.get("detail") else ", the end state is not the one asked for"))
+            console.print(f"[red]{r['task']}[/red]: {escape(why_failed(r))}")
     rate = f" ({100 * summary['passed'] / summary['tasks']:.0f}%)" if summary["tasks"] else ""
     console.print(f"{summary['passed']} of {summary['tasks']} tasks passed{rate}, {summary['skipped']} skipped, "
                   f"{summary['seconds']:.0f} s with {summary['workers']} worker(s)"

@@ -32,6 +32,8 @@ PHASE_COLOURS = {"capture": "#7b61ff", "encode": "#8d99a6", "model": "#1d6fe0", 
                  "check": "#0f8a8a", "act": "#e0245e", "settle": "#e89a1c"}
 OFFLINE_PLANNERS = {"local"}  # planners that read the screen themselves: no model, no tokens
 THUMBS_DIR = "report-thumbs"
+CHECK_FILE = "check.json"  # an evaluated task's verdict, written by its checker (agent.task_runs)
+CHECK_MAX_BYTES = 65536
 CLOSE_UP = 360, 200  # image pixels around an action, shown at full size before and after it
 CLOSE_UP_MARGIN = 30
 CHANGED = 24  # grey levels: a pixel that changed more belongs to what an action without a point did
@@ -223,8 +225,34 @@ class Screenshots:
             return None
 
 
+def eval_check(folder: Path) -> dict | None:
+    """The checker's verdict on an evaluated task, {"passed": bool, "message": str}, from the folder's
+    CHECK_FILE; None when there is none, or none that reads as one (a link is not followed)."""
+    try:
+        fd = os.open(folder / CHECK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # none, or a link
+        return None
+    try:
+        with open(fd, "rb") as file:
+            check = json.loads(file.read(CHECK_MAX_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not (isinstance(check, dict) and isinstance(check.get("passed"), bool) and isinstance(check.get("message"), str)):
+        return None
+    return check
+
+
+def checked(check: dict | None) -> dict:
+    """The summary's first row for an evaluated task: what its checker found in the end state."""
+    if check is None:
+        return {}
+    verdict = "passed" if check["passed"] else "failed"
+    return {"checker": f'<strong class="check-{verdict}">{verdict}</strong>: {e(check["message"])}'}
+
+
 def summary(episode: Episode, prices: dict, single_file: bool) -> str:
     header, end, steps = episode.header, episode.end, episode.steps
+    check = eval_check(episode.path)
     planned_offline = offline(header)
     model = (header.get("settings") or {}).get("model") or header.get("planner") or "unknown"
     if end is None:
@@ -250,11 +278,12 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
     if still := sum(map(unchanged, steps)):
         problems += f"{'; ' if problems else ''}{still} with no visible change"
     rows = {
+        **checked(check),
         "task": e(header.get("task", "")),
         "model": f"{e(model)} <small>(planner {e(header.get('planner'))}, agent {e(header.get('agent_version'))}, "
                  f"started {e(header.get('started'))})</small>",
         "status": status,
-        "went wrong": went_wrong(episode),
+        "went wrong": went_wrong(episode, check),
         "steps": f"{len(steps)}" + (f" ({problems})" if problems else ""),
         "wall time": wall,
         "time": f"{seconds(model_time)} {'planning' if planned_offline else 'in the model'}, "
@@ -275,8 +304,9 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
 screen (click it for full size). Rings: {legend}. {where}</p></header>"""
 
 
-def went_wrong(episode: Episode) -> str:
-    """The first step that went wrong, linked; else, for a run that did not end done, its end."""
+def went_wrong(episode: Episode, check: dict | None = None) -> str:
+    """The first step that went wrong, linked; else, for a run that did not end done, its end; else,
+    for an evaluated task whose checker failed it, the end state."""
     for step in episode.steps:
         if outcome_of(step) not in ("ok", None):
             index, failed = step.get("index", "?"), failed_action(step) or step
@@ -287,6 +317,8 @@ def went_wrong(episode: Episode) -> str:
         return '<a href="#end">the run was cut short</a> after its last recorded step'
     if end.get("status") != "done":
         return f'<a href="#end">the end</a>: {e(end.get("status"))}' + (f" — {e(end['message'])}" if end.get("message") else "")
+    if check and not check["passed"]:
+        return f'<a href="#end">the end state</a>: {e(check["message"])}'
     return ""
 
 
@@ -610,7 +642,7 @@ dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margi
  background:#fff;padding:12px 16px;border:1px solid #ddd;border-radius:6px}
 dt{color:#666}dd{margin:0}
 .cut{background:#c62828;color:#fff;padding:1px 8px;border-radius:4px}
-.status-done{color:#1b7a32}.status-error,.status-format_errors{color:#c62828}
+.status-done,.check-passed{color:#1b7a32}.status-error,.status-format_errors,.check-failed{color:#c62828}
 .legend{color:#555}
 .key{display:inline-block;width:11px;height:11px;border-radius:50%;background:var(--c);margin:0 4px 0 10px}
 .step{background:#fff;border:1px solid #ddd;border-radius:6px;margin:14px 0;padding:10px 14px}

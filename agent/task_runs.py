@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from agent.core.episode import read_episode
+from agent.core.episode import read_episode, replace_file
 from agent.core.errors import AgentError
 
 GRACE_SECONDS = 60.0  # beyond a task's own time limit: the CLI's start-up and report
+PASSED = "the end state is the one asked for"
+NOT_PASSED = "the end state is not the one asked for"
 
 
 @dataclass(frozen=True)
@@ -92,15 +94,37 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
             except Exception as error:  # an app that cannot start fails its task only
                 return result | {"status": "app_error", "detail": f"the app did not start: {error}"}
             result |= run_agent(task, folder, session, model, runs, worker)
-            try:
-                result["passed"] = bool(task.check(EndState(folder / "work", session.env, app)))
-            except Exception as error:  # a broken checker fails its task only
-                result |= {"passed": False, "detail": f"the checker raised {type(error).__name__}: {error}"}
+            result |= check_end(task, EndState(folder / "work", session.env, app), folder)
             if app.record_path and app.record_path.exists():
                 shutil.copy(app.record_path, folder / "record.json")
     except Exception as error:  # the sandbox itself failed: this task fails, the rest go on
         result |= {"passed": False, "status": "sandbox_error", "detail": f"{type(error).__name__}: {error}"}
     return result
+
+
+def check_end(task, end_state, folder: Path) -> dict:
+    """The checker's verdict on the end state, kept in the task's folder and put at the top of the
+    run's report (which the run wrote before anything had checked it)."""
+    try:
+        passed = bool(task.check(end_state))
+        message = PASSED if passed else NOT_PASSED
+    except Exception as error:  # a broken checker fails its task only
+        passed, message = False, f"the checker raised {type(error).__name__}: {error}"
+    keep_check(folder, passed, message)
+    return {"passed": passed, "check": message}
+
+
+def keep_check(folder: Path, passed: bool, message: str) -> None:
+    """The verdict in CHECK_FILE, and the report written again with it, if the run wrote one; a
+    verdict that cannot be kept there is still the result's."""
+    from agent.reports import CHECK_FILE, write_report
+
+    try:
+        replace_file(folder / CHECK_FILE, json.dumps({"passed": passed, "message": message}, ensure_ascii=False).encode())
+        if (folder / "report.html").is_file():
+            write_report(folder)
+    except (OSError, AgentError):
+        pass
 
 
 def unrun(task, status: str, passed: bool | None, detail: str | None = None) -> dict:

@@ -19,7 +19,7 @@ from agent.dashboard import write_dashboard
 from agent.evaluate import ModelOptions, evaluate
 from agent.reports import PHASE_COLOURS, seconds
 from test_eval import BY_NAME, programs  # noqa: F401 (programs is a fixture)
-from test_report import console_messages, run_chromium
+from test_report import console_messages, field, run_chromium
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 # the steps' timings of each task that has an episode; means per step: form_ok 0.2 s (the longest),
@@ -179,7 +179,16 @@ def test_an_evaluation_writes_its_dashboard(programs, tmp_path):  # noqa: F811
     page = (out / "report.html").read_text(encoding="utf-8")
     assert rows(page) == ["xterm_title_judged_wrong", "form_name", "xterm_title"]
     assert assert_links_resolve(page, out) == [f"{task}/report.html" for task in rows(page)]
-    assert "the end state is not the one asked for" in row(page, "xterm_title_judged_wrong")
+    assert ">the end state is not the one asked for<" in row(page, "xterm_title_judged_wrong")
+    # each task's own report says first what its checker found, beside the run's own status
+    wrong = (out / "xterm_title_judged_wrong" / "report.html").read_text(encoding="utf-8")
+    assert re.findall(r'<dd data-field="(\w+)"', wrong)[0] == "checker"
+    assert field(wrong, "checker") == '<strong class="check-failed">failed</strong>: the end state is not the one asked for'
+    assert ">done<" in field(wrong, "status")
+    assert field(wrong, "went wrong") == '<a href="#end">the end state</a>: the end state is not the one asked for'
+    right = (out / "xterm_title" / "report.html").read_text(encoding="utf-8")
+    assert field(right, "checker") == '<strong class="check-passed">passed</strong>: the end state is the one asked for'
+    assert 'data-field="went wrong"' not in right
     assert re.findall(r'data-field="tokens">([^<]*)<', page) == ["–"] * 3
     for task in rows(page):
         bar = re.search(rf'<div class="track" data-task="{task}">(.*?)</div>', page).group(1)

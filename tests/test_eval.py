@@ -20,6 +20,7 @@ from agent.evaluate import ModelOptions, SuiteProgress, evaluate, print_summary
 from agent.planners.instructions import parse_instruction
 from endpoint import ScriptedEndpoint
 from scenarios import gui_agent
+from test_report import field
 from sandbox.session import PROJECT_ROOT, SandboxError, XSession
 from sandbox.tasks import APPS, EndState, load_tasks, start
 
@@ -91,7 +92,8 @@ def test_an_evaluation_runs_two_at_a_time_and_a_broken_task_fails_without_stoppi
     assert results["app_crashes"]["passed"] is False and results["app_crashes"]["status"] == "app_error"
     assert "form exited" in results["app_crashes"]["detail"]
     assert results["checker_raises"]["passed"] is False and results["checker_raises"]["status"] == "done"
-    assert "ZeroDivisionError" in results["checker_raises"]["detail"]
+    assert results["checker_raises"]["check"] == "the checker raised ZeroDivisionError: division by zero"
+    assert "ZeroDivisionError" in field(read_text(out / "checker_raises" / "report.html"), "checker")
     assert results["xterm_sum"]["status"] == "skipped" and results["xterm_sum"]["passed"] is None
     assert not (out / "xterm_sum").exists()
     for name in ("form_double_click", "xterm_echo"):
@@ -104,7 +106,12 @@ def test_an_evaluation_runs_two_at_a_time_and_a_broken_task_fails_without_stoppi
 
     print_summary(summary, out)
     shown = capsys.readouterr().out
-    assert "2 of 4 tasks passed (50%), 1 skipped" in shown and "app_crashes" in shown
+    assert "2 of 4 tasks passed (50%), 1 skipped" in shown and "app_crashes: app_error: the app did not start" in shown
+    assert "checker_raises: the checker raised ZeroDivisionError: division by zero (the run: done)" in shown
+
+
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def test_a_model_only_task_runs_against_a_model_endpoint(programs, tmp_path):

@@ -459,3 +459,18 @@ def test_the_animation_numbers_the_points_of_a_step_of_several(tmp_path):
     red = np.all(np.abs(frame - (0xe0, 0x24, 0x5e)) < 40, axis=2)
     assert not red[300, 130:170].any()  # no line joins two clicks
     assert all(red[270:300, x + 10:x + 25].sum() > 5 for x in (100, 200, 300, 400))  # each ring's number
+
+
+def test_an_evaluated_tasks_verdict_is_read_only_from_a_plain_check_file(form_run, tmp_path):
+    (form_run / "check.json").write_text(json.dumps({"passed": False, "message": "<b>wrong</b> title"}))
+    page = write_report(form_run).read_text(encoding="utf-8")
+    assert field(page, "checker") == '<strong class="check-failed">failed</strong>: &lt;b&gt;wrong&lt;/b&gt; title'
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"passed": True, "message": "not this run's"}))
+    for hostile in ("link", "[1, 2]", '{"passed": "yes", "message": "m"}', "{"):
+        (form_run / "check.json").unlink()
+        if hostile == "link":
+            (form_run / "check.json").symlink_to(outside)
+        else:
+            (form_run / "check.json").write_text(hostile)
+        assert 'data-field="checker"' not in write_report(form_run).read_text(encoding="utf-8"), hostile
