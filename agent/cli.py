@@ -371,35 +371,41 @@ def print_note(text: str) -> None:
         console.print(escape(text))
 
 
-def command_run(args) -> int:
-    from agent import api
+def started_view(args, step_limit, planned_here: bool = False):
+    """The run's view in the terminal, its first line printed: a dry run says so before anything else."""
     from agent.core.console import RunView
 
-    view = RunView(args.max_steps, planned_here=args.model == "local")
+    view = RunView(step_limit, planned_here=planned_here, dry_run=args.dry_run)
+    view.start()
+    return view
+
+
+def command_run(args) -> int:
+    from agent import api
+
+    view = started_view(args, args.max_steps, planned_here=args.model == "local")
     return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
                                 **run_options(args)))
 
 
 def command_resume(args) -> int:
     from agent import api
-    from agent.core.console import RunView
     from agent.core.episode import read_episode
 
     episode = read_episode(args.episode)
     done_steps = episode.steps[-1]["index"] if episode.steps else 0
-    view = RunView(done_steps + args.max_steps)
+    view = started_view(args, done_steps + args.max_steps)
     return finish(view, api.resume(args.episode, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
                                    **run_options(args)))
 
 
 def command_replay(args) -> int:
     from agent import api
-    from agent.core.console import RunView
     from agent.core.episode import read_episode
 
     episode = read_episode(args.episode)
     regrounded = args.reground or episode.header.get("planner") == "demonstration"
-    view = RunView(len(episode.steps) if regrounded else args.max_steps)
+    view = started_view(args, len(episode.steps) if regrounded else args.max_steps)
     return finish(view, api.replay(args.episode, reground=args.reground, params=parse_pairs(args.param, "--param"),
                                    target_timeout=args.target_timeout, repair=args.repair, on_step=view.step,
                                    on_note=print_note, **run_options(args)))

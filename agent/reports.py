@@ -283,6 +283,8 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
         "model": f"{e(model)} <small>(planner {e(header.get('planner'))}, agent {e(header.get('agent_version'))}, "
                  f"started {e(header.get('started'))})</small>",
         "status": status,
+        "dry run": "nothing was performed on the screen; the steps show what would have been done"
+                   if (header.get("settings") or {}).get("dry_run") is True else "",
         "went wrong": went_wrong(episode, check),
         "steps": f"{len(steps)}" + (f" ({problems})" if problems else ""),
         "wall time": wall,

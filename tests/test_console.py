@@ -1,6 +1,8 @@
 """What the terminal shows: text from replies, episodes and errors never reaches it raw."""
 
 from agent.core.console import RunView, console, show_error
+from scenarios import gui_agent
+from test_report import field
 
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\x1b[31m[bold]red[/bold]\x9b1m"  # invented: retitle, clear, colour, markup
 
@@ -25,3 +27,30 @@ def test_the_embedded_planners_time_is_called_planning():
         with console.capture() as captured:
             view.summary("done", "", 1, "out")
         assert f"250ms {said}, 10ms on the machine" in " ".join(captured.get().split())
+
+
+def test_a_dry_run_says_so_first_and_in_its_summary():
+    with console.capture() as captured:
+        view = RunView(5, dry_run=True)
+        view.start()
+        view.summary("done", "", 1, "out")
+    lines = captured.get().splitlines()
+    assert lines[0] == "dry run: nothing is performed on the screen; the episode records what would have been done"
+    assert any(line.split() == ["dry", "run", "nothing", "was", "performed", "on", "the", "screen"] for line in lines)
+    with console.capture() as captured:
+        view = RunView(5)
+        view.start()
+        view.summary("done", "", 1, "out")
+    assert "dry run" not in captured.get()
+
+
+def test_the_command_line_and_the_report_of_a_dry_run_say_it_is_one(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    out = tmp_path / "run"
+    result = gui_agent("run", "--model", "local", "--dry-run", 'type "Ada" into Name', "--display", x_session.display,
+                       "--out", str(out), "--stop-keys", "none", env=x_session.env)
+    assert (out / "report.html").is_file(), result.stdout + result.stderr  # it ends failed: nothing shows the text
+    assert result.stdout.splitlines()[0].startswith("dry run: nothing is performed on the screen"), result.stdout
+    assert field((out / "report.html").read_text(encoding="utf-8"), "dry run").startswith("nothing was performed")
+    assert app.record()["state"]["name"] == ""  # and nothing was

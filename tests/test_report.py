@@ -474,3 +474,12 @@ def test_an_evaluated_tasks_verdict_is_read_only_from_a_plain_check_file(form_ru
         else:
             (form_run / "check.json").write_text(hostile)
         assert 'data-field="checker"' not in write_report(form_run).read_text(encoding="utf-8"), hostile
+
+
+def test_a_dry_run_says_so_in_the_summary(form_run):
+    assert 'data-field="dry run"' not in write_report(form_run).read_text(encoding="utf-8")
+    episode = form_run / "episode.jsonl"
+    episode.write_text(episode.read_text(encoding="utf-8").replace('"dry_run": false', '"dry_run": true', 1),
+                       encoding="utf-8")
+    page = write_report(form_run).read_text(encoding="utf-8")
+    assert field(page, "dry run") == "nothing was performed on the screen; the steps show what would have been done"

@@ -25,6 +25,7 @@ def escape(text) -> str:
 
 
 STATUS_STYLE = {"done": "bold green", "failed": "bold yellow", "interrupted": "bold yellow"}
+DRY_RUN = "nothing is performed on the screen; the episode records what would have been done"
 
 
 def _duration(seconds: float) -> str:
@@ -35,11 +36,18 @@ class RunView:
     """One block per step as it happens: step N of the limit, elapsed time, the explanation, the
     action and where it acted, timings; then a summary table."""
 
-    def __init__(self, step_limit: int, planned_here: bool = False):
-        """`planned_here`: the embedded planner's run, whose "model" time is its own planning."""
+    def __init__(self, step_limit: int, planned_here: bool = False, dry_run: bool = False):
+        """`planned_here`: the embedded planner's run, whose "model" time is its own planning;
+        `dry_run`: a run that performs nothing, which `start` and the summary say."""
         self.step_limit, self.started, self.planned_here = step_limit, time.monotonic(), planned_here
+        self.dry_run = dry_run
         self.model_seconds = self.machine_seconds = 0.0
         self.tokens_in = self.tokens_out = 0
+
+    def start(self) -> None:
+        """The first line, before anything of the run: a dry run says so."""
+        if self.dry_run:
+            console.print(f"[bold yellow]dry run:[/bold yellow] {DRY_RUN}")
 
     def step(self, record: dict) -> None:
         timings = record.get("timings", {})
@@ -77,6 +85,8 @@ class RunView:
         style = STATUS_STYLE.get(status, "bold red")
         table = Table(show_header=False, box=None, padding=(0, 2))
         table.add_row("status", f"[{style}]{escape(status)}[/{style}]" + (f": {escape(message)}" if message else ""))
+        if self.dry_run:
+            table.add_row("dry run", "nothing was performed on the screen")
         table.add_row("steps", str(steps))
         table.add_row("time", f"{_duration(time.monotonic() - self.started)} ({_duration(self.model_seconds)} "
                               f"{'planning' if self.planned_here else 'in the model'}, "
