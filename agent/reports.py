@@ -302,8 +302,8 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
 <dl class="summary">
 {fields}
 </dl>
-<p class="legend">Each step shows the screen around its action at full size, before and after it, and the whole
-screen (click it for full size). Rings: {legend}. {where}</p></header>"""
+<p class="legend">Each step shows the screen around its actions at full size, before and after them, and the whole
+screen (click it for full size). Rings: {legend}; numbered in order where a step did several actions. {where}</p></header>"""
 
 
 def went_wrong(episode: Episode, check: dict | None = None) -> str:
@@ -412,7 +412,8 @@ def calls(step: dict) -> str:
         items.append(item)
     if len(items) == 1:
         return f'<p class="calls" data-call="1">{items[0]}</p>'
-    return '<ol class="calls">' + "".join(f'<li data-call="{n}">{item}</li>' for n, item in enumerate(items, 1)) + "</ol>"
+    numbered = "".join(f'<li data-call="{number}">{item}</li>' for number, item in enumerate(items, 1))
+    return f'<ol class="calls">{numbered}</ol>'
 
 
 def end_card(episode: Episode, images: Images, shots: Screenshots) -> str:
@@ -618,9 +619,11 @@ def write_animation(out: Path, fps: float = 1.0) -> Path:
                 draw.line((x + dx * (r + 2), y + dy * (r + 2), x + dx * (r + 8), y + dy * (r + 8)),
                           fill=COLOURS[m.kind], width=2)
             if m.number is not None:
-                draw.text((x + r + 3, y - r - 12), str(m.number), fill=COLOURS[m.kind], stroke_width=2, stroke_fill="white")
+                draw.text((x + r + 3, y - r - 12), str(m.number), fill=COLOURS[m.kind], stroke_width=2,
+                          stroke_fill="white")
         # the caption also keeps every frame distinct: Pillow merges identical consecutive GIF frames
-        action = ", ".join((entry.get("action") or {}).get("type") or "?" for entry in performed(step)) or step.get("outcome") or "?"
+        types = [(entry.get("action") or {}).get("type") or "?" for entry in performed(step)]
+        action = ", ".join(types) or step.get("outcome") or "?"
         draw.rectangle((0, 0, 200, 20), fill="black")
         draw.text((6, 4), f"step {step.get('index')}/{len(episode.steps)}: {action}"[:32], fill="white")
         frames.append(frame)

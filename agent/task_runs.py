@@ -120,7 +120,8 @@ def keep_check(folder: Path, passed: bool, message: str) -> None:
     from agent.reports import CHECK_FILE, write_report
 
     try:
-        replace_file(folder / CHECK_FILE, json.dumps({"passed": passed, "message": message}, ensure_ascii=False).encode())
+        verdict = {"passed": passed, "message": message}
+        replace_file(folder / CHECK_FILE, json.dumps(verdict, ensure_ascii=False).encode("utf-8"))
         if (folder / "report.html").is_file():
             write_report(folder)
     except (OSError, AgentError):
