@@ -29,6 +29,15 @@ def test_the_embedded_planners_time_is_called_planning():
         assert f"250ms {said}, 10ms on the machine" in " ".join(captured.get().split())
 
 
+def test_an_action_after_which_the_screen_did_not_change_is_said_to():
+    record = {"index": 1, "call": "left_click(start_box='[1,1]')", "screen": {"point": [1, 1]}, "changed": True,
+              "timings": {}, "then": [{"call": "type(content='x')", "screen": {}, "error": None, "changed": False}]}
+    with console.capture() as captured:
+        RunView(5).step(record)
+    lines = captured.get().splitlines()
+    assert "no visible change" not in lines[0] and lines[1].endswith("then type(content='x')   no visible change")
+
+
 def test_a_dry_run_says_so_first_and_in_its_summary():
     with console.capture() as captured:
         view = RunView(5, dry_run=True)

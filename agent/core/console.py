@@ -64,11 +64,11 @@ class RunView:
                           f"[dim]{spent}[/dim]")
             return
         where = "  ".join(f"{name}=({x}, {y})" for name, (x, y) in record.get("screen", {}).items())
-        console.print(f"{head} [cyan]{escape(record['call'])}[/cyan] {where}")
+        console.print(f"{head} [cyan]{escape(record['call'])}[/cyan] {where}{unchanged(record)}")
         for then in record.get("then", []):
             where = "  ".join(f"{name}=({x}, {y})" for name, (x, y) in then["screen"].items())
             failed = f"  [red]{escape(then['error'])}[/red]" if then["error"] else ""
-            console.print(f"   then [cyan]{escape(then['call'])}[/cyan] {where}{failed}")
+            console.print(f"   then [cyan]{escape(then['call'])}[/cyan] {where}{unchanged(then)}{failed}")
         if record.get("explanation"):
             console.print(f"   {escape(record['explanation'][:300])}", style="dim")
         if record.get("snap"):
@@ -95,6 +95,11 @@ class RunView:
             table.add_row("tokens", f"{self.tokens_in} in, {self.tokens_out} out")
         table.add_row("episode", str(out))
         console.print(table)
+
+
+def unchanged(action: dict) -> str:
+    """Said after an action the screen did not change after (its `changed` is false)."""
+    return "  [yellow]no visible change[/yellow]" if action.get("changed") is False else ""
 
 
 def show_error(message: str) -> None:
