@@ -297,7 +297,8 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
         out = options.out or new_run_dir()
         return act_with_stop_keys(options, out, on_note, lambda computer, mask: replay_demonstration(
             found.path / found.file, options.display, out, params=params or {}, repair=repair_with, monitor=options.monitor,
-            target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask))
+            target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask,
+            settings={"dry_run": True} if options.dry_run else None))
     if params:
         raise AgentError("--param needs a re-grounded replay (--reground)")
     if options.dry_run:

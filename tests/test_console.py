@@ -1,5 +1,7 @@
 """What the terminal shows: text from replies, episodes and errors never reaches it raw."""
 
+from pathlib import Path
+
 from agent.core.console import RunView, console, show_error
 from scenarios import gui_agent
 from test_report import field
@@ -63,3 +65,14 @@ def test_the_command_line_and_the_report_of_a_dry_run_say_it_is_one(x_session, t
     assert result.stdout.splitlines()[0].startswith("dry run: nothing is performed on the screen"), result.stdout
     assert field((out / "report.html").read_text(encoding="utf-8"), "dry run").startswith("nothing was performed")
     assert app.record()["state"]["name"] == ""  # and nothing was
+
+
+def test_a_regrounded_replay_run_dry_says_so_in_its_report(x_session, tmp_path):
+    app = x_session.launch("form", geometry="700x560+40+30")
+    app.wait_ready()
+    out = tmp_path / "replay"
+    result = gui_agent("replay", str(Path(__file__).parent / "episodes" / "form"), "--reground", "--dry-run",
+                       "--display", x_session.display, "--out", str(out), "--stop-keys", "none", env=x_session.env)
+    assert result.stdout.splitlines()[0].startswith("dry run: nothing is performed on the screen"), result.stdout
+    assert field((out / "report.html").read_text(encoding="utf-8"), "dry run").startswith("nothing was performed")
+    assert app.record()["state"]["name"] == ""
