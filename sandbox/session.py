@@ -141,7 +141,8 @@ class XSession:
         self.env = {**os.environ, "DISPLAY": self.display, "XAUTHORITY": str(xauthority), "PYTHONPATH": pythonpath}
         if self.window_manager:
             # Its title bars are in the demo apps' screenshots: same fonts as the apps.
-            self.spawn([_require("openbox", "openbox"), "--sm-disable"], env=self.env | {"FONTCONFIG_FILE": str(FONTCONFIG)})
+            openbox_env = self.env | {"FONTCONFIG_FILE": str(FONTCONFIG)}
+            self.spawn([_require("openbox", "openbox"), "--sm-disable"], env=openbox_env)
             self._wait_for_window_manager()
         return self
 

@@ -8,7 +8,7 @@ import mss
 import pytest
 
 from sandbox.apps import look
-from sandbox.session import XSession
+from sandbox.session import SandboxError, XSession
 
 from scenarios import HEIGHT, WIDTH
 
@@ -78,3 +78,11 @@ def test_missing_fonts_are_a_one_line_error(monkeypatch, tmp_path):
     for name in look.FONT_FILES:
         (tmp_path / name).touch()
     assert look.missing_fonts() is None
+
+
+def test_a_session_without_the_fonts_refuses_to_launch_an_app_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(look, "FONT_FOLDERS", (tmp_path,))
+    session = XSession(WIDTH, HEIGHT)
+    with pytest.raises(SandboxError, match="^the demo apps need the DejaVu fonts .*apt-get install fonts-dejavu-core$"):
+        session.launch("form")
+    session.stop()

@@ -34,7 +34,8 @@ def missing_fonts() -> str | None:
     """What is missing for the apps' fonts, in one line, or None."""
     for name in FONT_FILES:
         if not any((folder / name).is_file() for folder in FONT_FOLDERS):
-            return f"the demo apps need the DejaVu fonts ({name} in {FONT_FOLDERS[0]}): apt-get install fonts-dejavu-core"
+            return (f"the demo apps need the DejaVu fonts ({name} in {FONT_FOLDERS[0]}): "
+                    "apt-get install fonts-dejavu-core")
     return None
 
 
