@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.core.errors import AgentError
+from sandbox.apps.look import FONTCONFIG, missing_fonts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APPS = ("form", "editor")
@@ -107,8 +108,8 @@ class App:
 
 
 class XSession:
-    def __init__(self, width: int = 1280, height: int = 800, window_manager: bool = True):
-        self.width, self.height, self.window_manager = width, height, window_manager
+    def __init__(self, width: int = 1280, height: int = 800, window_manager: bool = True, dpi: int = 96):
+        self.width, self.height, self.window_manager, self.dpi = width, height, window_manager, dpi
         self.display: str | None = None
         self.env: dict[str, str] = {}
         self._processes: list[subprocess.Popen] = []
@@ -125,7 +126,7 @@ class XSession:
         read_fd, write_fd = os.pipe()
         server = subprocess.Popen(
             [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x24",
-             "-dpi", "96", "-nolisten", "tcp", "-noreset", "-auth", str(xauthority)],
+             "-dpi", str(self.dpi), "-nolisten", "tcp", "-noreset", "-auth", str(xauthority)],
             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=open(self._tmp / "xvfb.log", "wb"),
             start_new_session=True, preexec_fn=_die_with_parent)
         os.close(write_fd)
@@ -139,7 +140,9 @@ class XSession:
         pythonpath = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
         self.env = {**os.environ, "DISPLAY": self.display, "XAUTHORITY": str(xauthority), "PYTHONPATH": pythonpath}
         if self.window_manager:
-            self.spawn([_require("openbox", "openbox"), "--sm-disable"])
+            # Its title bars are in the demo apps' screenshots: same fonts as the apps.
+            openbox_env = self.env | {"FONTCONFIG_FILE": str(FONTCONFIG)}
+            self.spawn([_require("openbox", "openbox"), "--sm-disable"], env=openbox_env)
             self._wait_for_window_manager()
         return self
 
@@ -165,6 +168,8 @@ class XSession:
     def launch(self, app: str, *args: str, geometry: str | None = None) -> App:
         if app not in APPS:
             raise SandboxError(f"unknown demo app {app!r}; choose from {', '.join(APPS)}")
+        if error := missing_fonts():
+            raise SandboxError(error)
         record = self._tmp / f"{app}-{len(self._processes)}.json"
         command = [sys.executable, "-m", f"sandbox.apps.{app}", "--record", str(record), *args]
         if geometry:

@@ -4,7 +4,7 @@
 
 Each scenario runs `gui-agent run` in a fresh Xvfb against the scripted loopback endpoint; the
 episode the agent writes is kept as it is, beside `outcome.json` (the app-level effects the
-replay tests must reproduce).
+replay tests must reproduce); the run's report.html is left out.
 """
 
 import json
@@ -30,7 +30,7 @@ def regenerate(name: str) -> None:
             raise SystemExit(f"{name}: the run failed ({run.result.returncode}): {run.endpoint.errors}\n"
                              f"{run.result.stdout}{run.result.stderr}")
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(Path(tmp) / "run", target)
+        shutil.copytree(Path(tmp) / "run", target, ignore=shutil.ignore_patterns("report.html", "report-thumbs"))
     (target / "outcome.json").write_text(json.dumps(run.outcome, ensure_ascii=False, indent=1) + "\n")
     print(f"{name}: {target} ({len(list(target.glob('*.png')))} screenshots) -> {run.outcome}")
 

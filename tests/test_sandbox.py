@@ -5,41 +5,82 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+
+import pytest
 
 from scenarios import gui_agent
 
-SANDBOX_PROCESSES = ("Xvfb", "openbox", "sandbox.apps")
+SANDBOX_PROCESSES = (b"Xvfb", b"openbox", b"sandbox.apps")
 
 
-def sandbox_processes() -> set[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return {int(line.split(None, 1)[0]) for line in out.splitlines()
-            if any(name in line for name in SANDBOX_PROCESSES) and "pytest" not in line}
+def marked_env(env: dict) -> tuple[dict, str]:
+    """env with a mark of its own, which every process of the sandbox started with it inherits."""
+    mark = f"GUI_AGENT_TEST_MARK={uuid.uuid4().hex}"
+    return env | dict([mark.split("=")]), mark
+
+
+def sandbox_processes(mark: str) -> set[int]:
+    """The Xvfb, openbox and demo apps started with this mark: not those of other sandboxes on the machine."""
+    pids = set()
+    for process in Path("/proc").iterdir():
+        try:
+            cmdline, environ = (process / "cmdline").read_bytes(), (process / "environ").read_bytes()
+        except OSError:  # not a process, or one that has just ended
+            continue
+        if mark.encode() in environ.split(b"\0") and any(name in cmdline for name in SANDBOX_PROCESSES):
+            pids.add(int(process.name))
+    return pids
+
+
+def wait_until_gone(mark: str) -> set[int]:
+    deadline = time.monotonic() + 5
+    while sandbox_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return sandbox_processes(mark)
+
+
+@pytest.fixture
+def start_sandbox():
+    """Starts `gui-agent sandbox --apps APP` with a mark of its own; kills it after the test if it still runs,
+    and its processes die with it."""
+    started = []
+
+    def start(app: str) -> tuple[subprocess.Popen, str]:
+        env, mark = marked_env(dict(os.environ))
+        started.append(subprocess.Popen([sys.executable, "-m", "agent", "sandbox", "--apps", app],
+                                        stdout=subprocess.PIPE, text=True, env=env))
+        return started[-1], mark
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_a_command_runs_inside_the_sandbox_and_everything_is_torn_down():
-    before = sandbox_processes()
+    env, mark = marked_env(os.environ | {"DISPLAY": ""})
     probe = "import mss, os; m = mss.MSS().monitors[1]; print(os.environ['DISPLAY'], m['width'], m['height'])"
     result = gui_agent("sandbox", "--size", "1024x768", "--apps", "form,editor", "--", sys.executable, "-c", probe,
-                       env=os.environ | {"DISPLAY": ""})
+                       env=env)
     assert result.returncode == 0, result.stderr
     assert "sandbox ready on DISPLAY=:" in result.stdout and "form (record" in result.stdout
     probe_line = next(line for line in result.stdout.splitlines() if line.startswith(":"))
     assert probe_line.split()[1:] == ["1024", "768"]
     assert "form ended with state {" in result.stdout
-    assert sandbox_processes() <= before
+    assert not sandbox_processes(mark)
 
 
-def test_the_interactive_sandbox_prints_what_connects_and_stops_on_sigterm_with_no_process_left(tmp_path):
-    before = sandbox_processes()
-    process = subprocess.Popen([sys.executable, "-m", "agent", "sandbox", "--apps", "editor"], stdout=subprocess.PIPE,
-                               text=True)
+def test_the_interactive_sandbox_prints_what_connects_and_stops_on_sigterm_with_no_process_left(start_sandbox,
+                                                                                                  tmp_path):
+    process, mark = start_sandbox("editor")
     assert "sandbox ready" in process.stdout.readline()
     export = process.stdout.readline().split("export ", 1)[1].split()
     files = process.stdout.readline().split("files the apps save go to ", 1)[1].split()[0]
-    assert len(sandbox_processes() - before) == 3  # Xvfb, openbox, the editor
-    editor = next(pid for pid in sandbox_processes() - before
+    assert len(sandbox_processes(mark)) == 3  # Xvfb, openbox, the editor
+    editor = next(pid for pid in sandbox_processes(mark)
                   if b"sandbox.apps.editor" in Path(f"/proc/{pid}/cmdline").read_bytes())
     assert os.readlink(f"/proc/{editor}/cwd") == files  # its Save As writes there, not into the caller's folder
 
@@ -51,10 +92,7 @@ def test_the_interactive_sandbox_prints_what_connects_and_stops_on_sigterm_with_
     assert subprocess.run(["xprop", "-root"], env=display_only, capture_output=True).returncode != 0
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
-    deadline = time.monotonic() + 5
-    while sandbox_processes() - before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert sandbox_processes() <= before
+    assert not wait_until_gone(mark)
 
 
 def test_a_bad_size_is_a_one_line_error():
@@ -70,16 +108,11 @@ def test_run_without_a_display_is_a_one_line_error():
                                      "(start one with `gui-agent sandbox`)")
 
 
-def test_a_sandbox_killed_with_sigkill_leaves_no_process_behind():
+def test_a_sandbox_killed_with_sigkill_leaves_no_process_behind(start_sandbox):
     """Nothing can clean up after SIGKILL: the children die with their parent (PR_SET_PDEATHSIG)."""
-    before = sandbox_processes()
-    process = subprocess.Popen([sys.executable, "-m", "agent", "sandbox", "--apps", "form"], stdout=subprocess.PIPE,
-                               text=True)
+    process, mark = start_sandbox("form")
     assert "sandbox ready" in process.stdout.readline()
-    assert len(sandbox_processes() - before) == 3  # Xvfb, openbox, the form
+    assert len(sandbox_processes(mark)) == 3  # Xvfb, openbox, the form
     process.send_signal(signal.SIGKILL)
     process.wait()
-    deadline = time.monotonic() + 5
-    while sandbox_processes() - before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert sandbox_processes() <= before
+    assert not wait_until_gone(mark)

@@ -8,6 +8,7 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
+from sandbox.apps.look import demo_root
 from sandbox.apps.record import Recorder, scroll_per_notch
 
 APP_TITLE = "Demo Editor"
@@ -299,9 +300,7 @@ def main():
     parser.add_argument("--geometry", help="Tk geometry, e.g. 640x480+100+80")
     args = parser.parse_args()
 
-    root = tk.Tk()
-    if args.geometry:
-        root.geometry(args.geometry)
+    root = demo_root(args.geometry)
     recorder = Recorder(args.record, "editor", root)
     DemoEditor(root, recorder, args.dir, args.open_path)
     recorder.mark_ready_when_mapped()

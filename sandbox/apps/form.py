@@ -10,6 +10,7 @@ import argparse
 import tkinter as tk
 from tkinter import ttk
 
+from sandbox.apps.look import demo_root
 from sandbox.apps.record import Recorder, scroll_per_notch
 
 COUNTRIES = [
@@ -237,9 +238,7 @@ def main():
     parser.add_argument("--redesigned", action="store_true", help="the next release: Submit is Send, at the left")
     args = parser.parse_args()
 
-    root = tk.Tk()
-    if args.geometry:
-        root.geometry(args.geometry)
+    root = demo_root(args.geometry)
     recorder = Recorder(args.record, "form", root)
     DemoForm(root, recorder, args.redesigned)
     recorder.mark_ready_when_mapped()
