@@ -1,6 +1,7 @@
 """The embedded planner's decisions on drawn frames, with no display: what one clause becomes,
 what it refuses, and how it grounds popups, misspellings and scrolls."""
 
+import time
 from pathlib import Path
 
 import cv2
@@ -305,3 +306,46 @@ def test_a_context_menu_of_the_demo_editor_is_grounded():
     assert planner.popups == [(211, 133, 309, 200)]
     x, y = screen_points(decision, after)[0]
     assert isinstance(decision.action, a.Click) and 211 <= x < 309 and 178 <= y < 200  # on 'Paste', the last item
+
+
+BUTTON, BUTTON_LABEL = (400, 300, 480, 330), (420, 305, 460, 325)
+
+
+def button_image(ink: int) -> np.ndarray:
+    image = bordered(canvas(240), BUTTON, fill=245)
+    cv2.putText(image, "Save", (BUTTON_LABEL[0], BUTTON_LABEL[3] - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (ink,) * 3, 1)
+    return image
+
+
+def test_a_greyed_out_button_is_waited_for_then_reported_not_clicked():
+    planner = LocalPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=0.1)
+    assert calls(planner.decide("", frame(button_image(ink=150)))) == ["WAIT"]
+    time.sleep(0.2)
+    failed = planner.decide("", frame(button_image(ink=150)))
+    assert isinstance(failed.action, a.Fail)
+    assert failed.explanation == "'Save' still looks disabled (greyed out) after 0.1 s; it was not clicked."
+
+
+def test_a_button_enabled_while_waited_for_is_clicked():
+    planner = LocalPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=60)
+    assert calls(planner.decide("", frame(button_image(ink=150)))) == ["WAIT"]
+    assert calls(planner.decide("", frame(button_image(ink=20)))) == ["left_click"]
+
+
+@pytest.mark.parametrize("typed, read, partly, same", [
+    ("final.txt", "final.txt", False, True), ("final.txt", "final.txt.txt", False, False),
+    ("Ada Lovelace", "Ada Lovelacel", False, True),  # a text cursor after the text read as one more letter
+    ("ünïcode.txt", "unicode.txt", False, True), ("125+375", "12537", False, False),
+    ("ada@example.com", "ada@example.corn", False, True),
+    ("a long address that runs on", "ddress that runs on", True, True), ("a long address", "ddress", False, False),
+])
+def test_a_field_reads_as_the_typed_text_up_to_what_ocr_confuses(typed, read, partly, same):
+    assert g.reads_as(typed, read, partly) is same
+
+
+def test_a_list_row_with_a_background_of_its_own_looks_selected():
+    image = list_image(1)
+    row = (LIST[0] + 2, 111, LIST[2] - 2, 130)
+    assert not g.row_looks_selected(image, LIST, row)
+    image[row[1]:row[3], row[0]:row[2]] = (200, 120, 60)
+    assert g.row_looks_selected(image, LIST, row)

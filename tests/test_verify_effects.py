@@ -23,6 +23,17 @@ name.trace_add("write", lambda *_: root.after(1500, lambda: save.state(["!disabl
 root.mainloop()
 """
 
+# A field that takes at most 4 characters, as a code or PIN field does: the rest of what is typed is lost.
+SHORT_FIELD = """
+import tkinter as tk
+from tkinter import ttk
+root = tk.Tk(); root.title("Short Field"); root.geometry("420x100+100+100")
+ttk.Label(root, text="Code").grid(row=0, column=0, padx=10, pady=30)
+fits = root.register(lambda text: len(text) <= 4)
+ttk.Entry(root, width=30, validate="key", validatecommand=(fits, "%P")).grid(row=0, column=1)
+root.mainloop()
+"""
+
 
 def run_local(session, instruction: str, out, *options: str):
     result = gui_agent("run", instruction, "--model", "local", "--display", session.display, "--out", str(out),
@@ -77,6 +88,15 @@ def test_a_rename_whose_base_name_is_preselected_replaces_the_whole_name(x_sessi
                                 tmp_path / "run")
     assert episode.end["status"] == "done", result.stdout + result.stderr
     assert wait_for_file(folder / "final.txt") and not (folder / "final.txt.txt").exists()
+
+
+def test_text_a_field_did_not_take_whole_is_typed_once_more_then_the_run_fails(x_session, tmp_path):
+    x_session.spawn([sys.executable, "-c", SHORT_FIELD])
+    real_apps.wait_for_window(x_session, "Short Field")
+    result, episode = run_local(x_session, 'type "ABCDEFGH" into Code', tmp_path / "run")
+    assert episode.end["status"] == "failed", result.stdout + result.stderr
+    assert episode.end["message"] == "'type \"ABCDEFGH\" into Code' did not take effect: the field shows 'ABCD'."
+    assert [s["call"].split("(")[0] for s in episode.steps] == ["left_click", "WAIT", "left_click", "WAIT", "FAIL"]
 
 
 def test_a_click_that_changes_nothing_is_tried_once_more_then_the_run_fails(x_session, tmp_path):
