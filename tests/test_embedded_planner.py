@@ -15,7 +15,7 @@ from agent.core.ocr import OCR, KnownLines, TextBox
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.planners import grounding as g
-from agent.planners.embedded import LocalPlanner
+from agent.planners.embedded import LocalPlanner, reading_order
 from agent.planners.glm import interpret
 
 WIDTH, HEIGHT = 1000, 700
@@ -349,3 +349,9 @@ def test_a_list_row_with_a_background_of_its_own_looks_selected():
     assert not g.row_looks_selected(image, LIST, row)
     image[row[1]:row[3], row[0]:row[2]] = (200, 120, 60)
     assert g.row_looks_selected(image, LIST, row)
+
+
+def test_the_words_of_a_field_read_back_are_put_in_reading_order():
+    words = [TextBox("Hopper", 0.9, (170, 41, 220, 57)), TextBox("Grace", 0.9, (122, 42, 165, 58)),
+             TextBox("next line", 0.9, (122, 62, 190, 78))]
+    assert [t.text for t in reading_order(words)] == ["Grace", "Hopper", "next line"]

@@ -65,6 +65,17 @@ def safe_to_redo(clause: ins.Clause) -> bool:
     return not isinstance(clause, ins.Press) and not (isinstance(clause, ins.TypeInto) and not clause.field)
 
 
+def reading_order(texts: list[TextBox]) -> list[TextBox]:
+    """Texts row by row, left to right: the words of one line may be detected a pixel higher or lower."""
+    rows: list[list[TextBox]] = []
+    for text in sorted(texts, key=lambda t: t.centre[1]):
+        if rows and text.centre[1] - rows[-1][0].centre[1] <= (rows[-1][0].box[3] - rows[-1][0].box[1]) / 2:
+            rows[-1].append(text)
+        else:
+            rows.append([text])
+    return [text for row in rows for text in sorted(row, key=lambda t: t.box[0])]
+
+
 def moved(before: np.ndarray, after: np.ndarray) -> bool:
     return before.shape == after.shape and int(np.any(before != after, axis=2).sum()) >= MOVED
 
@@ -285,7 +296,7 @@ class LocalPlanner:
         lines = self.scene().lines
         lines.detect_rectangle(box)
         texts = lines.read([line for line in lines.boxes if centre_in(line, box)])
-        return " ".join(t.text for t in texts) or None
+        return " ".join(t.text for t in reading_order(texts)) or None
 
     def _press(self, clause: ins.Press):
         yield f"Press {clause.keys}.", [a.Key(keys=clause.keys)]
