@@ -355,3 +355,26 @@ def test_the_words_of_a_field_read_back_are_put_in_reading_order():
     words = [TextBox("Hopper", 0.9, (170, 41, 220, 57)), TextBox("Grace", 0.9, (122, 42, 165, 58)),
              TextBox("next line", 0.9, (122, 62, 190, 78))]
     assert [t.text for t in reading_order(words)] == ["Grace", "Hopper", "next line"]
+
+
+CHECK_BOX, CHECK_LABEL = (100, 200, 114, 214), ("Subscribe", (120, 199, 200, 215))
+
+
+def check_box_image(ticked: bool) -> np.ndarray:
+    image = bordered(canvas(), CHECK_BOX)
+    if ticked:
+        cv2.line(image, (103, 207), (107, 211), (0, 0, 0), 2)
+        cv2.line(image, (107, 211), (112, 202), (0, 0, 0), 2)
+    return image
+
+
+def test_a_tick_that_does_not_show_is_clicked_once_more_then_the_run_fails():
+    planner = LocalPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
+    unticked = frame(check_box_image(ticked=False))
+    assert [calls(planner.decide("", unticked)) for _ in range(4)] == [["left_click"], ["WAIT"], ["left_click"],
+                                                                       ["WAIT"]]
+    failed = planner.decide("", unticked)
+    assert failed.explanation == "'tick Subscribe' did not take effect: its check box still shows unticked."
+    ticking = LocalPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
+    ticking.decide("", unticked)
+    assert isinstance(ticking.decide("", frame(check_box_image(ticked=True))).action, a.Done)

@@ -181,7 +181,7 @@ class LocalPlanner:
             check = yield from handlers[type(clause)](clause)
             if check is None or (instead := check()) is None:
                 return
-            yield f"What {clause.said!r} does does not show yet; look again.", [a.Wait(seconds=LOOK_AGAIN)]
+            yield f"The effect of {clause.said!r} does not show yet; look again.", [a.Wait(seconds=LOOK_AGAIN)]
             if (instead := check()) is None:
                 return
         yield f"{clause.said!r} did not take effect: {instead}.", [a.Fail()]
@@ -236,13 +236,13 @@ class LocalPlanner:
             verb = "Tick" if clause.on else "Untick"
             yield (f"{verb} {clause.target!r}.",
                    [a.Click(point=self.model_point(box_centre(box)), element_info=f"{clause.target} check box")])
-        shown = "ticked" if not clause.on else "not ticked"
-        return lambda: None if g.is_ticked(self.frame.pixels, box) == clause.on else f"its check box shows {shown}"
+        instead = f"its check box still shows {'unticked' if clause.on else 'ticked'}"
+        return lambda: None if g.is_ticked(self.frame.pixels, box) == clause.on else instead
 
     def _type(self, clause: ins.TypeInto):
         typing = a.TypeText(content=clause.text)
-        before = self.frame
         if not clause.field:
+            before = self.frame
             yield f"Type {clause.text!r}.", [typing]
             if "{{" in clause.text or not clause.text.strip():
                 return None  # a secret is often typed where nothing shows; a space may move a cursor alone
