@@ -378,3 +378,11 @@ def test_a_tick_that_does_not_show_is_clicked_once_more_then_the_run_fails():
     ticking = LocalPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
     ticking.decide("", unticked)
     assert isinstance(ticking.decide("", frame(check_box_image(ticked=True))).action, a.Done)
+
+
+def test_a_click_changed_the_screen_unless_only_a_text_cursor_blinked_away_from_it():
+    before = form_image()
+    caret_elsewhere = field_showing(caret=True)  # at the field's left end
+    assert not g.changed_by_click(before, caret_elsewhere, (600, 400))
+    assert g.changed_by_click(before, caret_elsewhere, (FIELD[0] + 20, FIELD[1] + 10))  # the cursor the click placed
+    assert g.changed_by_click(before, field_showing("Ada"), (600, 400))

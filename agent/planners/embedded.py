@@ -22,7 +22,6 @@ WAIT_STEP = 1.0  # seconds between looks at a button that looks disabled
 LIST_SCROLLS = 12
 AMBIGUOUS = 0.05  # a misspelt target scoring within this of two different texts names neither
 AFTER_TEXT = 6  # pixels right of a field's text where a click puts the text cursor at its end
-CURSOR_WIDTH = 3
 MOVED = 200  # a scroll moved something when this many pixels of its area changed (a blinking caret changes ~30)
 
 
@@ -197,21 +196,27 @@ class LocalPlanner:
             raise self.not_found(target)
         return match
 
-    def _changed_since(self, before: Frame) -> Check:
-        """Anything drawn counts, a text cursor moved by a click into text too (it blinks: see `_carry_out`)."""
-        return lambda: None if not self.frame.same_as(before) else "nothing changed on the screen"
+    def _changed_since(self, before: Frame, point: tuple[float, float] | None = None) -> Check:
+        """Anything drawn counts but a text cursor blinking away from the `point` clicked; the one a
+        click into text placed counts (it blinks too: see `_carry_out`)."""
+        def check() -> str | None:
+            after = self.frame.pixels
+            changed = (g.changed_by_click(before.pixels, after, point) if point else not self.frame.same_as(before))
+            return None if changed else "nothing changed on the screen"
+        return check
 
     def _click(self, clause: ins.ClickOn):
         match = yield from self._locate(clause.target)
         match = yield from self._until_enabled(clause.target, match)
-        point = self.model_point(self.click_point(match))
+        on_image = self.click_point(match)
+        point = self.model_point(on_image)
         verb = {(1, "left"): "Click", (2, "left"): "Double-click", (1, "right"): "Right-click"}[
             (clause.count, clause.button)]
         action = (a.DoubleClick(point=point, element_info=clause.target) if clause.count == 2 else
                   a.Click(point=point, button=clause.button, element_info=clause.target))
         before = self.frame
         yield f"{verb} {clause.target!r}.", [action]
-        return self._changed_since(before)
+        return self._changed_since(before, on_image)
 
     def _until_enabled(self, target: str, match: g.Match):
         """The target once its button no longer looks disabled (greyed out), looked at every WAIT_STEP
@@ -280,7 +285,7 @@ class LocalPlanner:
         if "\n" in text or "\t" in text or not g.has_border(pixels, box):
             return None  # a newline or tab may send the form or leave the field; a field gone left with its dialog
         shown = g.shown_in_field(pixels, box)
-        if shown is None or shown[1] - shown[0] <= CURSOR_WIDTH:
+        if shown is None or shown[1] - shown[0] <= g.CURSOR_WIDTH:
             return None if not text.strip() else "the field still shows nothing"
         x0, y0, x1, y1 = box
         read = self._read_field(box)

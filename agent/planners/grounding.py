@@ -398,6 +398,21 @@ def looks_greyed(image: np.ndarray, text: Box) -> bool:
     return gray.size > 0 and float(np.median(gray)) >= 200 and int(gray.min()) >= GREYED
 
 
+CURSOR_WIDTH = 3  # a blinking text cursor changes at most this many columns of pixels
+NEAR_CLICK = 40  # pixels around a click where a text cursor it placed shows
+
+
+def changed_by_click(before: np.ndarray, after: np.ndarray, point: tuple[float, float]) -> bool:
+    """Whether the screen changed after a click: more than a text cursor blinking elsewhere would change,
+    or anything near the click (the text cursor it placed)."""
+    if before.shape != after.shape:
+        return True
+    changed = np.any(before[:, :, :3] != after[:, :, :3], axis=2)
+    x, y = int(point[0]), int(point[1])
+    near = changed[max(0, y - NEAR_CLICK):y + NEAR_CLICK, max(0, x - NEAR_CLICK):x + NEAR_CLICK]
+    return int(changed.any(axis=0).sum()) > CURSOR_WIDTH or bool(near.any())
+
+
 def _commonest_colour(pixels: np.ndarray) -> int:
     packed = pixels[..., 0].astype(np.int32) << 16 | pixels[..., 1].astype(np.int32) << 8 | pixels[..., 2]
     values, counts = np.unique(packed, return_counts=True)
