@@ -228,8 +228,8 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
         if options.model is None:
             on_note("no model endpoint or key configured: using the embedded planner (--model local); "
                     "pass --base-url or --api-key for GLM-4.5V")
-        return drive(task, LocalPlanner(task, target_timeout=target_timeout), {"model": "local"}, options, computer=computer, screen=screen,
-                     on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
+        return drive(task, LocalPlanner(task, target_timeout=target_timeout), {"model": "local"}, options,
+                     computer=computer, screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
     config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
         if options.skills else None
