@@ -214,9 +214,10 @@ def model_planner(config: GLMConfig, protocol: str, tool_choice: str, skills: li
 def run(task: str, *, planner: Planner | None = None, computer: Computer | None = None, screen: Screen | None = None,
         on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
         ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
-        **options) -> RunResult:
+        target_timeout: float = TARGET_TIMEOUT, **options) -> RunResult:
     """Carry out `task` on the display: with GLM-4.5V at `base_url`, the embedded planner
-    (`model="local"`, or no endpoint or key configured), or `planner` when given."""
+    (`model="local"`, or no endpoint or key configured; it waits up to `target_timeout` seconds for a
+    target to appear or a button to look enabled), or `planner` when given."""
     options = options_of(options)
     keep_secret(options)
     secrets_of(options)  # a bad secret name is reported before anything starts
@@ -227,8 +228,8 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
         if options.model is None:
             on_note("no model endpoint or key configured: using the embedded planner (--model local); "
                     "pass --base-url or --api-key for GLM-4.5V")
-        return drive(task, LocalPlanner(task), {"model": "local"}, options, computer=computer, screen=screen,
-                     on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
+        return drive(task, LocalPlanner(task, target_timeout=target_timeout), {"model": "local"}, options,
+                     computer=computer, screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
     config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
         if options.skills else None

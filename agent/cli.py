@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
     run.add_argument("--no-snap", dest="snap", action="store_false",
                      help="do not move a model's click onto the on-screen text its element_info names")
+    run.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
+                     help="with the embedded planner: seconds to wait for a target to appear or a button to look "
+                          f"enabled (default: {TARGET_TIMEOUT:g})")
     add_run_options(run)
     run.set_defaults(command=command_run)
 
@@ -385,7 +388,7 @@ def command_run(args) -> int:
 
     view = started_view(args, args.max_steps, planned_here=args.model == "local")
     return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
-                                **run_options(args)))
+                                target_timeout=args.target_timeout, **run_options(args)))
 
 
 def command_resume(args) -> int:

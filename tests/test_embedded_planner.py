@@ -1,6 +1,7 @@
 """The embedded planner's decisions on drawn frames, with no display: what one clause becomes,
 what it refuses, and how it grounds popups, misspellings and scrolls."""
 
+import time
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,7 @@ from agent.core.ocr import OCR, KnownLines, TextBox
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.planners import grounding as g
-from agent.planners.embedded import LocalPlanner
+from agent.planners.embedded import LocalPlanner, reading_order
 from agent.planners.glm import interpret
 
 WIDTH, HEIGHT = 1000, 700
@@ -102,20 +103,45 @@ def test_a_field_whose_content_is_not_plainly_known_is_cleared_before_typing(ima
     assert isinstance(decision.actions[-1], a.TypeText)
 
 
+def calls(decision) -> list[str]:
+    return [action.call().split("(")[0] for action in decision.actions]
+
+
 @pytest.mark.parametrize("after", [form_image(), field_showing(caret=True)])
-def test_typing_that_left_the_field_empty_is_an_error_not_done(after):
+def test_typing_that_left_the_field_empty_is_looked_at_again_typed_again_then_failed_not_done(after):
+    planner = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS))
+    assert calls(planner.decide("", frame(form_image()))) == ["left_click", "type"]
+    assert calls(planner.decide("", frame(after))) == ["WAIT"]  # the app may draw late: a fresh look
+    assert calls(planner.decide("", frame(after)))[-1] == "type"  # typed again: into a named field, that is safe
+    assert calls(planner.decide("", frame(after))) == ["WAIT"]
+    failed = planner.decide("", frame(after))
+    assert isinstance(failed.action, a.Fail)
+    assert failed.explanation == "'type \"Ada\" into Name' did not take effect: the field still shows nothing."
+
+
+def test_an_effect_that_shows_on_the_second_look_is_taken():
     planner = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS))
     planner.decide("", frame(form_image()))
-    with pytest.raises(GroundingError, match="typed 'Ada' into 'Name', but the field still shows nothing"):
-        planner.decide("", frame(after))
+    assert calls(planner.decide("", frame(form_image()))) == ["WAIT"]
+    assert isinstance(planner.decide("", frame(field_showing("Ada"))).action, a.Done)
 
 
-@pytest.mark.parametrize("text", ["{{PASSWORD}}", "x", "line one\nline two"])
-def test_what_may_not_show_as_typed_is_not_checked(text):
-    """A secret is covered on screen, a letter may be as thin as a text cursor, a newline may send the form."""
-    planner = LocalPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
+def test_what_may_not_show_as_typed_is_not_checked():
+    """A newline may send the form or leave the field."""
+    planner = LocalPlanner('type "line one\nline two" into Name', ScriptedOCR(*FORM_TEXTS))
     planner.decide("", frame(form_image()))
     assert isinstance(planner.decide("", frame(form_image())).action, a.Done)
+
+
+@pytest.mark.parametrize("text", ["{{PASSWORD}}", "x"])
+def test_what_is_not_read_back_must_at_least_change_the_field(text):
+    """A secret is covered on screen (a password field shows dots), a letter may be as thin as a text cursor."""
+    planner = LocalPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
+    planner.decide("", frame(form_image()))
+    assert isinstance(planner.decide("", frame(field_showing("*****"))).action, a.Done)
+    unchanged = LocalPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
+    unchanged.decide("", frame(field_showing("old")))
+    assert calls(unchanged.decide("", frame(field_showing("old")))) == ["WAIT"]
 
 
 @pytest.mark.parametrize("target, meant", [("Name", "Name"), ("nmae", "Name"), ("Nme", "Name"), ("Emial", "Email"),
@@ -280,3 +306,83 @@ def test_a_context_menu_of_the_demo_editor_is_grounded():
     assert planner.popups == [(211, 133, 309, 200)]
     x, y = screen_points(decision, after)[0]
     assert isinstance(decision.action, a.Click) and 211 <= x < 309 and 178 <= y < 200  # on 'Paste', the last item
+
+
+BUTTON, BUTTON_LABEL = (400, 300, 480, 330), (420, 305, 460, 325)
+
+
+def button_image(ink: int) -> np.ndarray:
+    image = bordered(canvas(240), BUTTON, fill=245)
+    cv2.putText(image, "Save", (BUTTON_LABEL[0], BUTTON_LABEL[3] - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (ink,) * 3, 1)
+    return image
+
+
+def test_a_greyed_out_button_is_waited_for_then_reported_not_clicked():
+    planner = LocalPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=0.1)
+    assert calls(planner.decide("", frame(button_image(ink=150)))) == ["WAIT"]
+    time.sleep(0.2)
+    failed = planner.decide("", frame(button_image(ink=150)))
+    assert isinstance(failed.action, a.Fail)
+    assert failed.explanation == "'Save' still looks disabled (greyed out) after 0.1 s; it was not clicked."
+
+
+def test_a_button_enabled_while_waited_for_is_clicked():
+    planner = LocalPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=60)
+    assert calls(planner.decide("", frame(button_image(ink=150)))) == ["WAIT"]
+    assert calls(planner.decide("", frame(button_image(ink=20)))) == ["left_click"]
+
+
+@pytest.mark.parametrize("typed, read, partly, same", [
+    ("final.txt", "final.txt", False, True), ("final.txt", "final.txt.txt", False, False),
+    ("Ada Lovelace", "Ada Lovelacel", False, True),  # a text cursor after the text read as one more letter
+    ("ünïcode.txt", "unicode.txt", False, True), ("125+375", "12537", False, False),
+    ("ada@example.com", "ada@example.corn", False, True),
+    ("a long address that runs on", "ddress that runs on", True, True), ("a long address", "ddress", False, False),
+])
+def test_a_field_reads_as_the_typed_text_up_to_what_ocr_confuses(typed, read, partly, same):
+    assert g.reads_as(typed, read, partly) is same
+
+
+def test_a_list_row_with_a_background_of_its_own_looks_selected():
+    image = list_image(1)
+    row = (LIST[0] + 2, 111, LIST[2] - 2, 130)
+    assert not g.row_looks_selected(image, LIST, row)
+    image[row[1]:row[3], row[0]:row[2]] = (200, 120, 60)
+    assert g.row_looks_selected(image, LIST, row)
+
+
+def test_the_words_of_a_field_read_back_are_put_in_reading_order():
+    words = [TextBox("Hopper", 0.9, (170, 41, 220, 57)), TextBox("Grace", 0.9, (122, 42, 165, 58)),
+             TextBox("next line", 0.9, (122, 62, 190, 78))]
+    assert [t.text for t in reading_order(words)] == ["Grace", "Hopper", "next line"]
+
+
+CHECK_BOX, CHECK_LABEL = (100, 200, 114, 214), ("Subscribe", (120, 199, 200, 215))
+
+
+def check_box_image(ticked: bool) -> np.ndarray:
+    image = bordered(canvas(), CHECK_BOX)
+    if ticked:
+        cv2.line(image, (103, 207), (107, 211), (0, 0, 0), 2)
+        cv2.line(image, (107, 211), (112, 202), (0, 0, 0), 2)
+    return image
+
+
+def test_a_tick_that_does_not_show_is_clicked_once_more_then_the_run_fails():
+    planner = LocalPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
+    unticked = frame(check_box_image(ticked=False))
+    assert [calls(planner.decide("", unticked)) for _ in range(4)] == [["left_click"], ["WAIT"], ["left_click"],
+                                                                       ["WAIT"]]
+    failed = planner.decide("", unticked)
+    assert failed.explanation == "'tick Subscribe' did not take effect: its check box still shows unticked."
+    ticking = LocalPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
+    ticking.decide("", unticked)
+    assert isinstance(ticking.decide("", frame(check_box_image(ticked=True))).action, a.Done)
+
+
+def test_a_click_changed_the_screen_unless_only_a_text_cursor_blinked_away_from_it():
+    before = form_image()
+    caret_elsewhere = field_showing(caret=True)  # at the field's left end
+    assert not g.changed_by_click(before, caret_elsewhere, (600, 400))
+    assert g.changed_by_click(before, caret_elsewhere, (FIELD[0] + 20, FIELD[1] + 10))  # the cursor the click placed
+    assert g.changed_by_click(before, field_showing("Ada"), (600, 400))

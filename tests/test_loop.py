@@ -17,7 +17,7 @@ from agent.core.planner import Reply
 from agent.planners.glm import GLMConfig, GLMPlanner, interpret
 from agent.planners.replay import ReplayPlanner
 from endpoint import ScriptedEndpoint
-from fakes import FakeScreen
+from fakes import FakeScreen, synthetic_frame
 
 KEY = "test-secret-key-abcdef"
 
@@ -323,3 +323,31 @@ def test_a_time_limit_reached_while_typing_ends_the_run_time_limit(tmp_path):
                   FakeScreen(1366, 768), EpisodeWriter(tmp_path / "run"), limits=Limits(seconds=60))
     assert agent.run() == ("time_limit", "the time limit ran out while typing")
     assert read_episode(tmp_path / "run").steps[0]["cut"] == "during"
+
+
+class ScreenChangedByClicks(FakeScreen):
+    """Draws something new after a click, nothing after any other action."""
+
+    def __init__(self, computer: RecordingComputer):
+        super().__init__(1366, 768)
+        self.computer = computer
+
+    def capture(self):
+        return synthetic_frame(1366, 768, shade=sum(call[0] == "click" for call in self.computer.calls))
+
+
+def test_each_performed_action_says_whether_the_screen_changed_after_it(tmp_path):
+    computer = RecordingComputer(Monitor(0, 0, 1366, 768))
+    with ScriptedEndpoint(["Click, then a key. left_click(start_box='[500,500]')\nkey(keys='shift')",
+                           "Key. key(keys='shift')", "DONE()"]) as endpoint:
+        planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key=KEY, max_retries=0, timeout=10))
+        Agent("Press OK", planner, computer, ScreenChangedByClicks(computer), EpisodeWriter(tmp_path / "run")).run()
+    first, second, done = read_episode(tmp_path / "run").steps
+    assert first["changed"] is True and [then["changed"] for then in first["then"]] == [False]
+    assert second["changed"] is False and "changed" not in done  # no settle after DONE()
+
+
+def test_a_failed_run_ends_with_the_reason_it_gave(tmp_path):
+    status, message, *_ = run(tmp_path, ["The Save button stays greyed out. FAIL()"])
+    assert status == "failed" and message == "The Save button stays greyed out."
+    assert read_episode(tmp_path / "run").end["message"] == message

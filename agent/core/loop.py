@@ -183,19 +183,20 @@ class Agent:
             outcome, error = self._act(action, before, to_screen)
             self.clock.lap("act")
             decision.outcomes.append(error or "ok")
-            settled = None
+            seen = {"settled": None}  # and, where it settled, whether the screen changed
             if not action.ends_run and outcome != "refused":
-                self.frame, settled = self.screen.settle(before, timeout=self.settle_timeout)
+                self.frame, seen["settled"] = self.screen.settle(before, timeout=self.settle_timeout)
+                seen["changed"] = not self.frame.same_as(before)
                 self.clock.lap("settle")
             done, self.acting = self.acting, None
             del done["cut"]
-            self.performed.append({"outcome": outcome, "error": error, "settled": settled, **done})
+            self.performed.append({"outcome": outcome, "error": error, **seen, **done})
             if outcome != "ok" or action.ends_run:
                 break
         self.clock.hand_over(self.frame)
         self._record(record, **self._actions_fields(self.performed))
         if action.ends_run:
-            raise RunEnded("done" if isinstance(action, Done) else "failed")
+            raise RunEnded("done") if isinstance(action, Done) else RunEnded("failed", decision.explanation)
 
     def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None]:
         """Perform the action unless it is refused or repeats without effect: outcome and error.

@@ -4,22 +4,24 @@ episodes look and replay the same."""
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from agent.core import actions as a
+from agent.core.defaults import TARGET_TIMEOUT
 from agent.core.errors import GroundingError
-from agent.core.ocr import OCR, Box, Lines, TextBox
+from agent.core.ocr import OCR, Box, Lines, TextBox, centre_in
 from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame
 from agent.planners import grounding as g
 from agent.planners import instructions as ins
 
-WAIT_FOR_SECONDS = 10.0
+LOOK_AGAIN = 0.5  # seconds before looking again at an effect that did not show (an app may draw late)
+WAIT_STEP = 1.0  # seconds between looks at a button that looks disabled
 LIST_SCROLLS = 12
 AMBIGUOUS = 0.05  # a misspelt target scoring within this of two different texts names neither
 AFTER_TEXT = 6  # pixels right of a field's text where a click puts the text cursor at its end
-CURSOR_WIDTH = 3
 MOVED = 200  # a scroll moved something when this many pixels of its area changed (a blinking caret changes ~30)
 
 
@@ -54,6 +56,25 @@ def around(point: tuple[float, float], screen: Box, half_width: int = 150, half_
             min(screen[2], x + half_width), min(screen[3], y + half_height))
 
 
+Check = Callable[[], str | None]  # what the screen shows instead of a clause's effect; None once it shows
+
+
+def safe_to_redo(clause: ins.Clause) -> bool:
+    """Keys and text typed at the focus are never done twice: what they did is not known."""
+    return not isinstance(clause, ins.Press) and not (isinstance(clause, ins.TypeInto) and not clause.field)
+
+
+def reading_order(texts: list[TextBox]) -> list[TextBox]:
+    """Texts row by row, left to right: the words of one line may be detected a pixel higher or lower."""
+    rows: list[list[TextBox]] = []
+    for text in sorted(texts, key=lambda t: t.centre[1]):
+        if rows and text.centre[1] - rows[-1][0].centre[1] <= (rows[-1][0].box[3] - rows[-1][0].box[1]) / 2:
+            rows[-1].append(text)
+        else:
+            rows.append([text])
+    return [text for row in rows for text in sorted(row, key=lambda t: t.box[0])]
+
+
 def moved(before: np.ndarray, after: np.ndarray) -> bool:
     return before.shape == after.shape and int(np.any(before != after, axis=2).sum()) >= MOVED
 
@@ -61,9 +82,10 @@ def moved(before: np.ndarray, after: np.ndarray) -> bool:
 class LocalPlanner:
     name = "local"
 
-    def __init__(self, instruction: str, ocr: OCR | None = None):
+    def __init__(self, instruction: str, ocr: OCR | None = None, target_timeout: float = TARGET_TIMEOUT):
+        """`target_timeout`: seconds to wait for a target to appear, or a button to look enabled."""
         self.clauses = ins.parse_instruction(instruction)  # refuses what it cannot do before acting
-        self.ocr = ocr or OCR()
+        self.ocr, self.target_timeout = ocr or OCR(), target_timeout
         self.frame: Frame | None = None
         self.popups: list[Box] = []  # bordered boxes drawn over the screen since: read on their own
         self.last_point: tuple[float, float] | None = None
@@ -140,14 +162,28 @@ class LocalPlanner:
         closest = g.closest_texts(self.scene().texts, target)
         return GroundingError(f"{target!r} is not {where}; {g.did_you_mean(closest)}")
 
-    # -- doing: each clause is a generator of decisions, (explanation, actions) ---------------------
+    # -- doing: each clause is a generator of decisions, (explanation, actions), returning the check of
+    # its effect (see `_carry_out`) --------------------------------------------------------------------
 
     def _decisions(self):
+        for clause in self.clauses:
+            yield from self._carry_out(clause)
+
+    def _carry_out(self, clause: ins.Clause):
+        """Do the clause, then look for its effect on the settled screen, and once more on a fresh one
+        (an app may draw late); where doing it again is safe, do it once more; then stop, failed,
+        saying what the screen shows instead. So `done` means every effect was seen."""
         handlers = {ins.ClickOn: self._click, ins.SetTick: self._tick, ins.TypeInto: self._type,
                     ins.Press: self._press, ins.ScrollIn: self._scroll, ins.WaitFor: self._wait_for,
                     ins.SelectFrom: self._select}
-        for clause in self.clauses:
-            yield from handlers[type(clause)](clause)
+        for _ in range(2 if safe_to_redo(clause) else 1):
+            check = yield from handlers[type(clause)](clause)
+            if check is None or (instead := check()) is None:
+                return
+            yield f"The effect of {clause.said!r} does not show yet; look again.", [a.Wait(seconds=LOOK_AGAIN)]
+            if (instead := check()) is None:
+                return
+        yield f"{clause.said!r} did not take effect: {instead}.", [a.Fail()]
 
     def _locate(self, target: str):
         """Find the target; if it is not there, scroll the region of the previous action once."""
@@ -160,14 +196,41 @@ class LocalPlanner:
             raise self.not_found(target)
         return match
 
+    def _changed_since(self, before: Frame, point: tuple[float, float] | None = None) -> Check:
+        """Anything drawn counts but a text cursor blinking away from the `point` clicked; the one a
+        click into text placed counts (it blinks too: see `_carry_out`)."""
+        def check() -> str | None:
+            after = self.frame.pixels
+            changed = (g.changed_by_click(before.pixels, after, point) if point else not self.frame.same_as(before))
+            return None if changed else "nothing changed on the screen"
+        return check
+
     def _click(self, clause: ins.ClickOn):
         match = yield from self._locate(clause.target)
-        point = self.model_point(self.click_point(match))
+        match = yield from self._until_enabled(clause.target, match)
+        on_image = self.click_point(match)
+        point = self.model_point(on_image)
         verb = {(1, "left"): "Click", (2, "left"): "Double-click", (1, "right"): "Right-click"}[
             (clause.count, clause.button)]
         action = (a.DoubleClick(point=point, element_info=clause.target) if clause.count == 2 else
                   a.Click(point=point, button=clause.button, element_info=clause.target))
+        before = self.frame
         yield f"{verb} {clause.target!r}.", [action]
+        return self._changed_since(before, on_image)
+
+    def _until_enabled(self, target: str, match: g.Match):
+        """The target once its button no longer looks disabled (greyed out), looked at every WAIT_STEP
+        up to the target timeout; after that the run stops, failed, the button not clicked."""
+        deadline = time.monotonic() + self.target_timeout
+        while self._button_around(match.box) and g.looks_greyed(self.frame.pixels, match.box):
+            if time.monotonic() > deadline:
+                yield (f"{target!r} still looks disabled (greyed out) after {self.target_timeout:g} s; "
+                       "it was not clicked.", [a.Fail()])
+            yield f"{target!r} looks disabled (greyed out); wait for it.", [a.Wait(seconds=WAIT_STEP)]
+            match = self.find(target)
+            if match is None:
+                raise self.not_found(target)
+        return match
 
     def _tick(self, clause: ins.SetTick):
         label = yield from self._locate(clause.target)
@@ -178,12 +241,17 @@ class LocalPlanner:
             verb = "Tick" if clause.on else "Untick"
             yield (f"{verb} {clause.target!r}.",
                    [a.Click(point=self.model_point(box_centre(box)), element_info=f"{clause.target} check box")])
+        instead = f"its check box still shows {'unticked' if clause.on else 'ticked'}"
+        return lambda: None if g.is_ticked(self.frame.pixels, box) == clause.on else instead
 
     def _type(self, clause: ins.TypeInto):
         typing = a.TypeText(content=clause.text)
         if not clause.field:
+            before = self.frame
             yield f"Type {clause.text!r}.", [typing]
-            return
+            if "{{" in clause.text or not clause.text.strip():
+                return None  # a secret is often typed where nothing shows; a space may move a cursor alone
+            return self._changed_since(before)
         label = yield from self._locate(clause.field)
         box = g.field_for_label(self.frame.pixels, self.scene().rectangles, label.text.box)
         if box is None:
@@ -192,12 +260,14 @@ class LocalPlanner:
         def click(point: tuple[float, float]) -> a.Click:
             return a.Click(point=self.model_point(point), element_info=f"{clause.field} field")
 
+        before = self.frame
         shown = g.shown_in_field(self.frame.pixels, box)
         one_line = box[3] - box[1] <= 2.5 * (label.box[3] - label.box[1])
         if shown is None:  # nothing in it, not even a text cursor: nothing to clear
             yield (f"Type {clause.text!r} into the empty {clause.field!r} field: focus it, type.",
                    [click(box_centre(box)), typing])
         elif one_line and shown[1] + 2 * AFTER_TEXT <= box[2] - 2:  # its text ends inside it: click after it
+            # (which also undoes a selection of part of it, as a rename dialog makes of a file's base name)
             yield (f"Replace what the {clause.field!r} field holds with {clause.text!r}: click after its text, "
                    "select back to its start, type.",
                    [click((shown[1] + AFTER_TEXT, box_centre(box)[1])), a.Key(keys="shift+home"), typing])
@@ -205,19 +275,33 @@ class LocalPlanner:
             yield (f"Replace what the {clause.field!r} field holds with {clause.text!r}: focus it, select it all, "
                    "type.",
                    [click(box_centre(box)), a.Key(keys="end"), a.Key(keys="shift+home"), typing])
-        self._check_typed(clause, box)
+        return lambda: self._typed_shows(clause.text, box, before)
 
-    def _check_typed(self, clause: ins.TypeInto, box: Box) -> None:
-        """After typing into a field that is still there, it must show something wider than a text
-        cursor (a paste that never arrived leaves it empty)."""
-        text = clause.text
-        if ("\n" in text or "\t" in text or "{{" in text or len(text.strip()) < 2
-                or not g.has_border(self.frame.pixels, box)):
-            return  # a newline or tab may send the form or leave the field, a secret is covered on screen,
-            # a character may be as thin as a cursor
-        shown = g.shown_in_field(self.frame.pixels, box)
-        if shown is None or shown[1] - shown[0] <= CURSOR_WIDTH:
-            raise GroundingError(f"typed {text!r} into {clause.field!r}, but the field still shows nothing")
+    def _typed_shows(self, text: str, box: Box, before: Frame) -> str | None:
+        """None when the field shows the text typed into it, read back where OCR reads it; else what it shows.
+        A secret, a password field's dots and a single character are not read back, but the field must
+        have changed."""
+        pixels = self.frame.pixels
+        if "\n" in text or "\t" in text or not g.has_border(pixels, box):
+            return None  # a newline or tab may send the form or leave the field; a field gone left with its dialog
+        shown = g.shown_in_field(pixels, box)
+        if shown is None or shown[1] - shown[0] <= g.CURSOR_WIDTH:
+            return None if not text.strip() else "the field still shows nothing"
+        x0, y0, x1, y1 = box
+        read = self._read_field(box)
+        if "{{" in text or len(text.strip()) < 2 or read is None or not any(c.isalnum() for c in read):
+            changed = not np.array_equal(before.pixels[y0:y1, x0:x1], pixels[y0:y1, x0:x1])
+            return None if changed else "the field did not change"
+        if g.reads_as(text, read, partly=shown[1] >= x1 - 2 - AFTER_TEXT):
+            return None
+        return f"the field shows {read!r}"
+
+    def _read_field(self, box: Box) -> str | None:
+        """The text OCR reads inside a field (or a drop-down), or None where it reads none."""
+        lines = self.scene().lines
+        lines.detect_rectangle(box)
+        texts = lines.read([line for line in lines.boxes if centre_in(line, box)])
+        return " ".join(t.text for t in reading_order(texts)) or None
 
     def _press(self, clause: ins.Press):
         yield f"Press {clause.keys}.", [a.Key(keys=clause.keys)]
@@ -251,10 +335,10 @@ class LocalPlanner:
         return holding or around(label.centre, screen), label.centre
 
     def _wait_for(self, clause: ins.WaitFor):
-        deadline = time.monotonic() + WAIT_FOR_SECONDS
+        deadline = time.monotonic() + self.target_timeout
         while self.find(clause.target) is None:
             if time.monotonic() > deadline:
-                raise self.not_found(clause.target, f"on screen after {WAIT_FOR_SECONDS:.0f} s")
+                raise self.not_found(clause.target, f"on screen after {self.target_timeout:g} s")
             yield f"Wait for {clause.target!r} to appear.", [a.Wait(seconds=0.5)]
 
     def _select(self, clause: ins.SelectFrom):
@@ -273,6 +357,17 @@ class LocalPlanner:
         if item is None:
             raise self.not_found(clause.item, f"in {clause.container!r}")
         yield f"Choose {clause.item!r}.", [a.Click(point=self.model_point(item.centre), element_info=clause.item)]
+        return lambda: self._chosen_shows(clause, box, listed=box[3] - box[1] > 2.5 * text_height)
+
+    def _chosen_shows(self, clause: ins.SelectFrom, box: Box, listed: bool) -> str | None:
+        """None when the item shows as chosen: its row in the list has a selection's background, or
+        the drop-down shows it; else what shows."""
+        item = self.find(clause.item, within=box)
+        if listed:
+            if item and g.row_looks_selected(self.frame.pixels, box, item.box):
+                return None
+            return f"{clause.item!r} does not show as selected in the list"
+        return None if item else f"the drop-down shows {self._read_field(box) or 'nothing'!r}"
 
     def _scroll_list_to(self, item: str, box: Box):
         x0, y0, x1, y1 = box

@@ -2,6 +2,7 @@
 check boxes) with OpenCV. Everything here is in image pixels."""
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -384,3 +385,58 @@ def window_under_title(image: np.ndarray, title: Box) -> Box | None:
             if run and over(run):
                 return left, bar + 2, right, y
     return left, bar + 2, right, bottom
+
+
+GREYED = 120  # the darkest ink of a label this light or lighter, on a light background, looks disabled
+
+
+def looks_greyed(image: np.ndarray, text: Box) -> bool:
+    """Whether a text is drawn greyed out, as a disabled button's label is: on a light background
+    its darkest ink is mid-grey (GTK's disabled 148, Tk's 163) where a label's is near black (50)."""
+    x0, y0, x1, y1 = text
+    gray = cv2.cvtColor(image[y0 + 1:y1 - 1, x0 + 1:x1 - 1, :3], cv2.COLOR_BGR2GRAY)
+    return gray.size > 0 and float(np.median(gray)) >= 200 and int(gray.min()) >= GREYED
+
+
+CURSOR_WIDTH = 3  # a blinking text cursor changes at most this many columns of pixels
+NEAR_CLICK = 40  # pixels around a click where a text cursor it placed shows
+
+
+def changed_by_click(before: np.ndarray, after: np.ndarray, point: tuple[float, float]) -> bool:
+    """Whether the screen changed after a click: more than a text cursor blinking elsewhere would change,
+    or anything near the click (the text cursor it placed)."""
+    if before.shape != after.shape:
+        return True
+    changed = np.any(before[:, :, :3] != after[:, :, :3], axis=2)
+    x, y = int(point[0]), int(point[1])
+    near = changed[max(0, y - NEAR_CLICK):y + NEAR_CLICK, max(0, x - NEAR_CLICK):x + NEAR_CLICK]
+    return int(changed.any(axis=0).sum()) > CURSOR_WIDTH or bool(near.any())
+
+
+def _commonest_colour(pixels: np.ndarray) -> int:
+    packed = pixels[..., 0].astype(np.int32) << 16 | pixels[..., 1].astype(np.int32) << 8 | pixels[..., 2]
+    values, counts = np.unique(packed, return_counts=True)
+    return int(values[counts.argmax()])
+
+
+def row_looks_selected(image: np.ndarray, box: Box, text: Box) -> bool:
+    """Whether the row of a list holding this text has a background of its own (a selection's)."""
+    x0, y0, x1, y1 = box
+    inner = image[y0 + 2:y1 - 2, x0 + 2:x1 - 2, :3]
+    row = image[max(y0 + 2, text[1]):min(y1 - 2, text[3]), x0 + 2:x1 - 2, :3]
+    return inner.size > 0 and row.size > 0 and _commonest_colour(row) != _commonest_colour(inner)
+
+
+def plain(text: str) -> str:
+    """The text folded (see `fold`) with its accents taken off: OCR reads "ünïcode" as "unicode"."""
+    return fold("".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)))
+
+
+def reads_as(typed: str, read: str, partly: bool = False) -> bool:
+    """Whether OCR's reading of a field is the typed text, letters and digits alike once accents, case,
+    spacing, punctuation and OCR confusions are set aside; a text cursor after the text may read as one
+    more l. `partly`: the field shows only part of the text (it runs on past its edge)."""
+    want, got = plain(typed), plain(read)
+    if got in (want, want + "l"):
+        return True
+    return partly and len(got) > 4 and got[1:-1] in want

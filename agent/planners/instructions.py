@@ -4,7 +4,7 @@ Clauses are joined by `then`, `,`, `;` or new lines; targets are quoted or bare;
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
 
@@ -16,42 +16,47 @@ FORMS = ('click X, double-click X, right-click X, tick X, untick X, type "TEXT" 
 
 
 @dataclass(frozen=True)
-class ClickOn:
+class Said:
+    said: str = field(default="", compare=False, kw_only=True)  # the clause as the instruction words it
+
+
+@dataclass(frozen=True)
+class ClickOn(Said):
     target: str
     button: str = "left"
     count: int = 1
 
 
 @dataclass(frozen=True)
-class SetTick:
+class SetTick(Said):
     target: str
     on: bool
 
 
 @dataclass(frozen=True)
-class TypeInto:
+class TypeInto(Said):
     text: str
     field: str | None = None
 
 
 @dataclass(frozen=True)
-class Press:
+class Press(Said):
     keys: str
 
 
 @dataclass(frozen=True)
-class ScrollIn:
+class ScrollIn(Said):
     direction: str
     within: str | None = None
 
 
 @dataclass(frozen=True)
-class WaitFor:
+class WaitFor(Said):
     target: str
 
 
 @dataclass(frozen=True)
-class SelectFrom:
+class SelectFrom(Said):
     item: str
     container: str
 
@@ -130,7 +135,7 @@ def parse_clause(text: str) -> Clause:
 
 
 def parse_instruction(instruction: str) -> list[Clause]:
-    clauses = [parse_clause(part) for part in split_clauses(instruction)]
+    clauses = [replace(parse_clause(part), said=part) for part in split_clauses(instruction)]
     if not clauses:
         raise InstructionError(f"the instruction is empty; the embedded planner knows: {FORMS}")
     return clauses
