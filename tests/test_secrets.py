@@ -3,12 +3,14 @@ stored or sent, and texts that echo them (an endpoint that repeats the Authoriza
 
 import base64
 import io
+import json
 
 import cv2
 import numpy as np
 from PIL import Image, ImageSequence
 
 from agent.core.ocr import OCR
+from agent.export import export
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent
 
@@ -57,6 +59,12 @@ def test_a_typed_secret_is_covered_in_every_screenshot_kept_or_sent(x_session, t
     print(f"secret read by OCR in {sum('hunter' in text.lower() for text in texts)} of {len(texts)} images "
           "kept or sent")
     assert any("Email" in text for text in texts[2:])  # the rest of the form is still there to see
+    sent = ["".join(part.get("text", "<image>") for part in request["messages"][0]["content"])
+            for request in endpoint.requests]
+    assert all("(secrets given: {{PASSWORD}})." in text and "hunter" not in text.lower() for text in sent)
+    assert export([tmp_path / "run"], tmp_path / "train.jsonl", check=True).samples == len(sent)
+    exported = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert [sample["messages"][0]["content"] for sample in exported] == sent  # rebuilt as it was sent
 
 
 def test_a_task_naming_a_secret_that_is_not_given_is_refused_before_anything_is_done(x_session, tmp_path):
