@@ -1,4 +1,5 @@
-"""Typed secrets are covered in the pixels: where they were typed, and wherever OCR reads them again."""
+"""Typed secrets are covered in the pixels where they were typed, within the field they went into:
+a focus ring that fades meanwhile, in another field or this one, is no typed text and stays as it is."""
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -8,30 +9,76 @@ from agent.core.ocr import OCR
 
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
 SECRET = "hunter2-Secret"  # invented
+USER = (120, 40, 420, 72)  # the username field's box
+PASSWORD = (120, 90, 420, 122)
+RING, FADED, BORDER = (40, 110, 220), (150, 190, 240), (140, 140, 140)  # RGB
 
 
-def screen(lines: dict[tuple[int, int], str]) -> np.ndarray:
+def form(ring: dict[tuple, tuple] = {}, password: str = "", caret: bool = False, shift: int = 0,
+         echo: str = "") -> np.ndarray:
+    """A login form (BGRA): the username typed, `password` in its (plain) field, each field's outline
+    drawn in `ring`'s colour for it (else a grey border), moved up `shift` pixels."""
     image = Image.new("RGB", (640, 360), "white")
     draw = ImageDraw.Draw(image)
-    for (x, y), text in lines.items():
-        draw.text((x, y), text, fill="black", font=FONT)
+    for label, box, text in (("User:", USER, "ada.lovelace"), ("Password:", PASSWORD, password)):
+        x0, y0, x1, y1 = box[0], box[1] - shift, box[2], box[3] - shift
+        draw.text((20, y0 + 6), label, fill="black", font=FONT)
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=ring.get(box, BORDER), width=2)
+        draw.text((x0 + 8, y0 + 6), text, fill="black", font=FONT)
+        if caret and box == PASSWORD:
+            right = x0 + 8 + draw.textlength(text, font=FONT) + 1
+            draw.line((right, y0 + 6, right, y1 - 7), fill="black")
+    if echo:
+        draw.text((20, 300), echo, fill="black", font=FONT)
     return np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
 
 
-def read(pixels: np.ndarray) -> str:
+def read(pixels: np.ndarray, box=None) -> str:
+    if box is not None:
+        pixels = np.ascontiguousarray(pixels[box[1]:box[3], box[0]:box[2]])
     return " ".join(line.text for line in OCR().read(pixels, full=True))
 
 
-def test_a_typed_secret_is_covered_where_it_was_typed_and_where_it_shows_again():
-    before = screen({(20, 20): "Name:", (20, 60): "Password:"})
-    typed = screen({(20, 20): "Name:", (20, 60): "Password:", (120, 60): SECRET})
+def secret_pixels(with_secret: np.ndarray, without: np.ndarray) -> np.ndarray:
+    return (with_secret != without).any(axis=2)
+
+
+def covered(pixels: np.ndarray, where: np.ndarray) -> bool:
+    return bool((pixels[where][:, :3] == 64).all())
+
+
+def test_the_field_typed_into_is_covered_and_another_whose_focus_ring_fades_meanwhile_stays_readable():
+    # clicked into Password: User's ring is still fading while the secret is typed, Password's fades in
+    before = form({USER: RING, PASSWORD: FADED})
+    typed = form({USER: FADED, PASSWORD: RING}, password=SECRET, caret=True)
     assert "hunter2" in read(typed)  # OCR reads it when nothing is done
     mask = SecretMask()
     assert mask.hide(typed, before) is typed  # nothing typed yet: nothing hidden
     mask.secret_typed(SECRET)
     hidden = mask.hide(typed, before)
-    assert "hunter2" not in read(hidden) and "Name" in read(hidden)
-    elsewhere = screen({(20, 20): "Name:", (300, 200): f"echo {SECRET} > notes", (20, 300): "A secret note"})
-    hidden = mask.hide(elsewhere, typed)
-    text = read(hidden)
-    assert "hunter2" not in text and "note" in text.lower()  # the echoed line is covered, others stay
+    assert "hunter2" not in read(hidden).lower()
+    assert covered(hidden, secret_pixels(typed, form({USER: FADED, PASSWORD: RING})))
+    x0, y0, x1, y1 = USER
+    assert np.array_equal(hidden[y0 - 2:y1 + 2, :], typed[y0 - 2:y1 + 2, :])  # the username's field untouched
+    assert "ada.lovelace" in read(hidden, (0, y0 - 4, 640, y1 + 4))
+
+    # the caret blinks, then the view scrolls: the secret stays covered where it is, nothing else is
+    blinked = form({USER: FADED, PASSWORD: RING}, password=SECRET)
+    assert covered(mask.hide(blinked, typed), secret_pixels(blinked, form({USER: FADED, PASSWORD: RING})))
+    scrolled = form({USER: FADED, PASSWORD: RING}, password=SECRET, shift=30)
+    hidden = mask.hide(scrolled, blinked)
+    assert covered(hidden, secret_pixels(scrolled, form({USER: FADED, PASSWORD: RING}, shift=30)))
+    assert "ada.lovelace" in read(hidden) and "hunter2" not in read(hidden).lower()
+
+
+def test_a_secret_typed_where_nothing_else_changed_is_covered_and_text_typed_after_it_is_not():
+    before = form({PASSWORD: RING})
+    typed = form({PASSWORD: RING}, password=SECRET)
+    mask = SecretMask()
+    mask.secret_typed(SECRET)
+    assert covered(mask.hide(typed, before), secret_pixels(typed, before))
+    more = form({PASSWORD: RING}, password=SECRET + " xyz")
+    hidden = mask.hide(more, typed)  # typed after the secret: not covered
+    assert covered(hidden, secret_pixels(typed, before)) and "xyz" in read(hidden, PASSWORD)
+    gone = form({PASSWORD: RING}, password="other")
+    assert mask.hide(gone, more) is gone  # the field no longer shows it: nothing covered

@@ -10,7 +10,9 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from agent.core.ocr import OCR
+from agent.core.screen import Frame
 from agent.export import export
+import real_apps
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent
 
@@ -97,3 +99,21 @@ def test_an_endpoint_that_echoes_the_key_does_not_put_it_on_disk_or_the_console(
     found = sum(data.count(secret.encode()) for secret in (key, url_password)
                 for data in [*written, (result.stdout + result.stderr).encode()])
     print(f"key and URL password occurrences in {len(written)} files and the console: {found}")
+
+
+def test_a_username_typed_before_stays_readable_while_the_password_field_is_covered_in_a_gtk_dialog(x_session, tmp_path):
+    """zenity's login dialog: the username's focus ring is still fading as the password is typed."""
+    real_apps.start(x_session, ["zenity", "--password", "--username", "--title", "Log in"], "Log in")
+    replies = ["type(content='ada.lovelace')", "key(keys='tab')", "type(content='{{PW}}')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "log in as ada.lovelace with {{PW}}", "--base-url", endpoint.url, "--display",
+                           x_session.display, "--secret", f"PW={SECRET}", "--out", str(tmp_path / "run"),
+                           env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    after_password = Frame.from_png((tmp_path / "run" / "step-004.png").read_bytes()).pixels
+    shown = read_text(cv2.imencode(".png", after_password)[1].tobytes())
+    assert "ada.lovelace" in shown.replace(" ", ""), shown  # the username's field is not covered
+    covers = cv2.findNonZero((after_password[:, :, :3] == 64).all(axis=2).astype(np.uint8))
+    assert covers is not None  # the password field's dots are covered
+    x, y, w, h = cv2.boundingRect(covers)
+    print(f"covered {w}x{h} at ({x},{y}); read: {shown}")

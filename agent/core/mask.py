@@ -1,56 +1,114 @@
 """Typed secrets out of the pixels of every screenshot that is stored or sent.
 
 Once a --secret value has been typed, each frame the agent keeps (step PNGs, the images sent to the
-model, and so the report and the GIF) is masked before anyone sees it, in two ways:
-- the place where the secret appeared: what changed on screen while it was typed, for as long as
-  those pixels stay as they were (a field that still shows it);
-- anywhere else it is read again (the field scrolled or moved, the text echoed in a terminal or a
-  title): every text line in which OCR finds a run of the secret's characters.
-A secret drawn in an image, or so distorted that OCR does not read it, can still show; a masked
-field (dots) needs nothing.
+model, and so the report and the GIF) is masked before anyone sees it. What is covered is the place
+the secret was typed into: what changed on screen as its keys went in, within the field they went
+into. A change that runs only along a box's outline (a focus ring fading in or out, in this field
+or in another one) is no typed text and stays as it is, so a username typed into the field before
+stays readable. The place stays covered while it shows what it showed (a blinking caret aside), and
+where those pixels are found again after the screen changed (the field scrolled, the window moved).
+
+A secret echoed elsewhere in another font (a terminal's output, a title) is not looked for: reading
+every frame with OCR cost about 1 s at 1080p, and OCR of the changed regions alone still costs more
+than a frame's 30 ms budget (bench/mask_cost.py). A masked field (dots) needs nothing.
 """
 
-from dataclasses import replace
-from difflib import SequenceMatcher
+from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
-from agent.core.ocr import OCR, Box, changed_regions
+from agent.core.ocr import OCR, Box, merge_boxes
 
 LINE_HEIGHT_MAX = 80  # pixels: a change taller than this while typing is more than the typed line
-MATCH_MIN = 4  # characters of the secret in a row (or half of it if longer) that mark a line as showing it
-CONFUSABLE = str.maketrans("0oil|5s8", "OO1111SB")
+BORDER = 4  # pixels: a change within this of its box's outline and nowhere inside it is a ring or a border
+PAD = 3  # pixels around typed text that are covered too (antialiasing), and that join its characters
+KEPT = 0.9  # share of a place's pixels as they were for it to still show the secret (a caret may blink)
+MOVED_TOLERANCE = 0.02  # share of a place's pixels that may differ where it is found again
 
 
-def fold(text: str) -> str:
-    return "".join(text.split()).upper().translate(CONFUSABLE)
+def typed_places(before: np.ndarray, after: np.ndarray) -> list[Box]:
+    """Where typing changed two grayscale frames: the pieces of the change that are not outlines."""
+    changed = cv2.absdiff(before, after)
+    left, top, width, height = cv2.boundingRect(changed)  # of the pixels that are not 0
+    if not width:
+        return []
+    crop = (changed[top:top + height, left:left + width] > 0).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(crop, np.ones((3, 3), np.uint8)))
+    places = []
+    for label in range(1, count):
+        x, y, w, h = (int(value) for value in stats[label][:4])
+        if h > LINE_HEIGHT_MAX or is_outline(crop[y:y + h, x:x + w] & (labels[y:y + h, x:x + w] == label)):
+            continue
+        places.append((left + x - PAD, top + y - PAD, left + x + w + PAD, top + y + h + PAD))
+    rows, columns = before.shape
+    return [(max(0, x0), max(0, y0), min(columns, x1), min(rows, y1)) for x0, y0, x1, y1 in merge_boxes(places)]
+
+
+def is_outline(piece: np.ndarray) -> bool:
+    """Whether a changed piece is a box's outline or a line: nothing changed inside its box."""
+    h, w = piece.shape
+    if min(h, w) <= BORDER:
+        return max(h, w) >= 5 * BORDER  # a line (an underline focus); a shorter piece may be a typed '-'
+    return not piece[BORDER:h - BORDER, BORDER:w - BORDER].any()
+
+
+@dataclass
+class Place:
+    """Where a secret was typed, with the pixels it showed there."""
+
+    box: Box
+    shown: np.ndarray
+
+    def shows(self, gray: np.ndarray) -> bool:
+        x0, y0, x1, y1 = self.box
+        return np.count_nonzero(gray[y0:y1, x0:x1] == self.shown) >= KEPT * self.shown.size
+
+    def find(self, gray: np.ndarray, within: Box) -> Box | None:
+        """Where the place's pixels are now, looked for `within` (where the screen changed): at half
+        size first (a quarter of the work), then at full size around the best match."""
+        h, w = self.shown.shape
+        x0, y0 = max(0, within[0] - w), max(0, within[1] - h)
+        region = gray[y0:within[3] + h, x0:within[2] + w]
+        if region.shape[0] < h or region.shape[1] < w:
+            return None
+        half = cv2.resize(region, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        shown = cv2.resize(self.shown, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        if min(shown.shape) < 2 or half.shape[0] < shown.shape[0] or half.shape[1] < shown.shape[1]:
+            return None
+        _, _, (x, y), _ = cv2.minMaxLoc(cv2.matchTemplate(half, shown, cv2.TM_SQDIFF))
+        nx0, ny0 = max(0, 2 * x - 2), max(0, 2 * y - 2)
+        near = region[ny0:2 * y + h + 2, nx0:2 * x + w + 2]
+        if near.shape[0] < h or near.shape[1] < w:
+            return None
+        best, _, (x, y), _ = cv2.minMaxLoc(cv2.matchTemplate(near, self.shown, cv2.TM_SQDIFF))
+        if best > MOVED_TOLERANCE * self.shown.size * 255 ** 2:
+            return None
+        return x0 + nx0 + x, y0 + ny0 + y, x0 + nx0 + x + w, y0 + ny0 + y + h
 
 
 class SecretMask:
-    def __init__(self, ocr: OCR | None = None):
-        self.typed: list[str] = []  # secrets typed so far, folded
-        self.pinned: list[tuple[Box, np.ndarray]] = []  # where one appeared, with the pixels it showed
-        self._ocr = ocr
+    def __init__(self):
+        self.typed = False  # whether a secret was typed yet
+        self.places: list[Place] = []
         self._just_typed = False
 
     def secret_typed(self, value: str) -> None:
         """Called by the executor after it typed a secret's value."""
-        if value and fold(value) not in self.typed:
-            self.typed.append(fold(value))
+        self.typed = self.typed or bool(value)
         self._just_typed = True
 
     def hide(self, pixels: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
-        """`pixels` (BGRA) with the secrets covered; `before` is the frame before the last action."""
+        """`pixels` (BGRA) with the secrets covered; `before` is the frame before (the last action)."""
         if not self.typed:
             return pixels
         gray = pixels[:, :, 1]
-        if self._just_typed and before is not None and before.shape == pixels.shape:
-            for box in changed_regions(before[:, :, 1], gray):
-                if box[3] - box[1] <= LINE_HEIGHT_MAX:
-                    self.pinned.append((box, gray[box[1]:box[3], box[0]:box[2]].copy()))
+        earlier = before[:, :, 1] if before is not None and before.shape == pixels.shape else None
+        if self._just_typed and earlier is not None:
+            self.places += [Place(box, gray[box[1]:box[3], box[0]:box[2]].copy())
+                            for box in typed_places(earlier, gray)]
         self._just_typed = False
-        boxes = [box for box, shown in self.pinned if np.array_equal(gray[box[1]:box[3], box[0]:box[2]], shown)]
-        boxes += [line.box for line in self.ocr.read(pixels) if self._shows_secret(line.text)]
+        boxes = [place.box for place in self.places if self._shown(place, gray, earlier)]
         if not boxes:
             return pixels
         masked = pixels.copy()
@@ -58,19 +116,24 @@ class SecretMask:
             masked[y0:y1, x0:x1] = (64, 64, 64, 255)
         return masked
 
-    def _shows_secret(self, text: str) -> bool:
-        text = fold(text)
-        for secret in self.typed:
-            run = SequenceMatcher(None, secret, text, autojunk=False).find_longest_match(0, len(secret), 0, len(text))
-            if run.size >= min(len(secret), max(MATCH_MIN, len(secret) // 2)):
-                return True
-        return False
-
     @property
     def ocr(self) -> OCR:
-        if self._ocr is None:
-            self._ocr = OCR()
-        return self._ocr
+        """An OCR for the MCP server's reading tools (it has none of its own when secrets are given)."""
+        return OCR()
+
+    def _shown(self, place: Place, gray: np.ndarray, earlier: np.ndarray | None) -> bool:
+        """Whether the place shows in `gray`, where it was or where the screen changed since `earlier`
+        (then it is there from now on)."""
+        if place.shows(gray):
+            return True
+        x, y, w, h = (0, 0, gray.shape[1], gray.shape[0]) if earlier is None else \
+            cv2.boundingRect(cv2.absdiff(earlier, gray))
+        if not w:
+            return False  # nothing changed, so it is not anywhere else either
+        found = place.find(gray, (x, y, x + w, y + h))
+        if found:
+            place.box = found
+        return found is not None
 
 
 class MaskedScreen:
