@@ -15,21 +15,23 @@ RING, FADED, BORDER = (40, 110, 220), (150, 190, 240), (140, 140, 140)  # RGB
 
 
 def form(ring: dict[tuple, tuple] = {}, password: str = "", caret: bool = False, shift: int = 0,
-         echo: str = "") -> np.ndarray:
-    """A login form (BGRA): the username typed, `password` in its (plain) field, each field's outline
-    drawn in `ring`'s colour for it (else a grey border), moved up `shift` pixels."""
+         selected: bool = False) -> np.ndarray:
+    """A login form (BGRA): the username typed, `password` in its (plain) field (`selected`: white on
+    blue), each field's outline drawn in `ring`'s colour for it (else a grey border), moved up `shift` pixels."""
     image = Image.new("RGB", (640, 360), "white")
     draw = ImageDraw.Draw(image)
     for label, box, text in (("User:", USER, "ada.lovelace"), ("Password:", PASSWORD, password)):
         x0, y0, x1, y1 = box[0], box[1] - shift, box[2], box[3] - shift
         draw.text((20, y0 + 6), label, fill="black", font=FONT)
         draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=ring.get(box, BORDER), width=2)
-        draw.text((x0 + 8, y0 + 6), text, fill="black", font=FONT)
+        ink = "black"
+        if selected and box == PASSWORD:
+            draw.rectangle((x0 + 8, y0 + 5, x0 + 8 + draw.textlength(text, font=FONT), y1 - 6), fill=RING)
+            ink = "white"
+        draw.text((x0 + 8, y0 + 6), text, fill=ink, font=FONT)
         if caret and box == PASSWORD:
             right = x0 + 8 + draw.textlength(text, font=FONT) + 1
             draw.line((right, y0 + 6, right, y1 - 7), fill="black")
-    if echo:
-        draw.text((20, 300), echo, fill="black", font=FONT)
     return np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
 
 
@@ -71,7 +73,7 @@ def test_the_field_typed_into_is_covered_and_another_whose_focus_ring_fades_mean
     assert "ada.lovelace" in read(hidden) and "hunter2" not in read(hidden).lower()
 
 
-def test_a_secret_typed_where_nothing_else_changed_is_covered_and_text_typed_after_it_is_not():
+def test_a_secret_stays_covered_while_its_field_is_there_and_text_typed_after_it_does_not():
     before = form({PASSWORD: RING})
     typed = form({PASSWORD: RING}, password=SECRET)
     mask = SecretMask()
@@ -80,5 +82,24 @@ def test_a_secret_typed_where_nothing_else_changed_is_covered_and_text_typed_aft
     more = form({PASSWORD: RING}, password=SECRET + " xyz")
     hidden = mask.hide(more, typed)  # typed after the secret: not covered
     assert covered(hidden, secret_pixels(typed, before)) and "xyz" in read(hidden, PASSWORD)
-    gone = form({PASSWORD: RING}, password="other")
-    assert mask.hide(gone, more) is gone  # the field no longer shows it: nothing covered
+    selected = form({PASSWORD: RING}, password=SECRET + " xyz", selected=True)  # most of its pixels changed
+    hidden = mask.hide(selected, more)
+    assert covered(hidden, secret_pixels(typed, before)) and "hunter2" not in read(hidden).lower()
+    gone = screen_of_text({(20, 20): "Welcome, ada.lovelace"})
+    assert mask.hide(gone, selected) is gone  # the field is gone: nothing covered
+
+
+def test_a_character_typed_alone_is_covered_though_its_inside_did_not_change():
+    before = screen_of_text({(20, 20): "Code:"})
+    typed = screen_of_text({(20, 20): "Code:", (100, 16): "O  o  0"})
+    mask = SecretMask()
+    mask.secret_typed("O  o  0")
+    assert covered(mask.hide(typed, before), secret_pixels(typed, before))
+
+
+def screen_of_text(lines: dict[tuple[int, int], str]) -> np.ndarray:
+    image = Image.new("RGB", (640, 360), "white")
+    draw = ImageDraw.Draw(image)
+    for (x, y), text in lines.items():
+        draw.text((x, y), text, fill="black", font=FONT)
+    return np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])

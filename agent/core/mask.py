@@ -5,12 +5,13 @@ model, and so the report and the GIF) is masked before anyone sees it. What is c
 the secret was typed into: what changed on screen as its keys went in, within the field they went
 into. A change that runs only along a box's outline (a focus ring fading in or out, in this field
 or in another one) is no typed text and stays as it is, so a username typed into the field before
-stays readable. The place stays covered while it shows what it showed (a blinking caret aside), and
-where those pixels are found again after the screen changed (the field scrolled, the window moved).
+stays readable. The place stays covered while most of it shows what it showed (a blinking caret
+aside) or the field's border round it is where it was (its text selected or edited), and where its
+pixels are found again after the screen changed (the field scrolled, the window moved).
 
-A secret echoed elsewhere in another font (a terminal's output, a title) is not looked for: reading
-every frame with OCR cost about 1 s at 1080p, and OCR of the changed regions alone still costs more
-than a frame's 30 ms budget (bench/mask_cost.py). A masked field (dots) needs nothing.
+A secret echoed elsewhere in another font (a terminal's output, a title) is not looked for: OCR of
+the changed regions alone cost 79 ms and more a 1080p frame, over the 30 ms budget, and a whole
+frame 2 s and more (bench/mask_cost.py, bench/README.md). A masked field (dots) needs nothing.
 """
 
 from dataclasses import dataclass, replace
@@ -22,8 +23,11 @@ from agent.core.ocr import OCR, Box, merge_boxes
 
 LINE_HEIGHT_MAX = 80  # pixels: a change taller than this while typing is more than the typed line
 BORDER = 4  # pixels: a change within this of its box's outline and nowhere inside it is a ring or a border
+OUTLINE_MIN = (24, 14)  # pixels wide and tall: the smallest box whose outline is no typed character
 PAD = 3  # pixels around typed text that are covered too (antialiasing), and that join its characters
 KEPT = 0.9  # share of a place's pixels as they were for it to still show the secret (a caret may blink)
+AROUND = 6  # pixels round a place in which its field's border is looked for
+INK = 40  # grey levels from the background that count as something drawn
 MOVED_TOLERANCE = 0.02  # share of a place's pixels that may differ where it is found again
 
 
@@ -50,19 +54,42 @@ def is_outline(piece: np.ndarray) -> bool:
     h, w = piece.shape
     if min(h, w) <= BORDER:
         return max(h, w) >= 5 * BORDER  # a line (an underline focus); a shorter piece may be a typed '-'
+    if w < OUTLINE_MIN[0] or h < OUTLINE_MIN[1]:
+        return False  # a typed 'O' alone is a ring too, but a small one
     return not piece[BORDER:h - BORDER, BORDER:w - BORDER].any()
 
 
 @dataclass
 class Place:
-    """Where a secret was typed, with the pixels it showed there."""
+    """Where a secret was typed, with the pixels it showed there, and the lines drawn round it (the
+    field's border) that tell the field is still there."""
 
     box: Box
     shown: np.ndarray
+    around: Box  # the box and AROUND pixels round it
+    lines: np.ndarray  # where around the box something is drawn (not inside it)
+    context: np.ndarray  # the pixels around the box
+
+    @classmethod
+    def of(cls, gray: np.ndarray, box: Box) -> "Place":
+        x0, y0, x1, y1 = box
+        around = (max(0, x0 - AROUND), max(0, y0 - AROUND), min(gray.shape[1], x1 + AROUND),
+                  min(gray.shape[0], y1 + AROUND))
+        context = gray[around[1]:around[3], around[0]:around[2]].copy()
+        lines = np.abs(context.astype(np.int16) - int(np.median(context))) > INK
+        lines[y0 - around[1]:y1 - around[1], x0 - around[0]:x1 - around[0]] = False
+        return cls(box, gray[y0:y1, x0:x1].copy(), around, lines, context)
 
     def shows(self, gray: np.ndarray) -> bool:
+        """Whether the secret is still where it was typed: most of its pixels are as they were, or the
+        field round it is (its text selected or edited)."""
         x0, y0, x1, y1 = self.box
-        return np.count_nonzero(gray[y0:y1, x0:x1] == self.shown) >= KEPT * self.shown.size
+        if np.count_nonzero(gray[y0:y1, x0:x1] == self.shown) >= KEPT * self.shown.size:
+            return True
+        ax0, ay0, ax1, ay1 = self.around
+        drawn = np.count_nonzero(self.lines)
+        kept = np.count_nonzero((gray[ay0:ay1, ax0:ax1] == self.context) & self.lines)
+        return drawn >= x1 - x0 and kept >= KEPT * drawn
 
     def find(self, gray: np.ndarray, within: Box) -> Box | None:
         """Where the place's pixels are now, looked for `within` (where the screen changed): at half
@@ -105,10 +132,10 @@ class SecretMask:
         gray = pixels[:, :, 1]
         earlier = before[:, :, 1] if before is not None and before.shape == pixels.shape else None
         if self._just_typed and earlier is not None:
-            self.places += [Place(box, gray[box[1]:box[3], box[0]:box[2]].copy())
-                            for box in typed_places(earlier, gray)]
+            self.places += [Place.of(gray, box) for box in typed_places(earlier, gray)]
         self._just_typed = False
-        boxes = [place.box for place in self.places if self._shown(place, gray, earlier)]
+        self.places = [self._where(place, gray, earlier) or place for place in self.places]
+        boxes = [place.box for place in self.places if place.shows(gray)]
         if not boxes:
             return pixels
         masked = pixels.copy()
@@ -121,19 +148,18 @@ class SecretMask:
         """An OCR for the MCP server's reading tools (it has none of its own when secrets are given)."""
         return OCR()
 
-    def _shown(self, place: Place, gray: np.ndarray, earlier: np.ndarray | None) -> bool:
-        """Whether the place shows in `gray`, where it was or where the screen changed since `earlier`
-        (then it is there from now on)."""
+    @staticmethod
+    def _where(place: Place, gray: np.ndarray, earlier: np.ndarray | None) -> Place | None:
+        """The place as `gray` shows it: where it was, else where the screen changed since `earlier`
+        if its pixels are there; None when it shows nowhere."""
         if place.shows(gray):
-            return True
+            return place
         x, y, w, h = (0, 0, gray.shape[1], gray.shape[0]) if earlier is None else \
             cv2.boundingRect(cv2.absdiff(earlier, gray))
         if not w:
-            return False  # nothing changed, so it is not anywhere else either
+            return None  # nothing changed, so it is not anywhere else either
         found = place.find(gray, (x, y, x + w, y + h))
-        if found:
-            place.box = found
-        return found is not None
+        return Place.of(gray, found) if found else None
 
 
 class MaskedScreen:
