@@ -46,8 +46,9 @@ def test_with_secrets_given_the_action_space_says_type_types_them_by_name():
             "Log in with {{PW}}", synthetic_frame())
         planner_for(endpoint).decide("Log in", synthetic_frame())
     told, untold = (text_of(request) for request in endpoint.requests)
-    assert ("### type\nCall rule: `type(content='')`\nType text at the keyboard focus. It does not click or clear the "
-            "field first. {{NAME}} in content types the secret NAME, which you never see (secrets given: {{PW}}).\n") in told
+    assert ("### type\nCall rule: `type(content='')`\nType text at the keyboard focus. It does not click or clear "
+            "the field first. {{NAME}} in content types the secret NAME, which you never see (secrets given: "
+            "{{PW}}).\n") in told
     assert "secret" not in untold
 
 

@@ -101,7 +101,7 @@ def test_an_endpoint_that_echoes_the_key_does_not_put_it_on_disk_or_the_console(
     print(f"key and URL password occurrences in {len(written)} files and the console: {found}")
 
 
-def test_a_username_typed_before_stays_readable_while_the_password_field_is_covered_in_a_gtk_dialog(x_session, tmp_path):
+def test_a_username_stays_readable_while_the_password_field_is_covered_in_a_gtk_dialog(x_session, tmp_path):
     """zenity's login dialog: the username's focus ring is still fading as the password is typed."""
     real_apps.start(x_session, ["zenity", "--password", "--username", "--title", "Log in"], "Log in")
     replies = ["type(content='ada.lovelace')", "key(keys='tab')", "type(content='{{PW}}')", "DONE()"]

@@ -426,19 +426,30 @@ class Replayer:
         click acted) must look as it did when the step was recorded, waited for until the timeout. A
         field that showed nothing then but holds text now is emptied first, so the text typed replaces
         it (a demonstration recorded on an empty form, replayed on a filled one)."""
+        performer, focus = self.performer, self.focus
         try:
             recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
-        except AgentError:
-            recorded = None  # nothing to compare with: the step is done as recorded
-        if recorded is None:
-            self.performer.perform(action, self.performer.frame, replays=step["index"])
+        except AgentError:  # nothing to compare with: the step is done as recorded
+            performer.perform(action, performer.frame, replays=step["index"])
             return
-        focus, performer = self.focus, self.performer
+        field = field_at(recorded, focus.recorded)
+        frame, found = performer.wait_until(
+            self.focus_check(recorded, field), f"step {step['index']} ({step['call']}): where its keys go (where "
+            f"step {focus.step} clicked) does not look as recorded", call=step["call"], replays=step["index"])
+        grounding = {"method": found.method, "score": found.score}
+        if isinstance(action, a.TypeText) and field and field[1] and not focus.keys_since:
+            frame = self.emptied(frame, step, grounding)
+        performer.perform(action, frame, replays=step["index"], grounding=grounding)
+        focus.keys_since = focus.keys_since or isinstance(action, a.Key)
+
+    def focus_check(self, recorded: Frame, field: tuple[Box, bool] | None) -> Callable[[Frame], tuple]:
+        """Whether a frame shows the focus's place as `recorded` does: alike, or the same field (as tall)
+        where it was empty then."""
+        focus = self.focus
         crop, crop_point = crop_around(recorded, focus.recorded)
         target = Target(focus.recorded, crop, crop_point, "", (0, 0), None)
-        field = field_at(recorded, focus.recorded)
 
-        def alike(frame: Frame) -> tuple[Found | None, str]:
+        def check(frame: Frame) -> tuple[Found | None, str]:
             gray = cv2.cvtColor(frame.pixels[:, :, :3], cv2.COLOR_BGR2GRAY)
             score = alike_at(gray, target, frame.geometry.screen_to_image(focus.now))
             if score >= WINDOW_THRESHOLD:
@@ -447,20 +458,18 @@ class Replayer:
             if now and abs((now[0][3] - now[0][1]) - (field[0][3] - field[0][1])) <= 2:
                 return Found(focus.now, "focus field", round(score, 3)), ""  # the same field, holding text now
             return None, f"the place looks {score:.2f} alike < {WINDOW_THRESHOLD}"
+        return check
 
-        frame, found = performer.wait_until(
-            alike, f"step {step['index']} ({step['call']}): where its keys go (where step {focus.step} clicked) "
-                   "does not look as recorded", call=step["call"], replays=step["index"])
-        grounding = {"method": found.method, "score": found.score}
-        if isinstance(action, a.TypeText) and field and field[1] and not focus.keys_since:
-            now = field_at(frame, focus.now)
-            if now and not now[1]:
-                for keys in ("end", "shift+home", "delete"):
-                    performer.perform(a.Key(keys=keys), frame, replays=step["index"], grounding=grounding,
-                                      empties="the field holds text it did not hold when recorded")
-                    frame = performer.frame
-        performer.perform(action, frame, replays=step["index"], grounding=grounding)
-        focus.keys_since = focus.keys_since or isinstance(action, a.Key)
+    def emptied(self, frame: Frame, step: dict, grounding: dict) -> Frame:
+        """The field at the focus emptied (End, Shift+Home, Delete) if it holds text; the frame after."""
+        now = field_at(frame, self.focus.now)
+        if not now or now[1]:
+            return frame
+        for keys in ("end", "shift+home", "delete"):
+            self.performer.perform(a.Key(keys=keys), frame, replays=step["index"], grounding=grounding,
+                                   empties="the field holds text it did not hold when recorded")
+            frame = self.performer.frame
+        return frame
 
     def asker(self, step: dict, name: str, target: Target) -> Callable[[Frame], Answer] | None:
         """How the model is asked for this target when the replay repairs; the step's screenshot is

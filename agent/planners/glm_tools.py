@@ -41,7 +41,9 @@ def tool_definitions(skills: list[dict] | None = None, secrets: list[str] | None
     """The GLM calls as OpenAI tools, made from actions.GLM_CALLS like the text prompt's action space;
     `secrets` (the names of those given) are said in `type`'s description."""
     def description(call: a.GLMCall) -> str:
-        return f"{call.description}\nSkills:\n{a.skills_text(skills)}" if call.name == "skill" else call.describe(secrets)
+        if call.name == "skill":
+            return f"{call.description}\nSkills:\n{a.skills_text(skills)}"
+        return call.describe(secrets)
     return [{"type": "function", "function": {"name": call.name, "description": description(call),
                                               "parameters": call.parameters(POINT)}}
             for call in a.offered_calls(skills)]
