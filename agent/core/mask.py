@@ -10,8 +10,8 @@ aside) or the field's border round it is where it was (its text selected or edit
 pixels are found again after the screen changed (the field scrolled, the window moved).
 
 A secret echoed elsewhere in another font (a terminal's output, a title) is not looked for: OCR of
-the changed regions alone cost 79 ms and more a 1080p frame, over the 30 ms budget, and a whole
-frame 2 s and more (bench/mask_cost.py, bench/README.md). A masked field (dots) needs nothing.
+the changed regions alone cost 32-137 ms a 1080p frame, at or over the 30 ms budget, and a whole
+frame about 1 s (bench/mask_cost.py, bench/README.md). A masked field (dots) needs nothing.
 """
 
 from dataclasses import dataclass, replace
@@ -134,8 +134,7 @@ class SecretMask:
         if self._just_typed and earlier is not None:
             self.places += [Place.of(gray, box) for box in typed_places(earlier, gray)]
         self._just_typed = False
-        self.places = [self._where(place, gray, earlier) or place for place in self.places]
-        boxes = [place.box for place in self.places if place.shows(gray)]
+        boxes = self._shown(gray, earlier)
         if not boxes:
             return pixels
         masked = pixels.copy()
@@ -143,23 +142,33 @@ class SecretMask:
             masked[y0:y1, x0:x1] = (64, 64, 64, 255)
         return masked
 
+    def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> list[Box]:
+        """Where the places show in `gray`: where they were, else where the screen changed since
+        `earlier` if their pixels are there (then they are there from now on)."""
+        boxes, changed = [], ...
+        for index, place in enumerate(self.places):
+            if not place.shows(gray):
+                if changed is ...:  # looked for once, and only when a place is lost
+                    changed = changed_box(earlier, gray)
+                found = place.find(gray, changed) if changed else None
+                if found is None:
+                    continue
+                place = self.places[index] = Place.of(gray, found)
+            boxes.append(place.box)
+        return boxes
+
     @property
     def ocr(self) -> OCR:
         """An OCR for the MCP server's reading tools (it has none of its own when secrets are given)."""
         return OCR()
 
-    @staticmethod
-    def _where(place: Place, gray: np.ndarray, earlier: np.ndarray | None) -> Place | None:
-        """The place as `gray` shows it: where it was, else where the screen changed since `earlier`
-        if its pixels are there; None when it shows nowhere."""
-        if place.shows(gray):
-            return place
-        x, y, w, h = (0, 0, gray.shape[1], gray.shape[0]) if earlier is None else \
-            cv2.boundingRect(cv2.absdiff(earlier, gray))
-        if not w:
-            return None  # nothing changed, so it is not anywhere else either
-        found = place.find(gray, (x, y, x + w, y + h))
-        return Place.of(gray, found) if found else None
+
+def changed_box(earlier: np.ndarray | None, gray: np.ndarray) -> Box | None:
+    """The box round what changed since `earlier` (all of it with no earlier frame); None if nothing did."""
+    if earlier is None:
+        return 0, 0, gray.shape[1], gray.shape[0]
+    x, y, w, h = cv2.boundingRect(cv2.absdiff(earlier, gray))  # of the pixels that are not 0
+    return (x, y, x + w, y + h) if w else None
 
 
 class MaskedScreen:
