@@ -1,9 +1,11 @@
-"""Typed secrets are covered in the pixels where they were typed, within the field they went into:
-a focus ring that fades meanwhile, in another field or this one, is no typed text and stays as it is."""
+"""Typed secrets are covered in the pixels where they were typed, within the field they went into (a
+focus ring that fades meanwhile, in another field or this one, is no typed text and stays as it is),
+and wherever OCR reads them again in what changed since."""
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+import agent.core.mask
 from agent.core.mask import SecretMask
 from agent.core.ocr import OCR
 
@@ -103,3 +105,45 @@ def screen_of_text(lines: dict[tuple[int, int], str]) -> np.ndarray:
     for (x, y), text in lines.items():
         draw.text((x, y), text, fill="black", font=FONT)
     return np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
+
+
+def test_a_typed_secret_is_covered_where_it_was_typed_and_where_it_shows_again():
+    before = screen_of_text({(20, 20): "Name:", (20, 60): "Password:"})
+    typed = screen_of_text({(20, 20): "Name:", (20, 60): "Password:", (120, 60): SECRET})
+    assert "hunter2" in read(typed)  # OCR reads it when nothing is done
+    mask = SecretMask()
+    assert mask.hide(typed, before) is typed  # nothing typed yet: nothing hidden
+    mask.secret_typed(SECRET)
+    hidden = mask.hide(typed, before)
+    assert "hunter2" not in read(hidden) and "Name" in read(hidden)
+    elsewhere = screen_of_text({(20, 20): "Name:", (300, 200): f"echo {SECRET} > notes", (20, 300): "A secret note"})
+    hidden = mask.hide(elsewhere, typed)
+    text = read(hidden)
+    assert "hunter2" not in text.lower() and "note" in text.lower()  # the echoed line is covered, others stay
+    still = mask.hide(elsewhere, elsewhere)  # nothing changed: still covered, from what was read
+    assert "hunter2" not in read(still).lower() and "A secret note" in read(still)
+
+
+def test_an_echo_in_another_font_is_covered_and_the_username_typed_before_is_not(monkeypatch):
+    mono = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 14)
+    before = form({USER: RING, PASSWORD: FADED})
+    typed = form({USER: FADED, PASSWORD: RING}, password=SECRET)
+    mask = SecretMask()
+    mask.hide(before)  # the frame before typing, handed in as a run does
+    mask.secret_typed(SECRET)
+    reads = []
+    real_read = getattr(agent.core.mask, "read_line", None)
+    monkeypatch.setattr(agent.core.mask, "read_line", lambda *args: reads.append(args[2]) or real_read(*args),
+                        raising=False)
+    mask.hide(typed, before)
+    assert reads == []  # nothing changed outside the place typed into and a ring: nothing read
+    image = Image.fromarray(np.ascontiguousarray(typed[:, :, 2::-1]))
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 200), f"$ echo {SECRET}", fill="black", font=mono)
+    draw.text((20, 220), SECRET, fill="black", font=mono)
+    draw.text((20, 240), "$ ls notes", fill="black", font=mono)
+    echoed = np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
+    text = read(mask.hide(echoed, typed))
+    assert "hunter" not in text.lower() and "secret" not in text.lower(), text
+    assert "ls notes" in text and "ada.lovelace" in text  # the other lines, and the username, stay readable
+    assert all(box[1] >= 190 for box in reads)  # only the lines that changed were read

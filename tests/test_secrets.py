@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from agent.core.ocr import OCR
-from agent.core.screen import Frame
+from agent.core.screen import Frame, Screen
 from agent.export import export
 import real_apps
 from endpoint import ScriptedEndpoint
@@ -117,3 +117,25 @@ def test_a_username_stays_readable_while_the_password_field_is_covered_in_a_gtk_
     assert covers is not None  # the password field's dots are covered
     x, y, w, h = cv2.boundingRect(covers)
     print(f"covered {w}x{h} at ({x},{y}); read: {shown}")
+
+
+def test_a_secret_echoed_by_a_terminal_is_covered_and_the_rest_of_the_terminal_stays_readable(x_session, tmp_path,
+                                                                                            monkeypatch):
+    """xterm: the secret typed at `read -s` (nothing shows), then printed by `echo` in the terminal's font."""
+    real_apps.start(x_session, ["xterm", "-T", "xterm", "-geometry", "80x12+20+20", "-e", "bash", "--norc",
+                                "--noprofile"], "xterm")
+    replies = ["type(content='read -s PW')", "key(keys='enter')", "type(content='{{PW}}')", "key(keys='enter')",
+               "type(content='echo \"it is $PW\"')", "key(keys='enter')", "type(content='echo all is well')",
+               "key(keys='enter')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "print {{PW}} in the terminal", "--base-url", endpoint.url, "--display",
+                           x_session.display, "--secret", f"PW={SECRET}", "--out", str(tmp_path / "run"),
+                           env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    live = read_text(Screen(x_session.display).capture().png())  # the terminal as it is, nothing covered
+    texts = [read_text(path.read_bytes()) for path in sorted((tmp_path / "run").glob("step-*.png"))]
+    print(f"the terminal read live: {live!r}; the last step stored: {texts[-1]!r}")
+    assert "hunter2secret" in live.lower().replace(" ", "")  # OCR reads the echo where nothing covers it
+    assert all("hunter" not in text.lower() for text in texts), texts
+    assert "all is well" in texts[-1] and "read" in texts[-1] and "echo" in texts[-1]  # the rest stays readable

@@ -9,17 +9,26 @@ stays readable. The place stays covered while most of it shows what it showed (a
 aside) or the field's border round it is where it was (its text selected or edited), and where its
 pixels are found again after the screen changed (the field scrolled, the window moved).
 
-A secret echoed elsewhere in another font (a terminal's output, a title) is not looked for: OCR of
-the changed regions alone cost 32-137 ms a 1080p frame, at or over the 30 ms budget, and a whole
-frame about 1 s (bench/mask_cost.py, bench/README.md). A masked field (dots) needs nothing.
+The secret echoed elsewhere (a terminal that prints it, a field or a title that shows it again) is
+covered too: every text line in which OCR reads a run of the secret's characters. Only what changed
+since the last frame checked is read, outside the covered places, and only the changes that can
+hold a text line: a caret, an outline or a speck smaller than a character is not read. Each change
+is widened to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are
+detected in that crop and the lines it touched recognised. A frame in which nothing changed outside
+the covered places costs no OCR; one whose text changed costs OCR of the changed lines (a new page:
+all of it). Frames before the first secret is typed are not read (the secret is not on the screen
+before its keys go in). What can still show: a secret drawn in an image or so distorted that OCR
+does not read it, and a run completed by one glyph narrower than 3 px ('l', '.') after its other
+characters showed in an earlier frame. A masked field (dots) needs nothing.
 """
 
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 
 import cv2
 import numpy as np
 
-from agent.core.ocr import OCR, Box, merge_boxes
+from agent.core.ocr import OCR, Box, crop_key, engine, merge_boxes, overlaps
 
 LINE_HEIGHT_MAX = 80  # pixels: a change taller than this while typing is more than the typed line
 BORDER = 4  # pixels: a change within this of its box's outline and nowhere inside it is a ring or a border
@@ -29,6 +38,16 @@ KEPT = 0.9  # share of a place's pixels as they were for it to still show the se
 AROUND = 6  # pixels round a place in which its field's border is looked for
 INK = 40  # grey levels from the background that count as something drawn
 MOVED_TOLERANCE = 0.02  # share of a place's pixels that may differ where it is found again
+MATCH_MIN = 4  # characters of the secret in a row (or half of it if longer) that mark a line as showing it
+CONFUSABLE = str.maketrans("0oil|5s8", "OO1111SB")
+SPECK = 3  # pixels: a change narrower or shorter than this holds no character (a caret, a rule)
+WORD_GAP = 1.5  # times a change's height: the widest gap between the words of one line
+CONTEXT = 8  # pixels round a line's crop, so the detector sees its edges
+GAP_JOINED = 8  # pixels: changed pieces closer than this on the same rows are one change
+
+
+def fold(text: str) -> str:
+    return "".join(text.split()).upper().translate(CONFUSABLE)
 
 
 def typed_places(before: np.ndarray, after: np.ndarray) -> list[Box]:
@@ -114,33 +133,132 @@ class Place:
         return x0 + nx0 + x, y0 + ny0 + y, x0 + nx0 + x + w, y0 + ny0 + y + h
 
 
+def text_changes(changed: np.ndarray, covered: list[Box]) -> list[Box]:
+    """The pieces of a change (absdiff of two grayscale frames) that may hold text: outside the
+    covered boxes, not outlines, not specks."""
+    flags = (changed > 0).astype(np.uint8)
+    for x0, y0, x1, y1 in covered:
+        flags[y0:y1, x0:x1] = 0
+    left, top, width, height = cv2.boundingRect(flags)
+    if not width:
+        return []
+    crop = flags[top:top + height, left:left + width]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(crop, np.ones((3, 3), np.uint8)))
+    pieces = []
+    for label in range(1, count):
+        x, y, w, h = (int(value) for value in stats[label][:4])
+        piece = crop[y:y + h, x:x + w] & (labels[y:y + h, x:x + w] == label)
+        px, py, pw, ph = cv2.boundingRect(piece)
+        if min(pw, ph) < SPECK or is_outline(piece[py:py + ph, px:px + pw]):
+            continue
+        pieces.append((left + x + px, top + y + py, left + x + px + pw, top + y + py + ph))
+    return pieces
+
+
+def line_of(gray: np.ndarray, box: Box) -> Box:
+    """The box widened to the text line it is part of: the ink on its rows, left and right, up to a
+    gap wider than a word's spacing."""
+    x0, y0, x1, y1 = box
+    rows = gray[y0:y1]
+    ink = np.flatnonzero((np.abs(rows.astype(np.int16) - int(np.median(rows))) > INK).any(axis=0))
+    gap = WORD_GAP * (y1 - y0)
+    for column in ink[ink >= x1]:
+        if column - x1 > gap:
+            break
+        x1 = int(column) + 1
+    for column in ink[ink < x0][::-1]:
+        if x0 - column > gap:
+            break
+        x0 = int(column)
+    return x0, y0, x1, y1
+
+
+def covered(pixels: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    """The BGRA pixels with these boxes painted over (the same array when there are none)."""
+    if not boxes:
+        return pixels
+    masked = pixels.copy()
+    for x0, y0, x1, y1 in boxes:
+        masked[y0:y1, x0:x1] = (64, 64, 64, 255)
+    return masked
+
+
+def echoed(pixels: np.ndarray, pieces: list[Box], secrets: list[str]) -> list[Box]:
+    """The text lines (of BGRA pixels) touched by these changed pieces in which OCR reads a run of a secret."""
+    bgr, gray = pixels[:, :, :3], pixels[:, :, 1]
+    changes = grouped(pieces, gray.shape)
+    found = []
+    for region in merge_boxes([grown(line_of(gray, box), CONTEXT, gray.shape) for box in changes]):
+        for line in OCR._detect_in(bgr, region):  # lines of a block of changes are detected at once
+            if any(overlaps(line, change) for change in changes) and shows_secret(read_line(bgr, gray, line), secrets):
+                found.append(line)  # the detector's box takes in a margin already
+    return found
+
+
+def grouped(pieces: list[Box], shape: tuple[int, int]) -> list[Box]:
+    """The pieces joined where they share rows less than a word's gap apart (the words of a line)."""
+    flags = np.zeros(shape, np.uint8)
+    for x0, y0, x1, y1 in pieces:
+        flags[y0:y1, x0:x1] = 1
+    gap = 2 * GAP_JOINED + 1
+    count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(flags, np.ones((1, gap), np.uint8)))
+    return [(max(0, x + GAP_JOINED), y, min(shape[1], x + w - GAP_JOINED), y + h)
+            for x, y, w, h in (stats[label][:4] for label in range(1, count))]
+
+
+def grown(box: Box, by: int, shape: tuple[int, int]) -> Box:
+    return max(0, box[0] - by), max(0, box[1] - by), min(shape[1], box[2] + by), min(shape[0], box[3] + by)
+
+
+def read_line(bgr: np.ndarray, gray: np.ndarray, line: Box) -> str:
+    key = crop_key(gray, line)
+    known = engine().known(key)
+    return (known or engine().recognise(key, np.ascontiguousarray(bgr[line[1]:line[3], line[0]:line[2]])))[0]
+
+
+def shows_secret(text: str, secrets: list[str]) -> bool:
+    text = fold(text)
+    for secret in secrets:
+        run = SequenceMatcher(None, secret, text, autojunk=False).find_longest_match(0, len(secret), 0, len(text))
+        if run.size >= min(len(secret), max(MATCH_MIN, len(secret) // 2)):
+            return True
+    return False
+
+
 class SecretMask:
     def __init__(self):
-        self.typed = False  # whether a secret was typed yet
-        self.places: list[Place] = []
+        self.typed: list[str] = []  # the secrets typed so far, folded
+        self.places: list[Place] = []  # where they were typed (looked for again when lost)
+        self.echoes: list[Place] = []  # where OCR read them (dropped when lost: what changed there is read again)
         self._just_typed = False
+        self._checked: np.ndarray | None = None  # the last frame handed in (its text is read where it shows)
 
     def secret_typed(self, value: str) -> None:
         """Called by the executor after it typed a secret's value."""
-        self.typed = self.typed or bool(value)
+        if fold(value) and fold(value) not in self.typed:
+            self.typed.append(fold(value))
         self._just_typed = True
 
     def hide(self, pixels: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
         """`pixels` (BGRA) with the secrets covered; `before` is the frame before (the last action)."""
+        gray = pixels[:, :, 1]
+        checked, self._checked = self._checked, gray
         if not self.typed:
             return pixels
-        gray = pixels[:, :, 1]
         earlier = before[:, :, 1] if before is not None and before.shape == pixels.shape else None
         if self._just_typed and earlier is not None:
             self.places += [Place.of(gray, box) for box in typed_places(earlier, gray)]
         self._just_typed = False
-        boxes = self._shown(gray, earlier)
-        if not boxes:
-            return pixels
-        masked = pixels.copy()
-        for x0, y0, x1, y1 in boxes:
-            masked[y0:y1, x0:x1] = (64, 64, 64, 255)
-        return masked
+        self.echoes = [echo for echo in self.echoes if echo.shows(gray)]
+        boxes = self._shown(gray, earlier) + [echo.box for echo in self.echoes]
+        masked = covered(pixels, boxes)
+        # the rest is read where it changed since the last frame checked: what shows there now, covered
+        # places aside (text typed after a secret in its field stays readable)
+        changed = cv2.absdiff(checked, gray) if checked is not None and checked.shape == gray.shape else np.ones_like(gray)
+        pieces = text_changes(changed, boxes)
+        echoes = echoed(masked, pieces, self.typed) if pieces else []
+        self.echoes += [Place.of(gray, box) for box in echoes]
+        return covered(masked, echoes)
 
     def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> list[Box]:
         """Where the places show in `gray`: where they were, else where the screen changed since
