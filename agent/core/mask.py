@@ -14,12 +14,14 @@ covered too: every text line in which OCR reads a run of the secret's characters
 since the last frame checked is read, outside the covered places, and only the changes that can
 hold a text line: a caret, an outline or a speck smaller than a character is not read. Each change
 is widened to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are
-detected in that crop and the lines it touched recognised. A frame in which nothing changed outside
-the covered places costs no OCR; one whose text changed costs OCR of the changed lines (a new page:
-all of it). Frames before the first secret is typed are not read (the secret is not on the screen
-before its keys go in). What can still show: a secret drawn in an image or so distorted that OCR
-does not read it, and a run completed by one glyph narrower than 3 px ('l', '.') after its other
-characters showed in an earlier frame. A masked field (dots) needs nothing.
+detected in that crop and the lines it touched recognised. A line read so stays covered while it
+shows what it showed; once it changes, what changed there is read again. A frame in which nothing
+changed outside the covered places costs no OCR (3-6 ms at 1080p); one whose text changed costs OCR
+of the changed lines (about 25 ms a line; a new page: all of it, 2-3 s; bench/mask_cost.py). Frames
+before the first secret is typed are not read (the secret is not on the screen before its keys go
+in). What can still show: a secret drawn in an image or so distorted that OCR does not read it,
+and a run completed by one glyph narrower than 3 px ('l', '.') after its other characters showed
+in an earlier frame. A masked field (dots) needs nothing.
 """
 
 from dataclasses import dataclass, replace
@@ -252,10 +254,9 @@ class SecretMask:
         self.echoes = [echo for echo in self.echoes if echo.shows(gray)]
         boxes = self._shown(gray, earlier) + [echo.box for echo in self.echoes]
         masked = covered(pixels, boxes)
-        # the rest is read where it changed since the last frame checked: what shows there now, covered
-        # places aside (text typed after a secret in its field stays readable)
-        changed = cv2.absdiff(checked, gray) if checked is not None and checked.shape == gray.shape else np.ones_like(gray)
-        pieces = text_changes(changed, boxes)
+        # the rest is read where it changed since the last frame checked, as it shows with the places
+        # covered (text typed after a secret in its field stays readable)
+        pieces = text_changes(changes_since(checked, gray), boxes)
         echoes = echoed(masked, pieces, self.typed) if pieces else []
         self.echoes += [Place.of(gray, box) for box in echoes]
         return covered(masked, echoes)
@@ -279,6 +280,13 @@ class SecretMask:
     def ocr(self) -> OCR:
         """An OCR for the MCP server's reading tools (it has none of its own when secrets are given)."""
         return OCR()
+
+
+def changes_since(checked: np.ndarray | None, gray: np.ndarray) -> np.ndarray:
+    """How much each pixel changed since the frame checked last (all of them with none)."""
+    if checked is None or checked.shape != gray.shape:
+        return np.ones_like(gray)
+    return cv2.absdiff(checked, gray)
 
 
 def changed_box(earlier: np.ndarray | None, gray: np.ndarray) -> Box | None:
