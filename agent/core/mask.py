@@ -193,8 +193,24 @@ def echoed(pixels: np.ndarray, pieces: list[Box], secrets: list[str]) -> list[Bo
     for region in merge_boxes([grown(line_of(gray, box), CONTEXT, gray.shape) for box in changes]):
         for line in OCR._detect_in(bgr, region):  # lines of a block of changes are detected at once
             if any(overlaps(line, change) for change in changes) and shows_secret(read_line(bgr, gray, line), secrets):
-                found.append(line)  # the detector's box takes in a margin already
+                found.append(own_rows(gray, line))
     return found
+
+
+def own_rows(gray: np.ndarray, line: Box) -> Box:
+    """A detected line's box cut to its own rows, and a pixel round them: the run of rows with ink round
+    its middle (the detector's box takes in a margin, which may reach into the lines above and below)."""
+    x0, y0, x1, y1 = line
+    crop = gray[y0:y1, x0:x1]
+    inked = (np.abs(crop.astype(np.int16) - int(np.median(crop))) > INK).any(axis=1)
+    top = bottom = len(inked) // 2
+    if not inked[top]:
+        return line
+    while top > 0 and inked[top - 1]:
+        top -= 1
+    while bottom < len(inked) and inked[bottom]:
+        bottom += 1
+    return x0, max(y0, y0 + top - 1), x1, min(y1, y0 + bottom + 1)
 
 
 def grouped(pieces: list[Box], shape: tuple[int, int]) -> list[Box]:
