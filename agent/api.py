@@ -22,7 +22,7 @@ from typing import Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.core import redact
-from agent.core.actions import Computer
+from agent.core.actions import Computer, secret_names
 from agent.core.confirm import Confirmer, ask_on_terminal, load_policy
 from agent.core.defaults import EXIT_CODES
 from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
@@ -179,6 +179,16 @@ def repair_config(options: RunOptions) -> GLMConfig:
     return endpoint_config(options)
 
 
+def secrets_told(settings: dict, options: RunOptions) -> list[str]:
+    """The secrets a resumed run's model was told of (as its header names them), which must be given again:
+    it may type any of them."""
+    told = secret_names(settings.get("secrets"))
+    if missing := [name for name in told if name not in secrets_of(options)]:
+        raise AgentError(f"the run was given the secret {missing[0]}; pass --secret {missing[0]}=VALUE or set "
+                         f"GUI_AGENT_SECRET_{missing[0]} to resume it")
+    return told
+
+
 def base_url_of(options: RunOptions) -> str | None:
     return options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
 
@@ -205,10 +215,13 @@ def skills_of(settings: dict, options: RunOptions, on_note: Note) -> tuple[Path 
     return offered, wanted and options.python_skills
 
 
-def model_planner(config: GLMConfig, protocol: str, tool_choice: str, skills: list[dict] | None):
+def model_planner(config: GLMConfig, protocol: str, tool_choice: str, skills: list[dict] | None,
+                  secrets: list[str] | None):
+    """The model's planner; `secrets` are the names (never the values) its action space says `type` types."""
     if protocol == "tools":
-        return ToolsPlanner(ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=tool_choice), skills)
-    return GLMPlanner(config, skills)
+        return ToolsPlanner(ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=tool_choice),
+                            skills, secrets)
+    return GLMPlanner(config, skills, secrets)
 
 
 def run(task: str, *, planner: Planner | None = None, computer: Computer | None = None, screen: Screen | None = None,
@@ -233,7 +246,7 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
     config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
         if options.skills else None
-    planner = model_planner(config, options.protocol, options.tool_choice, skills)
+    planner = model_planner(config, options.protocol, options.tool_choice, skills, sorted(secrets_of(options)))
     settings = {**config.model_dump(), "protocol": options.protocol, "snap": options.snap,
                 "skills": [found["name"] for found in skills] if skills else None,
                 **({"skills_dir": str(options.skills), "python_skills": options.python_skills} if skills else {})}
@@ -262,7 +275,7 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
     skills = [one.describe() for one in list_skills(skills_dir, python_skills)] if skills_dir else None
     asked = [s["request"]["tool_choice"] for s in found.steps if "tool_choice" in s.get("request", {})]
     tool_choice = (asked or [settings.get("tool_choice", "required")])[-1]  # 'auto' if the server refused 'required'
-    planner = model_planner(config, protocol, tool_choice, skills)
+    planner = model_planner(config, protocol, tool_choice, skills, secrets_told(settings, options))
     planner.restore(found)
     done_steps = found.steps[-1]["index"] if found.steps else 0
     options = options.model_copy(update={"out": found.path, "max_steps": done_steps + options.max_steps})

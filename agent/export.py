@@ -135,14 +135,16 @@ def offered_skills(episode: Episode) -> list[dict] | None:
 
 def sample(planner, episode: Episode, index: int, skills: list[dict] | None = None) -> tuple[list[dict], list[bytes]]:
     """The step's two messages, in swift's form, and its images in order."""
+    from agent.core.actions import secret_names
     from agent.planners.prompt import build_content
 
     step, before = episode.steps[index], episode.steps[:index]
     planner.restore(replace(episode, steps=before))
     resumed = before and before[-1].get("index") in episode.resumed_after  # a resumed run starts with no correction
     feedback = feedback_for(before[-1].get("outcome"), before[-1].get("error")) if before and not resumed else None
+    secrets = secret_names((episode.header.get("settings") or {}).get("secrets"))  # as the run told its model
     content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
-                            feedback, skills)
+                            feedback, skills, secrets=secrets)
     answer = assistant(step)
     if episode.header.get("planner") == "local" and "Memory:" not in answer:
         answer += "\nMemory:\n[]"  # the output format asks for it; the embedded planner keeps no memory

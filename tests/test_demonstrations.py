@@ -16,14 +16,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.core.episode import read_episode
+from agent.core import actions as a
+from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.errors import AgentError
+from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
 from agent.core.ocr import OCR
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.demos.record import Event, Merger, crop_around, key_name
-from agent.demos.reground import CONTEXT_SIZE, Grounder, Target
+from agent.demos.reground import CONTEXT_SIZE, Grounder, Performer, Replayer, Target, TargetNotFound
 from agent.demos.skills import add_skill, find_skill, list_skills
 from agent.export import export
 from agent.planners.glm import interpret
@@ -218,6 +220,25 @@ def test_the_replay_on_a_moved_and_resized_window_reproduces_the_app_state(demon
             assert step["grounding"]["method"] in ("crop", "text", "window") and step["grounding"]["score"] >= 0.8
 
 
+def test_a_replay_on_a_filled_form_replaces_what_a_field_recorded_empty_holds(demonstration, x_session, tmp_path):
+    app = x_session.launch("form", geometry=RECORDED_AT)
+    app.wait_ready()
+    person = Person(x_session, app)
+    person.click("name_entry")
+    person.xdotool("type", "Ada")
+    person.sees(lambda r: r["state"]["name"] == "Ada")
+    status, message = call("agent.demos.reground.replay_demonstration", str(demonstration.folder), x_session.display,
+                           str(tmp_path / "replay"), env=x_session.env)
+    assert (status, message) == ("done", "")
+    assert app.record()["state"] == demonstration.state  # the name typed over Ada, not beside it
+    assert submitted(app.record()) == demonstration.submitted
+    replay = read_episode(tmp_path / "replay")
+    assert [step["call"] for step in replay.steps if "empties" in step] == [
+        "key(keys='end')", "key(keys='shift+home')", "key(keys='delete')"]
+    assert all(step["grounding"]["method"].startswith("focus") for step in replay.steps
+               if step["action"]["type"] in ("type", "key"))
+
+
 def test_a_target_that_is_gone_stops_the_replay_and_the_partial_replay_is_kept(demonstration, x_session, tmp_path):
     app = x_session.launch("form", geometry="700x130+300+200")  # too short to show the country list
     app.wait_ready()
@@ -409,3 +430,82 @@ def test_the_command_line_records_replays_keeps_a_skill_and_runs_it(tmp_path):
                         "--display", session.display, "--out", str(tmp_path / "skill"), env=session.env)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert submitted(fresh.record())["name"] == "Grace Hopper"
+
+
+# Key and type steps of a re-grounded replay, on synthetic screens.
+
+class ScriptedScreen:
+    """Shows frames[n] once the computer has done n things (the last one from then on)."""
+
+    display = ":scripted"
+
+    def __init__(self, computer: RecordingComputer, frames: list[Frame]):
+        self.computer, self.frames = computer, frames
+
+    def capture(self) -> Frame:
+        return self.frames[min(len(self.computer.calls), len(self.frames) - 1)]
+
+    def settle(self, before: Frame, timeout: float = 3.0) -> tuple[Frame, bool]:
+        return self.capture(), True
+
+
+def with_text(frame: Frame, text: str = "", cursor: int | None = None, covered: bool = False) -> Frame:
+    """`frame` with `text` in its Name field, a text cursor `cursor` pixels into it, or a box over it."""
+    pixels = frame.pixels.copy()
+    cv2.putText(pixels, text, (84, 55), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0, 255), 1)
+    if cursor is not None:
+        cv2.line(pixels, (84 + cursor, 43), (84 + cursor, 57), (0, 0, 0, 255), 1)
+    if covered:
+        cv2.rectangle(pixels, (60, 30), (330, 110), (160, 160, 160, 255), -1)
+    return Frame(pixels, frame.monitor)
+
+
+NAME_FIELD = (200, 50)  # inside the Name field of form_like(20, 40)
+
+
+def recorded_click_and_type(folder: Path) -> Path:
+    """A demonstration: a click into the empty Name field, then 'Grace' typed."""
+    empty = form_like(20, 40)
+    writer = EpisodeWriter(folder)
+    writer.header(task="Type Grace", planner="demonstration", agent_version="test", settings={},
+                  screen={"left": 0, "top": 0, "width": 600, "height": 400, "scale": 1.0})
+    click = a.Click(point=empty.geometry.screen_to_model(NAME_FIELD))
+    steps = [(empty, click, {"point": list(NAME_FIELD)}), (with_text(empty, cursor=0), a.TypeText(content="Grace"), {})]
+    for index, (frame, action, screen) in enumerate(steps, 1):
+        writer.step({"index": index, "screenshot": writer.screenshot(index, frame.png()), "outcome": "ok",
+                     "action": action.model_dump(), "call": action.call(), "screen": screen})
+    writer.end("done")
+    return folder
+
+
+def replayed(folder: Path, out: Path, frames: list[Frame]) -> tuple[list[tuple], str | None]:
+    """What the replay did on screens that show `frames` in turn, and its error, if any."""
+    computer = RecordingComputer(Monitor(0, 0, 600, 400))
+    episode = EpisodeWriter(out)
+    episode.header(task="Type Grace", planner="replay", agent_version="test", settings={})
+    performer = Performer(ScriptedScreen(computer, frames), computer, episode, Grounder(FakeWindows(), OCR()),
+                          target_timeout=0.5)
+    try:
+        Replayer(read_episode(folder), {}).run(performer)
+    except TargetNotFound as error:
+        return computer.calls, str(error)
+    return computer.calls, None
+
+
+def test_key_and_type_steps_are_checked_against_the_screen_and_a_field_recorded_empty_is_emptied(tmp_path):
+    folder = recorded_click_and_type(tmp_path / "demo")
+    empty, filled = form_like(20, 40), with_text(form_like(20, 40), "Ada")
+    calls, error = replayed(folder, tmp_path / "same", [empty, with_text(empty, cursor=0)])
+    assert error is None and [call[0] for call in calls] == ["click", "type_text"]
+
+    calls, error = replayed(folder, tmp_path / "filled", [filled, with_text(filled, cursor=36)])
+    assert error is None and calls[1:] == [("keypress", ["end"]), ("keypress", ["shift", "home"]),
+                                           ("keypress", ["delete"]), ("type_text", "Grace")]
+    emptied = [step for step in read_episode(tmp_path / "filled").steps if "empties" in step]
+    assert [step["replays"] for step in emptied] == [2, 2, 2]
+
+    calls, error = replayed(folder, tmp_path / "covered", [empty, with_text(empty, covered=True)])
+    assert [call[0] for call in calls] == ["click"]  # nothing typed where the field no longer shows
+    assert error.startswith("step 2 (type(content='Grace')): where its keys go (where step 1 clicked) does not look "
+                            "as recorded after 0.5 s (the place looks ") and error.endswith("; stopped without acting")
+    assert read_episode(tmp_path / "covered").steps[-1]["outcome"] == "not_found"

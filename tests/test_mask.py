@@ -1,16 +1,105 @@
-"""Typed secrets are covered in the pixels: where they were typed, and wherever OCR reads them again."""
+"""Typed secrets are covered in the pixels where they were typed, within the field they went into (a
+focus ring that fades meanwhile, in another field or this one, is no typed text and stays as it is),
+and wherever OCR reads them again in what changed since."""
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+import agent.core.mask
 from agent.core.mask import SecretMask
 from agent.core.ocr import OCR
 
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
 SECRET = "hunter2-Secret"  # invented
+USER = (120, 40, 420, 72)  # the username field's box
+PASSWORD = (120, 90, 420, 122)
+RING, FADED, BORDER = (40, 110, 220), (150, 190, 240), (140, 140, 140)  # RGB
 
 
-def screen(lines: dict[tuple[int, int], str]) -> np.ndarray:
+def form(ring: dict[tuple, tuple] = {}, password: str = "", caret: bool = False, shift: int = 0,
+         selected: bool = False) -> np.ndarray:
+    """A login form (BGRA): the username typed, `password` in its (plain) field (`selected`: white on
+    blue), each field's outline drawn in `ring`'s colour for it (else a grey border), moved up `shift` pixels."""
+    image = Image.new("RGB", (640, 360), "white")
+    draw = ImageDraw.Draw(image)
+    for label, box, text in (("User:", USER, "ada.lovelace"), ("Password:", PASSWORD, password)):
+        x0, y0, x1, y1 = box[0], box[1] - shift, box[2], box[3] - shift
+        draw.text((20, y0 + 6), label, fill="black", font=FONT)
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=ring.get(box, BORDER), width=2)
+        ink = "black"
+        if selected and box == PASSWORD:
+            draw.rectangle((x0 + 8, y0 + 5, x0 + 8 + draw.textlength(text, font=FONT), y1 - 6), fill=RING)
+            ink = "white"
+        draw.text((x0 + 8, y0 + 6), text, fill=ink, font=FONT)
+        if caret and box == PASSWORD:
+            right = x0 + 8 + draw.textlength(text, font=FONT) + 1
+            draw.line((right, y0 + 6, right, y1 - 7), fill="black")
+    return np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
+
+
+def read(pixels: np.ndarray, box=None) -> str:
+    if box is not None:
+        pixels = np.ascontiguousarray(pixels[box[1]:box[3], box[0]:box[2]])
+    return " ".join(line.text for line in OCR().read(pixels, full=True))
+
+
+def secret_pixels(with_secret: np.ndarray, without: np.ndarray) -> np.ndarray:
+    return (with_secret != without).any(axis=2)
+
+
+def covered(pixels: np.ndarray, where: np.ndarray) -> bool:
+    return bool((pixels[where][:, :3] == 64).all())
+
+
+def test_the_field_typed_into_is_covered_and_another_whose_focus_ring_fades_meanwhile_stays_readable():
+    # clicked into Password: User's ring is still fading while the secret is typed, Password's fades in
+    before = form({USER: RING, PASSWORD: FADED})
+    typed = form({USER: FADED, PASSWORD: RING}, password=SECRET, caret=True)
+    assert "hunter2" in read(typed)  # OCR reads it when nothing is done
+    mask = SecretMask()
+    assert mask.hide(typed, before) is typed  # nothing typed yet: nothing hidden
+    mask.secret_typed(SECRET)
+    hidden = mask.hide(typed, before)
+    assert "hunter2" not in read(hidden).lower()
+    assert covered(hidden, secret_pixels(typed, form({USER: FADED, PASSWORD: RING})))
+    x0, y0, x1, y1 = USER
+    assert np.array_equal(hidden[y0 - 2:y1 + 2, :], typed[y0 - 2:y1 + 2, :])  # the username's field untouched
+    assert "ada.lovelace" in read(hidden, (0, y0 - 4, 640, y1 + 4))
+
+    # the caret blinks, then the view scrolls: the secret stays covered where it is, nothing else is
+    blinked = form({USER: FADED, PASSWORD: RING}, password=SECRET)
+    assert covered(mask.hide(blinked, typed), secret_pixels(blinked, form({USER: FADED, PASSWORD: RING})))
+    scrolled = form({USER: FADED, PASSWORD: RING}, password=SECRET, shift=30)
+    hidden = mask.hide(scrolled, blinked)
+    assert covered(hidden, secret_pixels(scrolled, form({USER: FADED, PASSWORD: RING}, shift=30)))
+    assert "ada.lovelace" in read(hidden) and "hunter2" not in read(hidden).lower()
+
+
+def test_a_secret_stays_covered_while_its_field_is_there_and_text_typed_after_it_does_not():
+    before = form({PASSWORD: RING})
+    typed = form({PASSWORD: RING}, password=SECRET)
+    mask = SecretMask()
+    mask.secret_typed(SECRET)
+    assert covered(mask.hide(typed, before), secret_pixels(typed, before))
+    more = form({PASSWORD: RING}, password=SECRET + " xyz")
+    hidden = mask.hide(more, typed)  # typed after the secret: not covered
+    assert covered(hidden, secret_pixels(typed, before)) and "xyz" in read(hidden, PASSWORD)
+    selected = form({PASSWORD: RING}, password=SECRET + " xyz", selected=True)  # most of its pixels changed
+    hidden = mask.hide(selected, more)
+    assert covered(hidden, secret_pixels(typed, before)) and "hunter2" not in read(hidden).lower()
+    gone = screen_of_text({(20, 20): "Welcome, ada.lovelace"})
+    assert mask.hide(gone, selected) is gone  # the field is gone: nothing covered
+
+
+def test_a_character_typed_alone_is_covered_though_its_inside_did_not_change():
+    before = screen_of_text({(20, 20): "Code:"})
+    typed = screen_of_text({(20, 20): "Code:", (100, 16): "O  o  0"})
+    mask = SecretMask()
+    mask.secret_typed("O  o  0")
+    assert covered(mask.hide(typed, before), secret_pixels(typed, before))
+
+
+def screen_of_text(lines: dict[tuple[int, int], str]) -> np.ndarray:
     image = Image.new("RGB", (640, 360), "white")
     draw = ImageDraw.Draw(image)
     for (x, y), text in lines.items():
@@ -18,20 +107,43 @@ def screen(lines: dict[tuple[int, int], str]) -> np.ndarray:
     return np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
 
 
-def read(pixels: np.ndarray) -> str:
-    return " ".join(line.text for line in OCR().read(pixels, full=True))
-
-
 def test_a_typed_secret_is_covered_where_it_was_typed_and_where_it_shows_again():
-    before = screen({(20, 20): "Name:", (20, 60): "Password:"})
-    typed = screen({(20, 20): "Name:", (20, 60): "Password:", (120, 60): SECRET})
+    before = screen_of_text({(20, 20): "Name:", (20, 60): "Password:"})
+    typed = screen_of_text({(20, 20): "Name:", (20, 60): "Password:", (120, 60): SECRET})
     assert "hunter2" in read(typed)  # OCR reads it when nothing is done
     mask = SecretMask()
     assert mask.hide(typed, before) is typed  # nothing typed yet: nothing hidden
     mask.secret_typed(SECRET)
     hidden = mask.hide(typed, before)
     assert "hunter2" not in read(hidden) and "Name" in read(hidden)
-    elsewhere = screen({(20, 20): "Name:", (300, 200): f"echo {SECRET} > notes", (20, 300): "A secret note"})
+    elsewhere = screen_of_text({(20, 20): "Name:", (300, 200): f"echo {SECRET} > notes", (20, 300): "A secret note"})
     hidden = mask.hide(elsewhere, typed)
     text = read(hidden)
-    assert "hunter2" not in text and "note" in text.lower()  # the echoed line is covered, others stay
+    assert "hunter2" not in text.lower() and "note" in text.lower()  # the echoed line is covered, others stay
+    still = mask.hide(elsewhere, elsewhere)  # nothing changed: still covered, from what was read
+    assert "hunter2" not in read(still).lower() and "A secret note" in read(still)
+
+
+def test_an_echo_in_another_font_is_covered_and_the_username_typed_before_is_not(monkeypatch):
+    mono = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 14)
+    before = form({USER: RING, PASSWORD: FADED})
+    typed = form({USER: FADED, PASSWORD: RING}, password=SECRET)
+    mask = SecretMask()
+    mask.hide(before)  # the frame before typing, handed in as a run does
+    mask.secret_typed(SECRET)
+    reads = []
+    real_read = getattr(agent.core.mask, "read_line", None)
+    monkeypatch.setattr(agent.core.mask, "read_line", lambda *args: reads.append(args[2]) or real_read(*args),
+                        raising=False)
+    mask.hide(typed, before)
+    assert reads == []  # nothing changed outside the place typed into and a ring: nothing read
+    image = Image.fromarray(np.ascontiguousarray(typed[:, :, 2::-1]))
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 200), f"$ echo {SECRET}", fill="black", font=mono)
+    draw.text((20, 220), SECRET, fill="black", font=mono)
+    draw.text((20, 240), "$ ls notes", fill="black", font=mono)
+    echoed = np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
+    text = read(mask.hide(echoed, typed))
+    assert "hunter" not in text.lower() and "secret" not in text.lower(), text
+    assert "ls notes" in text and "ada.lovelace" in text  # the other lines, and the username, stay readable
+    assert all(box[1] >= 190 for box in reads)  # only the lines that changed were read

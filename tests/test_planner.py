@@ -40,6 +40,18 @@ def text_of(request) -> str:
     return "".join(p.get("text", "") for p in request["messages"][0]["content"])
 
 
+def test_with_secrets_given_the_action_space_says_type_types_them_by_name():
+    with ScriptedEndpoint([CLICK % 0, CLICK % 1]) as endpoint:
+        GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="k", max_retries=0, timeout=10), secrets=["PW"]).decide(
+            "Log in with {{PW}}", synthetic_frame())
+        planner_for(endpoint).decide("Log in", synthetic_frame())
+    told, untold = (text_of(request) for request in endpoint.requests)
+    assert ("### type\nCall rule: `type(content='')`\nType text at the keyboard focus. It does not click or clear "
+            "the field first. {{NAME}} in content types the secret NAME, which you never see (secrets given: "
+            "{{PW}}).\n") in told
+    assert "secret" not in untold
+
+
 def test_each_step_is_one_user_message_with_history_capped_at_four_half_size_images():
     with ScriptedEndpoint([CLICK % n for n in range(6)]) as endpoint:
         planner = planner_for(endpoint)

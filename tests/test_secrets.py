@@ -3,12 +3,16 @@ stored or sent, and texts that echo them (an endpoint that repeats the Authoriza
 
 import base64
 import io
+import json
 
 import cv2
 import numpy as np
 from PIL import Image, ImageSequence
 
 from agent.core.ocr import OCR
+from agent.core.screen import Frame, Screen
+from agent.export import export
+import real_apps
 from endpoint import ScriptedEndpoint
 from scenarios import Script, gui_agent
 
@@ -57,6 +61,12 @@ def test_a_typed_secret_is_covered_in_every_screenshot_kept_or_sent(x_session, t
     print(f"secret read by OCR in {sum('hunter' in text.lower() for text in texts)} of {len(texts)} images "
           "kept or sent")
     assert any("Email" in text for text in texts[2:])  # the rest of the form is still there to see
+    sent = ["".join(part.get("text", "<image>") for part in request["messages"][0]["content"])
+            for request in endpoint.requests]
+    assert all("(secrets given: {{PASSWORD}})." in text and "hunter" not in text.lower() for text in sent)
+    assert export([tmp_path / "run"], tmp_path / "train.jsonl", check=True).samples == len(sent)
+    exported = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert [sample["messages"][0]["content"] for sample in exported] == sent  # rebuilt as it was sent
 
 
 def test_a_task_naming_a_secret_that_is_not_given_is_refused_before_anything_is_done(x_session, tmp_path):
@@ -89,3 +99,43 @@ def test_an_endpoint_that_echoes_the_key_does_not_put_it_on_disk_or_the_console(
     found = sum(data.count(secret.encode()) for secret in (key, url_password)
                 for data in [*written, (result.stdout + result.stderr).encode()])
     print(f"key and URL password occurrences in {len(written)} files and the console: {found}")
+
+
+def test_a_username_stays_readable_while_the_password_field_is_covered_in_a_gtk_dialog(x_session, tmp_path):
+    """zenity's login dialog: the username's focus ring is still fading as the password is typed."""
+    real_apps.start(x_session, ["zenity", "--password", "--username", "--title", "Log in"], "Log in")
+    replies = ["type(content='ada.lovelace')", "key(keys='tab')", "type(content='{{PW}}')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "log in as ada.lovelace with {{PW}}", "--base-url", endpoint.url, "--display",
+                           x_session.display, "--secret", f"PW={SECRET}", "--out", str(tmp_path / "run"),
+                           env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    after_password = Frame.from_png((tmp_path / "run" / "step-004.png").read_bytes()).pixels
+    shown = read_text(cv2.imencode(".png", after_password)[1].tobytes())
+    assert "ada.lovelace" in shown.replace(" ", ""), shown  # the username's field is not covered
+    covers = cv2.findNonZero((after_password[:, :, :3] == 64).all(axis=2).astype(np.uint8))
+    assert covers is not None  # the password field's dots are covered
+    x, y, w, h = cv2.boundingRect(covers)
+    print(f"covered {w}x{h} at ({x},{y}); read: {shown}")
+
+
+def test_a_secret_echoed_by_a_terminal_is_covered_and_the_rest_of_the_terminal_stays_readable(x_session, tmp_path,
+                                                                                            monkeypatch):
+    """xterm: the secret typed at `read -s` (nothing shows), then printed by `echo` in the terminal's font."""
+    real_apps.start(x_session, ["xterm", "-T", "xterm", "-geometry", "80x12+20+20", "-e", "bash", "--norc",
+                                "--noprofile"], "xterm")
+    replies = ["type(content='read -s PW')", "key(keys='enter')", "type(content='{{PW}}')", "key(keys='enter')",
+               "type(content='echo \"it is $PW\"')", "key(keys='enter')", "type(content='echo all is well')",
+               "key(keys='enter')", "DONE()"]
+    with ScriptedEndpoint(replies) as endpoint:
+        result = gui_agent("run", "print {{PW}} in the terminal", "--base-url", endpoint.url, "--display",
+                           x_session.display, "--secret", f"PW={SECRET}", "--out", str(tmp_path / "run"),
+                           env=x_session.env)
+    assert result.returncode == 0, result.stdout
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    live = read_text(Screen(x_session.display).capture().png())  # the terminal as it is, nothing covered
+    texts = [read_text(path.read_bytes()) for path in sorted((tmp_path / "run").glob("step-*.png"))]
+    print(f"the terminal read live: {live!r}; the last step stored: {texts[-1]!r}")
+    assert "hunter2secret" in live.lower().replace(" ", "")  # OCR reads the echo where nothing covers it
+    assert all("hunter" not in text.lower() for text in texts), texts
+    assert "all is well" in texts[-1] and "read" in texts[-1] and "echo" in texts[-1]  # the rest stays readable

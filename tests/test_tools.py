@@ -70,6 +70,22 @@ def test_every_glm_call_is_a_tool_with_a_valid_schema_and_the_text_prompt_names_
         assert all(schema.get("description") for schema in tool["parameters"]["properties"].values())
 
 
+SECRET_SENTENCE = "{{NAME}} in content types the secret NAME, which you never see (secrets given: {{PW}}, {{USER}})."
+
+
+def test_with_secrets_both_dialects_say_in_type_how_to_type_one_naming_the_secrets_never_their_values():
+    from agent.planners.prompt import action_space_text
+
+    tools = {tool["function"]["name"]: tool["function"] for tool in tool_definitions(secrets=["PW", "USER"])}
+    assert tools["type"]["description"].endswith(SECRET_SENTENCE)
+    assert [name for name, tool in tools.items() if "secret" in tool["description"]] == ["type"]
+    text = action_space_text(secrets=["PW", "USER"])
+    type_section = text.split("### type\n", 1)[1].split("###", 1)[0]
+    assert SECRET_SENTENCE in type_section and text.count("secret") == 2
+    assert "secret" not in json.dumps(tool_definitions()) + action_space_text()  # none given: nothing said
+    assert "secret" not in json.dumps(tool_definitions(secrets=[])) + action_space_text(secrets=[])
+
+
 SKILLS = [{"name": "click_text", "kind": "python", "description": "Click the text TEXT on the screen.",
            "params": [{"name": "text", "type": "str", "default": None},
                       {"name": "double", "type": "bool", "default": False}]}]
@@ -604,15 +620,24 @@ def test_gui_agent_resume_continues_a_tools_run_in_the_tools_dialect(x_session, 
     app.wait_ready()
     script = Script(app)
     name = lambda request: tool_reply(("left_click", {"start_box": at(script, "name_entry")}), ("type", {"content": "Ada"}))
+    secret = ("--secret", "CODE=hunter2-code")  # invented; given, never used, so the model is told of it
+    told = "(secrets given: {{CODE}})."
     with ScriptedEndpoint([name, tool_reply(("key", {"keys": "tab"}))]) as endpoint:
         result = gui_agent("run", "Register Ada", "--protocol", "tools", "--max-steps", "2", "--base-url", endpoint.url,
-                           "--display", x_session.display, "--out", str(tmp_path / "run"), env=x_session.env)
+                           "--display", x_session.display, "--out", str(tmp_path / "run"), *secret, env=x_session.env)
     assert result.returncode == 11, result.stdout + result.stderr  # step_limit
+    assert all(told in json.dumps(request["tools"]) and "hunter2" not in json.dumps(request)
+               for request in endpoint.requests)
+    result = gui_agent("resume", str(tmp_path / "run"), "--base-url", "http://127.0.0.1:9/v1", "--display",
+                       x_session.display, env=x_session.env)
+    assert (result.returncode, result.stdout.strip()) == (1, "error: the run was given the secret CODE; pass --secret "
+                                                          "CODE=VALUE or set GUI_AGENT_SECRET_CODE to resume it")
     with ScriptedEndpoint([tool_reply(("key", {"keys": "ctrl+Return"})), tool_reply(("DONE", {}))]) as endpoint:
         result = gui_agent("resume", str(tmp_path / "run"), "--base-url", endpoint.url, "--display", x_session.display,
-                           env=x_session.env)
+                           *secret, env=x_session.env)
     assert result.returncode == 0, result.stdout + result.stderr
     first = endpoint.requests[0]
+    assert told in json.dumps(first["tools"])
     assert "tools" in first and [m["content"] for m in first["messages"] if m["role"] == "tool"] == ["performed"] * 3
     assert [e["values"]["name"] for e in app.record()["events"] if e["event"] == "submit"] == ["Ada"]
     episode = read_episode(tmp_path / "run")

@@ -10,6 +10,7 @@ parser (reply.py) and the OpenAI tools (tools.py) are all made from it.
 """
 
 import json
+import re
 import string
 from dataclasses import dataclass
 from typing import Annotated, Callable, Literal, Protocol, Union
@@ -337,6 +338,14 @@ class GLMCall:
         """The text dialect's call rule, e.g. left_click(start_box='[x,y]', element_info='')."""
         return f"{self.name}({', '.join(f'{p.name}={p.shown}' for p in self.params)})"
 
+    def describe(self, secrets: list[str] | None = None) -> str:
+        """The description the model reads; with `secrets` (their names), `type` says how to type one."""
+        if self.name != "type" or not secrets:
+            return self.description
+        names = ", ".join("{{" + name + "}}" for name in secrets)
+        return (f"{self.description} {{{{NAME}}}} in content types the secret NAME, which you never see "
+                f"(secrets given: {names}).")
+
     def parameters(self, point: dict) -> dict:
         """The JSON schema of the arguments; `point` is the dialect's schema of a point."""
         return {"type": "object", "properties": {p.name: p.schema(point) for p in self.params},
@@ -385,6 +394,13 @@ GLM_CALL = {call.name.lower(): call for call in GLM_CALLS}  # read case-insensit
 def offered_calls(skills: list[dict] | None = None) -> list[GLMCall]:
     """The calls the model is told about: all but `skill`, which comes with a list of skills."""
     return [call for call in GLM_CALLS if call.always or skills]
+
+
+def secret_names(recorded) -> list[str]:
+    """The secrets' names as an episode's settings record them (`secrets`); anything but names is none."""
+    if not isinstance(recorded, list):
+        return []
+    return [name for name in recorded if isinstance(name, str) and re.fullmatch(r"\w+", name)]
 
 
 def skills_text(skills: list[dict]) -> str:

@@ -1,76 +1,316 @@
 """Typed secrets out of the pixels of every screenshot that is stored or sent.
 
 Once a --secret value has been typed, each frame the agent keeps (step PNGs, the images sent to the
-model, and so the report and the GIF) is masked before anyone sees it, in two ways:
-- the place where the secret appeared: what changed on screen while it was typed, for as long as
-  those pixels stay as they were (a field that still shows it);
-- anywhere else it is read again (the field scrolled or moved, the text echoed in a terminal or a
-  title): every text line in which OCR finds a run of the secret's characters.
-A secret drawn in an image, or so distorted that OCR does not read it, can still show; a masked
-field (dots) needs nothing.
+model, and so the report and the GIF) is masked before anyone sees it. What is covered is the place
+the secret was typed into: what changed on screen as its keys went in, within the field they went
+into. A change that runs only along a box's outline (a focus ring fading in or out, in this field
+or in another one) is no typed text and stays as it is, so a username typed into the field before
+stays readable. The place stays covered while most of it shows what it showed (a blinking caret
+aside) or the field's border round it is where it was (its text selected or edited), and where its
+pixels are found again after the screen changed (the field scrolled, the window moved).
+
+The secret echoed elsewhere (a terminal that prints it, a field or a title that shows it again) is
+covered too: every text line in which OCR reads a run of the secret's characters. Only what changed
+since the last frame checked is read, outside the covered places, and only the changes that can
+hold a text line: a caret, an outline or a speck smaller than a character is not read. Each change
+is widened to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are
+detected in that crop and the lines it touched recognised. A line read so stays covered while it
+shows what it showed; once it changes, what changed there is read again. A frame in which nothing
+changed outside the covered places costs no OCR (3-6 ms at 1080p); one whose text changed costs OCR
+of the changed lines (about 25 ms a line; a new page: all of it, 2-3 s; bench/mask_cost.py). Frames
+before the first secret is typed are not read (the secret is not on the screen before its keys go
+in). What can still show: a secret drawn in an image or so distorted that OCR does not read it,
+and a run completed by one glyph narrower than 3 px ('l', '.') after its other characters showed
+in an earlier frame. A masked field (dots) needs nothing.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
+import cv2
 import numpy as np
 
-from agent.core.ocr import OCR, Box, changed_regions
+from agent.core.ocr import OCR, Box, crop_key, engine, merge_boxes, overlaps
 
 LINE_HEIGHT_MAX = 80  # pixels: a change taller than this while typing is more than the typed line
+BORDER = 4  # pixels: a change within this of its box's outline and nowhere inside it is a ring or a border
+OUTLINE_MIN = (24, 14)  # pixels wide and tall: the smallest box whose outline is no typed character
+PAD = 3  # pixels around typed text that are covered too (antialiasing), and that join its characters
+KEPT = 0.9  # share of a place's pixels as they were for it to still show the secret (a caret may blink)
+AROUND = 6  # pixels round a place in which its field's border is looked for
+INK = 40  # grey levels from the background that count as something drawn
+MOVED_TOLERANCE = 0.02  # share of a place's pixels that may differ where it is found again
 MATCH_MIN = 4  # characters of the secret in a row (or half of it if longer) that mark a line as showing it
 CONFUSABLE = str.maketrans("0oil|5s8", "OO1111SB")
+SPECK = 3  # pixels: a change narrower or shorter than this holds no character (a caret, a rule)
+WORD_GAP = 1.5  # times a change's height: the widest gap between the words of one line
+CONTEXT = 8  # pixels round a line's crop, so the detector sees its edges
+GAP_JOINED = 8  # pixels: changed pieces closer than this on the same rows are one change
 
 
 def fold(text: str) -> str:
     return "".join(text.split()).upper().translate(CONFUSABLE)
 
 
+def typed_places(before: np.ndarray, after: np.ndarray) -> list[Box]:
+    """Where typing changed two grayscale frames: the pieces of the change that are not outlines."""
+    changed = cv2.absdiff(before, after)
+    left, top, width, height = cv2.boundingRect(changed)  # of the pixels that are not 0
+    if not width:
+        return []
+    crop = (changed[top:top + height, left:left + width] > 0).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(crop, np.ones((3, 3), np.uint8)))
+    places = []
+    for label in range(1, count):
+        x, y, w, h = (int(value) for value in stats[label][:4])
+        if h > LINE_HEIGHT_MAX or is_outline(crop[y:y + h, x:x + w] & (labels[y:y + h, x:x + w] == label)):
+            continue
+        places.append((left + x - PAD, top + y - PAD, left + x + w + PAD, top + y + h + PAD))
+    rows, columns = before.shape
+    return [(max(0, x0), max(0, y0), min(columns, x1), min(rows, y1)) for x0, y0, x1, y1 in merge_boxes(places)]
+
+
+def is_outline(piece: np.ndarray) -> bool:
+    """Whether a changed piece is a box's outline or a line: nothing changed inside its box."""
+    h, w = piece.shape
+    if min(h, w) <= BORDER:
+        return max(h, w) >= 5 * BORDER  # a line (an underline focus); a shorter piece may be a typed '-'
+    if w < OUTLINE_MIN[0] or h < OUTLINE_MIN[1]:
+        return False  # a typed 'O' alone is a ring too, but a small one
+    return not piece[BORDER:h - BORDER, BORDER:w - BORDER].any()
+
+
+@dataclass
+class Place:
+    """Where a secret was typed, with the pixels it showed there, and the lines drawn round it (the
+    field's border) that tell the field is still there."""
+
+    box: Box
+    shown: np.ndarray
+    around: Box  # the box and AROUND pixels round it
+    lines: np.ndarray  # where around the box something is drawn (not inside it)
+    context: np.ndarray  # the pixels around the box
+
+    @classmethod
+    def of(cls, gray: np.ndarray, box: Box) -> "Place":
+        x0, y0, x1, y1 = box
+        around = (max(0, x0 - AROUND), max(0, y0 - AROUND), min(gray.shape[1], x1 + AROUND),
+                  min(gray.shape[0], y1 + AROUND))
+        context = gray[around[1]:around[3], around[0]:around[2]].copy()
+        lines = np.abs(context.astype(np.int16) - int(np.median(context))) > INK
+        lines[y0 - around[1]:y1 - around[1], x0 - around[0]:x1 - around[0]] = False
+        return cls(box, gray[y0:y1, x0:x1].copy(), around, lines, context)
+
+    def shows(self, gray: np.ndarray) -> bool:
+        """Whether the secret is still where it was typed: most of its pixels are as they were, or the
+        field round it is (its text selected or edited)."""
+        x0, y0, x1, y1 = self.box
+        if np.count_nonzero(gray[y0:y1, x0:x1] == self.shown) >= KEPT * self.shown.size:
+            return True
+        ax0, ay0, ax1, ay1 = self.around
+        drawn = np.count_nonzero(self.lines)
+        kept = np.count_nonzero((gray[ay0:ay1, ax0:ax1] == self.context) & self.lines)
+        return drawn >= x1 - x0 and kept >= KEPT * drawn
+
+    def find(self, gray: np.ndarray, within: Box) -> Box | None:
+        """Where the place's pixels are now, looked for `within` (where the screen changed): at half
+        size first (a quarter of the work), then at full size around the best match."""
+        h, w = self.shown.shape
+        x0, y0 = max(0, within[0] - w), max(0, within[1] - h)
+        region = gray[y0:within[3] + h, x0:within[2] + w]
+        if region.shape[0] < h or region.shape[1] < w:
+            return None
+        half = cv2.resize(region, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        shown = cv2.resize(self.shown, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        if min(shown.shape) < 2 or half.shape[0] < shown.shape[0] or half.shape[1] < shown.shape[1]:
+            return None
+        _, _, (x, y), _ = cv2.minMaxLoc(cv2.matchTemplate(half, shown, cv2.TM_SQDIFF))
+        nx0, ny0 = max(0, 2 * x - 2), max(0, 2 * y - 2)
+        near = region[ny0:2 * y + h + 2, nx0:2 * x + w + 2]
+        if near.shape[0] < h or near.shape[1] < w:
+            return None
+        best, _, (x, y), _ = cv2.minMaxLoc(cv2.matchTemplate(near, self.shown, cv2.TM_SQDIFF))
+        if best > MOVED_TOLERANCE * self.shown.size * 255 ** 2:
+            return None
+        return x0 + nx0 + x, y0 + ny0 + y, x0 + nx0 + x + w, y0 + ny0 + y + h
+
+
+def text_changes(changed: np.ndarray, covered: list[Box]) -> list[Box]:
+    """The pieces of a change (absdiff of two grayscale frames) that may hold text: outside the
+    covered boxes, not outlines, not specks."""
+    flags = (changed > 0).astype(np.uint8)
+    for x0, y0, x1, y1 in covered:
+        flags[y0:y1, x0:x1] = 0
+    left, top, width, height = cv2.boundingRect(flags)
+    if not width:
+        return []
+    crop = flags[top:top + height, left:left + width]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(crop, np.ones((3, 3), np.uint8)))
+    pieces = []
+    for label in range(1, count):
+        x, y, w, h = (int(value) for value in stats[label][:4])
+        piece = crop[y:y + h, x:x + w] & (labels[y:y + h, x:x + w] == label)
+        px, py, pw, ph = cv2.boundingRect(piece)
+        if min(pw, ph) < SPECK or is_outline(piece[py:py + ph, px:px + pw]):
+            continue
+        pieces.append((left + x + px, top + y + py, left + x + px + pw, top + y + py + ph))
+    return pieces
+
+
+def line_of(gray: np.ndarray, box: Box) -> Box:
+    """The box widened to the text line it is part of: the ink on its rows, left and right, up to a
+    gap wider than a word's spacing."""
+    x0, y0, x1, y1 = box
+    rows = gray[y0:y1]
+    ink = np.flatnonzero((np.abs(rows.astype(np.int16) - int(np.median(rows))) > INK).any(axis=0))
+    gap = WORD_GAP * (y1 - y0)
+    for column in ink[ink >= x1]:
+        if column - x1 > gap:
+            break
+        x1 = int(column) + 1
+    for column in ink[ink < x0][::-1]:
+        if x0 - column > gap:
+            break
+        x0 = int(column)
+    return x0, y0, x1, y1
+
+
+def covered(pixels: np.ndarray, boxes: list[Box]) -> np.ndarray:
+    """The BGRA pixels with these boxes painted over (the same array when there are none)."""
+    if not boxes:
+        return pixels
+    masked = pixels.copy()
+    for x0, y0, x1, y1 in boxes:
+        masked[y0:y1, x0:x1] = (64, 64, 64, 255)
+    return masked
+
+
+def echoed(pixels: np.ndarray, pieces: list[Box], secrets: list[str]) -> list[Box]:
+    """The text lines (of BGRA pixels) touched by these changed pieces in which OCR reads a run of a secret."""
+    bgr, gray = pixels[:, :, :3], pixels[:, :, 1]
+    changes = grouped(pieces, gray.shape)
+    found = []
+    for region in merge_boxes([grown(line_of(gray, box), CONTEXT, gray.shape) for box in changes]):
+        for line in OCR._detect_in(bgr, region):  # lines of a block of changes are detected at once
+            if any(overlaps(line, change) for change in changes) and shows_secret(read_line(bgr, gray, line), secrets):
+                found.append(own_rows(gray, line))
+    return found
+
+
+def own_rows(gray: np.ndarray, line: Box) -> Box:
+    """A detected line's box cut to its own rows, and a pixel round them: the run of rows with ink round
+    its middle (the detector's box takes in a margin, which may reach into the lines above and below)."""
+    x0, y0, x1, y1 = line
+    crop = gray[y0:y1, x0:x1]
+    inked = (np.abs(crop.astype(np.int16) - int(np.median(crop))) > INK).any(axis=1)
+    top = bottom = len(inked) // 2
+    if not inked[top]:
+        return line
+    while top > 0 and inked[top - 1]:
+        top -= 1
+    while bottom < len(inked) and inked[bottom]:
+        bottom += 1
+    return x0, max(y0, y0 + top - 1), x1, min(y1, y0 + bottom + 1)
+
+
+def grouped(pieces: list[Box], shape: tuple[int, int]) -> list[Box]:
+    """The pieces joined where they share rows less than a word's gap apart (the words of a line)."""
+    flags = np.zeros(shape, np.uint8)
+    for x0, y0, x1, y1 in pieces:
+        flags[y0:y1, x0:x1] = 1
+    gap = 2 * GAP_JOINED + 1
+    count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(flags, np.ones((1, gap), np.uint8)))
+    return [(max(0, x + GAP_JOINED), y, min(shape[1], x + w - GAP_JOINED), y + h)
+            for x, y, w, h in (stats[label][:4] for label in range(1, count))]
+
+
+def grown(box: Box, by: int, shape: tuple[int, int]) -> Box:
+    return max(0, box[0] - by), max(0, box[1] - by), min(shape[1], box[2] + by), min(shape[0], box[3] + by)
+
+
+def read_line(bgr: np.ndarray, gray: np.ndarray, line: Box) -> str:
+    key = crop_key(gray, line)
+    known = engine().known(key)
+    return (known or engine().recognise(key, np.ascontiguousarray(bgr[line[1]:line[3], line[0]:line[2]])))[0]
+
+
+def shows_secret(text: str, secrets: list[str]) -> bool:
+    text = fold(text)
+    for secret in secrets:
+        run = SequenceMatcher(None, secret, text, autojunk=False).find_longest_match(0, len(secret), 0, len(text))
+        if run.size >= min(len(secret), max(MATCH_MIN, len(secret) // 2)):
+            return True
+    return False
+
+
 class SecretMask:
-    def __init__(self, ocr: OCR | None = None):
-        self.typed: list[str] = []  # secrets typed so far, folded
-        self.pinned: list[tuple[Box, np.ndarray]] = []  # where one appeared, with the pixels it showed
-        self._ocr = ocr
+    def __init__(self):
+        self.typed: list[str] = []  # the secrets typed so far, folded
+        self.places: list[Place] = []  # where they were typed (looked for again when lost)
+        self.echoes: list[Place] = []  # where OCR read them (dropped when lost: what changed there is read again)
         self._just_typed = False
+        self._checked: np.ndarray | None = None  # the last frame handed in (its text is read where it shows)
 
     def secret_typed(self, value: str) -> None:
         """Called by the executor after it typed a secret's value."""
-        if value and fold(value) not in self.typed:
+        if fold(value) and fold(value) not in self.typed:
             self.typed.append(fold(value))
         self._just_typed = True
 
     def hide(self, pixels: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
-        """`pixels` (BGRA) with the secrets covered; `before` is the frame before the last action."""
+        """`pixels` (BGRA) with the secrets covered; `before` is the frame before (the last action)."""
+        gray = pixels[:, :, 1]
+        checked, self._checked = self._checked, gray
         if not self.typed:
             return pixels
-        gray = pixels[:, :, 1]
-        if self._just_typed and before is not None and before.shape == pixels.shape:
-            for box in changed_regions(before[:, :, 1], gray):
-                if box[3] - box[1] <= LINE_HEIGHT_MAX:
-                    self.pinned.append((box, gray[box[1]:box[3], box[0]:box[2]].copy()))
+        earlier = before[:, :, 1] if before is not None and before.shape == pixels.shape else None
+        if self._just_typed and earlier is not None:
+            self.places += [Place.of(gray, box) for box in typed_places(earlier, gray)]
         self._just_typed = False
-        boxes = [box for box, shown in self.pinned if np.array_equal(gray[box[1]:box[3], box[0]:box[2]], shown)]
-        boxes += [line.box for line in self.ocr.read(pixels) if self._shows_secret(line.text)]
-        if not boxes:
-            return pixels
-        masked = pixels.copy()
-        for x0, y0, x1, y1 in boxes:
-            masked[y0:y1, x0:x1] = (64, 64, 64, 255)
-        return masked
+        self.echoes = [echo for echo in self.echoes if echo.shows(gray)]
+        boxes = self._shown(gray, earlier) + [echo.box for echo in self.echoes]
+        masked = covered(pixels, boxes)
+        # the rest is read where it changed since the last frame checked, as it shows with the places
+        # covered (text typed after a secret in its field stays readable)
+        pieces = text_changes(changes_since(checked, gray), boxes)
+        echoes = echoed(masked, pieces, self.typed) if pieces else []
+        self.echoes += [Place.of(gray, box) for box in echoes]
+        return covered(masked, echoes)
 
-    def _shows_secret(self, text: str) -> bool:
-        text = fold(text)
-        for secret in self.typed:
-            run = SequenceMatcher(None, secret, text, autojunk=False).find_longest_match(0, len(secret), 0, len(text))
-            if run.size >= min(len(secret), max(MATCH_MIN, len(secret) // 2)):
-                return True
-        return False
+    def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> list[Box]:
+        """Where the places show in `gray`: where they were, else where the screen changed since
+        `earlier` if their pixels are there (then they are there from now on)."""
+        boxes, changed = [], ...
+        for index, place in enumerate(self.places):
+            if not place.shows(gray):
+                if changed is ...:  # looked for once, and only when a place is lost
+                    changed = changed_box(earlier, gray)
+                found = place.find(gray, changed) if changed else None
+                if found is None:
+                    continue
+                place = self.places[index] = Place.of(gray, found)
+            boxes.append(place.box)
+        return boxes
 
     @property
     def ocr(self) -> OCR:
-        if self._ocr is None:
-            self._ocr = OCR()
-        return self._ocr
+        """An OCR for the MCP server's reading tools (it has none of its own when secrets are given)."""
+        return OCR()
+
+
+def changes_since(checked: np.ndarray | None, gray: np.ndarray) -> np.ndarray:
+    """How much each pixel changed since the frame checked last (all of them with none)."""
+    if checked is None or checked.shape != gray.shape:
+        return np.ones_like(gray)
+    return cv2.absdiff(checked, gray)
+
+
+def changed_box(earlier: np.ndarray | None, gray: np.ndarray) -> Box | None:
+    """The box round what changed since `earlier` (all of it with no earlier frame); None if nothing did."""
+    if earlier is None:
+        return 0, 0, gray.shape[1], gray.shape[0]
+    x, y, w, h = cv2.boundingRect(cv2.absdiff(earlier, gray))  # of the pixels that are not 0
+    return (x, y, x + w, y + h) if w else None
 
 
 class MaskedScreen:

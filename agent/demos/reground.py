@@ -13,6 +13,11 @@ target not found in time ends the replay with an error naming the step, unless t
 then GLM-4.5V is asked, and its point kept only where the screen agrees with the recording
 (agent.demos.repair). It never clicks a guess.
 
+Key and type steps are checked so too: the place their keys go (where the last click acted) must
+look as it did when the step was recorded, waited for as a target is. A field that showed nothing
+then but holds text now is emptied before the text is typed (End, Shift+Home, Delete), so a
+demonstration recorded on an empty form replaces what a filled one holds.
+
 Agent episodes (`gui-agent run`) have no recorded targets: their crops and texts are cut from
 each step's screenshot around the point it acted on.
 """
@@ -35,12 +40,13 @@ from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Monitor, Point
 from agent.core.loop import ending
 from agent.core.mask import MaskedScreen, SecretMask
-from agent.core.ocr import OCR
+from agent.core.ocr import OCR, Box
 from agent.core.screen import Frame, Screen
 from agent.demos.record import Windows, crop_around, in_window, screen_info, text_near
 from agent.demos.repair import Answer, Lost, ModelRepair
 from agent.demos.versions import keep_repairs
 from agent.planners.glm import GLMConfig
+from agent.planners import grounding as g
 from agent.planners.grounding import find_text
 from agent.planners.snap import target_words
 
@@ -282,15 +288,33 @@ class Performer:
                     if answer.record:
                         fields["repair"] = {"refused": answer.reason} | answer.record
                     message += f"; {answer.reason}"
-                message += "; stopped without acting"
-                self.index += 1
-                record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
-                          "outcome": "not_found", "error": message, **fields}
-                self.episode.step(record)
-                self.on_step(record)
-                raise TargetNotFound(message)
+                self.not_found(frame, message + "; stopped without acting", fields)
             time.sleep(RETRY_SECONDS)
             frame, _ = self.screen.settle(frame, timeout=1.0)
+
+    def wait_until(self, check: Callable[[Frame], tuple[Found | None, str]], what: str,
+                   **fields) -> tuple[Frame, Found]:
+        """The first settled frame that `check` finds right, looked at again until the timeout passes;
+        then a failed step is written and TargetNotFound raised, with what `check` said of the last."""
+        deadline = time.monotonic() + self.target_timeout
+        frame = self.frame
+        while True:
+            found, tried = check(frame)
+            if found:
+                return frame, found
+            if time.monotonic() >= deadline:
+                self.not_found(frame, f"{what} after {self.target_timeout:g} s ({tried}); stopped without acting",
+                               fields)
+            time.sleep(RETRY_SECONDS)
+            frame, _ = self.screen.settle(frame, timeout=1.0)
+
+    def not_found(self, frame: Frame, message: str, fields: dict) -> None:
+        self.index += 1
+        record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
+                  "outcome": "not_found", "error": message, **fields}
+        self.episode.step(record)
+        self.on_step(record)
+        raise TargetNotFound(message)
 
     def perform(self, action, frame: Frame, **fields) -> dict:
         """`action` is in the model space of `frame`, the screen it was grounded on."""
@@ -318,6 +342,29 @@ class Performer:
 
 
 POINTED = (a.Click, a.DoubleClick, a.Hover, a.Scroll, a.Drag)
+FOCUSING = (a.Click, a.DoubleClick)  # the keys of the steps after one go where it acted
+CURSOR_WIDTH = 3  # pixels: a field that shows no wider a thing shows a text cursor at most
+
+
+@dataclass
+class Focus:
+    """Where the last click acted: the keys of the steps after it go there."""
+
+    recorded: Point  # screen pixels, at recording time
+    now: Point  # where the replay clicked
+    step: int  # the recorded step
+    keys_since: bool = False  # a key step came after it (a tab may have moved the focus)
+
+
+def field_at(frame: Frame, point: Point) -> tuple[Box, bool] | None:
+    """The input field (a bordered box with a light inside) at a screen point, and whether it shows
+    nothing in it but a text cursor."""
+    image_point = frame.geometry.screen_to_image(point)
+    box = g.smallest_containing(g.find_rectangles(frame.pixels), image_point, screen_area=frame.width * frame.height)
+    if box is None or not g.is_input_like(frame.pixels, box):
+        return None
+    shown = g.shown_in_field(frame.pixels, box)
+    return box, shown is None or shown[1] - shown[0] <= CURSOR_WIDTH
 
 
 class Replayer:
@@ -326,6 +373,7 @@ class Replayer:
         self.recorded, self.params, self.repair = recorded, params, repair
         self.performer: Performer | None = None
         self.model: ModelRepair | None = None
+        self.focus: Focus | None = None
 
     def run(self, performer: Performer) -> str:
         """Replays every performed step; the status the recorded episode ends with (done or failed)."""
@@ -341,6 +389,8 @@ class Replayer:
                 action = action.model_copy(update={"content": substitute(action.content, self.params)})
             if isinstance(action, POINTED):
                 self.pointer_step(step, action)
+            elif isinstance(action, (a.Key, a.TypeText)) and self.focus is not None:
+                self.keys_step(step, action)
             else:
                 performer.perform(action, performer.frame, replays=step["index"])
             if action.ends_run:
@@ -368,6 +418,58 @@ class Replayer:
                         "usage": found.repair["usage"]}
         self.performer.perform(action, frame, replays=step["index"],
                                grounding={"method": found.method, "score": found.score}, **repaired)
+        if isinstance(action, FOCUSING):
+            self.focus = Focus(tuple(step["screen"][main]), found.point, step["index"])
+
+    def keys_step(self, step: dict, action) -> None:
+        """A key or type step, checked first as a pointer step is: the place its keys go (where the last
+        click acted) must look as it did when the step was recorded, waited for until the timeout. A
+        field that showed nothing then but holds text now is emptied first, so the text typed replaces
+        it (a demonstration recorded on an empty form, replayed on a filled one)."""
+        performer, focus = self.performer, self.focus
+        try:
+            recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
+        except AgentError:  # nothing to compare with: the step is done as recorded
+            performer.perform(action, performer.frame, replays=step["index"])
+            return
+        field = field_at(recorded, focus.recorded)
+        frame, found = performer.wait_until(
+            self.focus_check(recorded, field), f"step {step['index']} ({step['call']}): where its keys go (where "
+            f"step {focus.step} clicked) does not look as recorded", call=step["call"], replays=step["index"])
+        grounding = {"method": found.method, "score": found.score}
+        if isinstance(action, a.TypeText) and field and field[1] and not focus.keys_since:
+            frame = self.emptied(frame, step, grounding)
+        performer.perform(action, frame, replays=step["index"], grounding=grounding)
+        focus.keys_since = focus.keys_since or isinstance(action, a.Key)
+
+    def focus_check(self, recorded: Frame, field: tuple[Box, bool] | None) -> Callable[[Frame], tuple]:
+        """Whether a frame shows the focus's place as `recorded` does: alike, or the same field (as tall)
+        where it was empty then."""
+        focus = self.focus
+        crop, crop_point = crop_around(recorded, focus.recorded)
+        target = Target(focus.recorded, crop, crop_point, "", (0, 0), None)
+
+        def check(frame: Frame) -> tuple[Found | None, str]:
+            gray = cv2.cvtColor(frame.pixels[:, :, :3], cv2.COLOR_BGR2GRAY)
+            score = alike_at(gray, target, frame.geometry.screen_to_image(focus.now))
+            if score >= WINDOW_THRESHOLD:
+                return Found(focus.now, "focus", round(score, 3)), ""
+            now = field_at(frame, focus.now) if field and field[1] else None
+            if now and abs((now[0][3] - now[0][1]) - (field[0][3] - field[0][1])) <= 2:
+                return Found(focus.now, "focus field", round(score, 3)), ""  # the same field, holding text now
+            return None, f"the place looks {score:.2f} alike < {WINDOW_THRESHOLD}"
+        return check
+
+    def emptied(self, frame: Frame, step: dict, grounding: dict) -> Frame:
+        """The field at the focus emptied (End, Shift+Home, Delete) if it holds text; the frame after."""
+        now = field_at(frame, self.focus.now)
+        if not now or now[1]:
+            return frame
+        for keys in ("end", "shift+home", "delete"):
+            self.performer.perform(a.Key(keys=keys), frame, replays=step["index"], grounding=grounding,
+                                   empties="the field holds text it did not hold when recorded")
+            frame = self.performer.frame
+        return frame
 
     def asker(self, step: dict, name: str, target: Target) -> Callable[[Frame], Answer] | None:
         """How the model is asked for this target when the replay repairs; the step's screenshot is

@@ -81,9 +81,10 @@ class GLMConfig(BaseModel):
 class GLMPlanner:
     name = "glm"
 
-    def __init__(self, config: GLMConfig, skills: list[dict] | None = None):
-        """`skills` (as Skill.describe() gives them) are offered to the model as the `skill` action."""
-        self.config, self.skills = config, skills
+    def __init__(self, config: GLMConfig, skills: list[dict] | None = None, secrets: list[str] | None = None):
+        """`skills` (as Skill.describe() gives them) are offered to the model as the `skill` action;
+        `secrets` are the names of the secrets given, which `type` is said to type (never their values)."""
+        self.config, self.skills, self.secrets = config, skills, secrets
         self.client = self._new_client()
         self.turns: list[Turn] = []
         self.memory = "[]"
@@ -140,7 +141,8 @@ class GLMPlanner:
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         started = time.perf_counter()
         current, half = frame.png(), frame.png(0.5)
-        content = build_content(task, self.turns, self.memory, current, feedback, self.skills)
+        content = build_content(task, self.turns, self.memory, current, feedback, self.skills,
+                                secrets=self.secrets)
         history = sum(t.image_png is not None for t in self.turns)
         decision = self.answer(content, frame, [(round(frame.width / 2), round(frame.height / 2))] * history, started)
         self.turns.append(Turn(decision.explanation, decision.call_text or decision.action.call(), half))

@@ -37,10 +37,13 @@ LEAKED_ARGUMENT = re.compile(r"<arg_key>(.*?)</arg_key>(?:\s|\\n)*<arg_value>(.*
                              re.S)
 
 
-def tool_definitions(skills: list[dict] | None = None) -> list[dict]:
-    """The GLM calls as OpenAI tools, made from actions.GLM_CALLS like the text prompt's action space."""
+def tool_definitions(skills: list[dict] | None = None, secrets: list[str] | None = None) -> list[dict]:
+    """The GLM calls as OpenAI tools, made from actions.GLM_CALLS like the text prompt's action space;
+    `secrets` (the names of those given) are said in `type`'s description."""
     def description(call: a.GLMCall) -> str:
-        return f"{call.description}\nSkills:\n{a.skills_text(skills)}" if call.name == "skill" else call.description
+        if call.name == "skill":
+            return f"{call.description}\nSkills:\n{a.skills_text(skills)}"
+        return call.describe(secrets)
     return [{"type": "function", "function": {"name": call.name, "description": description(call),
                                               "parameters": call.parameters(POINT)}}
             for call in a.offered_calls(skills)]
@@ -196,10 +199,10 @@ class ToolsPlanner(GLMPlanner):
 
     name = "tools"
 
-    def __init__(self, config: GLMConfig, skills: list[dict] | None = None):
+    def __init__(self, config: GLMConfig, skills: list[dict] | None = None, secrets: list[str] | None = None):
         if not isinstance(config, ToolsConfig):
             config = ToolsConfig(**config.model_dump(), api_key=config.api_key)
-        super().__init__(config, skills)
+        super().__init__(config, skills, secrets)
         self.tool_choice = config.tool_choice
         self.messages: list[dict] = []
         self.pending: list[tuple[str, str | None]] = []  # the last reply's calls: (id, why it cannot be used)
@@ -209,7 +212,7 @@ class ToolsPlanner(GLMPlanner):
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         started = time.perf_counter()
         self._add_screenshot(task, image_part(frame.png()), feedback)
-        body = self.request_body([]) | {"messages": self.messages, "tools": tool_definitions(self.skills),
+        body = self.request_body([]) | {"messages": self.messages, "tools": tool_definitions(self.skills, self.secrets),
                                         "tool_choice": self.tool_choice}
         request = self._describe(frame, body)
         encoded = time.perf_counter()

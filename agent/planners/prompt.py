@@ -49,15 +49,16 @@ def image_part(png: bytes) -> dict:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def action_space_text(skills: list[dict] | None = None) -> str:
-    text = "\n\n".join(f"### {call.name}\nCall rule: `{call.rule}`\n{call.description}\n"
+def action_space_text(skills: list[dict] | None = None, secrets: list[str] | None = None) -> str:
+    """The calls offered; `secrets` (the names of those given) are said in `type`'s description."""
+    text = "\n\n".join(f"### {call.name}\nCall rule: `{call.rule}`\n{call.describe(secrets)}\n"
                        f"{json.dumps(call.parameters(POINT))}" for call in offered_calls(skills))
     return f"{text}\n\nSkills:\n{skills_text(skills)}" if skills else text
 
 
 def build_content(task: str, turns: list[Turn], memory: str, screenshot_png: bytes,
                   feedback: str | None = None, skills: list[dict] | None = None,
-                  task_image_png: bytes | None = None) -> list[dict]:
+                  task_image_png: bytes | None = None, secrets: list[str] | None = None) -> list[dict]:
     """The content parts of the step's single user message; `task_image_png` follows the task's text
     (a demonstration's repair shows the target as it was recorded)."""
     parts: list[dict] = []
@@ -66,7 +67,7 @@ def build_content(task: str, turns: list[Turn], memory: str, screenshot_png: byt
         parts += [{"type": "text", "text": text}, image_part(task_image_png)]
         text = ""
     text += (f"\n\n# Task Platform\nUbuntu\n\n# Action Space\n\n"
-             f"{action_space_text(skills)}\n\n# Historical Actions and Current Memory\nHistory:")
+             f"{action_space_text(skills, secrets)}\n\n# Historical Actions and Current Memory\nHistory:")
     for number, turn in enumerate(turns, 1):
         if turn.image_png is None:
             text += f"\nstep {number}: Screenshot:(Omitted in context.) Thought: {turn.thought}\nAction: {turn.call}"
