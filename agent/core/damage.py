@@ -24,6 +24,7 @@ class Drawn:
     unmapped: set[int] = field(default_factory=set)
     resized: bool = False
     keys: list[int] = field(default_factory=list)  # keysyms pressed, by anyone
+    clicked: bool = False  # a pointer button was pressed
 
     def __bool__(self) -> bool:
         return bool(self.rects or self.mapped or self.unmapped or self.resized)
@@ -69,16 +70,17 @@ class Damage:
         self._sizes: dict[int, tuple[int, int]] = {}
 
     def _listen_to_keys(self) -> None:
-        """XInput 2's raw key presses, which reach a client whatever window has the focus."""
+        """XInput 2's raw key and button presses, which reach a client whatever window has the focus."""
         from Xlib.ext import xinput
 
-        self._raw_key = None
+        self._raw_key = self._raw_button = None
         if self._x.has_extension(xinput.extname):
             opcode = self._x.display.get_extension_major(xinput.extname)
             xinput.XIQueryVersion(display=self._x.display, opcode=opcode, major_version=2, minor_version=2)  # from
             # 2.1 on, raw events come during another client's grab too (a menu's)
-            self._root.xinput_select_events([(xinput.AllMasterDevices, xinput.RawKeyPressMask)])
-            self._raw_key = (opcode, xinput.RawKeyPress)
+            self._root.xinput_select_events([(xinput.AllMasterDevices,
+                                              xinput.RawKeyPressMask | xinput.RawButtonPressMask)])
+            self._raw_key, self._raw_button = (opcode, xinput.RawKeyPress), (opcode, xinput.RawButtonPress)
 
     @classmethod
     def open(cls, display: str) -> "Damage | None":
@@ -126,6 +128,8 @@ class Damage:
         elif (getattr(event, "extension", None), getattr(event, "evtype", None)) == self._raw_key:
             keycode = struct.unpack_from("=I", event.data, 6)[0]  # after the device (2 bytes) and time (4)
             drawn.keys.append(self._x.keycode_to_keysym(keycode, 0))
+        elif (getattr(event, "extension", None), getattr(event, "evtype", None)) == self._raw_button:
+            drawn.clicked = True
         elif hasattr(event, "area"):
             area = event.area
             drawn.rects.append((area.x, area.y, area.width, area.height))

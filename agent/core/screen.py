@@ -181,12 +181,14 @@ class Settling:
     def __init__(self, screen: Screen, before: Frame, deadline: float):
         self.screen, self.deadline = screen, deadline
         self.started = self.last_change = time.monotonic()
+        drawn = screen._damage.read()
+        self.clicked = drawn.clicked  # then a caret that shows is where the click put it: an effect
         self.shown = screen.grab()  # what the screen showed at the last drawing read
-        self.effect = changed_beyond_caret(before, self.shown)
+        self.effect = self._changed(before, self.shown)
         self.frames = 0  # frames drawn with an effect since the settle began
         self.quiet = QUIET  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several frames
         self.new_windows: dict[int, NewWindow] = {}  # mapped, not yet drawn over half their area
-        self._take(screen._damage.read(), first=True)
+        self._take(drawn, first=True)
 
     def run(self) -> tuple[Frame, bool]:
         damage = self.screen._damage
@@ -233,7 +235,7 @@ class Settling:
         if not drawn.rects and not drawn.windows_changed:
             return  # keys alone
         frame = self.screen.grab()
-        if drawn.windows_changed or changed_beyond_caret(self.shown, frame):
+        if drawn.windows_changed or self._changed(self.shown, frame):
             self.effect = True
             self.frames += not first
             if self.frames >= ANIMATION_FRAMES:
@@ -241,6 +243,10 @@ class Settling:
         if drawn.windows_changed or self.quiet == ANIMATION_QUIET or not frame.same_as(self.shown):  # a caret too
             self.last_change = now  # while animated, a redraw that looks the same: the app is at work
         self.shown = frame
+
+
+    def _changed(self, a: Frame, b: Frame) -> bool:
+        return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
 
 
 @dataclass
