@@ -44,11 +44,13 @@ def window_title(session: XSession, window: str) -> str:
     return xdotool(session, "getwindowname", window)
 
 
-def start(session: XSession, command: list[str], title: str, timeout: float = 30.0, **kwargs) -> str:
+def start(session: XSession, command: list[str], title: str, timeout: float = 30.0, env: dict | None = None,
+          **kwargs) -> str:
     """Starts a real app (quietly: no accessibility bus, no session bus warnings) and returns its window id
-    once a visible window titled `title` (a regular expression) is mapped and focused."""
+    once a visible window titled `title` (a regular expression) is mapped and focused. `env` adds to the
+    session's environment."""
     require(command[0])
-    env = {**session.env, "NO_AT_BRIDGE": "1", "GTK_A11Y": "none", "GDK_BACKEND": "x11"}
+    env = {**session.env, "NO_AT_BRIDGE": "1", "GTK_A11Y": "none", "GDK_BACKEND": "x11", **(env or {})}
     session.spawn(command, env=env, **kwargs)
     window = wait_for_window(session, title, timeout)
     xdotool(session, "windowactivate", "--sync", window)
@@ -60,3 +62,19 @@ def chromium(session: XSession, url: str, title: str, timeout: float = 40.0) -> 
     profile = session.files.parent / f"chromium-{time.monotonic_ns()}"
     return start(session, ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--app={url}"],
                  title, timeout)
+
+
+def gtk_settings(folder, **settings) -> dict:
+    """An environment whose GTK 3 apps take these settings (gtk-cursor-blink-time=100 as
+    cursor_blink_time=100), from a settings.ini in `folder`."""
+    ini = folder / "gtk-3.0" / "settings.ini"
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    ini.write_text("[Settings]\n" + "".join(f"gtk-{k.replace('_', '-')}={v}\n" for k, v in settings.items()))
+    return {"XDG_CONFIG_HOME": str(folder)}
+
+
+def origin(session: XSession, window: str) -> tuple[int, int]:
+    """Where the window's top-left corner is on the screen (xdotool's position counts the frame twice)."""
+    out = subprocess.run(["xwininfo", "-id", window], env=session.env, capture_output=True, text=True).stdout
+    values = dict(line.strip().split(":", 1) for line in out.splitlines() if "Absolute upper-left" in line)
+    return int(values["Absolute upper-left X"]), int(values["Absolute upper-left Y"])

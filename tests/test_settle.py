@@ -2,7 +2,9 @@
 
 Settle waits for an app that is still handling the input (it answers the ping it is sent only
 then), not for a window that never answers pings, and only once, for PING_PATIENCE, for one that
-stopped answering.
+stopped answering. On real GTK apps, which answer pings before they draw, the screen it returns is
+the one the app has finished drawing (a frame taken 1 s later shows the same, but for a caret),
+and a blinking caret neither keeps it waiting nor counts as an effect.
 A run against the loopback endpoint records timings that add up to each step's wall time."""
 
 import json
@@ -12,9 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from agent.core.episode import read_episode
+import real_apps
 from agent.core.screen import PING_PATIENCE, Screen
 from endpoint import ScriptedEndpoint
 from scenarios import centre, per_mille
@@ -72,6 +77,20 @@ def test_settle_waits_for_an_app_still_handling_the_key_longer_than_the_quiet_pe
         frame, settled, seconds = settled_after_a_key(screen, x_session)
         assert settled and red_in(frame), f"settled after {seconds:.3f} s on a frame from before the key's effect"
         assert seconds >= 0.4
+    finally:
+        screen.close()
+        app.kill()
+
+
+def test_without_damage_settle_goes_by_the_pixels(x_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    app = start_app(x_session, tmp_path, busy_seconds=0.4)
+    screen = Screen(x_session.display)
+    screen._damage.close()
+    screen._damage = None  # as where python-xlib cannot connect or the server has no DAMAGE
+    try:
+        frame, settled, seconds = settled_after_a_key(screen, x_session)
+        assert settled and red_in(frame), f"settled after {seconds:.3f} s on a frame from before the key's effect"
     finally:
         screen.close()
         app.kill()
@@ -140,6 +159,92 @@ def wait_until_listed(x_session, name: str, timeout: float = 20.0) -> None:
             time.sleep(0.05)
     finally:
         connection.close()
+
+
+@pytest.fixture
+def screen(x_session, monkeypatch):
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    screen = Screen(x_session.display)
+    yield screen
+    screen.close()
+
+
+def differs_beyond_a_caret(a, b) -> bool:
+    """More than one or two changes 4 pixels wide or less (a caret blinking) between the two frames."""
+    mask = (a.pixels[:, :, :3] != b.pixels[:, :, :3]).any(axis=2).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    return count - 1 > 2 or bool((stats[1:, cv2.CC_STAT_WIDTH] > 4).any())
+
+
+def settled_after(screen: Screen, x_session, *xdotool_args: str, timeout: float = 3.0):
+    """The settled screen after an xdotool command, whether it settled, and whether it was stale: a
+    frame taken 1 s later differs by more than a caret."""
+    before = screen.capture()
+    xdotool(x_session, *xdotool_args)
+    frame, settled = screen.settle(before, timeout=timeout)
+    time.sleep(1)
+    return frame, settled, differs_beyond_a_caret(frame, screen.capture())
+
+
+def idle(screen: Screen, seconds: float = 1.0) -> None:
+    time.sleep(seconds)
+    screen.settle(screen.capture())
+
+
+def test_the_save_as_dialog_mousepad_opens_is_drawn_whole(x_session, screen):
+    real_apps.start(x_session, ["mousepad"], "Mousepad")
+    idle(screen)
+    frame, settled, stale = settled_after(screen, x_session, "key", "ctrl+s")
+    assert real_apps.wait_for_window(x_session, "Save As", timeout=2)
+    assert settled and not stale, "the screen was taken before the Save As dialog was drawn whole"
+
+
+def test_the_save_as_dialog_is_gone_once_enter_saved(x_session, screen):
+    real_apps.start(x_session, ["mousepad"], "Mousepad")
+    idle(screen)
+    xdotool(x_session, "key", "ctrl+s")
+    real_apps.wait_for_window(x_session, "Save As", timeout=10)
+    idle(screen, 1.5)
+    xdotool(x_session, "type", "notes.txt")
+    idle(screen)
+    frame, settled, stale = settled_after(screen, x_session, "key", "Return")
+    assert (x_session.files / "notes.txt").exists()
+    assert settled and not stale, "the screen was taken while the Save As dialog was still shown"
+
+
+def test_galculator_switched_to_scientific_mode_from_its_menu_shows_the_new_mode(x_session, screen):
+    real_apps.start(x_session, ["galculator"], "galculator")
+    xdotool(x_session, "mousemove", "0", "0")  # no tooltip shows where the new mode puts a button under the pointer
+    idle(screen)
+    xdotool(x_session, "key", "alt+v")
+    idle(screen)
+    xdotool(x_session, "key", "Down")  # Scientific Mode, below Basic Mode
+    idle(screen)
+    frame, settled, stale = settled_after(screen, x_session, "key", "Return")
+    assert settled and not stale, "the screen was taken with the menu still open or the mode half drawn"
+
+
+def test_a_zenity_radio_button_shows_it_is_chosen(x_session, screen):
+    window = real_apps.start(x_session, ["zenity", "--list", "--radiolist", "--title", "Pick", "--column", "",
+                                         "--column", "Fruit", "FALSE", "Apple", "FALSE", "Banana"], "Pick")
+    left, top = real_apps.origin(x_session, window)
+    real_apps.start(x_session, ["zenity", "--info", "--title", "Other", "--text", "Elsewhere"], "Other")
+    xdotool(x_session, "search", "--name", "^Other$", "windowmove", "700", "500")  # the click focuses the list
+    idle(screen)
+    frame, settled, stale = settled_after(screen, x_session, "mousemove", str(left + 25), str(top + 98), "sleep", "0.03",
+                                          "click", "1")  # pointed at first, as a pointer moves
+    assert settled and not stale, "the screen was taken before the radio button showed it was chosen"
+
+
+def test_a_blinking_caret_neither_keeps_settle_waiting_nor_counts_as_an_effect(x_session, screen, tmp_path):
+    fast_caret = real_apps.gtk_settings(tmp_path, cursor_blink_time=100, cursor_blink_timeout=1000)
+    real_apps.start(x_session, ["zenity", "--entry", "--title", "Name"], "Name", env=fast_caret)
+    idle(screen)
+    frames = [screen.capture() for _ in range(3) if not time.sleep(0.05)]
+    assert any(not a.same_as(b) for a, b in zip(frames, frames[1:])), "the caret does not blink"
+    for _ in range(5):  # an effect would have to end in a quiet spell, which the caret never leaves
+        frame, settled, _ = settled_after(screen, x_session, "key", "shift", timeout=3.0)
+        assert settled, "settle waited for its timeout on a blinking caret"
 
 
 def test_step_timings_add_up_to_each_steps_wall_time(x_session, tmp_path):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from agent.core.damage import Damage, DisplayLost, Drawn
 from agent.core.errors import DisplayError
 from agent.core.geometry import Geometry, Monitor
 from agent.core.png import encode_png
@@ -64,8 +65,19 @@ class Frame:
         return cls(pixels, monitor or Monitor(0, 0, width, height))
 
 
-SLOW_POLL = 0.03  # seconds between the frames settle takes once its quiet period is over
+SLOW_POLL = 0.03  # seconds between the frames the pixel settle takes once its quiet period is over
 PING_PATIENCE = 1.0  # seconds a window that answers pings is waited for; then it is not, until it answers again
+QUIET = 0.025  # seconds with nothing drawn that end a settle once the action's effect was drawn
+WINDOW_QUIET = 0.1  # the same once a window mapped, unmapped or changed size: its app fills it in over several
+# frames (tens of ms apart under load), and a menu's item acts once the menu is gone
+ANIMATION_QUIET = 0.3  # the same once the app drew ANIMATION_FRAMES frames (GTK animates a widget's change of
+ANIMATION_FRAMES = 3  # state for up to 0.3 s), or after a key alone that activates a button: GTK draws the button
+ACTIVATING_KEYS = {0xFF0D, 0xFF8D, 0x20}  # pressed and clicks it 0.25 s later (Return, KP_Enter, space)
+MODIFIER_KEYS = range(0xFFE1, 0xFFEF)  # shift, control, caps lock, meta, alt, super, hyper
+NOTHING_DRAWN = 0.1  # seconds waited for a first drawing before the screen is taken as it is
+FRAME_DRAWN = 0.004  # seconds with nothing drawn that end the drawing of one frame
+NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area
+CARET_WIDTH = 4  # pixels: one change no wider (a caret blinking, an overlay scrollbar fading) is no effect
 
 
 class Screen:
@@ -87,8 +99,18 @@ class Screen:
         self._region = monitors[monitor]
         self.monitor_index = monitor
         self._pings = Pings.open(self.display)
+        self._damage = Damage.open(self.display)
 
     def capture(self) -> Frame:
+        """The screen now; what was drawn before it is no effect of what is done after it."""
+        if self._damage:
+            try:
+                self._damage.read()
+            except DisplayLost:  # the grab will say so
+                self._damage = None
+        return self.grab()
+
+    def grab(self) -> Frame:
         start = time.perf_counter()
         try:
             shot = self._mss.grab(self._region)
@@ -101,12 +123,32 @@ class Screen:
 
     def settle(self, before: Frame, timeout: float = 3.0, poll: float = 0.005, calm: float = 0.015,
                quiet: float = 0.12) -> tuple[Frame, bool]:
-        """The screen once what was done after `before` has been drawn: the first frame that changed from
-        `before` and then stayed the same for `calm` seconds, counted from when every window that
-        answers pings had answered one sent now, so had handled the input sent before it (waited for
-        PING_PATIENCE at most); when nothing changes, the same after `quiet` seconds. Frames are taken
-        every `poll` seconds, every SLOW_POLL once `quiet` is over (an animation is not watched at full
-        speed for the whole `timeout`). Returns the frame and whether it settled before the timeout."""
+        """The screen once what was done after `before` has been drawn whole, captured then, and whether
+        that came before the timeout. First every window that answers pings has answered one sent now, so
+        has handled the input sent before it (PING_PATIENCE at most). Then, by what the X server draws:
+        once something was drawn that is more than a caret blinking, until nothing is drawn for QUIET
+        seconds (WINDOW_QUIET once a window mapped, unmapped or changed size, which is an effect too;
+        ANIMATION_QUIET once the app animates); when nothing is, NOTHING_DRAWN seconds. A new window is
+        waited for until it has drawn itself. Without DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with
+        `poll`, `calm` and `quiet`."""
+        if not self._damage:
+            return self.settle_by_pixels(before, timeout, poll, calm, quiet)
+        start = time.monotonic()
+        if self._pings and self._pings.send():
+            self._pings.answered(until=start + timeout)
+        try:
+            return Settling(self, before, start + timeout).run()
+        except DisplayLost:  # capture will say so
+            self._damage = None
+            return self.settle_by_pixels(before, timeout, poll, calm, quiet)
+
+    def settle_by_pixels(self, before: Frame, timeout: float = 3.0, poll: float = 0.005, calm: float = 0.015,
+                         quiet: float = 0.12) -> tuple[Frame, bool]:
+        """The settle where the X server reports no drawing: the first frame that changed from `before`
+        and then stayed the same for `calm` seconds, counted from when every window that answers pings
+        had answered one sent now (waited for PING_PATIENCE at most); when nothing changes, the same after
+        `quiet` seconds. Frames are taken every `poll` seconds, every SLOW_POLL once `quiet` is over (an
+        animation is not watched at full speed for the whole `timeout`)."""
         start = time.monotonic()
         if self._pings and self._pings.send():
             self._pings.answered(until=start + timeout)  # frames from before the answers would prove nothing
@@ -128,14 +170,113 @@ class Screen:
     def close(self) -> None:
         if self._pings:
             self._pings.close()
+        if self._damage:
+            self._damage.close()
         self._mss.close()
+
+
+class Settling:
+    """One settle by what the X server draws (see Screen.settle)."""
+
+    def __init__(self, screen: Screen, before: Frame, deadline: float):
+        self.screen, self.deadline = screen, deadline
+        self.started = self.last_change = time.monotonic()
+        drawn = screen._damage.read()
+        self.clicked = drawn.clicked  # then a caret that shows is where the click put it: an effect
+        self.shown = screen.grab()  # what the screen showed at the last drawing read
+        self.effect = self._changed(before, self.shown)
+        self.frames = 0  # frames drawn with an effect since the settle began
+        self.quiet = QUIET  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several frames
+        self.new_windows: dict[int, NewWindow] = {}  # mapped, not yet drawn over half their area
+        self._take(drawn, first=True)
+
+    def run(self) -> tuple[Frame, bool]:
+        damage = self.screen._damage
+        while True:
+            due = self._due()
+            if due is None:
+                return self.screen.grab(), True
+            if time.monotonic() >= self.deadline:
+                return self.screen.grab(), False
+            damage.wait(min(due, self.deadline))
+            drawn = damage.read()
+            while drawn:  # the rest of the frame being drawn
+                damage.wait(time.monotonic() + FRAME_DRAWN)
+                if not damage.read_into(drawn):
+                    break
+            if drawn:
+                self._take(drawn)
+
+    def _due(self) -> float | None:
+        """When to look again; None once settled."""
+        now = time.monotonic()
+        waited = [window.mapped_at + NEW_WINDOW_PATIENCE for window in self.new_windows.values()]
+        if self.effect:
+            due = self.last_change + self.quiet
+        else:
+            due = self.started + NOTHING_DRAWN
+        due = max([due, *waited])
+        return None if now >= due else due
+
+    def _take(self, drawn: Drawn, first: bool = False) -> None:
+        now = time.monotonic()
+        keys = [key for key in drawn.keys if key not in MODIFIER_KEYS]
+        if len(keys) == 1 and keys[0] in ACTIVATING_KEYS:
+            self.quiet = ANIMATION_QUIET
+        if drawn.windows_changed:
+            self.quiet = max(self.quiet, WINDOW_QUIET)
+        for window in drawn.unmapped:
+            self.new_windows.pop(window, None)
+        for window, new in self.new_windows.items():
+            new.covered += drawn.drawn_over(new.rect)
+        for window, (rect, since) in drawn.mapped.items():
+            self.new_windows[window] = NewWindow(now, rect, drawn.drawn_over(rect, since))
+        self.new_windows = {w: new for w, new in self.new_windows.items() if new.covered < 0.5}
+        if not drawn.rects and not drawn.windows_changed:
+            return  # keys alone
+        frame = self.screen.grab()
+        if drawn.windows_changed or self._changed(self.shown, frame):
+            self.effect = True
+            self.frames += not first
+            if self.frames >= ANIMATION_FRAMES:
+                self.quiet = ANIMATION_QUIET
+        if drawn.windows_changed or self.quiet == ANIMATION_QUIET or not frame.same_as(self.shown):  # a caret too
+            self.last_change = now  # while animated, a redraw that looks the same: the app is at work
+        self.shown = frame
+
+
+    def _changed(self, a: Frame, b: Frame) -> bool:
+        return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
+
+
+@dataclass
+class NewWindow:
+    mapped_at: float
+    rect: tuple[int, int, int, int]
+    covered: float  # the share of its area drawn since it mapped
+
+
+def changed_beyond_caret(a: Frame, b: Frame) -> bool:
+    """Whether the frames differ by more than one change CARET_WIDTH pixels wide or less (a caret blinking,
+    a scrollbar fading); two are a caret moving, more a layout moving by a pixel or two."""
+    if a.same_as(b):
+        return False
+    if a.pixels.shape != b.pixels.shape:
+        return True
+    mask = a.pixels.view(np.uint32)[:, :, 0] != b.pixels.view(np.uint32)[:, :, 0]  # X leaves alpha alone
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return False
+    mask = mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1].astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    return count - 1 > 1 or bool((stats[1:count, cv2.CC_STAT_WIDTH] > CARET_WIDTH).any())
 
 
 class Pings:
     """EWMH's _NET_WM_PING to the windows the window manager lists that answer one. An app answers when
     its event loop gets to the ping, so after the events the X server had queued for it before (the
-    input just sent); what that input changes is drawn within a few milliseconds more (measured on the
-    demo apps: up to 12 ms, under load), which settle's `calm` covers.
+    input just sent), where the app handles them before it reads on (Tk; GTK answers as it reads its
+    events, before handling them). A window that unmaps or closes is not waited for.
 
     Only windows whose WM_PROTOCOLS lists _NET_WM_PING (GTK, Qt, browsers) are pinged, and Tk's, which
     answer without saying so: an Xt app such as xterm takes any WM_PROTOCOLS message for
@@ -218,6 +359,10 @@ class Pings:
             except Exception:  # the window is gone
                 return False
             self._may_ping[window.id] = self._ping in protocols or names[1] == "Tk"
+            if self._may_ping[window.id]:
+                from Xlib import X
+
+                window.change_attributes(event_mask=X.StructureNotifyMask)  # a window that closes is not waited for
         return self._may_ping[window.id]
 
     def _read(self) -> None:
@@ -230,6 +375,8 @@ class Pings:
                 if kind == self._ping and 0 < serial <= self._serial:
                     self.answering.add(window)
                     self._waiting.pop(serial, None)
+            elif message.type in (X.UnmapNotify, X.DestroyNotify):
+                self._waiting = {serial: w for serial, w in self._waiting.items() if w != message.window.id}
 
     def close(self) -> None:
         try:

@@ -1,0 +1,160 @@
+"""What the X server draws, as it draws it: the DAMAGE extension on the root window (with no compositor
+every window draws into the root's pixels, so its damage covers them all) and the top-level windows
+that map, unmap or change size."""
+
+import select
+import struct
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+Rect = tuple[int, int, int, int]  # x, y, width, height
+
+
+class DisplayLost(Exception):
+    """The connection to the X server broke."""
+
+
+@dataclass
+class Drawn:
+    """What was read from the server since the last read."""
+
+    rects: list[Rect] = field(default_factory=list)
+    mapped: dict[int, tuple[Rect, int]] = field(default_factory=dict)  # window -> its rectangle, rects before it
+    unmapped: set[int] = field(default_factory=set)
+    resized: bool = False
+    keys: list[int] = field(default_factory=list)  # keysyms pressed, by anyone
+    clicked: bool = False  # a pointer button was pressed
+
+    def __bool__(self) -> bool:
+        return bool(self.rects or self.mapped or self.unmapped or self.resized)
+
+    @property
+    def windows_changed(self) -> bool:
+        return bool(self.mapped or self.unmapped or self.resized)
+
+    def drawn_over(self, window: Rect, since: int = 0) -> float:
+        """The share of the window's area the rectangles from index `since` on cover (overlaps counted
+        twice: an estimate)."""
+        x, y, width, height = window
+        area = sum(max(0, min(x + width, rx + rw) - max(x, rx)) * max(0, min(y + height, ry + rh) - max(y, ry))
+                   for rx, ry, rw, rh in self.rects[since:])
+        return area / max(1, width * height)
+
+
+class Damage:
+    """One connection that reports every drawing on the screen and every top-level window mapped,
+    unmapped or resized; read with `wait` and `read`."""
+
+    def __init__(self, display_name: str):
+        from Xlib import X, display
+        from Xlib.ext import damage
+
+        from agent.core.executors import ensure_xauthority
+
+        ensure_xauthority()
+        self._x = display.Display(display_name)
+        try:
+            if not self._x.has_extension("DAMAGE"):
+                raise OSError("the X server has no DAMAGE extension")
+            self._x.damage_query_version()
+            self._x.set_error_handler(lambda *error: None)  # a window gone before its geometry was asked
+            self._root = self._x.screen().root
+            self._root.change_attributes(event_mask=X.SubstructureNotifyMask)
+            self._root.damage_create(damage.DamageReportRawRectangles)
+            self._listen_to_keys()
+            self._x.sync()
+        except Exception:
+            self._x.close()
+            raise
+        self._sizes: dict[int, tuple[int, int]] = {}
+
+    def _listen_to_keys(self) -> None:
+        """XInput 2's raw key and button presses, which reach a client whatever window has the focus."""
+        from Xlib.ext import xinput
+
+        self._raw_key = self._raw_button = None
+        if self._x.has_extension(xinput.extname):
+            opcode = self._x.display.get_extension_major(xinput.extname)
+            xinput.XIQueryVersion(display=self._x.display, opcode=opcode, major_version=2, minor_version=2)  # from
+            # 2.1 on, raw events come during another client's grab too (a menu's)
+            self._root.xinput_select_events([(xinput.AllMasterDevices,
+                                              xinput.RawKeyPressMask | xinput.RawButtonPressMask)])
+            self._raw_key, self._raw_button = (opcode, xinput.RawKeyPress), (opcode, xinput.RawButtonPress)
+
+    @classmethod
+    def open(cls, display: str) -> "Damage | None":
+        """None where python-xlib cannot connect or the server lacks DAMAGE: settle then goes by pixels."""
+        try:
+            return cls(display)
+        except Exception:  # python-xlib's connection and authority errors, a missing extension
+            return None
+
+    def wait(self, until: float) -> None:
+        """Until something was drawn, or the time.monotonic() `until`."""
+        left = until - time.monotonic()
+        with lost_as_display_lost():
+            if left > 0 and not self._x.pending_events():
+                select.select([self._x.fileno()], [], [], left)
+
+    def read(self) -> Drawn:
+        """Everything the server reported that has reached this process; never blocks."""
+        drawn = Drawn()
+        self.read_into(drawn)
+        return drawn
+
+    def read_into(self, drawn: Drawn) -> bool:
+        """Adds what the server reported since to `drawn`; whether there was anything."""
+        anything = False
+        with lost_as_display_lost():
+            while count := self._x.pending_events():  # each call reads the socket: once per batch, not per event
+                anything = True
+                for _ in range(count):
+                    self._take(self._x.next_event(), drawn)
+        return anything
+
+    def _take(self, event, drawn: Drawn) -> None:
+        from Xlib import X
+
+        if event.type == X.MapNotify:
+            drawn.mapped[event.window.id] = (self._rect_of(event.window), len(drawn.rects))
+        elif event.type == X.UnmapNotify:
+            drawn.unmapped.add(event.window.id)
+            drawn.mapped.pop(event.window.id, None)
+        elif event.type == X.ConfigureNotify:
+            drawn.resized |= self._sizes.get(event.window.id, (event.width, event.height)) != (event.width,
+                                                                                               event.height)
+            self._sizes[event.window.id] = (event.width, event.height)
+        elif (getattr(event, "extension", None), getattr(event, "evtype", None)) == self._raw_key:
+            keycode = struct.unpack_from("=I", event.data, 6)[0]  # after the device (2 bytes) and time (4)
+            drawn.keys.append(self._x.keycode_to_keysym(keycode, 0))
+        elif (getattr(event, "extension", None), getattr(event, "evtype", None)) == self._raw_button:
+            drawn.clicked = True
+        elif hasattr(event, "area"):
+            area = event.area
+            drawn.rects.append((area.x, area.y, area.width, area.height))
+
+    def _rect_of(self, window) -> Rect:
+        try:
+            g = window.get_geometry()
+        except Exception:  # the window is gone already
+            return (0, 0, 0, 0)
+        self._sizes[window.id] = (g.width, g.height)
+        return (g.x, g.y, g.width, g.height)
+
+    def close(self) -> None:
+        try:
+            self._x.close()
+        except Exception:  # the display went away first
+            pass
+
+
+
+@contextmanager
+def lost_as_display_lost():
+    from Xlib.error import ConnectionClosedError, XError
+
+    try:
+        yield
+    except (ConnectionClosedError, XError, OSError) as error:
+        raise DisplayLost(str(error)) from None
