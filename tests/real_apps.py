@@ -60,3 +60,10 @@ def chromium(session: XSession, url: str, title: str, timeout: float = 40.0) -> 
     profile = session.files.parent / f"chromium-{time.monotonic_ns()}"
     return start(session, ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--app={url}"],
                  title, timeout)
+
+
+def xterm(session: XSession, shell_command: str, title: str, timeout: float = 30.0) -> str:
+    """xterm in UTF-8 (LANG=C.UTF-8, -u8) running `shell_command`, titled `title`."""
+    require("xterm")
+    return start(session, ["env", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "xterm", "-u8", "-title", title,
+                           "-e", "sh", "-c", shell_command], title, timeout)
