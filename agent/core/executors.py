@@ -167,17 +167,17 @@ class PyAutoGUIComputer:
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)
-        self.restore_keymap()
+        self._keymap_calm()
         self._do("click", *point, clicks=count, interval=0.05 if count > 1 else 0.0, button=button)
 
     def move(self, point: Point) -> None:
         check_inside(self.monitor, point)
-        self.restore_keymap()
+        self._keymap_calm()
         self._do("moveTo", *point)
 
     def drag(self, start: Point, end: Point) -> None:
         check_inside(self.monitor, start, end)
-        self.restore_keymap()
+        self._keymap_calm()
         self._do("moveTo", *start)
         self._do("mouseDown", button="left")
         try:
@@ -189,7 +189,7 @@ class PyAutoGUIComputer:
 
     def scroll(self, point: Point, direction: str, steps: int) -> None:
         check_inside(self.monitor, point)
-        self.restore_keymap()
+        self._keymap_calm()
         self._do("moveTo", *point)
         if direction in ("up", "down"):
             self._do("scroll", steps if direction == "up" else -steps)
@@ -231,9 +231,14 @@ class PyAutoGUIComputer:
                 raise DisplayError(f"cannot open display {self.display}: {error}") from None
         return self._keyboard
 
+    def _keymap_calm(self) -> None:
+        if self._keyboard is not None:
+            self._act(self._keyboard.calm)
+
     def restore_keymap(self) -> None:
-        """Unbinds the keycodes bound for typing, once the app has had the time to read them (an app
-        reads the keymap only when it handles a key): before any other action, and at exit."""
+        """Unbinds the keycodes bound for typing: at exit (and on a stop, by _let_go). Not sooner: an app
+        reads the keymap only when it handles a key (unbound sooner, xterm got nothing for it), each
+        change costs the pointer a wait (Keyboard.calm), and the texts that follow reuse the bindings."""
         if self._keyboard is not None and self._keyboard.bound:
             self._act(self._keyboard.restore)
 

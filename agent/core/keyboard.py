@@ -5,9 +5,11 @@ it on the current keymap, or on a spare keycode bound to it when no key does.
 - Shift is pressed only where the level needs it (pyautogui adds it for `<`, which Xvfb's keymap has
   unshifted on its own key, and so typed `>`); modifier keys held down are let go first and Caps Lock
   is turned off for the time of the text.
-- A keycode bound to a keysym stays bound until `restore()` (the executor's next other action, a stop
-  or the exit): an app reads the keymap only when it handles the key, and unbinding sooner made xterm
-  read nothing for it.
+- A keycode bound to a keysym stays bound, for the texts that follow, until `restore()` at the exit
+  or a stop: an app reads the keymap only when it handles the key (unbound sooner, xterm got nothing
+  for it), and a Tk app clicked just after an unbinding often kept the focus where it was. With more
+  keysyms than spare keycodes, the one bound longest ago is bound anew once REBIND_WAIT has passed
+  since its last press (sooner, xterm typed the new keysym for the old).
 - The same key is not pressed again within REPEAT_GAP: galculator shows a key's button pressed for
   100 ms and ignores that key meanwhile (it lost the last 5 of `125+375`). Other keys go at once.
 """
@@ -21,7 +23,8 @@ from Xlib.ext import xtest
 from agent.core.errors import ActionError
 
 REPEAT_GAP = 0.15  # seconds between two presses of one key (galculator ignores a repeat within 100 ms)
-REBIND_WAIT = 0.25  # seconds the app gets to handle the keys of a spare keycode before it is bound anew
+REBIND_WAIT = 0.5  # seconds the app gets to handle the keys of a spare keycode before it is bound anew
+KEYMAP_CALM = 0.5  # seconds after a keymap change before the pointer acts (see Keyboard.calm)
 RETURN, TAB, CAPS_LOCK = 0xFF0D, 0xFF09, 0xFFE5
 NAMED_KEYSYMS = {
     "ctrl": "Control_L", "shift": "Shift_L", "alt": "Alt_L", "win": "Super_L", "enter": "Return", "tab": "Tab",
@@ -64,7 +67,8 @@ class Keyboard:
         self.load_keymap()
         self.spare = sorted((keycode for keycode, row in self.rows.items() if not any(row)), reverse=True)
         self.pressed_at: dict[int, float] = {}  # keycode -> when it was last pressed
-        self.shift_key = self.x.keysym_to_keycode(XK.XK_Shift_L) or self._modifier_keys(X.ShiftMapIndex)[0]
+        self.changed_at = float("-inf")  # when this keyboard last changed the keymap
+        self.shift_key = self.x.keysym_to_keycode(XK.XK_Shift_L) or self.x.get_modifier_mapping()[X.ShiftMapIndex][0]
         self.shift_down = False
 
     def load_keymap(self) -> None:
@@ -78,9 +82,6 @@ class Keyboard:
             for keycode in sorted(self.rows, reverse=True):
                 if keysym := self.rows[keycode][level]:
                     self.keys[keysym] = Stroke(keycode, bool(level))
-
-    def _modifier_keys(self, index: int) -> list[int]:
-        return [keycode for keycode in self.x.get_modifier_mapping()[index] if keycode]
 
     def stroke(self, keysym: int) -> Stroke:
         """The key and level that make `keysym`: the keymap's first two levels, else a spare keycode
@@ -115,6 +116,13 @@ class Keyboard:
     def _map(self, keycode: int, keysym: int) -> None:
         width = len(self.rows[keycode])
         self.x.change_keyboard_mapping(keycode, [(keysym, keysym) + (X.NoSymbol,) * (width - 2)])
+        self.changed_at = time.monotonic()
+
+    def calm(self) -> None:
+        """Waits until KEYMAP_CALM has passed since the last keymap change: a Tk entry clicked 0.2 s after
+        one took the keyboard focus only once more keys came (2 of 2 runs under openbox; none of 8 at
+        0.3-0.5 s)."""
+        time.sleep(max(0.0, self.changed_at + KEYMAP_CALM - time.monotonic()))
 
     def restore(self) -> None:
         """Unbinds the spare keycodes bound for typing (X.NoSymbol everywhere, as they were)."""
@@ -133,10 +141,9 @@ class Keyboard:
     def clear_modifiers(self) -> bool:
         """Lets go of modifier keys held down and turns Caps Lock off; whether Caps Lock was on."""
         held = self.x.query_keymap()
-        for index in range(8):
-            for keycode in self._modifier_keys(index):
-                if held[keycode // 8] >> (keycode % 8) & 1:
-                    xtest.fake_input(self.x, X.KeyRelease, keycode)
+        for keycode in {keycode for row in self.x.get_modifier_mapping() for keycode in row if keycode}:
+            if held[keycode // 8] >> (keycode % 8) & 1:
+                xtest.fake_input(self.x, X.KeyRelease, keycode)
         self.shift_down = False
         caps_on = bool(self.x.screen().root.query_pointer().mask & X.LockMask)
         if caps_on:
