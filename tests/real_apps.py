@@ -78,3 +78,10 @@ def origin(session: XSession, window: str) -> tuple[int, int]:
     out = subprocess.run(["xwininfo", "-id", window], env=session.env, capture_output=True, text=True).stdout
     values = dict(line.strip().split(":", 1) for line in out.splitlines() if "Absolute upper-left" in line)
     return int(values["Absolute upper-left X"]), int(values["Absolute upper-left Y"])
+
+
+def xterm(session: XSession, shell_command: str, title: str, timeout: float = 30.0) -> str:
+    """xterm in UTF-8 (LANG=C.UTF-8, -u8) running `shell_command`, titled `title`."""
+    require("xterm")
+    return start(session, ["env", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "xterm", "-u8", "-title", title,
+                           "-e", "sh", "-c", shell_command], title, timeout)

@@ -12,7 +12,7 @@ from agent.core.errors import ActionError, DisplayError, Interrupted, StopReques
 from agent.core.geometry import Monitor, Point
 from agent.core.stop import TimeUp
 
-TYPE_CHUNK = 50  # characters per pyautogui write: between two, the time limit can cut a long text
+TYPE_CHUNK = 50  # keys sent in one go at most: between two, the time limit can cut a long text
 
 
 def check_inside(monitor: Monitor, *points: Point) -> None:
@@ -74,7 +74,9 @@ _pyautogui_display: str | None = None  # the display pyautogui's X connection is
 
 
 class PyAutoGUIComputer:
-    """Real input through pyautogui on an X display; non-ASCII text goes through the clipboard."""
+    """Real input on an X display: the pointer through pyautogui, keys by keysym through XTest
+    (agent/core/keyboard.py); text goes through the clipboard only where the keymap has no key for a
+    character and no spare keycode to bind to it."""
 
     def __init__(self, display: str, monitor: Monitor, drag_seconds: float = 0.25):
         global _pyautogui_display
@@ -94,6 +96,8 @@ class PyAutoGUIComputer:
         self.monitor = monitor
         self.drag_seconds = drag_seconds
         self._x = None  # a python-xlib connection (pyautogui's own dependency) for window_class
+        self._keyboard = None  # the Keyboard that types, on an X connection of its own
+        atexit.register(self._restore_keymap_at_exit)
         self._selections_before: dict[str, bytes | None] = {}  # what each selection held before we took it
         self.deadline: float | None = None
         self.typed = 0  # characters of the last text typed so far: how far a cut typing got
@@ -113,15 +117,18 @@ class PyAutoGUIComputer:
             pyautogui_x11._display = Display(self.display)
         except (XDisplayError, OSError) as error:
             raise DisplayError(f"cannot open display {self.display}: {error}") from None
-        self._x = None
+        self._x = self._keyboard = None
 
     def set_deadline(self, at: float | None) -> None:
         """A time.monotonic() after which a long text stops between two chunks (the run's --max-seconds)."""
         self.deadline = at
 
     def _do(self, verb: str, *args, **kwargs) -> None:
+        self._act(getattr(self._gui, verb), *args, **kwargs)
+
+    def _act(self, function: Callable, *args, **kwargs):
         try:
-            getattr(self._gui, verb)(*args, **kwargs)
+            return function(*args, **kwargs)
         except self._gui.FailSafeException:
             raise Interrupted("the pointer reached a screen corner (pyautogui failsafe)") from None
         except self._display_lost as error:
@@ -132,12 +139,13 @@ class PyAutoGUIComputer:
             raise
 
     def _let_go(self) -> None:
-        """Releases every key and mouse button held down, on an X connection of its own: a stop (a
-        signal) may have come between a press and its release, and pyautogui's connection, cut
-        mid-request, may never answer again."""
+        """Releases every key and mouse button held down and unbinds the keycodes bound for typing, on
+        an X connection of its own: a stop (a signal) may have come between a press and its release,
+        and a connection cut mid-request (pyautogui's, the keyboard's) may never answer again."""
         from Xlib import X, display
         from Xlib.ext import xtest
 
+        keyboard, self._keyboard = self._keyboard, None
         try:
             connection = display.Display(self.display)
             try:
@@ -149,6 +157,8 @@ class PyAutoGUIComputer:
                 for button, mask in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
                     if held & mask:
                         xtest.fake_input(connection, X.ButtonRelease, button)
+                for keycode in keyboard.bound.values() if keyboard else ():
+                    connection.change_keyboard_mapping(keycode, [(X.NoSymbol,) * len(keyboard.rows[keycode])])
                 connection.sync()
             finally:
                 connection.close()
@@ -157,14 +167,17 @@ class PyAutoGUIComputer:
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)
+        self._keymap_calm()
         self._do("click", *point, clicks=count, interval=0.05 if count > 1 else 0.0, button=button)
 
     def move(self, point: Point) -> None:
         check_inside(self.monitor, point)
+        self._keymap_calm()
         self._do("moveTo", *point)
 
     def drag(self, start: Point, end: Point) -> None:
         check_inside(self.monitor, start, end)
+        self._keymap_calm()
         self._do("moveTo", *start)
         self._do("mouseDown", button="left")
         try:
@@ -176,6 +189,7 @@ class PyAutoGUIComputer:
 
     def scroll(self, point: Point, direction: str, steps: int) -> None:
         check_inside(self.monitor, point)
+        self._keymap_calm()
         self._do("moveTo", *point)
         if direction in ("up", "down"):
             self._do("scroll", steps if direction == "up" else -steps)
@@ -183,28 +197,65 @@ class PyAutoGUIComputer:
             self._do("hscroll", steps if direction == "right" else -steps)
 
     def keypress(self, keys: list[str]) -> None:
-        self._do("hotkey", *keys)
+        self._do("failSafeCheck")
+        self._act(self._keys().chord, keys)
 
     def type_text(self, text: str) -> None:
         self.typed = 0
-        if not text.isascii():
+        self._do("failSafeCheck")
+        keyboard = self._keys()
+        keysyms = self._act(keyboard.keysyms, text)
+        if not keyboard.can_type(keysyms):
             self._paste(text)  # all at once
         else:
-            for start in range(0, len(text), TYPE_CHUNK):
-                if start and self.deadline is not None and time.monotonic() >= self.deadline:
-                    raise TimeUp("the time limit ran out while typing")  # no count: the text may hold a secret
-                chunk = text[start:start + TYPE_CHUNK]
-                self._do("write", chunk)
-                self.typed = start + len(chunk)
+            caps_lock_was_on = self._act(keyboard.clear_modifiers)
+            try:
+                while self.typed < len(keysyms):
+                    if self.typed and self.deadline is not None and time.monotonic() >= self.deadline:
+                        raise TimeUp("the time limit ran out while typing")  # no count: the text may hold a secret
+                    self.typed += self._act(keyboard.type, keysyms[self.typed:self.typed + TYPE_CHUNK])
+            finally:
+                if self._keyboard is keyboard:  # not after a stop: _let_go has let go of everything
+                    self._act(keyboard.finish, caps_lock_was_on)
         self.typed = len(text)
 
+    def _keys(self):
+        from Xlib.error import DisplayError as XDisplayError
+
+        from agent.core.keyboard import Keyboard
+
+        if self._keyboard is None:
+            try:
+                self._keyboard = self._act(Keyboard, self.display)
+            except (XDisplayError, OSError) as error:
+                raise DisplayError(f"cannot open display {self.display}: {error}") from None
+        return self._keyboard
+
+    def _keymap_calm(self) -> None:
+        if self._keyboard is not None:
+            self._act(self._keyboard.calm)
+
+    def restore_keymap(self) -> None:
+        """Unbinds the keycodes bound for typing: at exit (and on a stop, by _let_go). Not sooner: an app
+        reads the keymap only when it handles a key (unbound sooner, xterm got nothing for it), each
+        change costs the pointer a wait (Keyboard.calm), and the texts that follow reuse the bindings."""
+        if self._keyboard is not None and self._keyboard.bound:
+            self._act(self._keyboard.restore)
+
+    def _restore_keymap_at_exit(self) -> None:
+        try:
+            self.restore_keymap()
+        except Exception:  # the display is gone: so is its keymap
+            pass
+
     def _paste(self, text: str) -> None:
-        # pyautogui drops non-ASCII characters silently; a selection carries them intact. Terminals
-        # read ctrl+v as a control character: there shift+Insert pastes (PRIMARY in xterm).
+        # No key can be made to type some character here (the keymap has no spare keycode); a selection
+        # carries it intact. Terminals read ctrl+v as a control character: there shift+Insert pastes
+        # (PRIMARY in xterm).
         terminal = is_terminal(self.window_class())
         for selection in ("clipboard", "primary") if terminal else ("clipboard",):
             self._own_selection(selection, text)
-        self._do("hotkey", *(("shift", "insert") if terminal else ("ctrl", "v")))
+        self.keypress(["shift", "insert"] if terminal else ["ctrl", "v"])
 
     def _own_selection(self, selection: str, text: str) -> None:
         """Hand the text to xclip, and wait until it serves it: xclip returns before its background
