@@ -338,6 +338,10 @@ def test_a_button_enabled_while_waited_for_is_clicked():
     ("ünïcode.txt", "unicode.txt", False, True), ("125+375", "12537", False, False),
     ("ada@example.com", "ada@example.corn", False, True),
     ("a long address that runs on", "ddress that runs on", True, True), ("a long address", "ddress", False, False),
+    ("grüße.txt", "jrulse.txt", False, True),  # rapidocr's reading of a right grüße.txt in the editor's Save As
+    ("grüße.txt", "grüe.txt", False, True), ("grüße.txt", "grüße", False, False),
+    ("Köln 12345", "Koln 12345", False, True), ("Köln 12345", "Koln 1234", False, False),
+    ("東京 report", "report", False, True), ("東京 report", "repot", False, False),
 ])
 def test_a_field_reads_as_the_typed_text_up_to_what_ocr_confuses(typed, read, partly, same):
     assert g.reads_as(typed, read, partly) is same
