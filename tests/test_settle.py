@@ -20,7 +20,7 @@ import pytest
 
 from agent.core.episode import read_episode
 import real_apps
-from agent.core.screen import PING_PATIENCE, Screen
+from agent.core.screen import PING_PATIENCE, Screen, edits_text
 from endpoint import ScriptedEndpoint
 from scenarios import centre, per_mille
 
@@ -210,6 +210,25 @@ def test_the_save_as_dialog_is_gone_once_enter_saved(x_session, screen):
     frame, settled, stale = settled_after(screen, x_session, "key", "Return")
     assert (x_session.files / "notes.txt").exists()
     assert settled and not stale, "the screen was taken while the Save As dialog was still shown"
+
+
+def test_save_as_shows_save_enabled_once_a_name_was_typed_into_the_empty_field(x_session, screen):
+    real_apps.start(x_session, ["mousepad"], "Mousepad")
+    idle(screen)
+    xdotool(x_session, "key", "ctrl+s")
+    real_apps.wait_for_window(x_session, "Save As", timeout=10)
+    idle(screen, 1.5)
+    xdotool(x_session, "key", "ctrl+a", "BackSpace")  # Save greyed out: the name is empty
+    idle(screen)
+    frame, settled, stale = settled_after(screen, x_session, "type", "--delay", "15", "notes.txt")
+    assert settled and not stale, "the screen was taken with Save still greyed out (GTK enables it 0.15 s later)"
+
+
+def test_keys_that_type_or_delete_text_are_told_from_shortcuts():
+    control, caps_lock, backspace, enter = 0xFFE3, 0xFFE5, 0xFF08, 0xFF0D
+    assert edits_text([ord("a")]) and edits_text([caps_lock, ord("a")]) and edits_text([backspace])
+    assert edits_text([0x1000000 + ord("é")])
+    assert not edits_text([control, ord("a")]) and not edits_text([enter]) and not edits_text([])
 
 
 def test_galculator_switched_to_scientific_mode_from_its_menu_shows_the_new_mode(x_session, screen):

@@ -68,6 +68,10 @@ class Damage:
             self._x.close()
             raise
         self._sizes: dict[int, tuple[int, int]] = {}
+        self._gtk_dialog: dict[int, bool] = {}  # focused window -> whether it is in a GTK dialog
+        self._gtk_mark = self._x.intern_atom("_GTK_THEME_VARIANT")  # GTK 3 sets it on each of its windows
+        self._window_type = self._x.intern_atom("_NET_WM_WINDOW_TYPE")
+        self._dialog = self._x.intern_atom("_NET_WM_WINDOW_TYPE_DIALOG")
 
     def _listen_to_keys(self) -> None:
         """XInput 2's raw key and button presses, which reach a client whatever window has the focus."""
@@ -141,6 +145,33 @@ class Damage:
             return (0, 0, 0, 0)
         self._sizes[window.id] = (g.width, g.height)
         return (g.x, g.y, g.width, g.height)
+
+    def focus_in_gtk_dialog(self) -> bool:
+        """Whether the window with the keyboard focus is in a GTK dialog (a file chooser, a rename dialog)."""
+        with lost_as_display_lost():
+            window = self._x.get_input_focus().focus
+            if isinstance(window, int) or window == self._root:  # None or PointerRoot
+                return False
+            if window.id not in self._gtk_dialog:
+                self._gtk_dialog[window.id] = self._is_gtk_dialog(window)
+            return self._gtk_dialog[window.id]
+
+    def _is_gtk_dialog(self, window) -> bool:
+        """Whether the window, or the top-level window it is in (GTK focuses a child of it), is a GTK dialog."""
+        from Xlib import Xatom
+
+        try:
+            while window != self._root:
+                properties = window.list_properties() or []
+                if self._gtk_mark in properties:
+                    kind = window.get_full_property(self._window_type, Xatom.ATOM)
+                    return self._dialog in (kind.value if kind else []) or Xatom.WM_TRANSIENT_FOR in properties
+                if Xatom.WM_CLASS in properties:  # a top-level window, not GTK's
+                    return False
+                window = window.query_tree().parent
+        except Exception:  # the window is gone
+            pass
+        return False
 
     def close(self) -> None:
         try:

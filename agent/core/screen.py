@@ -74,6 +74,13 @@ ANIMATION_QUIET = 0.3  # the same once the app drew ANIMATION_FRAMES frames (GTK
 ANIMATION_FRAMES = 3  # state for up to 0.3 s), or after a key alone that activates a button: GTK draws the button
 ACTIVATING_KEYS = {0xFF0D, 0xFF8D, 0x20}  # pressed and clicks it 0.25 s later (Return, KP_Enter, space)
 MODIFIER_KEYS = range(0xFFE1, 0xFFEF)  # shift, control, caps lock, meta, alt, super, hyper
+SHORTCUT_KEYS = {0xFFE3, 0xFFE4, *range(0xFFE7, 0xFFEF)}  # control, meta, alt, super, hyper: with one, a key
+# types nothing
+EDITING_KEYS = {0xFF08, 0xFFFF}  # BackSpace, Delete
+TYPED_QUIET = 0.25  # seconds after the last key that edits text in a GTK dialog before a settle may end: GTK acts
+# on a changed entry after a pause (a file chooser makes Save sensitive 0.15-0.17 s after the last key, a search
+# entry searches after 0.15 s), with nothing drawn in between. Not in a main window: typing into a text view
+# would pay it for nothing
 NOTHING_DRAWN = 0.1  # seconds waited for a first drawing before the screen is taken as it is
 FRAME_DRAWN = 0.004  # seconds with nothing drawn that end the drawing of one frame
 NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area
@@ -129,8 +136,9 @@ class Screen:
         once something was drawn that is more than a caret blinking, until nothing is drawn for QUIET
         seconds (WINDOW_QUIET once a window mapped, unmapped or changed size, which is an effect too;
         ANIMATION_QUIET once the app animates); when nothing is, NOTHING_DRAWN seconds. A new window is
-        waited for until it has drawn itself. Without DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with
-        `poll`, `calm` and `quiet`."""
+        waited for until it has drawn itself; keys that typed into a GTK dialog, for TYPED_QUIET. Without
+        DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`, `calm`
+        and `quiet`."""
         if not self._damage:
             return self.settle_by_pixels(before, timeout, poll, calm, quiet)
         start = time.monotonic()
@@ -188,6 +196,7 @@ class Settling:
         self.frames = 0  # frames drawn with an effect since the settle began
         self.quiet = QUIET  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several frames
         self.new_windows: dict[int, NewWindow] = {}  # mapped, not yet drawn over half their area
+        self.typed_at = None  # when the last key that edits text in a GTK dialog was read
         self._take(drawn, first=True)
 
     def run(self) -> tuple[Frame, bool]:
@@ -215,6 +224,8 @@ class Settling:
             due = self.last_change + self.quiet
         else:
             due = self.started + NOTHING_DRAWN
+        if self.typed_at is not None:
+            waited.append(self.typed_at + TYPED_QUIET)
         due = max([due, *waited])
         return None if now >= due else due
 
@@ -223,6 +234,8 @@ class Settling:
         keys = [key for key in drawn.keys if key not in MODIFIER_KEYS]
         if len(keys) == 1 and keys[0] in ACTIVATING_KEYS:
             self.quiet = ANIMATION_QUIET
+        if edits_text(drawn.keys) and self.screen._damage.focus_in_gtk_dialog():
+            self.typed_at = now
         if drawn.windows_changed:
             self.quiet = max(self.quiet, WINDOW_QUIET)
         for window in drawn.unmapped:
@@ -247,6 +260,14 @@ class Settling:
 
     def _changed(self, a: Frame, b: Frame) -> bool:
         return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
+
+
+def edits_text(keys: list[int]) -> bool:
+    """Whether the keys pressed type or delete text: a printable key or BackSpace/Delete, no control or alt."""
+    if any(key in SHORTCUT_KEYS for key in keys):
+        return False
+    return any(0x20 <= key <= 0x7E or 0xA0 <= key < 0xFF00 or key >= 0x1000000 or key in EDITING_KEYS
+               for key in keys)
 
 
 @dataclass
