@@ -388,10 +388,12 @@ def drive(task: str, planner: Planner, settings: dict, options: RunOptions, *, r
     skills), the confirmer, the limits, the stop keys, the episode and its report."""
     secrets = secrets_of(options)
     check_secrets_given(task, secrets)
+    own_screen, own_computer = screen is None, computer is None
     screen = screen or Screen(options.display, options.monitor)
     monitor = screen.capture().monitor
     if computer is None:
         computer = RecordingComputer(monitor) if options.dry_run else PyAutoGUIComputer(screen.display, monitor)
+    made = (screen if own_screen else None), (computer if own_computer else None)
     window_class = getattr(computer, "window_class", lambda: None)
     computer, mask = typing_secrets(computer, secrets)
     if mask:
@@ -408,8 +410,13 @@ def drive(task: str, planner: Planner, settings: dict, options: RunOptions, *, r
                   limits=limits, settings=settings, confirmer=confirmer, resume_from=resume_from,
                   on_step=on_step, on_pause=on_pause)
     on_note(f"{planner.name} on display {screen.display} ({monitor.width}x{monitor.height}): {task}")
-    with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
-        status, message = agent.run()
+    try:
+        with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
+            status, message = agent.run()
+    finally:
+        for made_here in made:
+            if made_here is not None:
+                made_here.close()
     return RunResult(status, message, agent.steps, out, written_report(out, options, on_note))
 
 
@@ -419,10 +426,13 @@ def act_with_stop_keys(options: RunOptions, out: Path, on_note: Note, act) -> Ru
     screen = Screen(options.display, options.monitor)
     monitor = screen.capture().monitor
     screen.close()
-    computer = RecordingComputer(monitor) if options.dry_run else PyAutoGUIComputer(screen.display, monitor)
-    computer, mask = typing_secrets(computer, secrets_of(options))
-    with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
-        status, message = act(computer, mask)
+    raw_computer = RecordingComputer(monitor) if options.dry_run else PyAutoGUIComputer(screen.display, monitor)
+    computer, mask = typing_secrets(raw_computer, secrets_of(options))
+    try:
+        with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
+            status, message = act(computer, mask)
+    finally:
+        raw_computer.close()
     return RunResult(status, message, len(read_episode(out).steps), out, written_report(out, options, on_note))
 
 

@@ -199,6 +199,7 @@ class Session:
 
     def close(self, status: str, message: str) -> None:
         self.episode.end(status, message, steps=self.steps)
+        self.raw_computer.close()
         try:
             self.screen.close()
         except Exception:  # mss raises closing the connection of a display that went away: nothing is left to close

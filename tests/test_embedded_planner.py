@@ -342,6 +342,7 @@ def test_a_button_enabled_while_waited_for_is_clicked():
     ("grüße.txt", "grüe.txt", False, True), ("grüße.txt", "grüße", False, False),
     ("Köln 12345", "Koln 12345", False, True), ("Köln 12345", "Koln 1234", False, False),
     ("東京 report", "report", False, True), ("東京 report", "repot", False, False),
+    ("Zoë", "Zoe", False, True), ("Zoë", "Grace", False, False), ("日本語", "Ada", False, False),
 ])
 def test_a_field_reads_as_the_typed_text_up_to_what_ocr_confuses(typed, read, partly, same):
     assert g.reads_as(typed, read, partly) is same

@@ -125,6 +125,8 @@ class Damage:
         elif event.type == X.UnmapNotify:
             drawn.unmapped.add(event.window.id)
             drawn.mapped.pop(event.window.id, None)
+        elif event.type == X.MappingNotify:  # the typing binds keysyms to spare keycodes: read keys by the new map
+            self._x.refresh_keyboard_mapping(event)
         elif event.type == X.ConfigureNotify:
             drawn.resized |= self._sizes.get(event.window.id, (event.width, event.height)) != (event.width,
                                                                                                event.height)

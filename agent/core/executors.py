@@ -61,6 +61,9 @@ class RecordingComputer:
     def run_skill(self, name: str, params: dict[str, str]) -> None:
         self.calls.append(("run_skill", name, dict(params)))
 
+    def close(self) -> None:
+        pass
+
 
 def ensure_xauthority() -> None:
     """python-xlib fails on a missing ~/.Xauthority even when the server needs no auth."""
@@ -117,7 +120,21 @@ class PyAutoGUIComputer:
             pyautogui_x11._display = Display(self.display)
         except (XDisplayError, OSError) as error:
             raise DisplayError(f"cannot open display {self.display}: {error}") from None
-        self._x = self._keyboard = None
+        if self._keyboard is not None:  # its connection may be cut mid-request too: unbind on a new one
+            self._let_go()
+        self._x = None
+
+    def close(self) -> None:
+        """Gives the keymap back (the spare keycodes bound for typing) and closes the keyboard's connection:
+        at the end of a run, so a process that runs many (eval's worker, the Python API) leaves neither."""
+        atexit.unregister(self._restore_keymap_at_exit)
+        keyboard, self._keyboard = self._keyboard, None
+        if keyboard is not None:
+            try:
+                keyboard.restore()
+                keyboard.close()
+            except Exception:  # the display is gone: so is its keymap
+                pass
 
     def set_deadline(self, at: float | None) -> None:
         """A time.monotonic() after which a long text stops between two chunks (the run's --max-seconds)."""
@@ -164,6 +181,11 @@ class PyAutoGUIComputer:
                 connection.close()
         except Exception:  # the display is gone: nothing is held on it any more
             pass
+        if keyboard is not None:  # not Display.close(): a connection cut mid-request may never answer
+            try:
+                keyboard.x.display.socket.close()
+            except OSError:
+                pass
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)

@@ -327,6 +327,13 @@ class MaskedScreen:
     def capture(self):
         return self._masked(self.screen.capture())
 
+    def grab(self):
+        return self._masked(self.screen.grab())
+
+    def settle_by_pixels(self, before, **options):
+        frame, settled = self.screen.settle_by_pixels(self._raw if before is self._shown else before, **options)
+        return self._masked(frame), settled
+
     def settle(self, before, **options):
         # the screen is compared with what was captured, not with the covered copy
         frame, settled = self.screen.settle(self._raw if before is self._shown else before, **options)

@@ -209,8 +209,8 @@ class Settling:
                 return self.screen.grab(), False
             damage.wait(min(due, self.deadline))
             drawn = damage.read()
-            while drawn:  # the rest of the frame being drawn
-                damage.wait(time.monotonic() + FRAME_DRAWN)
+            while drawn and time.monotonic() < self.deadline:  # the rest of the frame being drawn (a terminal
+                damage.wait(time.monotonic() + FRAME_DRAWN)  # flooded with output draws without a pause)
                 if not damage.read_into(drawn):
                     break
             if drawn:

@@ -225,14 +225,15 @@ def alike_at(gray: np.ndarray, target: Target, point: tuple[float, float], slack
         return 0.0
     height, width = target.crop.shape
     x0, y0 = round(point[0]) - target.crop_point[0], round(point[1]) - target.crop_point[1]
-    if x0 < slack or y0 < slack or x0 + width + slack > gray.shape[1] or y0 + height + slack > gray.shape[0]:
+    rows, columns = gray.shape
+    if x0 < 0 or y0 < 0 or x0 + width > columns or y0 + height > rows:
         return 0.0
     if float(target.crop.std()) < MIN_CROP_CONTRAST:
         place = gray[y0:y0 + height, x0:x0 + width]
         if float(place.std()) >= MIN_CROP_CONTRAST:
             return 0.0
         return max(0.0, 1 - abs(float(place.mean()) - float(target.crop.mean())) / BLANK_BRIGHTNESS_SPAN)
-    region = gray[y0 - slack:y0 + height + slack, x0 - slack:x0 + width + slack]
+    region = gray[max(0, y0 - slack):y0 + height + slack, max(0, x0 - slack):x0 + width + slack]  # less at an edge
     return float(np.nan_to_num(cv2.matchTemplate(region, target.crop, cv2.TM_CCOEFF_NORMED)).max())
 
 
@@ -430,14 +431,17 @@ class Replayer:
         try:
             recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
         except AgentError:  # nothing to compare with: the step is done as recorded
+            recorded = None
+        if recorded is None or focus.keys_since:  # or a key since the click may have moved the focus (ctrl+s)
             performer.perform(action, performer.frame, replays=step["index"])
+            focus.keys_since = focus.keys_since or isinstance(action, a.Key)
             return
         field = field_at(recorded, focus.recorded)
         frame, found = performer.wait_until(
             self.focus_check(recorded, field), f"step {step['index']} ({step['call']}): where its keys go (where "
             f"step {focus.step} clicked) does not look as recorded", call=step["call"], replays=step["index"])
         grounding = {"method": found.method, "score": found.score}
-        if isinstance(action, a.TypeText) and field and field[1] and not focus.keys_since:
+        if isinstance(action, a.TypeText) and field and field[1]:
             frame = self.emptied(frame, step, grounding)
         performer.perform(action, frame, replays=step["index"], grounding=grounding)
         focus.keys_since = focus.keys_since or isinstance(action, a.Key)

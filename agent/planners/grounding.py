@@ -437,17 +437,20 @@ def reads_as(typed: str, read: str, partly: bool = False) -> bool:
     spacing, punctuation and OCR confusions are set aside; a text cursor after the text may read as one
     more l. `partly`: the field shows only part of the text (it runs on past its edge). OCR misreads
     letters beyond ASCII and their neighbours (a right grüße.txt read as jrulse.txt), so a text that has
-    any is read back more loosely: its ASCII runs of three letters or more must show, in order."""
+    any is read back more loosely: its ASCII runs of three letters or more must show, in order; a text
+    with no such run must read whole."""
     got = plain(read)
     if partly and len(got) > 4 and got[1:-1] in plain(typed):
         return True
     if typed.isascii():
         return got in (plain(typed), plain(typed) + "l")
+    runs = [run for run in (fold(run) for run in re.findall(r"[\x00-\x7f]+", typed)) if len(run) >= 3]
+    if not runs:  # nothing OCR reads surely: it must read it all (Zoë as zoe)
+        return got in (plain(typed), plain(typed) + "l")
     position = 0
-    for run in (fold(run) for run in re.findall(r"[\x00-\x7f]+", typed)):
-        if len(run) >= 3:
-            position = got.find(run, position)
-            if position < 0:
-                return False
-            position += len(run)
+    for run in runs:
+        position = got.find(run, position)
+        if position < 0:
+            return False
+        position += len(run)
     return True
