@@ -1,8 +1,10 @@
-"""Offline stand-ins: a screen that shows synthetic frames."""
+"""Offline stand-ins: a screen that shows synthetic frames, a planner that does one action, then DONE()."""
 
 import numpy as np
 
+from agent.core.actions import Done
 from agent.core.geometry import Monitor
+from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame
 
 
@@ -29,3 +31,15 @@ class FakeScreen:
 
     def settle(self, before: Frame, timeout: float = 3.0) -> tuple[Frame, bool]:
         return self.capture(), True
+
+
+class OneActionPlanner:
+    """Does `action`, then says it is done."""
+
+    def __init__(self, action, name: str = "one-action"):
+        self.action, self.name, self.asked = action, name, 0
+
+    def decide(self, task, frame, feedback=None):
+        self.asked += 1
+        action = self.action if self.asked == 1 else Done()
+        return Decision(Reply(raw=action.call()), action, f"step {self.asked}", None, call_text=action.call())

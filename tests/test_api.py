@@ -7,36 +7,26 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakes import FakeScreen
+from fakes import FakeScreen, OneActionPlanner
 
 import agent
-from agent.core.actions import Click, Done
+from agent.core.actions import Click
 from agent.core.errors import AgentError
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
-from agent.core.planner import Decision, Reply
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-class TwoStepPlanner:
+def two_step_planner() -> OneActionPlanner:
     """Clicks the middle of the screen, then says it is done."""
-
-    name = "two-step"
-
-    def __init__(self):
-        self.asked = 0
-
-    def decide(self, task, frame, feedback=None):
-        self.asked += 1
-        action = Click(point=(500, 500), element_info="middle") if self.asked == 1 else Done()
-        return Decision(Reply(raw=action.call()), action, f"step {self.asked}", None, call_text=action.call())
+    return OneActionPlanner(Click(point=(500, 500), element_info="middle"), name="two-step")
 
 
 def test_a_caller_runs_a_task_with_its_own_planner_computer_and_screen(tmp_path):
     computer = RecordingComputer(Monitor(0, 0, 1280, 800))
     steps = []
-    result = agent.run("click the middle", planner=TwoStepPlanner(), computer=computer, screen=FakeScreen(),
+    result = agent.run("click the middle", planner=two_step_planner(), computer=computer, screen=FakeScreen(),
                        out=tmp_path / "run", stop_keys="none", on_step=steps.append)
     assert (result.status, result.steps, result.episode, result.exit_code) == ("done", 2, tmp_path / "run", 0)
     assert computer.calls == [("click", (640, 400), "left", 1)]
@@ -54,7 +44,7 @@ def test_options_are_checked_by_name_and_value_before_anything_starts(tmp_path):
     with pytest.raises(AgentError, match="option protocol"):
         agent.run("x", protocol="xml")
     with pytest.raises(AgentError, match=r"the task uses \{\{PIN\}\} but no secret PIN is given"):
-        agent.run("type {{PIN}}", planner=TwoStepPlanner(), screen=FakeScreen(), dry_run=True, out=tmp_path)
+        agent.run("type {{PIN}}", planner=two_step_planner(), screen=FakeScreen(), dry_run=True, out=tmp_path)
 
 
 def test_the_readme_example_runs_as_written_on_the_sandbox_form(x_session, tmp_path):

@@ -199,12 +199,17 @@ def test_the_save_as_dialog_mousepad_opens_is_drawn_whole(x_session, screen):
     assert settled and not stale, "the screen was taken before the Save As dialog was drawn whole"
 
 
-def test_the_save_as_dialog_is_gone_once_enter_saved(x_session, screen):
+def mousepad_save_as(x_session, screen) -> None:
+    """mousepad with its Save As dialog open, drawn and idle."""
     real_apps.start(x_session, ["mousepad"], "Mousepad")
     idle(screen)
     xdotool(x_session, "key", "ctrl+s")
     real_apps.wait_for_window(x_session, "Save As", timeout=10)
     idle(screen, 1.5)
+
+
+def test_the_save_as_dialog_is_gone_once_enter_saved(x_session, screen):
+    mousepad_save_as(x_session, screen)
     xdotool(x_session, "type", "notes.txt")
     idle(screen)
     frame, settled, stale = settled_after(screen, x_session, "key", "Return")
@@ -213,11 +218,7 @@ def test_the_save_as_dialog_is_gone_once_enter_saved(x_session, screen):
 
 
 def test_save_as_shows_save_enabled_once_a_name_was_typed_into_the_empty_field(x_session, screen):
-    real_apps.start(x_session, ["mousepad"], "Mousepad")
-    idle(screen)
-    xdotool(x_session, "key", "ctrl+s")
-    real_apps.wait_for_window(x_session, "Save As", timeout=10)
-    idle(screen, 1.5)
+    mousepad_save_as(x_session, screen)
     xdotool(x_session, "key", "ctrl+a", "BackSpace")  # Save greyed out: the name is empty
     idle(screen)
     frame, settled, stale = settled_after(screen, x_session, "type", "--delay", "15", "notes.txt")

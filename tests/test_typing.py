@@ -9,8 +9,10 @@ import urllib.parse
 import pytest
 
 import real_apps
+from agent.core.actions import TypeText
 from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Monitor
+from fakes import OneActionPlanner
 from scenarios import HEIGHT, WIDTH
 
 ASCII = "".join(map(chr, range(0x20, 0x7F)))
@@ -209,30 +211,13 @@ def test_galculator_loses_no_repeated_key(session, keys, result):
     assert galculator_shows(session, computer(session), keys) == result
 
 
-class TypeOnce:
-    """Types an accented text (bound to spare keycodes), then says it is done."""
-
-    name = "type-once"
-
-    def __init__(self):
-        self.asked = 0
-
-    def decide(self, task, frame, feedback=None):
-        from agent.core.actions import Done, TypeText
-        from agent.core.planner import Decision, Reply
-
-        self.asked += 1
-        action = TypeText(content="café 東京\n") if self.asked == 1 else Done()
-        return Decision(Reply(raw=action.call()), action, f"step {self.asked}", None, call_text=action.call())
-
-
 def test_a_run_gives_the_keymap_back_when_it_ends(session, tmp_path):
     """A process that runs many tasks (eval's worker, a Python caller) must not leave keycodes bound."""
     import agent
 
     real_apps.xterm(session, f"cat > {tmp_path / 'typed'}", "keymap")
     before = keymap(session)
-    result = agent.run("type", planner=TypeOnce(), display=session.display, out=tmp_path / "run", stop_keys="none",
+    result = agent.run("type", planner=OneActionPlanner(TypeText(content="café 東京\n")), display=session.display, out=tmp_path / "run", stop_keys="none",
                        report=False)
     assert result.status == "done", result
     assert settled(file_bytes(tmp_path / "typed"), "café 東京\n".encode()) == "café 東京\n".encode()

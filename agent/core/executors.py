@@ -100,7 +100,7 @@ class PyAutoGUIComputer:
         self.drag_seconds = drag_seconds
         self._x = None  # a python-xlib connection (pyautogui's own dependency) for window_class
         self._keyboard = None  # the Keyboard that types, on an X connection of its own
-        atexit.register(self._restore_keymap_at_exit)
+        atexit.register(self.close)
         self._selections_before: dict[str, bytes | None] = {}  # what each selection held before we took it
         self.deadline: float | None = None
         self.typed = 0  # characters of the last text typed so far: how far a cut typing got
@@ -126,8 +126,9 @@ class PyAutoGUIComputer:
 
     def close(self) -> None:
         """Gives the keymap back (the spare keycodes bound for typing) and closes the keyboard's connection:
-        at the end of a run, so a process that runs many (eval's worker, the Python API) leaves neither."""
-        atexit.unregister(self._restore_keymap_at_exit)
+        at the end of a run, so a process that runs many (eval's worker, the Python API) leaves neither,
+        else at exit."""
+        atexit.unregister(self.close)
         keyboard, self._keyboard = self._keyboard, None
         if keyboard is not None:
             try:
@@ -258,17 +259,11 @@ class PyAutoGUIComputer:
             self._act(self._keyboard.calm)
 
     def restore_keymap(self) -> None:
-        """Unbinds the keycodes bound for typing: at exit (and on a stop, by _let_go). Not sooner: an app
+        """Unbinds the keycodes bound for typing: at the end (close) or on a stop (_let_go). Not sooner: an app
         reads the keymap only when it handles a key (unbound sooner, xterm got nothing for it), each
         change costs the pointer a wait (Keyboard.calm), and the texts that follow reuse the bindings."""
         if self._keyboard is not None and self._keyboard.bound:
             self._act(self._keyboard.restore)
-
-    def _restore_keymap_at_exit(self) -> None:
-        try:
-            self.restore_keymap()
-        except Exception:  # the display is gone: so is its keymap
-            pass
 
     def _paste(self, text: str) -> None:
         # No key can be made to type some character here (the keymap has no spare keycode); a selection

@@ -30,7 +30,7 @@ from difflib import SequenceMatcher
 import cv2
 import numpy as np
 
-from agent.core.ocr import OCR, Box, crop_key, engine, merge_boxes, overlaps
+from agent.core.ocr import OCR, Box, crop_key, detect_lines, engine, merge_boxes, overlaps
 
 LINE_HEIGHT_MAX = 80  # pixels: a change taller than this while typing is more than the typed line
 BORDER = 4  # pixels: a change within this of its box's outline and nowhere inside it is a ring or a border
@@ -52,20 +52,32 @@ def fold(text: str) -> str:
     return "".join(text.split()).upper().translate(CONFUSABLE)
 
 
-def typed_places(before: np.ndarray, after: np.ndarray) -> list[Box]:
-    """Where typing changed two grayscale frames: the pieces of the change that are not outlines."""
-    changed = cv2.absdiff(before, after)
-    left, top, width, height = cv2.boundingRect(changed)  # of the pixels that are not 0
+def changed_pieces(flags: np.ndarray):
+    """The pieces of a change (`flags`: 1 where a pixel changed), those a pixel apart joined: for each,
+    its box's top-left corner on the frame and its own flags in that box."""
+    left, top, width, height = cv2.boundingRect(flags)
     if not width:
-        return []
-    crop = (changed[top:top + height, left:left + width] > 0).astype(np.uint8)
+        return
+    crop = flags[top:top + height, left:left + width]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(crop, np.ones((3, 3), np.uint8)))
-    places = []
     for label in range(1, count):
         x, y, w, h = (int(value) for value in stats[label][:4])
-        if h > LINE_HEIGHT_MAX or is_outline(crop[y:y + h, x:x + w] & (labels[y:y + h, x:x + w] == label)):
+        yield left + x, top + y, crop[y:y + h, x:x + w] & (labels[y:y + h, x:x + w] == label)
+
+
+def ink(gray: np.ndarray) -> np.ndarray:
+    """Where something is drawn on the crop's background (its median grey)."""
+    return np.abs(gray.astype(np.int16) - int(np.median(gray))) > INK
+
+
+def typed_places(before: np.ndarray, after: np.ndarray) -> list[Box]:
+    """Where typing changed two grayscale frames: the pieces of the change that are not outlines."""
+    places = []
+    for x, y, piece in changed_pieces((cv2.absdiff(before, after) > 0).astype(np.uint8)):
+        h, w = piece.shape
+        if h > LINE_HEIGHT_MAX or is_outline(piece):
             continue
-        places.append((left + x - PAD, top + y - PAD, left + x + w + PAD, top + y + h + PAD))
+        places.append((x - PAD, y - PAD, x + w + PAD, y + h + PAD))
     rows, columns = before.shape
     return [(max(0, x0), max(0, y0), min(columns, x1), min(rows, y1)) for x0, y0, x1, y1 in merge_boxes(places)]
 
@@ -94,10 +106,9 @@ class Place:
     @classmethod
     def of(cls, gray: np.ndarray, box: Box) -> "Place":
         x0, y0, x1, y1 = box
-        around = (max(0, x0 - AROUND), max(0, y0 - AROUND), min(gray.shape[1], x1 + AROUND),
-                  min(gray.shape[0], y1 + AROUND))
+        around = grown(box, AROUND, gray.shape)
         context = gray[around[1]:around[3], around[0]:around[2]].copy()
-        lines = np.abs(context.astype(np.int16) - int(np.median(context))) > INK
+        lines = ink(context)
         lines[y0 - around[1]:y1 - around[1], x0 - around[0]:x1 - around[0]] = False
         return cls(box, gray[y0:y1, x0:x1].copy(), around, lines, context)
 
@@ -141,19 +152,12 @@ def text_changes(changed: np.ndarray, covered: list[Box]) -> list[Box]:
     flags = (changed > 0).astype(np.uint8)
     for x0, y0, x1, y1 in covered:
         flags[y0:y1, x0:x1] = 0
-    left, top, width, height = cv2.boundingRect(flags)
-    if not width:
-        return []
-    crop = flags[top:top + height, left:left + width]
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(crop, np.ones((3, 3), np.uint8)))
     pieces = []
-    for label in range(1, count):
-        x, y, w, h = (int(value) for value in stats[label][:4])
-        piece = crop[y:y + h, x:x + w] & (labels[y:y + h, x:x + w] == label)
+    for x, y, piece in changed_pieces(flags):
         px, py, pw, ph = cv2.boundingRect(piece)
         if min(pw, ph) < SPECK or is_outline(piece[py:py + ph, px:px + pw]):
             continue
-        pieces.append((left + x + px, top + y + py, left + x + px + pw, top + y + py + ph))
+        pieces.append((x + px, y + py, x + px + pw, y + py + ph))
     return pieces
 
 
@@ -162,13 +166,13 @@ def line_of(gray: np.ndarray, box: Box) -> Box:
     gap wider than a word's spacing."""
     x0, y0, x1, y1 = box
     rows = gray[y0:y1]
-    ink = np.flatnonzero((np.abs(rows.astype(np.int16) - int(np.median(rows))) > INK).any(axis=0))
+    inked = np.flatnonzero(ink(rows).any(axis=0))
     gap = WORD_GAP * (y1 - y0)
-    for column in ink[ink >= x1]:
+    for column in inked[inked >= x1]:
         if column - x1 > gap:
             break
         x1 = int(column) + 1
-    for column in ink[ink < x0][::-1]:
+    for column in inked[inked < x0][::-1]:
         if x0 - column > gap:
             break
         x0 = int(column)
@@ -191,7 +195,7 @@ def echoed(pixels: np.ndarray, pieces: list[Box], secrets: list[str]) -> list[Bo
     changes = grouped(pieces, gray.shape)
     found = []
     for region in merge_boxes([grown(line_of(gray, box), CONTEXT, gray.shape) for box in changes]):
-        for line in OCR._detect_in(bgr, region):  # lines of a block of changes are detected at once
+        for line in detect_lines(bgr, region):  # lines of a block of changes are detected at once
             if any(overlaps(line, change) for change in changes) and shows_secret(read_line(bgr, gray, line), secrets):
                 found.append(own_rows(gray, line))
     return found
@@ -202,7 +206,7 @@ def own_rows(gray: np.ndarray, line: Box) -> Box:
     its middle (the detector's box takes in a margin, which may reach into the lines above and below)."""
     x0, y0, x1, y1 = line
     crop = gray[y0:y1, x0:x1]
-    inked = (np.abs(crop.astype(np.int16) - int(np.median(crop))) > INK).any(axis=1)
+    inked = ink(crop).any(axis=1)
     top = bottom = len(inked) // 2
     if not inked[top]:
         return line

@@ -404,27 +404,27 @@ class OCR:
         own (and a box inside one of those on its own again)."""
         inner = [clip(box, region) for box in apart if overlaps(box, region) and not contains(box, region)]
         if not inner:
-            return self._detect_in(bgr, region)
+            return detect_lines(bgr, region)
         masked = bgr.copy()  # blank the apart boxes, so no line outside runs into them
         for x0, y0, x1, y1 in inner:
             masked[y0:y1, x0:x1] = np.median(bgr[y0:y1, x0:x1].reshape(-1, 3), axis=0)
-        boxes = self._detect_in(masked, region)
+        boxes = detect_lines(masked, region)
         for box in inner:
             if not any(contains(other, box) and other != box for other in inner):
                 boxes += self._detect(bgr, box, apart)
         return boxes
 
-    @staticmethod
-    def _detect_in(bgr: np.ndarray, region: Box) -> list[Box]:
-        """The region's text lines, detected a band of rows at a time (see BAND)."""
-        x0, y0, x1, y1 = region
-        if x1 - x0 < 8 or y1 - y0 < 8:
-            return []
-        bands = [(y0, y1)] if y1 - y0 <= BAND + 2 * MARGIN else [(y, min(y + BAND, y1)) for y in range(y0, y1, BAND)]
-        boxes = []
-        for top, bottom in bands:
-            above, below = max(y0, top - MARGIN), min(y1, bottom + MARGIN)
-            for bx0, by0, bx1, by1 in engine().detect(bgr[above:below, x0:x1]):
-                if top <= above + (by0 + by1) / 2 < bottom:  # its centre is in this band, not in the next
-                    boxes.append((bx0 + x0, by0 + above, bx1 + x0, by1 + above))
-        return boxes
+
+def detect_lines(bgr: np.ndarray, region: Box) -> list[Box]:
+    """The region's text lines, detected a band of rows at a time (see BAND)."""
+    x0, y0, x1, y1 = region
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return []
+    bands = [(y0, y1)] if y1 - y0 <= BAND + 2 * MARGIN else [(y, min(y + BAND, y1)) for y in range(y0, y1, BAND)]
+    boxes = []
+    for top, bottom in bands:
+        above, below = max(y0, top - MARGIN), min(y1, bottom + MARGIN)
+        for bx0, by0, bx1, by1 in engine().detect(bgr[above:below, x0:x1]):
+            if top <= above + (by0 + by1) / 2 < bottom:  # its centre is in this band, not in the next
+                boxes.append((bx0 + x0, by0 + above, bx1 + x0, by1 + above))
+    return boxes

@@ -257,7 +257,6 @@ class Settling:
             self.last_change = now  # while animated, a redraw that looks the same: the app is at work
         self.shown = frame
 
-
     def _changed(self, a: Frame, b: Frame) -> bool:
         return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
 

@@ -439,14 +439,12 @@ def reads_as(typed: str, read: str, partly: bool = False) -> bool:
     letters beyond ASCII and their neighbours (a right grüße.txt read as jrulse.txt), so a text that has
     any is read back more loosely: its ASCII runs of three letters or more must show, in order; a text
     with no such run must read whole."""
-    got = plain(read)
-    if partly and len(got) > 4 and got[1:-1] in plain(typed):
+    got, want = plain(read), plain(typed)
+    if partly and len(got) > 4 and got[1:-1] in want:
         return True
-    if typed.isascii():
-        return got in (plain(typed), plain(typed) + "l")
     runs = [run for run in (fold(run) for run in re.findall(r"[\x00-\x7f]+", typed)) if len(run) >= 3]
-    if not runs:  # nothing OCR reads surely: it must read it all (Zoë as zoe)
-        return got in (plain(typed), plain(typed) + "l")
+    if typed.isascii() or not runs:  # with no ASCII run, nothing OCR reads surely: it must read it all (Zoë)
+        return got in (want, want + "l")
     position = 0
     for run in runs:
         position = got.find(run, position)
