@@ -15,7 +15,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
-from agent.core.episode import Episode, performed, read_episode, replace_file
+from agent.core.episode import Episode, performed, read_episode, read_plain_file, replace_file
 from agent.core.errors import AgentError, EpisodeError
 from agent.core.geometry import Geometry, Monitor
 
@@ -229,13 +229,8 @@ def eval_check(folder: Path) -> dict | None:
     """The checker's verdict on an evaluated task, {"passed": bool, "message": str}, from the folder's
     CHECK_FILE; None when there is none, or none that reads as one (a link is not followed)."""
     try:
-        fd = os.open(folder / CHECK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:  # none, or a link
-        return None
-    try:
-        with open(fd, "rb") as file:
-            check = json.loads(file.read(CHECK_MAX_BYTES))
-    except (OSError, ValueError, RecursionError):
+        check = json.loads(read_plain_file(folder / CHECK_FILE, CHECK_MAX_BYTES, "a verdict"))
+    except (EpisodeError, OSError, ValueError, RecursionError):  # none, a link, too long, not JSON
         return None
     if not (isinstance(check, dict) and isinstance(check.get("passed"), bool) and isinstance(check.get("message"), str)):
         return None

@@ -388,6 +388,13 @@ def read_image(folder: Path, name) -> bytes:
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise EpisodeError(f"{folder}: {name!r} is not the name of a file in the episode folder; it was not read")
     path = folder / name
+    data = read_plain_file(path, MAX_IMAGE_BYTES, "a screenshot")
+    check_png_size(data, path)
+    return data
+
+
+def read_plain_file(path: Path, max_bytes: int, what: str) -> bytes:
+    """A regular file that is no link and holds at most `max_bytes` (as `what` can); else EpisodeError."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
@@ -397,11 +404,9 @@ def read_image(folder: Path, name) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise EpisodeError(f"{path} is not a regular file; it was not read")
-        if info.st_size > MAX_IMAGE_BYTES:
-            raise EpisodeError(f"{path} has {info.st_size:,} bytes, more than a screenshot can have; it was not read")
-        data = file.read()
-    check_png_size(data, path)
-    return data
+        if info.st_size > max_bytes:
+            raise EpisodeError(f"{path} has {info.st_size:,} bytes, more than {what} can have; it was not read")
+        return file.read()
 
 
 def check_png_size(data: bytes, path: Path) -> None:

@@ -344,7 +344,6 @@ class Performer:
 
 POINTED = (a.Click, a.DoubleClick, a.Hover, a.Scroll, a.Drag)
 FOCUSING = (a.Click, a.DoubleClick)  # the keys of the steps after one go where it acted
-CURSOR_WIDTH = 3  # pixels: a field that shows no wider a thing shows a text cursor at most
 
 
 @dataclass
@@ -365,7 +364,7 @@ def field_at(frame: Frame, point: Point) -> tuple[Box, bool] | None:
     if box is None or not g.is_input_like(frame.pixels, box):
         return None
     shown = g.shown_in_field(frame.pixels, box)
-    return box, shown is None or shown[1] - shown[0] <= CURSOR_WIDTH
+    return box, shown is None or shown[1] - shown[0] <= g.CURSOR_WIDTH
 
 
 class Replayer:
