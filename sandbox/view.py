@@ -3,11 +3,14 @@
 Every local user can reach loopback ports, so the VNC server asks for a password made for this view
 alone. It reaches x11vnc in a file only we can read, which x11vnc deletes once read (`-passwd` would
 show it in `ps` until x11vnc blanks it), and the browser in the URL's fragment, which the browser
-never sends to a server, so it is in no log either.
+never sends to a server, so it is in no log either. The browser's port is bound here and handed to
+websockify (`--inetd`), so the URL never names a port another server answers on.
 """
 
+import errno
 import http.client
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -22,12 +25,29 @@ from sandbox.session import SandboxError, _die_with_parent, _end_processes, _req
 
 NOVNC = Path("/usr/share/novnc")
 PASSWORD_LENGTH = 8  # VNC authentication uses the first 8 characters and ignores the rest
+TIMESTAMP = re.compile(r"^\d\d/\d\d/\d{4} \d\d:\d\d:\d\d ")  # x11vnc's, before each line it logs
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def listening_socket(port: int) -> socket.socket:
+    """A socket of ours listening on 127.0.0.1:`port` (0: a free port); SandboxError when another has it."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as websockify does: a port in TIME_WAIT is free
+    try:
+        server.bind(("127.0.0.1", port))
+        server.listen(100)
+    except OSError as error:
+        server.close()
+        if error.errno == errno.EADDRINUSE:
+            raise SandboxError(f"port {port} in use on 127.0.0.1 by another program; choose another port, "
+                               "or 0 for a free one") from None
+        raise SandboxError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from None
+    return server
 
 
 class LiveView:
@@ -53,10 +73,11 @@ class LiveView:
         if not (NOVNC / "vnc.html").is_file():
             raise SandboxError(f"noVNC is not installed ({NOVNC}/vnc.html is missing); install it with: "
                                "apt-get install novnc")
+        browser = listening_socket(self.port)
+        self.port = browser.getsockname()[1]
         self.vnc_port = free_port()
-        self.port = self.port or free_port()
-        self._tmp = Path(tempfile.mkdtemp(prefix="gui-agent-view-"))
         try:
+            self._tmp = Path(tempfile.mkdtemp(prefix="gui-agent-view-"))
             password_file = self._tmp / "vnc-password"
             with open(os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
                 file.write(self._password + "\n")
@@ -66,20 +87,23 @@ class LiveView:
                                  death_signal=signal.SIGKILL)
             # x11vnc prints PORT=N once it listens
             self._wait_until(x11vnc, self.vnc_port, lambda: f"PORT={self.vnc_port}" in self._log("x11vnc"))
-            websockify = self._spawn(["websockify", "--web", str(NOVNC), f"127.0.0.1:{self.port}",
-                                      f"127.0.0.1:{self.vnc_port}"])
+            websockify = self._spawn(["websockify", "--inetd", "--web", str(NOVNC), f"127.0.0.1:{self.vnc_port}"],
+                                     stdin=browser.fileno())  # --inetd: it serves the listening socket on its stdin
             self._wait_until(websockify, self.port, self._serves_the_page)
         except BaseException:
             self.stop()
             raise
+        finally:
+            browser.close()  # websockify holds it now
         return self
 
-    def _spawn(self, command: list[str], death_signal: int = signal.SIGTERM) -> subprocess.Popen:
+    def _spawn(self, command: list[str], death_signal: int = signal.SIGTERM,
+               stdin: int = subprocess.DEVNULL) -> subprocess.Popen:
         env = {**os.environ, "DISPLAY": self.display}
         if self.xauthority:
             env["XAUTHORITY"] = str(self.xauthority)
         with open(self._tmp / f"{command[0]}.log", "wb") as log:
-            process = subprocess.Popen(command, env=env, cwd=self._tmp, stdin=subprocess.DEVNULL, stdout=log,
+            process = subprocess.Popen(command, env=env, cwd=self._tmp, stdin=stdin, stdout=log,
                                        stderr=log, start_new_session=True,
                                        preexec_fn=lambda: _die_with_parent(death_signal))
         self._processes.append(process)
@@ -89,6 +113,9 @@ class LiveView:
         name = process.args[0]
         deadline = time.monotonic() + timeout
         while not ready():
+            if process.poll() is not None and "Address already in use" in self._log(name):
+                raise SandboxError(f"port {port} in use on 127.0.0.1: {name} could not listen there; start the "
+                                   "view again (it picks a free port)")
             if process.poll() is not None:
                 raise SandboxError(f"{name} (for 127.0.0.1:{port}) exited with code {process.returncode}: "
                                    f"{self._telling_line(name)}")
@@ -112,9 +139,12 @@ class LiveView:
         return (self._tmp / f"{name}.log").read_text(errors="replace")
 
     def _telling_line(self, name: str) -> str:
-        """The first line of the log that says what went wrong (x11vnc follows it with pages of tips)."""
-        lines = [line.strip() for line in self._log(name).splitlines() if line.strip()]
-        telling = [line for line in lines if any(word in line.lower() for word in ("failed", "error", "unable"))]
+        """The first line of the log that says what went wrong (x11vnc's logs hold pages of tips, whose lines
+        speak of "painting errors" too)."""
+        lines = [TIMESTAMP.sub("", line).strip() for line in self._log(name).splitlines()]
+        lines = [line for line in lines if line]
+        telling = [line for line in lines if line.lower().startswith(("error", "fatal"))
+                   or any(word in line.lower() for word in ("failed", "unable"))]
         if telling:
             return telling[0]
         return lines[-1] if lines else "(no output)"

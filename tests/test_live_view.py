@@ -7,6 +7,7 @@ as well) is taken at page load, while noVNC still says "Connecting...".
 
 import base64
 import fcntl
+import http.server
 import json
 import os
 import select
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -22,6 +24,7 @@ import cv2
 import numpy as np
 import pytest
 
+from sandbox.session import SandboxError
 from sandbox.view import LiveView, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -219,6 +222,49 @@ def test_both_servers_listen_on_127_0_0_1_only_and_the_password_is_in_no_file_an
     assert sorted(files) == ["websockify.log", "x11vnc.log"]
     assert not any(password in content for content in files.values())
     assert not view_folder.exists()
+
+
+class ForeignPage(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"<html>not the view</html>")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_browser_port_another_server_answers_on_is_one_line_and_no_password(x_session):
+    """Another server answers /vnc.html on the port asked for (a port race, or LiveView(port=...)): the view
+    must not take that page for its own and give out a URL with its password for it."""
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForeignPage)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    port = foreign.server_address[1]
+    view = LiveView(x_session.display, x_session.xauthority, port=port)
+    try:
+        with pytest.raises(SandboxError) as refused:
+            view.start()
+    finally:
+        view.stop()
+        foreign.shutdown()
+        foreign.server_close()
+    message = str(refused.value)
+    assert message.startswith(f"port {port} in use on 127.0.0.1") and "\n" not in message
+    assert view._password not in message
+    assert view_processes(view.vnc_port) == set()
+
+
+def test_a_vnc_port_taken_meanwhile_is_one_line_naming_it_not_x11vnc_tips(x_session, monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr("sandbox.view.free_port", lambda: port)  # as if another program took it after the pick
+        with pytest.raises(SandboxError) as refused:
+            LiveView(x_session.display, x_session.xauthority).start()
+    message = str(refused.value)
+    assert message.startswith(f"port {port} in use on 127.0.0.1: x11vnc could not listen there") and "\n" not in message
+    assert view_processes(port) == set()
 
 
 def test_a_killed_owner_takes_the_view_with_it(tmp_path):
