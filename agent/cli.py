@@ -116,8 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--all", dest="everything", action="store_true",
                         help="also episodes that did not end done")
     export.add_argument("--check", action="store_true",
-                        help="read every reply again with the agent's parser and count images against <image> "
-                             "tokens; a bad sample is named and not written (exit code 1)")
+                        help="read every reply again with the agent's parser and open every image; a bad sample is "
+                             "named and not written (exit code 1), as one whose <image> tokens do not match its "
+                             "images always is")
+    export.add_argument("--skills", dest="skills_dir", type=Path, metavar="DIR",
+                        help="the skills folder whose skills the runs offered (default: the folder a run's episode "
+                             "names, only when it is inside the run's folder)")
     export.set_defaults(command=command_export)
 
     sandbox = commands.add_parser("sandbox", help="start a virtual desktop with demo apps",
@@ -494,7 +498,9 @@ def command_export(args) -> int:
     from agent.core.console import console, escape
     from agent.export import export
 
-    done = export(args.runs, args.out, everything=args.everything, check=args.check)
+    done = export(args.runs, args.out, everything=args.everything, check=args.check, skills_dir=args.skills_dir)
+    if done.skills_from:
+        console.print(f"skills read from: {escape(', '.join(sorted(done.skills_from)))}", highlight=False)
     for line in done.skipped:
         console.print(f"not exported: {escape(line)}", highlight=False)
     for line in done.refused:

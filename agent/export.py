@@ -19,8 +19,13 @@ show the model what was done, not what a model thought.
 
 Exported: episodes of the text dialect (planner `glm`), of the embedded planner and demonstrations
 that ended `done` (all, with `everything`), every step whose reply was usable; a run that offered
-skills with the skills its folder describes now. Not exported, with the reason: the tools dialect,
-runs that offered Python skills (export runs no code) or skills their folder no longer has.
+skills with the skills `skills_dir` (`--skills DIR`) describes now, or without it the run's own
+folder, when its episode names a skills folder inside it: an episode never chooses a folder from
+elsewhere whose skills go into the data. Not exported, with the reason: the tools dialect, runs that
+offered Python skills (export runs no code) or skills the folder does not have, samples whose text
+holds a literal `<image>`: ms-swift's template takes every `<image>` in a message for the next image
+and has no escape, so the images would shift; escaping it would train on text the model was never
+sent. Nothing is written through a link, and the data file is written last, whole, under its name.
 """
 
 import hashlib
@@ -29,7 +34,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agent.core.episode import Episode, read_episode, replace_file
+from agent.core.episode import Episode, read_episode, replace_file, what_to_do
 from agent.core.errors import AgentError, EpisodeError, FormatError
 from agent.core.planner import Reply, feedback_for
 
@@ -42,60 +47,89 @@ class Exported:
     runs: int = 0
     images: int = 0
     skipped: list[str] = field(default_factory=list)  # "RUN: why", a run or a step not exported
-    refused: list[str] = field(default_factory=list)  # "RUN step N: why", samples --check found bad
+    refused: list[str] = field(default_factory=list)  # "RUN step N: why", samples found bad
+    skills_from: set[str] = field(default_factory=set)  # "FOLDER (--skills)", "FOLDER (the run's own folder)"
 
 
-def export(runs: list[Path], out: Path, everything: bool = False, check: bool = False) -> Exported:
-    """Writes OUT (JSON lines) and OUT's images folder beside it; what was written and what was not."""
-    from agent.planners.glm import GLMConfig, GLMPlanner
-
+def export(runs: list[Path], out: Path, everything: bool = False, check: bool = False,
+           skills_dir: Path | None = None) -> Exported:
+    """Writes OUT (JSON lines) and OUT's images folder beside it; what was written and what was not.
+    EpisodeError when they cannot be written, saying what to do."""
     out = Path(out)
-    images_dir = out.parent / f"{out.stem}-images"
-    planner = GLMPlanner(GLMConfig(api_key="not-used"))  # its history is rebuilt as `resume` rebuilds it; it sends nothing
-    result, lines, written = Exported(), [], set()
-    for run in runs:
+    exporter = Exporter(out.parent / f"{out.stem}-images", everything, check, skills_dir)
+    if exporter.images_dir.is_symlink():
+        raise EpisodeError(f"{exporter.images_dir} is a link; export never writes through links: remove it, or "
+                           "choose another --out")
+    lines = [line for run in runs for line in exporter.lines_of(run)]
+    write_file(out, ("\n".join(lines) + "\n" if lines else "").encode("utf-8"))  # last, whole, under its name
+    exporter.result.images = len(exporter.written)
+    return exporter.result
+
+
+@dataclass
+class Exporter:
+    images_dir: Path
+    everything: bool
+    check: bool
+    skills_dir: Path | None
+    result: Exported = field(default_factory=Exported)
+    written: set[str] = field(default_factory=set)  # the images' file names
+
+    def __post_init__(self):
+        from agent.planners.glm import GLMConfig, GLMPlanner
+
+        self.planner = GLMPlanner(GLMConfig(api_key="not-used"))  # its history is rebuilt as `resume` rebuilds it
+
+    def lines_of(self, run: Path) -> list[str]:
+        """The JSON lines of a run's samples, their images written; what was not exported, in `result`."""
         try:
             episode = read_episode(run)
-        except EpisodeError as error:
-            result.skipped.append(f"{run}: {error}")
-            continue
-        if why := not_exported(episode, everything):
-            result.skipped.append(f"{episode.path}: {why}")
-            continue
-        try:
-            skills = offered_skills(episode)
+            if why := not_exported(episode, self.everything):
+                raise AgentError(why)
+            skills = offered_skills(episode, self.skills_dir, self.result.skills_from)
         except AgentError as error:
-            result.skipped.append(f"{episode.path}: {error}")
-            continue
-        result.runs += 1
+            self.result.skipped.append(f"{run}: {error}")
+            return []
+        self.result.runs += 1
         demonstration = episode.header.get("planner") == "demonstration"
         history: list = []  # a demonstration's earlier actions, as the agent's history would hold them
+        lines = []
         for index, step in enumerate(episode.steps):
             if "call" not in step or not (step.get("raw") or demonstration):
                 continue  # an unusable reply, or a step the run ended in before any reply
+            where = f"{episode.path} step {step.get('index')}"
             try:
                 messages, images = (demonstrated(episode, step, history) if demonstration
-                                    else sample(planner, episode, index, skills))
+                                    else sample(self.planner, episode, index, skills))
             except (AgentError, OSError, ValueError) as error:
-                result.skipped.append(f"{episode.path} step {step.get('index')}: {error}")
+                self.result.skipped.append(f"{where}: {error}")
                 continue
-            names = [f"{images_dir.name}/{hashlib.sha256(png).hexdigest()[:24]}.png" for png in images]
-            if check and (problem := checked(messages, images)):
-                result.refused.append(f"{episode.path} step {step.get('index')}: {problem}")
+            if problem := mismatched(messages, images) or (self.check and checked(messages, images)):
+                self.result.refused.append(f"{where}: {problem}")
                 continue
-            for name, png in zip(names, images):
-                if name not in written:
-                    images_dir.mkdir(parents=True, exist_ok=True)
-                    replace_file(out.parent / name, png)
-                    written.add(name)
-            lines.append(json.dumps({"messages": messages, "images": names}, ensure_ascii=False))
-            result.samples += 1
+            lines.append(json.dumps({"messages": messages, "images": self.written_images(images)}, ensure_ascii=False))
+            self.result.samples += 1
+        return lines
+
+    def written_images(self, images: list[bytes]) -> list[str]:
+        """The images' names relative to the data file, each written once (a link at its name is replaced)."""
+        names = []
+        for png in images:
+            name = f"{hashlib.sha256(png).hexdigest()[:24]}.png"
+            if name not in self.written:
+                write_file(self.images_dir / name, png)
+                self.written.add(name)
+            names.append(f"{self.images_dir.name}/{name}")
+        return names
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """`path` whole or not at all, never through a link at it; EpisodeError saying what to do."""
     try:
-        replace_file(out, ("\n".join(lines) + "\n" if lines else "").encode("utf-8"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, data)
     except OSError as error:
-        raise EpisodeError(f"cannot write {out}: {error.strerror}") from None
-    result.images = len(written)
-    return result
+        raise EpisodeError(f"cannot write {path}: {error.strerror}; {what_to_do(error)}") from None
 
 
 def not_exported(episode: Episode, everything: bool) -> str | None:
@@ -113,10 +147,10 @@ def not_exported(episode: Episode, everything: bool) -> str | None:
     return None
 
 
-def offered_skills(episode: Episode) -> list[dict] | None:
-    """The skills a run offered, as its skills folder describes them now (as `resume` offers them
-    again); AgentError when they cannot be rebuilt so. Python skills are not: export runs no code."""
-    from agent.core.defaults import SKILLS_DIR
+def offered_skills(episode: Episode, skills_dir: Path | None, sources: set[str]) -> list[dict] | None:
+    """The skills a run offered, as `skills_dir` describes them now, or without it the run's own folder
+    (as `resume` offers them again); AgentError when they cannot be rebuilt so. The folder read is
+    added to `sources`. Python skills are not: export runs no code."""
     from agent.demos.skills import list_skills
 
     settings = episode.header.get("settings") or {}
@@ -125,12 +159,33 @@ def offered_skills(episode: Episode) -> list[dict] | None:
         return None
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise AgentError("its header's settings.skills is not a list of names")
-    folder = Path(settings.get("skills_dir") or SKILLS_DIR)
-    found = {one.name: one.describe() for one in list_skills(folder)}
+    folder, source = (skills_dir, "--skills") if skills_dir else (own_skills_folder(episode), "the run's own folder")
+    found = {one.name: one for one in list_skills(folder)}
     if missing := [name for name in names if name not in found]:
         raise AgentError(f"the run offered skills that are no demonstration skills in {folder} now: "
                          f"{', '.join(missing)} (Python skills are not loaded: export runs no code)")
-    return [found[name] for name in names]
+    if not skills_dir and (outside := [name for name in names if not inside(found[name].path, episode.path)]):
+        raise AgentError(f"its skills {', '.join(outside)} are links out of the run's folder; --skills DIR "
+                         "exports it with the skills in DIR")
+    sources.add(f"{folder} ({source})")
+    return [found[name].describe() for name in names]
+
+
+def own_skills_folder(episode: Episode) -> Path:
+    """The skills folder the episode names, when it is in the run's own folder; else AgentError."""
+    named = (episode.header.get("settings") or {}).get("skills_dir")
+    folder = episode.path / named if isinstance(named, str) and named else None
+    if folder is None or not inside(folder, episode.path):
+        raise AgentError(f"it offered skills from {named or 'the default folder'}, not from its own folder, and "
+                         "export reads no folder an episode names: --skills DIR exports it with the skills in DIR")
+    return folder
+
+
+def inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):  # a loop of links (RuntimeError before Python 3.13), a NUL
+        return False
 
 
 def sample(planner, episode: Episode, index: int, skills: list[dict] | None = None) -> tuple[list[dict], list[bytes]]:
@@ -196,15 +251,21 @@ def assistant(step: dict) -> str:
     return raw
 
 
+def mismatched(messages: list[dict], images: list[bytes]) -> str | None:
+    """Why ms-swift would not pair the sample's images with the places they were sent; None when it would."""
+    tokens = sum(message["content"].count(IMAGE) for message in messages)
+    if tokens != len(images):
+        return (f"{tokens} {IMAGE} tokens for {len(images)} images: its text holds a literal {IMAGE}, which "
+                "ms-swift's template takes for an image (it has no escape)")
+    return None
+
+
 def checked(messages: list[dict], images: list[bytes]) -> str | None:
     """What is wrong with a sample, read again as the agent reads a reply; None when nothing."""
     from PIL import Image
 
     from agent.planners.glm import interpret
 
-    tokens = messages[0]["content"].count(IMAGE)
-    if tokens != len(images):
-        return f"{tokens} {IMAGE} tokens for {len(images)} images"
     for png in images:
         try:
             with Image.open(io.BytesIO(png)) as image:

@@ -5,16 +5,21 @@ does not write it; runs that did not end done, and dialects not exported, are na
 embedded planner in Xvfb exports as a text-dialect run whose answers read back as its actions."""
 
 import base64
+import errno
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from agent.cli import main
 from agent.core.episode import EpisodeWriter
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
+from agent.core.errors import EpisodeError
 from agent.core.loop import Agent, Limits
 from agent.export import export
 from agent.core.episode import read_episode
@@ -39,7 +44,8 @@ REPLIES = [
 ]
 
 
-def glm_run(folder: Path, replies=REPLIES, max_steps: int = 10, skills: Path | None = None) -> list[dict]:
+def glm_run(folder: Path, replies=REPLIES, max_steps: int = 10, skills: Path | None = None,
+            task: str = "Fill in the form for {{NAME}}") -> list[dict]:
     """A text-dialect run against the loopback endpoint (offering the skills in `skills`, as `run --skills`
     does); the request bodies it sent."""
     offered = [one.describe() for one in list_skills(skills)] if skills else None
@@ -47,7 +53,7 @@ def glm_run(folder: Path, replies=REPLIES, max_steps: int = 10, skills: Path | N
         planner = GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test", max_retries=0, timeout=10), offered)
         settings = {"skills": [one["name"] for one in offered], "skills_dir": str(skills), "python_skills": False} \
             if offered else {}
-        Agent("Fill in the form for {{NAME}}", planner, RecordingComputer(Monitor(0, 0, 640, 400)),
+        Agent(task, planner, RecordingComputer(Monitor(0, 0, 640, 400)),
               FakeScreen(640, 400), EpisodeWriter(folder), limits=Limits(steps=max_steps),
               settings={**planner.config.model_dump(), "protocol": "text", **settings}).run()
     return endpoint.requests
@@ -176,20 +182,152 @@ def test_a_resumed_run_exports_the_requests_it_sent_after_the_resume(tmp_path):
     assert "# Correction" not in samples[1]["messages"][0]["content"]
 
 
-def test_a_run_that_offered_skills_exports_them_in_its_action_space_as_resume_offers_them(tmp_path):
-    skills = tmp_path / "skills"
+def skills_folder(folder: Path) -> Path:
     for name in ("register", "fill"):
-        add_skill(name, Path(__file__).parent / "episodes" / "form", {}, "Fill in the form", root=skills)
+        add_skill(name, Path(__file__).parent / "episodes" / "form", {}, "Fill in the form", root=folder)
+    return folder
+
+
+def test_a_run_that_offered_skills_exports_them_in_its_action_space_as_resume_offers_them(tmp_path, capsys):
+    skills = skills_folder(tmp_path / "skills")
     requests = glm_run(tmp_path / "run", skills=skills)
-    result = export([tmp_path / "run"], tmp_path / "train.jsonl", check=True)
+    result = export([tmp_path / "run"], tmp_path / "train.jsonl", check=True, skills_dir=skills)
     samples = read_plainly(tmp_path / "train.jsonl")
-    assert result.samples == 4 and not result.skipped
+    assert result.samples == 4 and not result.skipped and result.skills_from == {f"{skills} (--skills)"}
     for sample, body in zip(samples, [requests[0], *requests[2:]]):
         assert sample["messages"][0]["content"] == as_sent(body)[0]
     assert "### skill" in samples[0]["messages"][0]["content"] and "register" in samples[0]["messages"][0]["content"]
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "cli.jsonl"), "--skills", str(skills)]) == 0
+    assert f"skills read from: {skills} (--skills)" in " ".join(capsys.readouterr().out.split())
 
     shutil.rmtree(skills / "fill")  # the folder no longer has a skill the run offered
-    result = export([tmp_path / "run"], tmp_path / "again.jsonl")
+    result = export([tmp_path / "run"], tmp_path / "again.jsonl", skills_dir=skills)
     assert result.samples == 0 and result.skipped == [
         f"{tmp_path / 'run'}: the run offered skills that are no demonstration skills in {skills} now: fill "
         "(Python skills are not loaded: export runs no code)"]
+
+
+def test_skills_come_from_skills_dir_or_the_runs_own_folder_never_from_one_its_episode_names(tmp_path):
+    """An episode from elsewhere names a folder (another user's skills, a secret's path): without --skills,
+    only a folder inside the run's own is read, and where the skills came from is said."""
+    elsewhere = skills_folder(tmp_path / "elsewhere")
+    glm_run(tmp_path / "run", skills=elsewhere)  # its header names tmp_path/elsewhere
+    result = export([tmp_path / "run"], tmp_path / "train.jsonl")
+    assert result.samples == 0 and not result.skills_from and result.skipped == [
+        f"{tmp_path / 'run'}: it offered skills from {elsewhere}, not from its own folder, and export reads no "
+        "folder an episode names: --skills DIR exports it with the skills in DIR"]
+    assert "Fill in the form" not in (tmp_path / "train.jsonl").read_text()
+
+    glm_run(tmp_path / "own", skills=skills_folder(tmp_path / "own" / "skills"))
+    result = export([tmp_path / "own"], tmp_path / "own.jsonl", check=True)
+    assert result.samples == 4 and result.skills_from == {f"{tmp_path / 'own' / 'skills'} (the run's own folder)"}
+
+    (tmp_path / "linked" / "skills").mkdir(parents=True)  # its own folder, whose skill is a link to elsewhere
+    (tmp_path / "linked" / "skills" / "register").symlink_to(elsewhere / "register")
+    shutil.copytree(elsewhere / "fill", tmp_path / "linked" / "skills" / "fill")
+    glm_run(tmp_path / "linked", skills=tmp_path / "linked" / "skills")
+    result = export([tmp_path / "linked"], tmp_path / "linked.jsonl")
+    assert result.samples == 0 and result.skipped == [
+        f"{tmp_path / 'linked'}: its skills register are links out of the run's folder; --skills DIR exports it "
+        "with the skills in DIR"]
+
+
+def test_a_literal_image_tag_in_a_task_or_a_reply_is_never_written_even_without_check(tmp_path, capsys):
+    """ms-swift takes every <image> in a message for the next image, and has no escape for it."""
+    glm_run(tmp_path / "task", task='Type "<image>" into Name')
+    result = export([tmp_path / "task"], tmp_path / "task.jsonl")
+    assert result.samples == 0 and len(result.refused) == 4
+    assert result.refused[0].endswith(" step 1: 2 <image> tokens for 1 images: its text holds a literal <image>, "
+                                      "which ms-swift's template takes for an image (it has no escape)")
+
+    replies = [*REPLIES[:2], {"content": "Type it. " + BOX.format("type(content='<image>')") + "\nMemory:\n[]"},
+               *REPLIES[3:]]
+    glm_run(tmp_path / "reply", replies)
+    assert main(["export", str(tmp_path / "reply"), "--out", str(tmp_path / "reply.jsonl")]) == 1
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "step 3: 3 <image> tokens for 2 images" in printed  # the reply itself
+    assert "step 4: 4 <image> tokens for 3 images" in printed  # the next request holds it in its history
+    assert len(read_plainly(tmp_path / "reply.jsonl")) == 1
+
+
+def test_export_never_writes_through_a_link(tmp_path):
+    glm_run(tmp_path / "run")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train-images").symlink_to(outside)
+    with pytest.raises(EpisodeError) as refused:
+        export([tmp_path / "run"], tmp_path / "data" / "train.jsonl")
+    assert str(refused.value) == (f"{tmp_path / 'data' / 'train-images'} is a link; export never writes through "
+                                  "links: remove it, or choose another --out")
+    assert list(outside.iterdir()) == [] and not (tmp_path / "data" / "train.jsonl").exists()
+
+    (tmp_path / "data" / "train-images").unlink()
+    (tmp_path / "data" / "train-images").mkdir()
+    export([tmp_path / "run"], tmp_path / "data" / "first.jsonl")
+    image = json.loads((tmp_path / "data" / "first.jsonl").read_text().splitlines()[0])["images"][0]
+    linked = tmp_path / "data" / image.replace("first-", "train-")  # an image's own name is a link to elsewhere
+    linked.symlink_to(outside / "kept.png")
+    (outside / "kept.png").write_bytes(b"not to be overwritten")
+    export([tmp_path / "run"], tmp_path / "data" / "train.jsonl")
+    assert (outside / "kept.png").read_bytes() == b"not to be overwritten" and not linked.is_symlink()
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"root, and cannot mount a read-only tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def test_a_read_only_folder_is_one_line_saying_what_to_do(tmp_path, read_only_folder, capsys):
+    glm_run(tmp_path / "run")
+    assert main(["export", str(tmp_path / "run"), "--out", str(read_only_folder / "train.jsonl")]) == 1
+    error = capsys.readouterr().out.strip()
+    assert error.startswith(f"error: cannot write {read_only_folder / 'train-images'}") and "\n" not in error
+    assert error.endswith("; check the folder can be written")
+    assert list(read_only_folder.iterdir()) == []
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_data_file_or_half_written_image(tmp_path, capsys, monkeypatch):
+    glm_run(tmp_path / "run")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("an earlier export\n")
+    real_fdopen, writes = os.fdopen, []
+
+    class FullDisk:
+        """A file on a disk that fills up at the third file written: part of it, then ENOSPC."""
+        def __init__(self, file):
+            self.file = file
+
+        def write(self, data):
+            writes.append(len(data))
+            if len(writes) < 3:
+                return self.file.write(data)
+            self.file.write(data[:100])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode="r", *args, **kwargs:
+                        FullDisk(real_fdopen(fd, mode, *args, **kwargs)))
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "data" / "train.jsonl")]) == 1
+    error = capsys.readouterr().out.strip()
+    assert error.startswith(f"error: cannot write {tmp_path / 'data' / 'train-images'}/") and "\n" not in error
+    assert error.endswith(": No space left on device; free some space on its disk")
+    assert (tmp_path / "data" / "train.jsonl").read_text() == "an earlier export\n"
+    images = list((tmp_path / "data" / "train-images").iterdir())
+    assert len(images) == 2 and all(Image.open(image).verify() is None for image in images)  # whole, or not there
