@@ -13,6 +13,7 @@ thrown away.
 
 import json
 import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -23,7 +24,7 @@ from typing import Callable
 from rich.table import Table
 
 from agent.core.console import console, escape
-from agent.core.episode import EPISODE_FILE, now_iso
+from agent.core.episode import EPISODE_FILE, now_iso, replace_file, what_to_do
 from agent.core.errors import AgentError, EpisodeError
 from agent.dashboard import write_dashboard
 from agent.task_runs import ModelOptions, Runs, Worker, run_task
@@ -46,7 +47,7 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
     taken = [t.name for t in tasks if (out / t.name / EPISODE_FILE).exists()]
     if taken:
         raise AgentError(f"{out} already holds episodes of {', '.join(taken)}; choose a new --out folder")
-    out.mkdir(parents=True, exist_ok=True)
+    make_writable_folder(out)
     started, started_at, runs = time.monotonic(), now_iso(), Runs()
 
     if ray is not None:
@@ -98,8 +99,20 @@ def evaluate_here(tasks: list, out: Path, model: ModelOptions, workers: int, on_
     return [future.result() for future in futures]
 
 
+def make_writable_folder(out: Path) -> None:
+    """`out`, in which a file can be made, before any task runs; else AgentError saying what to do."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as error:
+        raise AgentError(f"cannot write in {out}: {error.strerror}; {what_to_do(error)}") from None
+
+
 def write_summary(out: Path, summary: dict) -> None:
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    try:
+        replace_file(out / SUMMARY_FILE, json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
+    except OSError as error:
+        raise AgentError(f"cannot write {out / SUMMARY_FILE}: {error.strerror}; {what_to_do(error)}") from None
 
 
 # -- showing it ---------------------------------------------------------------------------------

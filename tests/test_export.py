@@ -298,6 +298,15 @@ def test_a_read_only_folder_is_one_line_saying_what_to_do(tmp_path, read_only_fo
     assert list(read_only_folder.iterdir()) == []
 
 
+def test_eval_onto_a_read_only_folder_is_one_line_before_any_task_starts(read_only_folder):
+    """The other writers of the command line: `report` and `record` said it in one line already."""
+    result = gui_agent("eval", "form_name", "--out", str(read_only_folder / "eval"), env=dict(os.environ))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    error = " ".join(result.stdout.split("error: ", 1)[1].split())
+    assert error.startswith(f"cannot write in {read_only_folder / 'eval'}: ")
+    assert error.endswith("; check the folder can be written") and "task" not in error
+
+
 def test_a_full_disk_is_one_line_and_leaves_no_data_file_or_half_written_image(tmp_path, capsys, monkeypatch):
     glm_run(tmp_path / "run")
     (tmp_path / "data").mkdir()
