@@ -175,7 +175,7 @@ def own_skills_folder(episode: Episode) -> Path:
     """The skills folder the episode names, when it is in the run's own folder; else AgentError."""
     named = (episode.header.get("settings") or {}).get("skills_dir")
     folder = episode.path / named if isinstance(named, str) and named else None
-    if folder is None or not inside(folder, episode.path):
+    if folder is None or not inside(folder, episode.path) or not folder.is_dir():
         raise AgentError(f"it offered skills from {named or 'the default folder'}, not from its own folder, and "
                          "export reads no folder an episode names: --skills DIR exports it with the skills in DIR")
     return folder
