@@ -1,6 +1,7 @@
 """Typing reaches real apps exactly as written (issue 23): every printable ASCII character, accents, CJK,
 an emoji, a tab and a newline, typed by keysym through XTest, compared byte for byte with what each app
-got; repeated keys are not lost (galculator); the keymap, modifiers and selections are left as found."""
+got; repeated keys are not lost (galculator) and wait only there; the keymap, modifiers and selections
+are left as found."""
 
 import subprocess
 import time
