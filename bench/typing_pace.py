@@ -1,7 +1,7 @@
 """Typing into real apps in Xvfb: characters per second and whether each app got exactly the text, for
-the executor's typing (keysyms through XTest, a key not pressed again within REPEAT_GAP), the peer
-(pyautogui.write, what the executor used before) and the floor (the same keysyms with no pacing at all),
-the three taking turns in one run (a different one first each round).
+the executor's typing (keysyms through XTest; in a calculator, a key pressed again DEBOUNCE_GAP after
+the app answered a ping), the peer (pyautogui.write, what the executor used before) and the floor (the
+same keysyms with no pacing at all), the three taking turns in one run (a different one first each round).
 
     python bench/typing_pace.py [--rounds 3]
 
@@ -51,11 +51,11 @@ def type_with(computer: PyAutoGUIComputer, path: str, text: str) -> float:
     if path == "pyautogui":
         computer._gui.write(text)
     elif path == "floor":
-        keyboard.REPEAT_GAP, gap = 0.0, keyboard.REPEAT_GAP
+        keyboard.DEBOUNCING_CLASSES, classes = (), keyboard.DEBOUNCING_CLASSES
         try:
             computer.type_text(text)
         finally:
-            keyboard.REPEAT_GAP = gap
+            keyboard.DEBOUNCING_CLASSES = classes
     else:
         computer.type_text(text)
     return time.monotonic() - start

@@ -1,6 +1,7 @@
 """Typing reaches real apps exactly as written (issue 23): every printable ASCII character, accents, CJK,
 an emoji, a tab and a newline, typed by keysym through XTest, compared byte for byte with what each app
-got; repeated keys are not lost (galculator); the keymap, modifiers and selections are left as found."""
+got; repeated keys are not lost (galculator) and wait only there; the keymap, modifiers and selections
+are left as found."""
 
 import subprocess
 import time
@@ -209,6 +210,37 @@ def galculator_shows(session, typist, keys: str) -> str:
 def test_galculator_loses_no_repeated_key(session, keys, result):
     real_apps.start(session, ["galculator"], "galculator")
     assert galculator_shows(session, computer(session), keys) == result
+
+
+def test_only_a_calculator_has_a_key_pressed_again_wait(session):
+    """xterm takes repeated keys as fast as they come; galculator ignores a key pressed again while it shows
+    its button pressed: Keyboard.type sends keys until one must wait."""
+    from agent.core.keyboard import Keyboard
+
+    out = session.files / "typed.txt"
+    real_apps.xterm(session, f"cat > {out}", "typing-xterm")
+    keyboard = Keyboard(session.display)
+    try:
+        assert keyboard.type(keyboard.keysyms("aaaa 1001\n")) == 10
+        assert settled(file_bytes(out), b"aaaa 1001\n") == b"aaaa 1001\n"
+        real_apps.start(session, ["galculator"], "galculator")
+        assert keyboard.type(keyboard.keysyms("155")) == 2
+    finally:
+        keyboard.close()
+
+
+def test_the_spare_keycodes_of_a_whole_text_are_bound_before_its_first_key(session):
+    """Once for the text, not for each chunk the executor types (the apps get BOUND_WAIT to read the map)."""
+    from agent.core.executors import TYPE_CHUNK
+    from agent.core.keyboard import Keyboard, keysym_of
+
+    keyboard = Keyboard(session.display)
+    try:
+        keyboard.keysyms("a" * TYPE_CHUNK + "東京")
+        assert keysym_of("東") in keyboard.keys and keysym_of("京") in keyboard.keys
+        keyboard.restore()
+    finally:
+        keyboard.close()
 
 
 def test_a_run_gives_the_keymap_back_when_it_ends(session, tmp_path):
