@@ -26,6 +26,8 @@ from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
 from agent.core.loop import Agent, Limits
 from agent.core.png import encode_png
+from agent.core.screen import Frame
+from agent.demos.reground import replay_demonstration
 from agent.planners.glm import GLMConfig, GLMPlanner
 from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
 from agent.planners.replay import ReplayPlanner
@@ -294,7 +296,7 @@ def test_a_blank_line_is_skipped_and_a_wrong_type_is_named(tmp_path):
 
 def test_whether_an_action_changed_the_screen_is_true_or_false(tmp_path):
     build(tmp_path / "changed", tmp_path, "glm", [("field", 2, "changed", "no")])
-    with pytest.raises(EpisodeError, match="line 3: field 'changed' must be true or false"):
+    with pytest.raises(EpisodeError, match=r"line 3 \(step 2\): field 'changed' must be true or false"):
         read_episode(tmp_path / "changed")
 
 
@@ -302,6 +304,65 @@ def test_a_deeply_nested_line_is_one_line_of_error(tmp_path):
     build(tmp_path / "deep", tmp_path, "glm", [("nested line", 2, 100_000)])
     with pytest.raises(EpisodeError, match="line 3 is nested too deep to read"):
         read_episode(tmp_path / "deep")
+
+
+NUMBERS = {"NaN": "is NaN", "Infinity": "is Infinity", "-Infinity": "is -Infinity", "1e400": "is 1e400",
+           "1" + "0" * 400: "is an integer of 401 digits", "1e30": "is out of range", "-" + "9" * 30: "is out of range"}
+PLACES = {(2, "screen", "point", 0): "screen.point.0", (2, "timings", "model"): "timings.model",
+          (2, "usage", "prompt_tokens"): "usage.prompt_tokens", (0, "screen", "scale"): "screen.scale",
+          (4, "seconds"): "seconds", (2, "then", 0, "screen", "end", 1): "then.0.screen.end.1"}
+
+
+def with_number(folder: Path, place: tuple, number: str) -> None:
+    """The base episode in `folder`, the JSON text `number` where `place` (line, keys) says."""
+    records = json.loads(json.dumps(base_records("glm")))
+    records[2]["then"] = [{"outcome": "ok", "call": "wait()", "action": {"type": "wait"}, "screen": {"end": [1, 2]}}]
+    line, *keys = place
+    parent = records[line]
+    for key in keys[:-1]:
+        parent = parent[key]
+    parent[keys[-1]] = "NUMBER"
+    build(folder, folder.parent, "glm", [])
+    lines = [json.dumps(record) for record in records]
+    lines[line] = lines[line].replace('"NUMBER"', number)
+    (folder / EPISODE_FILE).write_text("\n".join(lines) + "\n")
+
+
+def test_numbers_not_finite_or_absurd_are_refused_in_one_line_naming_field_and_step(tmp_path):
+    for n, (number, said) in enumerate(NUMBERS.items()):
+        for m, (place, name) in enumerate(PLACES.items()):
+            folder = tmp_path / f"{n}-{m}"
+            with_number(folder, place, number)
+            step = " (step 2)" if place[0] == 2 else ""
+            with pytest.raises(EpisodeError) as refused:
+                read_episode(folder)
+            assert str(refused.value).startswith(f"{folder / EPISODE_FILE} line {place[0] + 1}{step}: field '{name}' "
+                                                 f"{said}"), str(refused.value)
+            assert "\n" not in str(refused.value)
+    folder = tmp_path / "0-0"  # NaN in a step's point: every reader says so in one line
+    for read in (lambda: write_report(folder), lambda: write_animation(folder),
+                 lambda: replay_dry_run(folder, tmp_path / "replayed"), lambda: resume(folder),
+                 lambda: replay_demonstration(folder, ":404", tmp_path / "regrounded")):
+        assert "field 'screen.point.0' is NaN" in one_line_or_success(read)
+
+
+def test_a_snap_outside_the_model_space_is_refused_and_one_without_text_replays(tmp_path):
+    build(tmp_path / "far", tmp_path, "glm", [("field", 2, "snap", {"model_point": [500, 500], "point": [1e6, 5]})])
+    with pytest.raises(EpisodeError, match=r"line 3 \(step 2\): field 'snap.point.0' must be at most 999"):
+        read_episode(tmp_path / "far")
+    build(tmp_path / "bare", tmp_path, "glm", [("field", 1, "snap", {"model_point": [500, 500], "point": [400, 300]})])
+    episode = read_episode(tmp_path / "bare")
+    decision = ReplayPlanner(episode, check_all=False).decide("t", Frame.from_png(episode.screenshot(episode.steps[0])))
+    assert decision.action.point == (400, 300) and decision.snap == {"model_point": [500, 500], "point": [400, 300]}
+
+
+def test_the_command_line_reports_a_nan_in_one_line(tmp_path):
+    with_number(tmp_path / "nan", (2, "screen", "point", 0), "NaN")
+    for command in (["report", "--gif"], ["replay", "--dry-run", "--display", ":404"],
+                    ["replay", "--reground", "--display", ":404"]):
+        result = gui_agent(*command, str(tmp_path / "nan"), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        assert "Traceback" not in result.stderr and result.returncode == 1, result.stderr
+        assert result.stdout.count("error") == 1 and "field 'screen.point.0' is NaN" in result.stdout, result.stdout
 
 
 def test_act_and_resume_lines_are_read_and_checked(tmp_path):

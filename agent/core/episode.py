@@ -10,6 +10,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
 import stat
 import struct
@@ -25,11 +26,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from agent.core.actions import ACTION
 from agent.core.errors import EpisodeError
 from agent.core.redact import scrub
+from agent.core.strict_json import BadNumber, marked
 
 EPISODE_FILE = "episode.jsonl"
 FINAL_SCREENSHOT = "final.png"
 FORMAT_VERSION = 1
 MAX_NESTING = 32  # levels of objects and lists in one line; the format needs 5
+MAX_NUMBER = 10**9  # either way: no count, size, coordinate or time an episode holds comes near
+MAX_VERSION = 10_000  # of a demonstration or skill (agent.demos.versions), each kept as a file
 MAX_IMAGE_SIDE = 16384
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_IMAGE_BYTES = 256 * 2**20
@@ -169,7 +173,7 @@ def _drop_torn_tail(fd: int) -> None:
     if data and not data.endswith(b"\n"):
         tail = data[data.rfind(b"\n") + 1:]
         try:
-            json.loads(tail)
+            marked(tail)
             os.write(fd, b"\n")  # whole, only its newline was lost
         except (ValueError, RecursionError):
             os.ftruncate(fd, len(data) - len(tail))
@@ -182,6 +186,7 @@ class Record(BaseModel):
 
 
 Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
+ModelPair = Annotated[list[Annotated[float, Field(ge=0, le=999)]], Field(min_length=2, max_length=2)]  # per-mille
 Size = Annotated[int, Field(gt=0)]
 
 
@@ -215,6 +220,7 @@ class Settings(Record):
 
 class Header(Record):
     format: int
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION)] | None = None  # of a demonstration or skill
     task: str = ""
     planner: str | None = None
     agent_version: str | None = None
@@ -224,8 +230,8 @@ class Header(Record):
 
 
 class Snap(Record):
-    model_point: Pair
-    point: Pair
+    model_point: ModelPair
+    point: ModelPair  # a replay clicks it
     text: str = ""
     distance: float | None = None
 
@@ -324,14 +330,15 @@ SCHEMA = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": E
 WANTED = {"int_type": "must be an integer", "float_type": "must be a number", "string_type": "must be a string",
           "bool_type": "must be true or false", "dict_type": "must be an object", "list_type": "must be a list",
           "model_type": "must be an object", "missing": "is missing", "too_short": "must have 2 numbers",
-          "too_long": "must have 2 numbers", "greater_than": "must be more than 0"}
+          "too_long": "must have 2 numbers", "greater_than": "must be more than {gt}",
+          "greater_than_equal": "must be at least {ge}", "less_than_equal": "must be at most {le}"}
 
 
 def problem(error: ValidationError) -> str:
     """The first thing wrong, as "field 'screen.width' must be an integer"."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
-    wanted = WANTED.get(first["type"]) or first["msg"].removeprefix("Value error, ")
+    wanted = WANTED.get(first["type"], "").format(**first.get("ctx", {})) or first["msg"].removeprefix("Value error, ")
     return f"field '{where}' {wanted}"
 
 
@@ -346,12 +353,29 @@ def nesting(value) -> int:
     return deepest
 
 
+def odd_number(record: dict) -> str | None:
+    """The first field of a line (nested: 'snap.point.0') holding a number that is not finite or is
+    absurdly large, as "field 'snap.point.0' ...", or None. Run after `nesting`, which bounds the walk."""
+    level = [((), record)]
+    for where, item in level:  # breadth first: it grows as it goes
+        if isinstance(item, (dict, list)):
+            level += [((*where, str(key)), value) for key, value in (item.items() if isinstance(item, dict)
+                                                                     else enumerate(item))]
+        elif isinstance(item, BadNumber) or isinstance(item, float) and not math.isfinite(item):
+            return f"field '{'.'.join(where)}' is {item}, which is not a number an episode holds"
+        elif isinstance(item, (int, float)) and not isinstance(item, bool) and abs(item) > MAX_NUMBER:
+            return f"field '{'.'.join(where)}' is out of range: an episode's numbers are at most {MAX_NUMBER:,} either way"
+    return None
+
+
 def check_record(record: dict) -> str | None:
     """What is wrong with one decoded line, or None."""
     if not isinstance(record.get("kind"), str):
         return "field 'kind' must be a string (header, step, act, resume, end)"
     if nesting(record) > MAX_NESTING:
         return f"nested more than {MAX_NESTING} levels deep"
+    if wrong := odd_number(record):
+        return wrong
     if schema := SCHEMA.get(record["kind"]):  # a kind this version does not know is skipped
         try:
             schema.model_validate(record)
@@ -435,7 +459,7 @@ def read_episode(path: Path) -> Episode:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = marked(line)
         except RecursionError:
             raise EpisodeError(f"{file} line {number} is nested too deep to read; the file is corrupt") from None
         except ValueError:
@@ -453,7 +477,7 @@ def read_episode(path: Path) -> Episode:
         raise EpisodeError(f"{file} has episode format {version}; upgrade gui-agent to read it")
     for number, record in records:
         if wrong := check_record(record):
-            raise EpisodeError(f"{file} line {number}: {wrong}; the episode cannot be used as it is")
+            raise EpisodeError(f"{file} line {number}{of_step(record)}: {wrong}; the episode cannot be used as it is")
     records = [record for _, record in records]
     episode = Episode(file.parent, records[0], damaged_lines=damaged, file=file.name)
     killed: list[dict] = []  # act lines no step line followed: the run was killed in that step
@@ -477,6 +501,12 @@ def read_episode(path: Path) -> Episode:
     for step in episode.steps:
         step["calls"] = [entry["call"] for entry in performed(step) if entry.get("call") is not None]
     return episode
+
+
+def of_step(record: dict) -> str:
+    """ (step N) for a line of step N, else nothing."""
+    index = record.get("index" if record["kind"] == "step" else "step" if record["kind"] == "act" else None)
+    return f" (step {index})" if type(index) is int and abs(index) <= MAX_NUMBER else ""
 
 
 def performed(step: dict) -> list[dict]:
