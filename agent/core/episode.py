@@ -329,9 +329,10 @@ class End(Record):
 SCHEMA = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": End}
 WANTED = {"int_type": "must be an integer", "float_type": "must be a number", "string_type": "must be a string",
           "bool_type": "must be true or false", "dict_type": "must be an object", "list_type": "must be a list",
-          "model_type": "must be an object", "missing": "is missing", "too_short": "must have 2 numbers",
-          "too_long": "must have 2 numbers", "greater_than": "must be more than {gt}",
-          "greater_than_equal": "must be at least {ge}", "less_than_equal": "must be at most {le}"}
+          "model_type": "must be an object", "missing": "is missing", "too_short": "must have {min_length} items or more",
+          "too_long": "must have at most {max_length} items", "greater_than": "must be more than {gt}",
+          "greater_than_equal": "must be at least {ge}", "less_than_equal": "must be at most {le}",
+          "literal_error": "must be {expected}", "string_pattern_mismatch": "must match {pattern}"}
 
 
 def problem(error: ValidationError) -> str:
