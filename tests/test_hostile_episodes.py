@@ -92,7 +92,7 @@ mutations = st.one_of(
     st.tuples(st.just("nested line"), st.integers(0, 5), st.sampled_from([40, 900, 100_000])),
     st.tuples(st.just("blank"), st.integers(0, 5), st.sampled_from(["", "   ", "\t"])),
     st.tuples(st.just("screenshot"), st.integers(1, 3), st.sampled_from(OUTSIDE_NAMES)),
-    st.tuples(st.just("huge png"), st.integers(1, 3), st.sampled_from([(30000, 30000), (16385, 1), (9000, 9000)])),
+    st.tuples(st.just("huge png"), st.integers(1, 3), st.sampled_from([(30000, 30000), (32768, 1), (9000, 9000)])),
     st.tuples(st.just("link output"), st.sampled_from(OUTPUTS)),
     st.tuples(st.just("torn"), st.integers(1, 30)),
     st.tuples(st.just("extra"), st.integers(0, 4), st.text(min_size=1, max_size=6), json_values),
@@ -395,6 +395,34 @@ def test_the_command_line_reports_hostile_episodes_in_one_line(tmp_path):
     assert (outside / "target.txt").read_text() == "not yours to write"
     assert "claims 30000x30000 pixels" in (tmp_path / "huge" / "report.html").read_text()
     assert not (tmp_path / "huge" / "report.html").is_symlink()
+
+
+def test_a_screen_wider_than_16384_is_recorded_and_its_report_replay_and_resume_take_it(tmp_path):
+    """A 17000x800 screen: its run once wrote screenshots its own readers refused as too large."""
+    run = tmp_path / "run"
+    with ScriptedEndpoint(["left_click(start_box='[500,500]')", "DONE()"]) as endpoint:
+        agent = Agent("t", GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test")),
+                      RecordingComputer(Monitor(0, 0, 17000, 800)), FakeScreen(17000, 800), EpisodeWriter(run))
+        assert agent.run()[0] == "done"
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "claims" not in page and "unreadable" not in page and page.count('class="closeup"') == 2
+    write_animation(run)
+    episode = read_episode(run)
+    replay = Agent("t", ReplayPlanner(episode, check_all=False), RecordingComputer(Monitor(0, 0, 17000, 800)),
+                   FakeScreen(17000, 800), EpisodeWriter(tmp_path / "replayed"))
+    assert replay.run()[0] == "done"
+    planner = GLMPlanner(GLMConfig(base_url="http://127.0.0.1:9/v1", api_key="sk-test"))
+    planner.restore(episode)
+    assert all(turn.image_png for turn in planner.turns)
+
+
+def test_a_screenshot_no_reader_would_take_is_not_written(tmp_path):
+    writer = EpisodeWriter(tmp_path / "run")
+    with pytest.raises(EpisodeError) as refused:
+        writer.screenshot(1, png_claiming(40000, 800))
+    assert str(refused.value) == (f"{tmp_path / 'run' / 'step-001.png'} claims 40000x800 pixels, more than a "
+                                  "screenshot can have (at most 32767 a side, 64 Mpx); it was not written")
+    assert not (tmp_path / "run" / "step-001.png").exists()
 
 
 # Writers: one per folder, and nothing torn.

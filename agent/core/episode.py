@@ -34,7 +34,9 @@ FORMAT_VERSION = 1
 MAX_NESTING = 32  # levels of objects and lists in one line; the format needs 5
 MAX_NUMBER = 10**9  # either way: no count, size, coordinate or time an episode holds comes near
 MAX_VERSION = 10_000  # of a demonstration or skill (agent.demos.versions), each kept as a file
-MAX_IMAGE_SIDE = 16384
+# What a screenshot may be, for the writer and every reader alike: a side as long as an X screen's can
+# be (coordinates are 16-bit), as many pixels as an 8K screen's twice over
+MAX_IMAGE_SIDE = 32767
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_IMAGE_BYTES = 256 * 2**20
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -137,6 +139,11 @@ class EpisodeWriter:
         return self.image(f"step-{index:03d}.png", png)
 
     def image(self, name: str, png: bytes) -> str:
+        """Writes the PNG `name`, only one every reader of the episode takes (check_png_size)."""
+        if len(png) > MAX_IMAGE_BYTES:
+            raise EpisodeError(f"{self.out / name} would have {len(png):,} bytes, more than a screenshot can have "
+                               f"({MAX_IMAGE_BYTES:,}); it was not written")
+        check_png_size(png, self.out / name, "was not written")
         try:
             replace_file(self.out / name, png)
         except OSError as error:
@@ -434,14 +441,15 @@ def read_plain_file(path: Path, max_bytes: int, what: str) -> bytes:
         return file.read()
 
 
-def check_png_size(data: bytes, path: Path) -> None:
-    """Refuses a PNG whose header claims more pixels than a screen has, before anything decodes it."""
+def check_png_size(data: bytes, path: Path, outcome: str = "was not decoded") -> None:
+    """Refuses a PNG whose header claims more pixels than a screenshot can have (before anything
+    decodes it, or writes it); `outcome` says what was not done with it."""
     if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
         raise EpisodeError(f"{path} is not a PNG")
     width, height = struct.unpack(">II", data[16:24])
     if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE and width * height <= MAX_IMAGE_PIXELS):
         raise EpisodeError(f"{path} claims {width}x{height} pixels, more than a screenshot can have "
-                           f"(at most {MAX_IMAGE_SIDE} a side, {MAX_IMAGE_PIXELS // 10**6} Mpx); it was not decoded")
+                           f"(at most {MAX_IMAGE_SIDE} a side, {MAX_IMAGE_PIXELS // 10**6} Mpx); it {outcome}")
 
 
 def read_episode(path: Path) -> Episode:
