@@ -425,6 +425,19 @@ def test_a_screenshot_no_reader_would_take_is_not_written(tmp_path):
     assert not (tmp_path / "run" / "step-001.png").exists()
 
 
+def test_a_reply_with_a_lone_surrogate_is_written_and_read_back(tmp_path):
+    """JSON's "\\ud800" decodes to half a UTF-16 pair, which UTF-8 cannot hold: the line is written with "?"."""
+    replies = ["It is done \ud800. DONE()"]  # (the history of a run sent back to the endpoint is another matter)
+    with ScriptedEndpoint(replies) as endpoint:
+        agent = Agent("t", GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test")),
+                      RecordingComputer(Monitor(0, 0, WIDTH, HEIGHT)), FakeScreen(WIDTH, HEIGHT),
+                      EpisodeWriter(tmp_path / "run"))
+        assert agent.run()[0] == "done"
+    step = read_episode(tmp_path / "run").steps[0]
+    assert step["raw"] == "It is done ?. DONE()"
+    write_report(tmp_path / "run")
+
+
 # Writers: one per folder, and nothing torn.
 
 def test_a_second_writer_of_a_folder_is_refused_until_the_first_ends(tmp_path):

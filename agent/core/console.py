@@ -7,7 +7,7 @@ from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from agent.core.redact import scrub
-from agent.core.shown import shown
+from agent.core.shown import one_line, shown
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -103,4 +103,4 @@ def unchanged(action: dict) -> str:
 
 
 def show_error(message: str) -> None:
-    console.print(f"[bold red]error:[/bold red] {escape(message)}")
+    console.print(f"[bold red]error:[/bold red] {escape_markup(one_line(scrub(message)))}")

@@ -12,6 +12,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -26,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from agent.core.actions import ACTION
 from agent.core.errors import EpisodeError
 from agent.core.redact import scrub
+from agent.core.shown import one_line
 from agent.core.strict_json import BadNumber, marked
 
 EPISODE_FILE = "episode.jsonl"
@@ -33,6 +35,7 @@ FINAL_SCREENSHOT = "final.png"
 FORMAT_VERSION = 1
 MAX_NESTING = 32  # levels of objects and lists in one line; the format needs 5
 MAX_NUMBER = 10**9  # either way: no count, size, coordinate or time an episode holds comes near
+SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair, alone: JSON's \\ud800 reads as one
 MAX_VERSION = 10_000  # of a demonstration or skill (agent.demos.versions), each kept as a file
 # What a screenshot may be, for the writer and every reader alike: a side as long as an X screen's can
 # be (coordinates are 16-bit), as many pixels as an 8K screen's twice over
@@ -119,7 +122,8 @@ class EpisodeWriter:
             self._handle.close()
             raise EpisodeError(f"{self.out} changed since it was read: it ends after step {self.steps_before}, not "
                                f"{record.get('after_step')}; another run wrote it meanwhile, resume it again")
-        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8")  # no key or secret in it
+        # no key or secret in it; a lone surrogate (a model may send "\\ud800") as "?", which UTF-8 cannot hold
+        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8", "replace")
         size = None
         try:
             size = os.fstat(self._fd).st_size
@@ -336,8 +340,9 @@ class End(Record):
 SCHEMA = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": End}
 WANTED = {"int_type": "must be an integer", "float_type": "must be a number", "string_type": "must be a string",
           "bool_type": "must be true or false", "dict_type": "must be an object", "list_type": "must be a list",
-          "model_type": "must be an object", "missing": "is missing", "too_short": "must have {min_length} items or more",
-          "too_long": "must have at most {max_length} items", "greater_than": "must be more than {gt}",
+          "model_type": "must be an object", "missing": "is missing",
+          "too_short": "must have {min_length} items or more", "too_long": "must have at most {max_length} items",
+          "greater_than": "must be more than {gt}",
           "greater_than_equal": "must be at least {ge}", "less_than_equal": "must be at most {le}",
           "literal_error": "must be {expected}", "string_pattern_mismatch": "must match {pattern}"}
 
@@ -345,7 +350,7 @@ WANTED = {"int_type": "must be an integer", "float_type": "must be a number", "s
 def problem(error: ValidationError) -> str:
     """The first thing wrong, as "field 'screen.width' must be an integer"."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
+    where = one_line(".".join(str(part) for part in first["loc"]))
     wanted = WANTED.get(first["type"], "").format(**first.get("ctx", {})) or first["msg"].removeprefix("Value error, ")
     return f"field '{where}' {wanted}"
 
@@ -361,18 +366,26 @@ def nesting(value) -> int:
     return deepest
 
 
-def odd_number(record: dict) -> str | None:
-    """The first field of a line (nested: 'snap.point.0') holding a number that is not finite or is
-    absurdly large, as "field 'snap.point.0' ...", or None. Run after `nesting`, which bounds the walk."""
-    level = [((), record)]
+def odd_value(value) -> str | None:
+    """The first field of `value` (nested: 'snap.point.0') holding a number that is not finite or is
+    absurdly large, or a string or key that is not text (a lone UTF-16 surrogate, which no page or
+    terminal can be given), as "field 'snap.point.0' ...", or None. Run after `nesting`, which bounds the walk."""
+    level = [((), value)]
     for where, item in level:  # breadth first: it grows as it goes
-        if isinstance(item, (dict, list)):
-            level += [((*where, str(key)), value) for key, value in (item.items() if isinstance(item, dict)
-                                                                     else enumerate(item))]
+        name = one_line(".".join(where))
+        if isinstance(item, dict):
+            if any(SURROGATE.search(key) for key in item):
+                holder = f"field '{name}'" if name else "the line"
+                return f"{holder} has a name that is not text (a lone surrogate, \\ud800-\\udfff)"
+            level += [((*where, key), child) for key, child in item.items()]
+        elif isinstance(item, list):
+            level += [((*where, str(n)), child) for n, child in enumerate(item)]
+        elif isinstance(item, str) and SURROGATE.search(item):
+            return f"field '{name}' is not text: it holds a lone surrogate (\\ud800-\\udfff)"
         elif isinstance(item, BadNumber) or isinstance(item, float) and not math.isfinite(item):
-            return f"field '{'.'.join(where)}' is {item}, which is not a number an episode holds"
+            return f"field '{name}' is {item}, which is not a number gui-agent reads"
         elif isinstance(item, (int, float)) and not isinstance(item, bool) and abs(item) > MAX_NUMBER:
-            return f"field '{'.'.join(where)}' is out of range: an episode's numbers are at most {MAX_NUMBER:,} either way"
+            return f"field '{name}' is out of range: numbers are at most {MAX_NUMBER:,} either way"
     return None
 
 
@@ -382,7 +395,7 @@ def check_record(record: dict) -> str | None:
         return "field 'kind' must be a string (header, step, act, resume, end)"
     if nesting(record) > MAX_NESTING:
         return f"nested more than {MAX_NESTING} levels deep"
-    if wrong := odd_number(record):
+    if wrong := odd_value(record):
         return wrong
     if schema := SCHEMA.get(record["kind"]):  # a kind this version does not know is skipped
         try:
@@ -514,7 +527,8 @@ def read_episode(path: Path) -> Episode:
 
 def of_step(record: dict) -> str:
     """ (step N) for a line of step N, else nothing."""
-    index = record.get("index" if record["kind"] == "step" else "step" if record["kind"] == "act" else None)
+    kind = record.get("kind")
+    index = record.get("index") if kind == "step" else record.get("step") if kind == "act" else None
     return f" (step {index})" if type(index) is int and abs(index) <= MAX_NUMBER else ""
 
 

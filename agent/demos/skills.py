@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from agent.core import actions as a
 from agent.core.defaults import SKILLS_DIR
 from agent.core import strict_json
-from agent.core.episode import EPISODE_FILE, problem, read_episode, read_plain_file
+from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
 from agent.demos.versions import SKILL_FILE, placeholders
@@ -173,6 +173,8 @@ def load_demonstration_skill(folder: Path) -> Skill:
         data = strict_json.loads(read_plain_file(path, MAX_SKILL_FILE_BYTES, "a skill file"))
         if not isinstance(data, dict):
             raise ValueError("it is not a JSON object")
+        if wrong := odd_value(data):
+            raise ValueError(wrong)
         data = SkillFile.model_validate(data)
     except ValidationError as error:
         raise AgentError(f"{path} is not a readable skill: {problem(error)}") from None
