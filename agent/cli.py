@@ -20,6 +20,7 @@ from agent.core.defaults import (
     TARGET_TIMEOUT,
 )
 from agent.core.errors import AgentError, StopRequested
+from agent.core.strict_json import MAX_NUMBER
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 AGAIN_PYTHON_SKILLS_HELP = ("load the Python skills the run loaded, from the folder its episode names; loading runs "
@@ -269,6 +270,8 @@ def number(kind, least: float, more_than: bool = False):
         if value != value or value in (float("inf"), float("-inf")) or value < least or (more_than and value == least):
             raise argparse.ArgumentTypeError(f"{text} is out of range: give {'more than' if more_than else 'at least'} "
                                              f"{least:g}")
+        if value > MAX_NUMBER:  # as an episode records it, so its readers take it
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give at most {MAX_NUMBER:,}")
         return value
     return read
 

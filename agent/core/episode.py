@@ -28,13 +28,12 @@ from agent.core.actions import ACTION
 from agent.core.errors import EpisodeError
 from agent.core.redact import scrub
 from agent.core.shown import one_line
-from agent.core.strict_json import BadNumber, marked
+from agent.core.strict_json import MAX_NUMBER, BadNumber, marked
 
 EPISODE_FILE = "episode.jsonl"
 FINAL_SCREENSHOT = "final.png"
 FORMAT_VERSION = 1
 MAX_NESTING = 32  # levels of objects and lists in one line; the format needs 5
-MAX_NUMBER = 10**9  # either way: no count, size, coordinate or time an episode holds comes near
 SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair, alone: JSON's \\ud800 reads as one
 MAX_VERSION = 10_000  # of a demonstration or skill (agent.demos.versions), each kept as a file
 # What a screenshot may be, for the writer and every reader alike: a side as long as an X screen's can

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 MAX_DIGITS = 100
+MAX_NUMBER = 10**9  # either way, for a number in a file or an option: no count, size, coordinate or time comes near
 
 
 @dataclass(frozen=True, slots=True)
