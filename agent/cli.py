@@ -20,6 +20,7 @@ from agent.core.defaults import (
     TARGET_TIMEOUT,
 )
 from agent.core.errors import AgentError, StopRequested
+from agent.core.strict_json import MAX_NUMBER
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 AGAIN_PYTHON_SKILLS_HELP = ("load the Python skills the run loaded, from the folder its episode names; loading runs "
@@ -273,6 +274,8 @@ def number(kind, least: float, more_than: bool = False):
         if value != value or value in (float("inf"), float("-inf")) or value < least or (more_than and value == least):
             raise argparse.ArgumentTypeError(f"{text} is out of range: give {'more than' if more_than else 'at least'} "
                                              f"{least:g}")
+        if value > MAX_NUMBER:  # as an episode records it, so its readers take it
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give at most {MAX_NUMBER:,}")
         return value
     return read
 
@@ -360,11 +363,11 @@ def keep_secret(args) -> None:
 
 
 def finish(view, result) -> int:
-    from agent.core.console import console
+    from agent.core.console import console, escape
 
     view.summary(result.status, result.message, result.steps, result.episode)
     if result.report:
-        console.print(f"report: {result.report}")
+        console.print(f"report: {escape(result.report)}")
     return result.exit_code
 
 
@@ -426,11 +429,11 @@ def command_record(args) -> int:
     out = args.out or new_run_dir()
     result = api.record(
         out, display=args.display, stop_keys=args.stop_keys, description=args.description,
-        on_ready=lambda: console.print(f"recording display {args.display} into {out}: "
+        on_ready=lambda: console.print(f"recording display {escape(args.display)} into {escape(out)}: "
                                        f"do the task, then press {args.stop_keys} (or Ctrl+C here)"),
         on_step=lambda step: console.print(f"[bold]step {step['index']}[/bold] [cyan]{escape(step['call'])}[/cyan]"))
-    console.print(f"{result.status}: {result.message}; {result.steps} steps in {result.episode}; "
-                  f"replay it with `gui-agent replay {result.episode}`")
+    console.print(f"{escape(result.status)}: {escape(result.message)}; {result.steps} steps in "
+                  f"{escape(result.episode)}; replay it with `gui-agent replay {escape(result.episode)}`")
     return result.exit_code
 
 
@@ -444,7 +447,7 @@ def command_skills_list(args) -> int:
         console.print(f"no skills in {args.skills}; add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
     unloaded = [] if args.python_skills else python_files(args.skills)
     if unloaded:
-        console.print(f"[dim]not loaded: {', '.join(p.name for p in unloaded)} (Python skills; "
+        console.print(f"[dim]not loaded: {escape(', '.join(p.name for p in unloaded))} (Python skills; "
                       "--python-skills loads them, which runs their code)[/dim]")
     for one in skills:
         params = ", ".join(f"{p.name}: {p.type}" + (f" = {p.default!r}" if p.default is not None else "")
@@ -452,7 +455,7 @@ def command_skills_list(args) -> int:
         version = ""
         if one.kind == "demonstration" and (one.path / version_file(1)).is_file():
             version = f" version {versions(one.path)[-1]} (`gui-agent skills diff {one.name}`)"
-        console.print(f"[bold]{one.name}[/bold]({escape(params)}) [dim]{one.kind}{escape(version)}[/dim]  "
+        console.print(f"[bold]{escape(one.name)}[/bold]({escape(params)}) [dim]{one.kind}{escape(version)}[/dim]  "
                       f"{escape(one.description)}")
     return 0
 
@@ -515,11 +518,11 @@ def command_export(args) -> int:
 
 def command_report(args) -> int:
     from agent import api
-    from agent.core.console import console
+    from agent.core.console import console, escape
 
-    console.print(f"report: {api.report(args.episode, prices=args.prices, single_file=args.single_file)}")
+    console.print(f"report: {escape(api.report(args.episode, prices=args.prices, single_file=args.single_file))}")
     if args.gif:
-        console.print(f"replay: {api.animation(args.episode, fps=args.fps)}")
+        console.print(f"replay: {escape(api.animation(args.episode, fps=args.fps))}")
     return 0
 
 

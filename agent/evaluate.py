@@ -124,7 +124,7 @@ def verdict(result: dict) -> str:
 
 
 def print_result(result: dict) -> None:
-    console.print(f"{verdict(result)} {result['task']}: {result['status']}, {result['steps']} steps, "
+    console.print(f"{verdict(result)} {escape(result['task'])}: {escape(result['status'])}, {result['steps']} steps, "
                   f"{result['seconds']:.1f} s" + (f" (attempt {result['attempts']})" if result.get("attempts") else ""),
                   highlight=False)
 
@@ -198,7 +198,7 @@ def print_summary(summary: dict, out: Path | None = None) -> None:
     console.print(summary_table(summary))
     for r in summary["results"]:
         if r["passed"] is False:
-            console.print(f"[red]{r['task']}[/red]: {escape(why_failed(r))}")
+            console.print(f"[red]{escape(r['task'])}[/red]: {escape(why_failed(r))}")
     rate = f" ({100 * summary['passed'] / summary['tasks']:.0f}%)" if summary["tasks"] else ""
     console.print(f"{summary['passed']} of {summary['tasks']} tasks passed{rate}, {summary['skipped']} skipped, "
                   f"{summary['seconds']:.0f} s with {summary['workers']} worker(s)"
@@ -229,7 +229,7 @@ def run_suite(names: list[str], model: str, base_url: str | None, api_key: str |
     out = (out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")).resolve()
     where = "" if ray is None else f" on Ray ({ray or 'a runtime on this machine'})"
     at_a_time = workers or (1 if ray is None else "one per CPU")
-    console.print(f"{len(tasks)} task(s), {at_a_time} at a time{where}, model {model}; out: {out}")
+    console.print(f"{len(tasks)} task(s), {at_a_time} at a time{where}, model {escape(model)}; out: {escape(out)}")
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     with SuiteProgress(len(tasks)) as progress:
         summary = evaluate(tasks, out, ModelOptions(model, base_url, api_key, tuple(run_args)),

@@ -18,6 +18,7 @@ import numpy as np
 from agent.core.episode import Episode, performed, read_episode, read_plain_file, replace_file
 from agent.core.errors import AgentError, EpisodeError
 from agent.core.geometry import Geometry, Monitor
+from agent.core.shown import shown
 
 # USD per million tokens: public list prices, so any cost shown is an estimate, not a bill.
 PRICES = {
@@ -52,7 +53,8 @@ class Marker:
 
 
 def e(value) -> str:
-    return "" if value is None else html.escape(str(value))
+    """Text for the page: HTML escaped, its control and direction characters shown as escapes."""
+    return "" if value is None else html.escape(shown(value))
 
 
 def step_markers(step: dict, screen: dict, image_width: int, image_height: int) -> list[Marker]:

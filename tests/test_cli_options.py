@@ -14,6 +14,9 @@ from scenarios import gui_agent
     (["run", "x", "--monitor", "0"], "argument --monitor: 0 is out of range: give at least 1"),
     (["run", "x", "--retries", "two"], "argument --retries: 'two' is not a whole number"),
     (["report", "out", "--fps", "0"], "argument --fps: 0 is out of range: give at least 0.1"),
+    (["run", "x", "--timeout", "1e30"], "argument --timeout: 1e30 is out of range: give at most 1,000,000,000"),
+    (["run", "x", "--max-tokens", "10000000000"],
+     "argument --max-tokens: 10000000000 is out of range: give at most 1,000,000,000"),
 ])
 def test_numbers_out_of_range_are_refused_before_anything_starts(args, problem):
     result = gui_agent(*args, env=dict(os.environ))

@@ -76,3 +76,25 @@ def test_a_regrounded_replay_run_dry_says_so_in_its_report(x_session, tmp_path):
     assert result.stdout.splitlines()[0].startswith("dry run: nothing is performed on the screen"), result.stdout
     assert field((out / "report.html").read_text(encoding="utf-8"), "dry run").startswith("nothing was performed")
     assert app.record()["state"]["name"] == ""
+
+
+TURNED = "invoice\u202egpj.exe\u2066\u200f\u061c"  # invented: right-to-left override, isolate, marks
+
+
+def test_direction_controls_from_a_reply_are_shown_as_escapes():
+    record = {"index": 1, "call": f"type(content='{TURNED}')", "screen": {}, "explanation": TURNED, "error": TURNED,
+              "timings": {}, "then": [], "snap": {"model_point": [1, 1], "point": [2, 2], "text": TURNED}}
+    with console.capture() as captured:
+        RunView(5).step(record)
+        RunView(5).summary(TURNED, TURNED, 1, "out")
+        show_error(TURNED)
+    shown = captured.get()
+    assert not set("\u202e\u2066\u200f\u061c") & set(shown)
+    assert shown.count("invoice\\u202egpj.exe\\u2066\\u200f\\u061c") >= 5
+
+
+def test_a_replayed_snap_without_its_text_or_distance_is_shown():
+    with console.capture() as captured:
+        RunView(5).step({"index": 1, "call": "left_click(start_box='[2,2]')", "screen": {}, "timings": {},
+                         "snap": {"model_point": [1, 1], "point": [2, 2]}})
+    assert "snapped onto '' (None px away)" in captured.get()

@@ -217,3 +217,12 @@ def test_the_dashboard_renders_in_a_headless_browser_with_a_clean_console(fake_e
         "</body>", '<img src="https://example.invalid/x.png"></body>'))
     assert any("Content Security Policy" in line for line in
                console_messages(run_chromium(tmp_path, broken, "--dump-dom").stderr))
+
+
+def test_direction_controls_in_a_task_are_shown_as_escapes(tmp_path):
+    turned = "form\u202edne\u2069"  # invented
+    summary = {"tasks": 1, "passed": 0, "skipped": 0, "model": "local",
+               "results": [result(turned, "form", False, "done", detail=turned)]}
+    page = write_dashboard(tmp_path, summary).read_text(encoding="utf-8")
+    assert not set("\u202e\u2069") & set(page)
+    assert page.count("form\\u202edne\\u2069") >= 3

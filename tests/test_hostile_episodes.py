@@ -26,6 +26,8 @@ from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
 from agent.core.loop import Agent, Limits
 from agent.core.png import encode_png
+from agent.core.screen import Frame
+from agent.demos.reground import replay_demonstration
 from agent.planners.glm import GLMConfig, GLMPlanner
 from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
 from agent.planners.replay import ReplayPlanner
@@ -90,7 +92,7 @@ mutations = st.one_of(
     st.tuples(st.just("nested line"), st.integers(0, 5), st.sampled_from([40, 900, 100_000])),
     st.tuples(st.just("blank"), st.integers(0, 5), st.sampled_from(["", "   ", "\t"])),
     st.tuples(st.just("screenshot"), st.integers(1, 3), st.sampled_from(OUTSIDE_NAMES)),
-    st.tuples(st.just("huge png"), st.integers(1, 3), st.sampled_from([(30000, 30000), (16385, 1), (9000, 9000)])),
+    st.tuples(st.just("huge png"), st.integers(1, 3), st.sampled_from([(30000, 30000), (32768, 1), (9000, 9000)])),
     st.tuples(st.just("link output"), st.sampled_from(OUTPUTS)),
     st.tuples(st.just("torn"), st.integers(1, 30)),
     st.tuples(st.just("extra"), st.integers(0, 4), st.text(min_size=1, max_size=6), json_values),
@@ -294,7 +296,7 @@ def test_a_blank_line_is_skipped_and_a_wrong_type_is_named(tmp_path):
 
 def test_whether_an_action_changed_the_screen_is_true_or_false(tmp_path):
     build(tmp_path / "changed", tmp_path, "glm", [("field", 2, "changed", "no")])
-    with pytest.raises(EpisodeError, match="line 3: field 'changed' must be true or false"):
+    with pytest.raises(EpisodeError, match=r"line 3 \(step 2\): field 'changed' must be true or false"):
         read_episode(tmp_path / "changed")
 
 
@@ -302,6 +304,65 @@ def test_a_deeply_nested_line_is_one_line_of_error(tmp_path):
     build(tmp_path / "deep", tmp_path, "glm", [("nested line", 2, 100_000)])
     with pytest.raises(EpisodeError, match="line 3 is nested too deep to read"):
         read_episode(tmp_path / "deep")
+
+
+NUMBERS = {"NaN": "is NaN", "Infinity": "is Infinity", "-Infinity": "is -Infinity", "1e400": "is 1e400",
+           "1" + "0" * 400: "is an integer of 401 digits", "1e30": "is out of range", "-" + "9" * 30: "is out of range"}
+PLACES = {(2, "screen", "point", 0): "screen.point.0", (2, "timings", "model"): "timings.model",
+          (2, "usage", "prompt_tokens"): "usage.prompt_tokens", (0, "screen", "scale"): "screen.scale",
+          (4, "seconds"): "seconds", (2, "then", 0, "screen", "end", 1): "then.0.screen.end.1"}
+
+
+def with_number(folder: Path, place: tuple, number: str) -> None:
+    """The base episode in `folder`, the JSON text `number` where `place` (line, keys) says."""
+    records = json.loads(json.dumps(base_records("glm")))
+    records[2]["then"] = [{"outcome": "ok", "call": "wait()", "action": {"type": "wait"}, "screen": {"end": [1, 2]}}]
+    line, *keys = place
+    parent = records[line]
+    for key in keys[:-1]:
+        parent = parent[key]
+    parent[keys[-1]] = "NUMBER"
+    build(folder, folder.parent, "glm", [])
+    lines = [json.dumps(record) for record in records]
+    lines[line] = lines[line].replace('"NUMBER"', number)
+    (folder / EPISODE_FILE).write_text("\n".join(lines) + "\n")
+
+
+def test_numbers_not_finite_or_absurd_are_refused_in_one_line_naming_field_and_step(tmp_path):
+    for n, (number, said) in enumerate(NUMBERS.items()):
+        for m, (place, name) in enumerate(PLACES.items()):
+            folder = tmp_path / f"{n}-{m}"
+            with_number(folder, place, number)
+            step = " (step 2)" if place[0] == 2 else ""
+            with pytest.raises(EpisodeError) as refused:
+                read_episode(folder)
+            assert str(refused.value).startswith(f"{folder / EPISODE_FILE} line {place[0] + 1}{step}: field '{name}' "
+                                                 f"{said}"), str(refused.value)
+            assert "\n" not in str(refused.value)
+    folder = tmp_path / "0-0"  # NaN in a step's point: every reader says so in one line
+    for read in (lambda: write_report(folder), lambda: write_animation(folder),
+                 lambda: replay_dry_run(folder, tmp_path / "replayed"), lambda: resume(folder),
+                 lambda: replay_demonstration(folder, ":404", tmp_path / "regrounded")):
+        assert "field 'screen.point.0' is NaN" in one_line_or_success(read)
+
+
+def test_a_snap_outside_the_model_space_is_refused_and_one_without_text_replays(tmp_path):
+    build(tmp_path / "far", tmp_path, "glm", [("field", 2, "snap", {"model_point": [500, 500], "point": [1e6, 5]})])
+    with pytest.raises(EpisodeError, match=r"line 3 \(step 2\): field 'snap.point.0' must be at most 999"):
+        read_episode(tmp_path / "far")
+    build(tmp_path / "bare", tmp_path, "glm", [("field", 1, "snap", {"model_point": [500, 500], "point": [400, 300]})])
+    episode = read_episode(tmp_path / "bare")
+    decision = ReplayPlanner(episode, check_all=False).decide("t", Frame.from_png(episode.screenshot(episode.steps[0])))
+    assert decision.action.point == (400, 300) and decision.snap == {"model_point": [500, 500], "point": [400, 300]}
+
+
+def test_the_command_line_reports_a_nan_in_one_line(tmp_path):
+    with_number(tmp_path / "nan", (2, "screen", "point", 0), "NaN")
+    for command in (["report", "--gif"], ["replay", "--dry-run", "--display", ":404"],
+                    ["replay", "--reground", "--display", ":404"]):
+        result = gui_agent(*command, str(tmp_path / "nan"), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        assert "Traceback" not in result.stderr and result.returncode == 1, result.stderr
+        assert result.stdout.count("error") == 1 and "field 'screen.point.0' is NaN" in result.stdout, result.stdout
 
 
 def test_act_and_resume_lines_are_read_and_checked(tmp_path):
@@ -334,6 +395,47 @@ def test_the_command_line_reports_hostile_episodes_in_one_line(tmp_path):
     assert (outside / "target.txt").read_text() == "not yours to write"
     assert "claims 30000x30000 pixels" in (tmp_path / "huge" / "report.html").read_text()
     assert not (tmp_path / "huge" / "report.html").is_symlink()
+
+
+def test_a_screen_wider_than_16384_is_recorded_and_its_report_replay_and_resume_take_it(tmp_path):
+    """A 17000x800 screen: its run once wrote screenshots its own readers refused as too large."""
+    run = tmp_path / "run"
+    with ScriptedEndpoint(["left_click(start_box='[500,500]')", "DONE()"]) as endpoint:
+        agent = Agent("t", GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test")),
+                      RecordingComputer(Monitor(0, 0, 17000, 800)), FakeScreen(17000, 800), EpisodeWriter(run))
+        assert agent.run()[0] == "done"
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "claims" not in page and "unreadable" not in page and page.count('class="closeup"') == 2
+    write_animation(run)
+    episode = read_episode(run)
+    replay = Agent("t", ReplayPlanner(episode, check_all=False), RecordingComputer(Monitor(0, 0, 17000, 800)),
+                   FakeScreen(17000, 800), EpisodeWriter(tmp_path / "replayed"))
+    assert replay.run()[0] == "done"
+    planner = GLMPlanner(GLMConfig(base_url="http://127.0.0.1:9/v1", api_key="sk-test"))
+    planner.restore(episode)
+    assert all(turn.image_png for turn in planner.turns)
+
+
+def test_a_screenshot_no_reader_would_take_is_not_written(tmp_path):
+    writer = EpisodeWriter(tmp_path / "run")
+    with pytest.raises(EpisodeError) as refused:
+        writer.screenshot(1, png_claiming(40000, 800))
+    assert str(refused.value) == (f"{tmp_path / 'run' / 'step-001.png'} claims 40000x800 pixels, more than a "
+                                  "screenshot can have (at most 32767 a side, 64 Mpx); it was not written")
+    assert not (tmp_path / "run" / "step-001.png").exists()
+
+
+def test_a_reply_with_a_lone_surrogate_is_written_and_read_back(tmp_path):
+    """JSON's "\\ud800" decodes to half a UTF-16 pair, which UTF-8 cannot hold: the line is written with "?"."""
+    replies = ["It is done \ud800. DONE()"]  # (the history of a run sent back to the endpoint is another matter)
+    with ScriptedEndpoint(replies) as endpoint:
+        agent = Agent("t", GLMPlanner(GLMConfig(base_url=endpoint.url, api_key="sk-test")),
+                      RecordingComputer(Monitor(0, 0, WIDTH, HEIGHT)), FakeScreen(WIDTH, HEIGHT),
+                      EpisodeWriter(tmp_path / "run"))
+        assert agent.run()[0] == "done"
+    step = read_episode(tmp_path / "run").steps[0]
+    assert step["raw"] == "It is done ?. DONE()"
+    write_report(tmp_path / "run")
 
 
 # Writers: one per folder, and nothing torn.

@@ -485,3 +485,16 @@ def test_a_dry_run_says_so_in_the_summary(form_run):
                        encoding="utf-8")
     page = write_report(form_run).read_text(encoding="utf-8")
     assert field(page, "dry run") == "nothing was performed on the screen; the steps show what would have been done"
+
+
+def test_direction_controls_are_shown_as_escapes_on_the_page(tmp_path):
+    turned = "invoice\u202egpj.exe\u2066\x1b[2J"  # invented
+    episode = EpisodeWriter(tmp_path)
+    episode.header(task=turned, planner="glm", settings={"model": "glm-4.5v"})
+    episode.step({"index": 1, "screenshot": episode.screenshot(1, png_bytes(320, 240)), "outcome": "format_error",
+                  "error": turned, "raw": turned})
+    episode.end("error", turned)
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+
+    assert not set("\u202e\u2066\x1b") & set(page)
+    assert page.count("invoice\\u202egpj.exe\\u2066\\x1b[2J") >= 5

@@ -12,7 +12,9 @@ import pytest
 
 from agent.core.episode import EPISODE_FILE, EpisodeWriter, read_episode
 from agent.core.errors import AgentError
+from agent.demos.skills import load_demonstration_skill
 from agent.demos.versions import diff, keep_repairs, version_file, versions
+from scenarios import gui_agent
 
 SCREEN = {"display": ":1", "monitor": 1, "left": 0, "top": 0, "width": 640, "height": 400, "scale": 1.0,
           "image_width": 640, "image_height": 400}
@@ -137,3 +139,37 @@ def test_a_torn_last_line_is_kept_and_odd_fields_do_not_break_the_diff(tmp_path)
     (skill / EPISODE_FILE).write_text("\n".join(map(json.dumps, lines)) + "\n")
     shown = diff(skill)
     assert shown[1] == "step 2:" and "  text: 'Submit {name}' -> 'Send {name}'" in shown
+
+
+@pytest.mark.parametrize("version, said", [(10**12, "field 'version' is out of range"),
+                                           (999_999_999, "field 'version' must be at most 10000")])
+def test_an_absurd_version_is_one_line_for_skills_list_and_diff_not_a_hang(tmp_path, version, said):
+    skill = demonstration(tmp_path / "skills" / "send")
+    (skill / version_file(1)).write_bytes((skill / EPISODE_FILE).read_bytes())
+    lines = (skill / EPISODE_FILE).read_text().splitlines()
+    lines[0] = json.dumps(json.loads(lines[0]) | {"version": version})
+    (skill / EPISODE_FILE).write_text("\n".join(lines) + "\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for command in (["list"], ["diff", "send"]):
+        result = gui_agent("skills", *command, "--skills", str(tmp_path / "skills"), env=env, timeout=60)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stdout.count("error") == 1 and said in " ".join(result.stdout.split()), result.stdout
+
+
+def test_a_skill_file_is_read_by_its_schema_in_one_line(tmp_path):
+    skill = demonstration(tmp_path / "send")
+    for data, said in [({"name": "send", "params": [{"name": "name", "type": "dict"}]},
+                        "field 'params.0.type' must be 'str', 'int', 'float' or 'bool'"),
+                       ({"name": 7}, "field 'name' must be a string"),
+                       ({"name": "send", "params": [{"name": "name", "default": [1]}]},
+                        "field 'params.0.default' must be text, a number, true or false"),
+                       ([1], "it is not a JSON object")]:
+        (skill / "skill.json").write_text(json.dumps(data))
+        with pytest.raises(AgentError) as refused:
+            load_demonstration_skill(skill)
+        assert str(refused.value) == f"{skill / 'skill.json'} is not a readable skill: {said}"
+    (skill / "skill.json").write_text('{"name": "send", "params": [{"name": "name", "default": NaN}]}')
+    with pytest.raises(AgentError, match="is not a readable skill: NaN is not a number gui-agent reads"):
+        load_demonstration_skill(skill)
+    (skill / "skill.json").write_text('{"name": "send", "params": [{"name": "name", "type": "int"}]}')
+    assert load_demonstration_skill(skill).params[0].type == "int"

@@ -17,6 +17,7 @@ from typing import Annotated, Callable, Literal, Protocol, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from agent.core import strict_json
 from agent.core.errors import ActionError
 from agent.core.geometry import Point
 
@@ -80,7 +81,7 @@ class Computer(Protocol):
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     def points(self) -> dict[str, Point]:
         """The model-space points this action acts on, by name."""
@@ -260,12 +261,15 @@ class RunSkill(_Action):
     def _json_object(cls, value):
         if isinstance(value, str):
             try:
-                value = json.loads(value or "{}")
+                value = strict_json.loads(value or "{}")
             except (ValueError, RecursionError):
                 raise ValueError(f"params must be a JSON object like '{{\"name\": \"Ada\"}}', not {value!r}") from None
         if not isinstance(value, dict):
             raise ValueError("params must be a JSON object of parameter names and values")
-        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+        try:
+            return {str(k): v if isinstance(v, str) else json.dumps(v, allow_nan=False) for k, v in value.items()}
+        except ValueError:
+            raise ValueError("params must hold finite numbers, not NaN or Infinity") from None
 
     def call(self) -> str:
         return f"skill(name={_quote(self.name)}, params={_quote(json.dumps(self.params, ensure_ascii=False))})"

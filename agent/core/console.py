@@ -1,6 +1,5 @@
 """What the user sees in the terminal while a run goes on."""
 
-import re
 import time
 
 from rich.console import Console
@@ -8,15 +7,16 @@ from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from agent.core.redact import scrub
+from agent.core.shown import one_line, shown
 
 console = Console(highlight=False, soft_wrap=True)
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def plain(text) -> str:
     """Text from a reply, an episode or an error, safe to print: secrets hidden, control characters
-    (a terminal escape sequence could retitle or clear the terminal) shown as \\xNN."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", scrub(str(text)))
+    (a terminal escape sequence could retitle or clear the terminal) and direction controls shown as
+    escapes (agent.core.shown)."""
+    return shown(scrub(str(text)))
 
 
 def escape(text) -> str:
@@ -71,9 +71,9 @@ class RunView:
             console.print(f"   then [cyan]{escape(then['call'])}[/cyan] {where}{unchanged(then)}{failed}")
         if record.get("explanation"):
             console.print(f"   {escape(record['explanation'][:300])}", style="dim")
-        if record.get("snap"):
-            console.print(f"   snapped onto {escape(record['snap']['text'])!r} "
-                          f"({record['snap']['distance']} px away)", style="dim")
+        if snap := record.get("snap"):  # a replay's is as its episode recorded it, text and distance or not
+            console.print(f"   snapped onto {escape(snap.get('text', ''))!r} ({escape(snap.get('distance'))} px away)",
+                          style="dim")
         if (repair := record.get("repair")) and repair.get("target"):
             console.print(f"   the target was lost; {escape(repair['model'])} found it as "
                           f"{escape(repair['target']['text'])!r}", style="dim")
@@ -103,4 +103,4 @@ def unchanged(action: dict) -> str:
 
 
 def show_error(message: str) -> None:
-    console.print(f"[bold red]error:[/bold red] {escape(message)}")
+    console.print(f"[bold red]error:[/bold red] {escape_markup(one_line(scrub(message)))}")

@@ -10,7 +10,9 @@ import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -25,12 +27,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from agent.core.actions import ACTION
 from agent.core.errors import EpisodeError
 from agent.core.redact import scrub
+from agent.core.shown import one_line
+from agent.core.strict_json import MAX_NUMBER, BadNumber, marked
 
 EPISODE_FILE = "episode.jsonl"
 FINAL_SCREENSHOT = "final.png"
 FORMAT_VERSION = 1
 MAX_NESTING = 32  # levels of objects and lists in one line; the format needs 5
-MAX_IMAGE_SIDE = 16384
+SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair, alone: JSON's \\ud800 reads as one
+MAX_VERSION = 10_000  # of a demonstration or skill (agent.demos.versions), each kept as a file
+# What a screenshot may be, for the writer and every reader alike: a side as long as an X screen's can
+# be (coordinates are 16-bit), as many pixels as an 8K screen's twice over
+MAX_IMAGE_SIDE = 32767
 MAX_IMAGE_PIXELS = 64_000_000
 MAX_IMAGE_BYTES = 256 * 2**20
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -113,7 +121,8 @@ class EpisodeWriter:
             self._handle.close()
             raise EpisodeError(f"{self.out} changed since it was read: it ends after step {self.steps_before}, not "
                                f"{record.get('after_step')}; another run wrote it meanwhile, resume it again")
-        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8")  # no key or secret in it
+        # no key or secret in it; a lone surrogate (a model may send "\\ud800") as "?", which UTF-8 cannot hold
+        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8", "replace")
         size = None
         try:
             size = os.fstat(self._fd).st_size
@@ -133,6 +142,11 @@ class EpisodeWriter:
         return self.image(f"step-{index:03d}.png", png)
 
     def image(self, name: str, png: bytes) -> str:
+        """Writes the PNG `name`, only one every reader of the episode takes (check_png_size)."""
+        if len(png) > MAX_IMAGE_BYTES:
+            raise EpisodeError(f"{self.out / name} would have {len(png):,} bytes, more than a screenshot can have "
+                               f"({MAX_IMAGE_BYTES:,}); it was not written")
+        check_png_size(png, self.out / name, "was not written")
         try:
             replace_file(self.out / name, png)
         except OSError as error:
@@ -169,7 +183,7 @@ def _drop_torn_tail(fd: int) -> None:
     if data and not data.endswith(b"\n"):
         tail = data[data.rfind(b"\n") + 1:]
         try:
-            json.loads(tail)
+            marked(tail)
             os.write(fd, b"\n")  # whole, only its newline was lost
         except (ValueError, RecursionError):
             os.ftruncate(fd, len(data) - len(tail))
@@ -182,6 +196,7 @@ class Record(BaseModel):
 
 
 Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
+ModelPair = Annotated[list[Annotated[float, Field(ge=0, le=999)]], Field(min_length=2, max_length=2)]  # per-mille
 Size = Annotated[int, Field(gt=0)]
 
 
@@ -215,6 +230,7 @@ class Settings(Record):
 
 class Header(Record):
     format: int
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION)] | None = None  # of a demonstration or skill
     task: str = ""
     planner: str | None = None
     agent_version: str | None = None
@@ -224,8 +240,8 @@ class Header(Record):
 
 
 class Snap(Record):
-    model_point: Pair
-    point: Pair
+    model_point: ModelPair
+    point: ModelPair  # a replay clicks it
     text: str = ""
     distance: float | None = None
 
@@ -323,15 +339,18 @@ class End(Record):
 SCHEMA = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": End}
 WANTED = {"int_type": "must be an integer", "float_type": "must be a number", "string_type": "must be a string",
           "bool_type": "must be true or false", "dict_type": "must be an object", "list_type": "must be a list",
-          "model_type": "must be an object", "missing": "is missing", "too_short": "must have 2 numbers",
-          "too_long": "must have 2 numbers", "greater_than": "must be more than 0"}
+          "model_type": "must be an object", "missing": "is missing",
+          "too_short": "must have {min_length} items or more", "too_long": "must have at most {max_length} items",
+          "greater_than": "must be more than {gt}",
+          "greater_than_equal": "must be at least {ge}", "less_than_equal": "must be at most {le}",
+          "literal_error": "must be {expected}", "string_pattern_mismatch": "must match {pattern}"}
 
 
 def problem(error: ValidationError) -> str:
     """The first thing wrong, as "field 'screen.width' must be an integer"."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    wanted = WANTED.get(first["type"]) or first["msg"].removeprefix("Value error, ")
+    where = one_line(".".join(str(part) for part in first["loc"]))
+    wanted = WANTED.get(first["type"], "").format(**first.get("ctx", {})) or first["msg"].removeprefix("Value error, ")
     return f"field '{where}' {wanted}"
 
 
@@ -346,12 +365,37 @@ def nesting(value) -> int:
     return deepest
 
 
+def odd_value(value) -> str | None:
+    """The first field of `value` (nested: 'snap.point.0') holding a number that is not finite or is
+    absurdly large, or a string or key that is not text (a lone UTF-16 surrogate, which no page or
+    terminal can be given), as "field 'snap.point.0' ...", or None. Run after `nesting`, which bounds the walk."""
+    level = [((), value)]
+    for where, item in level:  # breadth first: it grows as it goes
+        name = one_line(".".join(where))
+        if isinstance(item, dict):
+            if any(SURROGATE.search(key) for key in item):
+                holder = f"field '{name}'" if name else "the line"
+                return f"{holder} has a name that is not text (a lone surrogate, \\ud800-\\udfff)"
+            level += [((*where, key), child) for key, child in item.items()]
+        elif isinstance(item, list):
+            level += [((*where, str(n)), child) for n, child in enumerate(item)]
+        elif isinstance(item, str) and SURROGATE.search(item):
+            return f"field '{name}' is not text: it holds a lone surrogate (\\ud800-\\udfff)"
+        elif isinstance(item, BadNumber) or isinstance(item, float) and not math.isfinite(item):
+            return f"field '{name}' is {item}, which is not a number gui-agent reads"
+        elif isinstance(item, (int, float)) and not isinstance(item, bool) and abs(item) > MAX_NUMBER:
+            return f"field '{name}' is out of range: numbers are at most {MAX_NUMBER:,} either way"
+    return None
+
+
 def check_record(record: dict) -> str | None:
     """What is wrong with one decoded line, or None."""
     if not isinstance(record.get("kind"), str):
         return "field 'kind' must be a string (header, step, act, resume, end)"
     if nesting(record) > MAX_NESTING:
         return f"nested more than {MAX_NESTING} levels deep"
+    if wrong := odd_value(record):
+        return wrong
     if schema := SCHEMA.get(record["kind"]):  # a kind this version does not know is skipped
         try:
             schema.model_validate(record)
@@ -409,14 +453,15 @@ def read_plain_file(path: Path, max_bytes: int, what: str) -> bytes:
         return file.read()
 
 
-def check_png_size(data: bytes, path: Path) -> None:
-    """Refuses a PNG whose header claims more pixels than a screen has, before anything decodes it."""
+def check_png_size(data: bytes, path: Path, outcome: str = "was not decoded") -> None:
+    """Refuses a PNG whose header claims more pixels than a screenshot can have (before anything
+    decodes it, or writes it); `outcome` says what was not done with it."""
     if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
         raise EpisodeError(f"{path} is not a PNG")
     width, height = struct.unpack(">II", data[16:24])
     if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE and width * height <= MAX_IMAGE_PIXELS):
         raise EpisodeError(f"{path} claims {width}x{height} pixels, more than a screenshot can have "
-                           f"(at most {MAX_IMAGE_SIDE} a side, {MAX_IMAGE_PIXELS // 10**6} Mpx); it was not decoded")
+                           f"(at most {MAX_IMAGE_SIDE} a side, {MAX_IMAGE_PIXELS // 10**6} Mpx); it {outcome}")
 
 
 def read_episode(path: Path) -> Episode:
@@ -435,7 +480,7 @@ def read_episode(path: Path) -> Episode:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = marked(line)
         except RecursionError:
             raise EpisodeError(f"{file} line {number} is nested too deep to read; the file is corrupt") from None
         except ValueError:
@@ -453,7 +498,7 @@ def read_episode(path: Path) -> Episode:
         raise EpisodeError(f"{file} has episode format {version}; upgrade gui-agent to read it")
     for number, record in records:
         if wrong := check_record(record):
-            raise EpisodeError(f"{file} line {number}: {wrong}; the episode cannot be used as it is")
+            raise EpisodeError(f"{file} line {number}{of_step(record)}: {wrong}; the episode cannot be used as it is")
     records = [record for _, record in records]
     episode = Episode(file.parent, records[0], damaged_lines=damaged, file=file.name)
     killed: list[dict] = []  # act lines no step line followed: the run was killed in that step
@@ -477,6 +522,13 @@ def read_episode(path: Path) -> Episode:
     for step in episode.steps:
         step["calls"] = [entry["call"] for entry in performed(step) if entry.get("call") is not None]
     return episode
+
+
+def of_step(record: dict) -> str:
+    """ (step N) for a line of step N, else nothing."""
+    kind = record.get("kind")
+    index = record.get("index") if kind == "step" else record.get("step") if kind == "act" else None
+    return f" (step {index})" if type(index) is int and abs(index) <= MAX_NUMBER else ""
 
 
 def performed(step: dict) -> list[dict]:

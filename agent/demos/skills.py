@@ -18,11 +18,14 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Any, Callable, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.core import actions as a
 from agent.core.defaults import SKILLS_DIR
-from agent.core.episode import EPISODE_FILE, read_episode
+from agent.core import strict_json
+from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
 from agent.demos.versions import SKILL_FILE, placeholders
@@ -31,6 +34,8 @@ from agent.planners.glm import GLMConfig
 SKILL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 PARAM_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 NOT_COPIED = ("report.html", "report-thumbs", "replay.gif")
+MAX_SKILL_FILE_BYTES = 1 << 20
+MAX_PARAMS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +140,49 @@ def load_python_skills(path: Path) -> list[Skill]:
             and value.skill.path == path]
 
 
+def identifier(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError("must be a name of letters, digits and _")
+    return name
+
+
+def plain_value(value):
+    if value is not None and type(value) not in (str, bool, int, float):
+        raise ValueError("must be text, a number, true or false")
+    return value
+
+
+class SkillFile(BaseModel):
+    """SKILLS/NAME/skill.json, as add_skill writes it."""
+
+    class Param(BaseModel):
+        model_config = ConfigDict(strict=True, allow_inf_nan=False)
+        name: Annotated[str, AfterValidator(identifier)]
+        type: Literal["str", "int", "float", "bool"] = "str"
+        default: Annotated[Any, AfterValidator(plain_value)] = None
+
+    model_config = ConfigDict(strict=True)
+    name: Annotated[str, Field(pattern=f"^{SKILL_NAME.pattern}$")]
+    description: str = ""
+    params: Annotated[list[Param], Field(max_length=MAX_PARAMS)] = []
+
+
 def load_demonstration_skill(folder: Path) -> Skill:
+    path = folder / SKILL_FILE
     try:
-        data = json.loads((folder / SKILL_FILE).read_text(encoding="utf-8"))
-        params = tuple(Param(p["name"], p.get("type", "str"), p.get("default")) for p in data.get("params", []))
-        return Skill(data["name"], data.get("description", ""), params, folder)
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
-        raise AgentError(f"{folder / SKILL_FILE} is not a readable skill: {error}") from None
+        data = strict_json.loads(read_plain_file(path, MAX_SKILL_FILE_BYTES, "a skill file"))
+        if not isinstance(data, dict):
+            raise ValueError("it is not a JSON object")
+        if wrong := odd_value(data):
+            raise ValueError(wrong)
+        data = SkillFile.model_validate(data)
+    except ValidationError as error:
+        raise AgentError(f"{path} is not a readable skill: {problem(error)}") from None
+    except (ValueError, RecursionError) as error:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error) or "it is nested too deep"
+        raise AgentError(f"{path} is not a readable skill: {reason}") from None
+    params = tuple(Param(p.name, p.type, p.default) for p in data.params)
+    return Skill(data.name, data.description, params, folder)
 
 
 def python_files(root: Path) -> list[Path]:

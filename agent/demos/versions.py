@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from agent.core import actions as a
-from agent.core.episode import EPISODE_FILE, Episode, read_episode, read_image, replace_file
+from agent.core.episode import EPISODE_FILE, MAX_VERSION, Episode, read_episode, read_image, replace_file
 from agent.core.errors import AgentError, EpisodeError
 
 SKILL_FILE = "skill.json"
@@ -75,6 +75,8 @@ def write_version(recorded: Episode, replay: Episode, repaired: dict[int, dict])
     if header != recorded.header:
         raise AgentError(f"{current} changed during the replay")
     version = version_of(recorded) + 1
+    if version > MAX_VERSION:
+        raise AgentError(f"{current} is version {version - 1}; gui-agent keeps at most {MAX_VERSION}")
     kept = folder / version_file(version - 1)
     if kept.exists():
         raise AgentError(f"{kept} exists already")

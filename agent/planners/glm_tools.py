@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.core import actions as a
+from agent.core import strict_json
 from agent.core.episode import Episode
 from agent.core.errors import EndpointError, EpisodeError, FormatError
 from agent.core.geometry import image_tokens
@@ -97,7 +98,7 @@ def tool_arguments(raw) -> dict:
         if not isinstance(value, str):
             break
         try:
-            value = json.loads(value)
+            value = strict_json.loads(value)
         except json.JSONDecodeError as error:
             raise FormatError(f"its arguments are not JSON ({error.msg}): {_clip(raw)}") from None
         except RecursionError:
@@ -405,7 +406,7 @@ def _field(thing, name: str):
 
 def _json_or_text(value: str):
     try:
-        return json.loads(value)
+        return strict_json.loads(value)
     except (json.JSONDecodeError, RecursionError):
         return value
 
