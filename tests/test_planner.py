@@ -169,6 +169,16 @@ def test_the_history_keeps_the_models_own_call_text_and_the_official_placeholder
     assert "Memory:\n[{\"name\": \"Ada\"}]\n" in text_of(endpoint.requests[2])  # no </answer> carried along
 
 
+def test_a_reply_holding_a_lone_surrogate_is_kept_as_text_and_the_next_request_is_sent():
+    # invented reply: JSON's "\\ud800" decodes to a lone surrogate, which UTF-8 cannot encode
+    with ScriptedEndpoint(["I see \ud800 here.\n<|begin_of_box|>WAIT()<|end_of_box|>", "DONE()"]) as endpoint:
+        planner = planner_for(endpoint)
+        first = planner.decide("Look", synthetic_frame(640, 400, 0))
+        planner.decide("Look", synthetic_frame(640, 400, 1))
+    assert "I see ? here." in first.reply.raw
+    assert "I see ? here." in text_of(endpoint.requests[1])
+
+
 def test_a_resumed_run_asks_with_the_history_it_would_have_had(tmp_path):
     def agent(endpoint, out, planner=None, steps=10, resume_from=None):
         return Agent("Fill in", planner or planner_for(endpoint), RecordingComputer(Monitor(0, 0, 640, 400)),

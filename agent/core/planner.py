@@ -62,7 +62,9 @@ MAX_MEMORY_CHARS = 4_000  # the memory sent again with every later request
 
 def bounded(reply: Reply) -> Reply:
     """The reply as the episode may keep it; FormatError (the reply cut to the bound) when its answer
-    is longer than any real one, so a hostile or broken server cannot fill the disk or the next request."""
+    is longer than any real one, so a hostile or broken server cannot fill the disk or the next request.
+    A lone surrogate (JSON's "\\ud800") becomes "?": it is no text, and no later request could hold it."""
+    reply.raw, reply.reasoning = text_only(reply.raw), text_only(reply.reasoning)
     if len(reply.reasoning) > MAX_REASONING_CHARS:
         reply.reasoning = reply.reasoning[:MAX_REASONING_CHARS] + " [cut]"
     if len(reply.raw) > MAX_REPLY_CHARS:
@@ -71,6 +73,10 @@ def bounded(reply: Reply) -> Reply:
         error.reply = reply
         raise error
     return reply
+
+
+def text_only(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def within_bounds(decision: Decision) -> Decision:
