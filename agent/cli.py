@@ -240,7 +240,10 @@ def add_mcp_parser(commands) -> None:
         "type_text, press_keys, find_text, run_task), over stdio or, with --http PORT, streamable HTTP on "
         "127.0.0.1. Every call is appended to the episode in OUT; `gui-agent report OUT` shows it."))
     parser.add_argument("--http", type=number(int, 1), metavar="PORT",
-                        help="serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio")
+                        help="serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio; every request needs the "
+                             "bearer token made for this start (shown on stderr, and in a file only you can read)")
+    parser.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="with --http: the bearer token is the one in FILE instead of a new one")
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
     parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
     parser.add_argument("--out", type=Path, help="the session's episode folder (default: a new folder under ./runs/)")
@@ -577,9 +580,12 @@ def command_eval(args) -> int:
 
 
 def command_mcp(args) -> int:
-    from agent.mcp_server import serve
+    from agent.mcp_server import serve, take_stdout
 
-    return serve(run_options(args), args.http)
+    wire = take_stdout() if args.http is None else None  # first: a start-up error goes to stderr, not the protocol
+    if args.token_file and args.http is None:
+        raise AgentError("--token-file goes with --http: over stdio there is no token")
+    return serve(run_options(args), args.http, args.token_file, wire)
 
 
 def command_serve_runs(args) -> int:

@@ -3,8 +3,10 @@ the demo form: what the tools did is checked in the form's record, what was kept
 
 import base64
 import json
+import re
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import cv2
+import httpx2
 import numpy as np
 import pytest
 from anyio.from_thread import start_blocking_portal
@@ -97,6 +100,43 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+class HttpServer:
+    """A `gui-agent mcp --http PORT` process, its URL and its stderr (in server.log)."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log: Path):
+        self.process, self.url, self.log = process, f"http://127.0.0.1:{port}/mcp", log
+
+    def client(self, out: Path, token: str = TOKEN, **headers: str):
+        """A connected SDK client that sends this bearer token (None: no Authorization header)."""
+        headers = ({"Authorization": f"Bearer {token}"} if token else {}) | headers
+        client = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
+        return connected(lambda: streamable_http_client(self.url, http_client=client), out)
+
+
+@contextmanager
+def http_server(x: XSession, folder: Path, *options: str, token_file: bool = True):
+    """`gui-agent mcp --http` with the bearer token TOKEN (from --token-file), ready for clients."""
+    port, log = free_port(), folder / "server.log"
+    if token_file:
+        (folder / "token").write_text(TOKEN + "\n")
+        options = ("--token-file", str(folder / "token"), *options)
+    with open(log, "w") as errors:
+        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display,
+                                    "--out", str(folder / "session"), *options], env=x.env, cwd=PROJECT_ROOT,
+                                   stdin=subprocess.DEVNULL, stdout=errors, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while "serving display" not in log.read_text():
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            yield HttpServer(process, port, log)
+        finally:
+            process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -305,26 +345,16 @@ def test_the_session_episode_reads_back_and_gui_agent_report_shows_it(desktop, t
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_over_http_a_client_is_served_and_a_signal_ends_the_server_cleanly(signum, desktop, tmp_path):
     x, app = desktop
-    port, out = free_port(), tmp_path / "session"
-    with open(tmp_path / "server.log", "w") as errors:
-        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display, "--out", str(out)],
-                                   env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=errors,
-                                   stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while "serving display" not in (tmp_path / "server.log").read_text():
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.1)
-            with connected(lambda: streamable_http_client(f"http://127.0.0.1:{port}/mcp"), out) as client:
-                assert set(client.list_tools()) == TOOLS
-                image, = [c for c in client.call("screenshot").content if c.type == "image"]
-                assert png_size(base64.b64decode(image.data)) == (WIDTH, HEIGHT)
-                fill(client, app, "name_entry", "Over HTTP")
-                app.wait_until(lambda r: r["state"]["name"] == "Over HTTP", 5, "the name typed over HTTP")
-            process.send_signal(signum)
-            assert process.wait(timeout=15) == 0
-        finally:
-            process.kill()
+    out = tmp_path / "session"
+    with http_server(x, tmp_path) as server:
+        with server.client(out) as client:
+            assert set(client.list_tools()) == TOOLS
+            image, = [c for c in client.call("screenshot").content if c.type == "image"]
+            assert png_size(base64.b64decode(image.data)) == (WIDTH, HEIGHT)
+            fill(client, app, "name_entry", "Over HTTP")
+            app.wait_until(lambda r: r["state"]["name"] == "Over HTTP", 5, "the name typed over HTTP")
+        server.process.send_signal(signum)
+        assert server.process.wait(timeout=15) == 0
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log
     episode = read_episode(out)
@@ -334,38 +364,74 @@ def test_over_http_a_client_is_served_and_a_signal_ends_the_server_cleanly(signu
 
 def test_sigterm_during_run_task_ends_the_task_and_the_session_cleanly(desktop, tmp_path):
     x, app = desktop
-    port, out = free_port(), tmp_path / "session"
-    with open(tmp_path / "server.log", "w") as errors:
-        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display, "--out", str(out),
-                                    "--model", "local"], env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
-                                   stdout=errors, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while "serving display" not in (tmp_path / "server.log").read_text():
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.1)
+    out = tmp_path / "session"
+    with http_server(x, tmp_path, "--model", "local") as server:
+        def terminate_once_typing():
+            app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+            server.process.send_signal(signal.SIGTERM)
 
-            def terminate_once_typing():
-                app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
-                process.send_signal(signal.SIGTERM)
-
-            with connected(lambda: streamable_http_client(f"http://127.0.0.1:{port}/mcp"), out) as client:
-                fill(client, app, "name_entry", "x")
-                terminating = threading.Thread(target=terminate_once_typing)
-                terminating.start()
-                try:
-                    assert client.call("run_task", task=f'type "{"long " * 100}" into Name').is_error
-                except Exception:  # or the server ended before its answer got through
-                    pass
-                terminating.join()
-            assert process.wait(timeout=15) == 0
-        finally:
-            process.kill()
+        with server.client(out) as client:
+            fill(client, app, "name_entry", "x")
+            terminating = threading.Thread(target=terminate_once_typing)
+            terminating.start()
+            try:
+                assert client.call("run_task", task=f'type "{"long " * 100}" into Name').is_error
+            except Exception:  # or the server ended before its answer got through
+                pass
+            terminating.join()
+        assert server.process.wait(timeout=15) == 0
     assert "Traceback" not in (tmp_path / "server.log").read_text()
     assert len(app.record()["state"]["name"]) < 500  # cut short
     session, task = read_episode(out), read_episode(out / "task-001")
     assert session.end["status"] == "interrupted" and "SIGTERM" in session.end["message"]
     assert task.end["status"] == "interrupted" and session.steps[-1]["outcome"] == "error"
+
+
+def post(url: str, **headers: str) -> httpx2.Response:
+    """A JSON-RPC tools/call of `click`, as plain curl would send it."""
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "click", "arguments": {"x": 5, "y": 5}}}
+    return httpx2.post(url, json=call, headers={"Accept": "application/json, text/event-stream"} | headers)
+
+
+def test_over_http_nothing_is_done_without_the_bearer_token(desktop, tmp_path):
+    x, app = desktop
+    events = len(app.record()["events"])
+    with http_server(x, tmp_path) as server:
+        for headers in [{}, {"Authorization": "Bearer wrong-token-0123456789ab"}, {"Authorization": TOKEN},
+                        {"Authorization": f"bearer {TOKEN}x"}]:
+            assert post(server.url, **headers).status_code == 401
+        assert post(server.url, Authorization=f"Bearer {TOKEN}", Host="evil.example:80").status_code == 421
+        with pytest.raises(Exception):
+            with server.client(tmp_path / "session", token=None):
+                pass
+        with server.client(tmp_path / "session") as client:  # the right token: served
+            assert set(client.list_tools()) == TOOLS
+    time.sleep(0.3)
+    assert len(app.record()["events"]) == events
+    assert [s["call"].split("(")[0] for s in read_episode(tmp_path / "session").steps] == []
+
+
+def test_over_http_a_token_is_made_per_start_shown_once_and_kept_in_a_private_file(desktop, tmp_path, monkeypatch):
+    x, _ = desktop
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    x.env["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        with http_server(x, tmp_path, token_file=False) as server:
+            log = server.log.read_text()
+            token = re.search(r"Authorization: Bearer ([\w-]+)", log).group(1)
+            path = runtime / "gui-agent" / f"mcp-{server.url.split(':')[2].split('/')[0]}.token"
+            assert path.read_text().strip() == token and len(token) >= 40 and log.count(token) == 2
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+            assert f"claude mcp add --transport http gui-agent {server.url}" in log
+            assert post(server.url, Authorization=f"Bearer {TOKEN}").status_code == 401
+            with server.client(tmp_path / "session", token=token) as client:
+                assert not client.call("screenshot").is_error
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(timeout=15) == 0
+        assert not path.exists()  # removed when the server ends
+    finally:
+        del x.env["XDG_RUNTIME_DIR"]
 
 
 def test_the_http_port_must_be_free(desktop, tmp_path):
