@@ -244,6 +244,9 @@ def add_mcp_parser(commands) -> None:
                              "bearer token made for this start (shown on stderr, and in a file only you can read)")
     parser.add_argument("--token-file", type=Path, metavar="FILE",
                         help="with --http: the bearer token is the one in FILE instead of a new one")
+    parser.add_argument("--xauthority", type=Path, metavar="FILE",
+                        help="the display's Xauthority file (default: $XAUTHORITY, else ~/.Xauthority); MCP hosts "
+                             "start servers without $XAUTHORITY unless told")
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
     parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
     parser.add_argument("--out", type=Path, help="the session's episode folder (default: a new folder under ./runs/)")
@@ -585,6 +588,10 @@ def command_mcp(args) -> int:
     wire = take_stdout() if args.http is None else None  # first: a start-up error goes to stderr, not the protocol
     if args.token_file and args.http is None:
         raise AgentError("--token-file goes with --http: over stdio there is no token")
+    if args.xauthority:
+        if not args.xauthority.is_file():
+            raise AgentError(f"--xauthority {args.xauthority}: no such file")
+        os.environ["XAUTHORITY"] = str(args.xauthority.resolve())
     return serve(run_options(args), args.http, args.token_file, wire)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from anyio.from_thread import start_blocking_portal
 from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp.client.stdio import get_default_environment, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from agent.core.episode import read_episode
@@ -461,3 +461,54 @@ def test_a_display_that_goes_away_gives_tool_errors_and_the_server_ends_cleanly(
     assert "Traceback" not in (tmp_path / "session.log").read_text()
     episode = read_episode(tmp_path / "session")
     assert [s["outcome"] for s in episode.steps] == ["ok", "error", "error"] and episode.end["status"] == "done"
+
+
+def speak_json_rpc(env: dict, *options: str) -> tuple[list[str], str]:
+    """`gui-agent mcp` over stdio spoken to line by line (initialize, tools/list, a click): its stdout's lines
+    and its stderr."""
+    requests = [{"method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                                    "clientInfo": {"name": "test", "version": "1"}}},
+                {"method": "notifications/initialized"}, {"method": "tools/list"},
+                {"method": "tools/call", "params": {"name": "click", "arguments": {"x": 5, "y": 5}}}]
+    process = subprocess.Popen([*GUI_AGENT, "mcp", *options], env=env, cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for number, request in enumerate(requests):
+            request = {"jsonrpc": "2.0"} | ({} if "notifications" in request["method"] else {"id": number}) | request
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            if "id" in request:
+                lines.append(process.stdout.readline())
+                if not lines[-1]:  # the server ended
+                    break
+    except BrokenPipeError:
+        pass
+    out, errors = process.communicate(timeout=60)
+    return [line for line in lines + out.splitlines() if line.strip()], errors
+
+
+def test_over_stdio_nothing_but_json_rpc_reaches_stdout(desktop, tmp_path):
+    x, _ = desktop
+    broken = tmp_path / "Xauthority"
+    broken.write_bytes(x.xauthority.read_bytes() + b"\x00\x01garbage")  # python-xlib warns, and reads the cookie
+    lines, errors = speak_json_rpc(x.env | {"XAUTHORITY": str(broken)}, "--display", x.display,
+                                   "--out", str(tmp_path / "session"))
+    assert "Xlib.xauth: warning" in errors
+    replies = [json.loads(line) for line in lines]
+    assert [reply["jsonrpc"] for reply in replies] == ["2.0"] * 3 and replies[2]["result"]["isError"] is False
+    lines, errors = speak_json_rpc(x.env, "--display", ":97", "--out", str(tmp_path / "nodisplay"))
+    assert lines == [] and "cannot open display :97" in errors and "Traceback" not in errors
+    lines, errors = speak_json_rpc(x.env, "--token-file", str(broken))
+    assert lines == [] and "--token-file goes with --http" in errors
+
+
+def test_the_readme_configuration_works_in_the_sdk_clients_default_environment(desktop, tmp_path):
+    x, app = desktop
+    parameters = StdioServerParameters(command=GUI_AGENT[0], cwd=PROJECT_ROOT, args=[  # env: the SDK's default
+        *GUI_AGENT[1:], "mcp", "--display", x.display, "--xauthority", str(x.xauthority),
+        "--out", str(tmp_path / "session")])
+    assert "XAUTHORITY" not in get_default_environment() and "DISPLAY" not in get_default_environment()
+    with open(tmp_path / "session.log", "w") as errors:
+        with connected(lambda: stdio_client(parameters, errlog=errors), tmp_path / "session") as client:
+            assert not client.call("screenshot").is_error
