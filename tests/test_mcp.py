@@ -512,3 +512,24 @@ def test_the_readme_configuration_works_in_the_sdk_clients_default_environment(d
     with open(tmp_path / "session.log", "w") as errors:
         with connected(lambda: stdio_client(parameters, errlog=errors), tmp_path / "session") as client:
             assert not client.call("screenshot").is_error
+
+
+def pointer(x: XSession) -> tuple[int, int]:
+    where = subprocess.run(["xdotool", "getmouselocation"], env=x.env, capture_output=True, text=True).stdout
+    return tuple(int(part.split(":")[1]) for part in where.split()[:2])
+
+
+def test_a_corner_is_refused_and_a_pointer_left_in_one_locks_nothing(desktop, tmp_path):
+    x, app = desktop
+    with stdio_server(x, tmp_path / "session") as client:
+        client.ok("move", x=100, y=100)
+        for corner in [(0, 0), (WIDTH - 1, 0), (0, HEIGHT - 1), (WIDTH - 1, HEIGHT - 1)]:
+            assert "screen corner" in client.error("click", x=corner[0], y=corner[1])
+            assert "screen corner" in client.error("drag", start_x=100, start_y=100, end_x=corner[0], end_y=corner[1])
+            assert pointer(x) == (100, 100)
+        subprocess.run(["xdotool", "mousemove", "0", "0"], env=x.env, check=True)  # the user's stop gesture
+        assert "screen corner" in client.error("move", x=200, y=200)  # told once
+        client.ok("move", x=200, y=200)
+        assert pointer(x) == (200, 200)
+        fill(client, app, "name_entry", "after a corner")
+        app.wait_until(lambda r: r["state"]["name"] == "after a corner", 5, "typing after a corner")
