@@ -23,6 +23,7 @@ from anyio.from_thread import start_blocking_portal
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import get_default_environment, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ElicitResult
 
 from agent.core.episode import read_episode
 from agent.core.ocr import OCR
@@ -74,11 +75,11 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 @contextmanager
-def connected(transport, out: Path):
-    """A ClientSession, initialised, over `transport` (an async context manager of the two streams)."""
+def connected(transport, out: Path, **options):
+    """A ClientSession(**options), initialised, over `transport` (an async context manager of the two streams)."""
     @asynccontextmanager
     async def session():
-        async with transport() as (read, write), ClientSession(read, write) as client:
+        async with transport() as (read, write), ClientSession(read, write, **options) as client:
             await client.initialize()
             yield client
 
@@ -87,12 +88,12 @@ def connected(transport, out: Path):
 
 
 @contextmanager
-def stdio_server(x: XSession, out: Path, *options: str):
+def stdio_server(x: XSession, out: Path, *options: str, **client_options):
     """`gui-agent mcp` over stdio, started by the SDK's stdio client; its stderr in OUT.log."""
     parameters = StdioServerParameters(command=GUI_AGENT[0], cwd=PROJECT_ROOT, env=x.env, args=[
         *GUI_AGENT[1:], "mcp", "--display", x.display, "--out", str(out), *options])
     with open(out.with_suffix(".log"), "w") as errors:
-        with connected(lambda: stdio_client(parameters, errlog=errors), out) as client:
+        with connected(lambda: stdio_client(parameters, errlog=errors), out, **client_options) as client:
             yield client
 
 
@@ -268,6 +269,30 @@ def test_with_yes_the_policy_allows_it(desktop, tmp_path):
         client.ok("press_keys", keys="ctrl+Return")
     app.wait_until(lambda r: len(submits(app)) == before + 1, 5, "the submit")
     assert submits(app)[-1]["via"] == "ctrl+Return"
+
+
+def test_a_client_that_can_ask_puts_the_policys_question_to_its_user(desktop, tmp_path):
+    x, app = desktop
+    (tmp_path / "policy.toml").write_text(POLICY)
+    questions, answers = [], [True, False]
+
+    async def user(context, params):
+        questions.append(params.message)
+        return ElicitResult(action="accept", content={"allow": answers.pop(0)})
+
+    before = len(submits(app))
+    with stdio_server(x, tmp_path / "session", "--confirm-policy", str(tmp_path / "policy.toml"),
+                      elicitation_callback=user) as client:
+        client.ok("click", **widget_centre(app, "name_entry"))
+        client.ok("press_keys", keys="ctrl+Return")
+        app.wait_until(lambda r: len(submits(app)) == before + 1, 5, "the submit the user allowed")
+        assert "The user refused" in client.error("press_keys", keys="ctrl+Return")
+        time.sleep(0.3)
+        assert len(submits(app)) == before + 1
+    assert len(questions) == 2 and "key(keys='ctrl+enter')" in questions[0]
+    assert f"display {x.display}, window " in questions[0]
+    steps = read_episode(tmp_path / "session").steps
+    assert [s["outcome"] for s in steps] == ["ok", "ok", "action_error"]
 
 
 def read_all(pixels) -> str:
