@@ -583,9 +583,9 @@ def command_eval(args) -> int:
 
 
 def command_mcp(args) -> int:
-    from agent.mcp_server import serve, take_stdout
+    from agent.mcp_server import serve, take_stdio
 
-    wire = take_stdout() if args.http is None else None  # first: a start-up error goes to stderr, not the protocol
+    wire = take_stdio() if args.http is None else None  # first: a start-up error goes to stderr, not the protocol
     if args.token_file and args.http is None:
         raise AgentError("--token-file goes with --http: over stdio there is no token")
     if args.xauthority:

@@ -40,7 +40,7 @@ import time
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Callable, Literal
+from typing import Annotated, Callable, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -62,6 +62,7 @@ INSTRUCTIONS = ("Acts on one X display. Coordinates are pixels of the screenshot
                 "confirmation policy matches are put to the user, or refused if the client cannot ask, unless "
                 "the server was started with --yes.")
 SETTLE_SECONDS = 3.0
+GONE = "gui_agent.client_gone"  # an HTTP request's scope key: NoticeDisconnect's Event
 
 X = Annotated[int, Field(description="pixels from the screenshot's left edge")]
 Y = Annotated[int, Field(description="pixels from the screenshot's top edge")]
@@ -455,6 +456,10 @@ def build_server(desk: Desk, session: Session):
         ask = host_asker(ctx, asyncio.get_running_loop(), questions)
         try:
             job = desk.submit(lambda: session.asking(ask, work))
+        except AgentError as error:
+            raise ToolError(redact.scrub(str(error))) from None
+        watch = asyncio.ensure_future(cut_if_gone(ctx, job))
+        try:
             return await asyncio.wrap_future(job)
         except asyncio.CancelledError:
             for question in questions:
@@ -463,6 +468,15 @@ def build_server(desk: Desk, session: Session):
             raise
         except AgentError as error:
             raise ToolError(redact.scrub(str(error))) from None
+        finally:
+            watch.cancel()
+
+    async def cut_if_gone(ctx: Context, job: Future) -> None:
+        """Over HTTP: the call is cut when the client of its request disconnects (the SDK goes on waiting)."""
+        request = ctx.request_context.request
+        if request is not None and GONE in request.scope:
+            await request.scope[GONE].wait()
+            desk.cut(job, "the MCP client went away")
 
     @tool(read_only=True)
     async def screenshot(ctx: Context):
@@ -541,45 +555,95 @@ class BearerCheck:
         return len(given) == 1 and hmac.compare_digest(given[0], self.expected)
 
 
+class NoticeDisconnect:
+    """ASGI: each HTTP request's scope holds an asyncio.Event under GONE, set when its client disconnects."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        gone = scope[GONE] = asyncio.Event()
+
+        async def receiving():
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+            return message
+        await self.app(scope, receiving, send)
+
+
 async def serve_http(server, port: int, token: str) -> None:
     import uvicorn
 
-    app = BearerCheck(server.streamable_http_app(host="127.0.0.1"), token)  # the SDK's Host and Origin checks inside
+    mcp_app = server.streamable_http_app(host="127.0.0.1")  # which checks Host and Origin
+    app = BearerCheck(NoticeDisconnect(mcp_app), token)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
     await uvicorn.Server(config).serve()
 
 
-async def serve_stdio(server, wire: io.BufferedWriter) -> None:
-    """run_stdio_async, writing the protocol to `wire` (the process's stdout before fd 1 went to stderr)."""
+class Wire(NamedTuple):
+    """The protocol's stdin and stdout over stdio, which nothing else in the process reads or writes."""
+    reader: io.BufferedReader
+    writer: io.BufferedWriter
+
+
+def take_stdio() -> Wire:
+    """The protocol's own stdin and stdout; from now on fd 1 goes to stderr, so nothing else (python-xlib's
+    `Xlib.xauth: warning` lines, a start-up error) reaches the client, and fd 0 reads nothing."""
+    wire = Wire(os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb"))
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), 1)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    return wire
+
+
+class ClientLines:
+    """The protocol's lines from the client, for the SDK; at their end (the client went away) `on_end()`: the
+    SDK would wait for the call under way, a whole run_task, before it ends."""
+
+    def __init__(self, reader: io.BufferedReader, on_end: Callable[[], None]):
+        import anyio
+
+        self.file = anyio.wrap_file(io.TextIOWrapper(reader, encoding="utf-8", errors="replace"))
+        self.on_end = on_end
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> str:
+        if line := await self.file.readline():
+            return line
+        self.on_end()
+        raise StopAsyncIteration
+
+
+async def serve_stdio(server, desk: Desk, wire: Wire) -> None:
+    """run_stdio_async on the wire; a client that goes away ends the session as a signal does."""
     import anyio
     from mcp.server.stdio import stdio_server
 
-    async with stdio_server(stdout=anyio.wrap_file(io.TextIOWrapper(wire, encoding="utf-8"))) as (read, write):
+    lines = ClientLines(wire.reader, lambda: desk.end("done", "the client closed the connection"))
+    async with stdio_server(lines, anyio.wrap_file(io.TextIOWrapper(wire.writer, encoding="utf-8"))) as streams:
         protocol = server._lowlevel_server  # run_stdio_async takes no streams
-        await protocol.run(read, write, protocol.create_initialization_options())
+        await protocol.run(*streams, protocol.create_initialization_options())
 
 
-def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: io.BufferedWriter | None) -> None:
+def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: Wire | None) -> None:
     """In a daemon thread: the SDK's event loop, until the client goes away or the transport fails."""
     import anyio
 
     try:
         if port is None:
-            anyio.run(serve_stdio, server, wire)
+            anyio.run(serve_stdio, server, desk, wire)
         else:
             anyio.run(serve_http, server, port, token)
         desk.end("done", "the client closed the connection")
     except BaseException as error:  # uvicorn ends with SystemExit when it cannot serve
         desk.end("error", f"the MCP transport stopped: {type(error).__name__} {error}".strip())
-
-
-def take_stdout() -> io.BufferedWriter:
-    """The protocol's own stdout; fd 1 goes to stderr from now on, so nothing else (python-xlib's
-    `Xlib.xauth: warning` lines, a start-up error) reaches the client."""
-    wire = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    return wire
 
 
 def check_port_free(port: int) -> None:
@@ -649,10 +713,10 @@ def http_token(port: int, token_file: Path | None) -> tuple[str, Path | None]:
 
 
 def serve(given: dict, http: int | None, token_file: Path | None = None,
-          wire: io.BufferedWriter | None = None) -> int:
+          wire: Wire | None = None) -> int:
     """`gui-agent mcp`: serves until the client goes away or a signal; the exit code. `given` are
-    run options (agent.api.RunOptions), for the session and for run_task; `wire` the protocol's stdout
-    (take_stdout) over stdio."""
+    run options (agent.api.RunOptions), for the session and for run_task; `wire` the protocol's stdin
+    and stdout (take_stdio) over stdio."""
     options = api.options_of(given)
     api.keep_secret(options)
     token = token_path = None
@@ -660,7 +724,7 @@ def serve(given: dict, http: int | None, token_file: Path | None = None,
         check_port_free(http)
         token, token_path = http_token(http, token_file)
     elif wire is None:
-        wire = take_stdout()
+        wire = take_stdio()
     try:
         return serve_session(options, http, token, wire)
     finally:

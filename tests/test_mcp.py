@@ -558,3 +558,73 @@ def test_a_corner_is_refused_and_a_pointer_left_in_one_locks_nothing(desktop, tm
         assert pointer(x) == (200, 200)
         fill(client, app, "name_entry", "after a corner")
         app.wait_until(lambda r: r["state"]["name"] == "after a corner", 5, "typing after a corner")
+
+
+def test_a_client_that_goes_away_during_run_task_stops_the_run(desktop, tmp_path):
+    x, app = desktop
+    out = tmp_path / "session"
+    process = subprocess.Popen([*GUI_AGENT, "mcp", "--display", x.display, "--out", str(out), "--model", "local"],
+                               env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=open(tmp_path / "server.log", "w"), text=True)
+    try:
+        requests = [{"id": 1, "method": "initialize", "params": {
+                        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+                    {"method": "notifications/initialized"},
+                    {"id": 2, "method": "tools/call", "params": {"name": "click", "arguments": widget_centre(app, "name_entry")}},
+                    {"id": 3, "method": "tools/call", "params": {"name": "run_task", "arguments": {
+                        "task": f'type "{"long " * 100}" into Name'}}}]
+        for request in requests:
+            process.stdin.write(json.dumps({"jsonrpc": "2.0"} | request) + "\n")
+            process.stdin.flush()
+            if request.get("id") in (1, 2):
+                assert json.loads(process.stdout.readline())["id"] == request["id"]
+        app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+        process.stdin.close()  # the client goes away
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    assert len(app.record()["state"]["name"]) < 400  # cut short
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log
+    session, task = read_episode(out), read_episode(out / "task-001")
+    assert task.end["status"] == "interrupted" and "the client closed the connection" in task.end["message"]
+    assert session.steps[-1]["outcome"] == "error" and session.end["status"] == "done"
+
+
+CLIENT = """
+import sys, anyio, httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+async def main(url, token, task):
+    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=300))
+    async with streamable_http_client(url, http_client=client) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        print("calling", flush=True)
+        await session.call_tool("run_task", {"task": task})
+
+anyio.run(main, *sys.argv[1:])
+"""
+
+
+def test_an_http_client_that_goes_away_during_run_task_stops_the_run(desktop, tmp_path):
+    x, app = desktop
+    out = tmp_path / "session"
+    with http_server(x, tmp_path, "--model", "local") as server:
+        with server.client(out) as client:
+            fill(client, app, "name_entry", "x")
+        client_process = subprocess.Popen([sys.executable, "-c", CLIENT, server.url, TOKEN,
+                                           f'type "{"long " * 100}" into Name'], env=x.env, stdout=subprocess.PIPE)
+        try:
+            app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+        finally:
+            client_process.kill()  # gone without a word
+        task = out / "task-001"
+        deadline = time.monotonic() + 20
+        while not (task.exists() and read_episode(task).end):
+            assert time.monotonic() < deadline, "the run went on"
+            time.sleep(0.2)
+        assert read_episode(task).end["status"] == "interrupted"
+        with server.client(out) as client:  # the server goes on
+            assert not client.call("screenshot").is_error
+    assert len(app.record()["state"]["name"]) < 400  # cut short
