@@ -479,8 +479,9 @@ def test_a_display_that_goes_away_gives_tool_errors_and_the_server_ends_cleanly(
             xvfb = subprocess.run(["pgrep", "-f", f"Xvfb .*{x.xauthority}"], capture_output=True, text=True).stdout
             subprocess.run(["kill", "-9", *xvfb.split()], check=True)
             time.sleep(0.5)
-            assert "display" in client.error("screenshot")
-            assert "display" in client.error("click", x=10, y=10)
+            for message in [client.error("screenshot"), client.error("click", x=10, y=10)]:
+                assert "display" in message and not message.rstrip().endswith(":")
+                assert "is its X server still running?" in message  # the reason, not an empty one
     finally:
         x.stop()
     assert "Traceback" not in (tmp_path / "session.log").read_text()
