@@ -574,13 +574,18 @@ class NoticeDisconnect:
         await self.app(scope, receiving, send)
 
 
-async def serve_http(server, port: int, token: str) -> None:
+async def serve_http(server, port: int, token: str, on_listening: Callable[[], None]) -> None:
     import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_listening()
 
     mcp_app = server.streamable_http_app(host="127.0.0.1")  # which checks Host and Origin
     app = BearerCheck(NoticeDisconnect(mcp_app), token)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
-    await uvicorn.Server(config).serve()
+    await Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)).serve()
 
 
 class Wire(NamedTuple):
@@ -632,15 +637,17 @@ async def serve_stdio(server, desk: Desk, wire: Wire) -> None:
         await protocol.run(*streams, protocol.create_initialization_options())
 
 
-def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: Wire | None) -> None:
+def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: Wire | None,
+              on_serving: Callable[[], None]) -> None:
     """In a daemon thread: the SDK's event loop, until the client goes away or the transport fails."""
     import anyio
 
     try:
         if port is None:
+            on_serving()
             anyio.run(serve_stdio, server, desk, wire)
         else:
-            anyio.run(serve_http, server, port, token)
+            anyio.run(serve_http, server, port, token, on_serving)
         desk.end("done", "the client closed the connection")
     except BaseException as error:  # uvicorn ends with SystemExit when it cannot serve
         desk.end("error", f"the MCP transport stopped: {type(error).__name__} {error}".strip())
@@ -742,10 +749,11 @@ def serve_session(options: api.RunOptions, http: int | None, token: str | None, 
             handler.addFilter(ShownRecords())
         desk.watch = api.start_stop_watch(session.screen.display, options.stop_keys, session.monitor, log)
         desk.take_signals()  # over the StopWatch's own SIGUSR1 handler, which would raise between calls too
-        threading.Thread(target=serve_mcp, args=(server, desk, http, token, wire), daemon=True, name="mcp").start()
         where = "stdio" if http is None else f"http://127.0.0.1:{http}/mcp"
-        log(f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) on "
-            f"{where}; episode {session.out}")
+        serving = f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) " \
+                  f"on {where}; episode {session.out}"
+        threading.Thread(target=serve_mcp, args=(server, desk, http, token, wire, lambda: log(serving)), daemon=True,
+                         name="mcp").start()
         status, message = desk.serve()
     except AgentError as error:
         message = str(error)

@@ -629,3 +629,26 @@ def test_an_http_client_that_goes_away_during_run_task_stops_the_run(desktop, tm
         with server.client(out) as client:  # the server goes on
             assert not client.call("screenshot").is_error
     assert len(app.record()["state"]["name"]) < 400  # cut short
+
+
+def test_escapes_and_direction_controls_are_shown_escaped_on_the_servers_console(desktop, tmp_path):
+    x, _ = desktop
+    hostile = "\x1b]2 owned\x07\x1b[2J\u202eevil\u2066"
+    with stdio_server(x, tmp_path / "stdio", "--model", "local") as client:
+        client.call("run_task", task=f"click {hostile}")
+    with http_server(x, tmp_path) as server:
+        port = int(server.url.split(":")[2].split("/")[0])
+        for header in [b"Host: evil\x9b31m\xe2\x80\xae:80", b"Origin: http://evil\x9b2J\xe2\x81\xa6.example"]:
+            with socket.create_connection(("127.0.0.1", port)) as connection:
+                connection.sendall(b"POST /mcp HTTP/1.1\r\n" + (b"" if header.startswith(b"Host") else
+                                   f"Host: 127.0.0.1:{port}\r\n".encode()) + header + b"\r\n"
+                                   b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                                   b"Accept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}")
+                assert connection.recv(100).split()[1] in (b"421", b"403")
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=15)
+    log = (tmp_path / "stdio.log").read_text() + server.log.read_text()
+    assert "Invalid Host header" in log and "Invalid Origin header" in log
+    for raw in ["\x1b", "\x07", "\u202e", "\u2066", "\x9b"]:
+        assert raw not in log, ascii(raw)
+    assert "\\x1b]2 owned\\x07" in log and "\\u202eevil\\u2066" in log and "evil\\x9b31m" in log
