@@ -21,6 +21,7 @@ end line.
 """
 
 import asyncio
+import concurrent.futures
 import hmac
 import io
 import json
@@ -406,22 +407,36 @@ class Consent(BaseModel):
     allow: bool = Field(description="yes to let the agent do it")
 
 
-def host_asker(ctx, loop: asyncio.AbstractEventLoop, pending: list) -> Callable[[str], bool | None]:
+def host_asker(ctx, loop: asyncio.AbstractEventLoop, desk: Desk, pending: list) -> Callable[[str], bool | None]:
     """The confirmation policy's questions put to the host's user (MCP elicitation), from the main thread;
-    nobody_to_ask for a client that cannot ask. Each question's future goes in `pending`."""
+    nobody_to_ask for a client that cannot ask. Each question's future goes in `pending`, for the call to
+    cancel if its client goes away; the end of the session cancels it too."""
     capabilities = ctx.session.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
         return nobody_to_ask
 
     def ask(question: str) -> bool | None:
-        pending.append(asyncio.run_coroutine_threadsafe(ctx.elicit(question, Consent), loop))
+        asked = asyncio.run_coroutine_threadsafe(ctx.elicit(question, Consent), loop)
+        pending.append(asked)
         try:
-            answer = pending[-1].result()
-        except Exception as error:  # the client failed to ask, or went away: nobody answered
-            log(f"the host could not ask its user: {type(error).__name__} {error}")
+            while not asked.done() and not desk.ending:
+                concurrent.futures.wait([asked], timeout=0.5)
+            answer = asked.result(timeout=0)
+        except (Exception, concurrent.futures.CancelledError) as error:  # nobody answered
+            log(f"no answer from the host's user: {type(error).__name__} {error}".strip())
             return None
+        finally:
+            asked.cancel()
         return answer.action == "accept" and answer.data.allow
     return ask
+
+
+async def when_gone(ctx, then: Callable[[], None]) -> None:
+    """Over HTTP: `then()` once the client of the call's request disconnects (the SDK goes on waiting)."""
+    request = ctx.request_context.request
+    if request is not None and GONE in request.scope:
+        await request.scope[GONE].wait()
+        then()
 
 
 def build_server(desk: Desk, session: Session):
@@ -453,30 +468,27 @@ def build_server(desk: Desk, session: Session):
         """`work()` done by the Desk, with the host's user to answer the policy's questions; a client that
         goes away (this call cancelled) cuts it."""
         questions: list = []
-        ask = host_asker(ctx, asyncio.get_running_loop(), questions)
+        ask = host_asker(ctx, asyncio.get_running_loop(), desk, questions)
         try:
             job = desk.submit(lambda: session.asking(ask, work))
         except AgentError as error:
             raise ToolError(redact.scrub(str(error))) from None
-        watch = asyncio.ensure_future(cut_if_gone(ctx, job))
-        try:
-            return await asyncio.wrap_future(job)
-        except asyncio.CancelledError:
+
+        def abandon() -> None:
             for question in questions:
                 question.cancel()
             desk.cut(job, "the MCP client went away")
+
+        watch = asyncio.ensure_future(when_gone(ctx, abandon))
+        try:
+            return await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            abandon()
             raise
         except AgentError as error:
             raise ToolError(redact.scrub(str(error))) from None
         finally:
             watch.cancel()
-
-    async def cut_if_gone(ctx: Context, job: Future) -> None:
-        """Over HTTP: the call is cut when the client of its request disconnects (the SDK goes on waiting)."""
-        request = ctx.request_context.request
-        if request is not None and GONE in request.scope:
-            await request.scope[GONE].wait()
-            desk.cut(job, "the MCP client went away")
 
     @tool(read_only=True)
     async def screenshot(ctx: Context):

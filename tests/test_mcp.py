@@ -15,6 +15,7 @@ import time
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import anyio
 import cv2
 import httpx2
 import numpy as np
@@ -112,11 +113,11 @@ class HttpServer:
     def __init__(self, process: subprocess.Popen, port: int, log: Path):
         self.process, self.url, self.log = process, f"http://127.0.0.1:{port}/mcp", log
 
-    def client(self, out: Path, token: str = TOKEN, **headers: str):
-        """A connected SDK client that sends this bearer token (None: no Authorization header)."""
-        headers = ({"Authorization": f"Bearer {token}"} if token else {}) | headers
+    def client(self, out: Path, token: str = TOKEN, **options):
+        """A connected SDK client, ClientSession(**options), that sends this bearer token (None: none)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         client = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
-        return connected(lambda: streamable_http_client(self.url, http_client=client), out)
+        return connected(lambda: streamable_http_client(self.url, http_client=client), out, **options)
 
 
 @contextmanager
@@ -652,3 +653,28 @@ def test_escapes_and_direction_controls_are_shown_escaped_on_the_servers_console
     for raw in ["\x1b", "\x07", "\u202e", "\u2066", "\x9b"]:
         assert raw not in log, ascii(raw)
     assert "\\x1b]2 owned\\x07" in log and "\\u202eevil\\u2066" in log and "evil\\x9b31m" in log
+
+
+def test_a_question_nobody_answers_does_not_hold_the_server(desktop, tmp_path):
+    x, app = desktop
+    (tmp_path / "policy.toml").write_text(POLICY)
+    asked = threading.Event()
+
+    async def absent_user(context, params):
+        asked.set()
+        await anyio.sleep(3600)
+
+    before = len(submits(app))
+    with http_server(x, tmp_path, "--confirm-policy", str(tmp_path / "policy.toml")) as server:
+        with server.client(tmp_path / "session", elicitation_callback=absent_user) as client:
+            client.ok("click", **widget_centre(app, "name_entry"))
+            pressing = client.portal.start_task_soon(client.session.call_tool, "press_keys", {"keys": "ctrl+Return"})
+            assert asked.wait(20)
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(timeout=15) == 0
+            pressing.cancel()
+    assert "Traceback" not in server.log.read_text()
+    time.sleep(0.3)
+    assert len(submits(app)) == before
+    episode = read_episode(tmp_path / "session")
+    assert episode.end["status"] == "interrupted" and episode.steps[-1]["outcome"] == "needs_confirmation"
