@@ -7,17 +7,16 @@ Coordinates are pixels of the screenshots this server returns. Every call is one
 session's episode (OUT/episode.jsonl, the screen as the call found it in step-NNN.png), with the
 safety of `run`: the confirmation policy (a match is put to the host's user where the client
 supports elicitation, else refused unless the server was started with --yes), the stop keys and
-screen corners (a corner point is refused: it would stop every later call), secrets typed by name only and
-masked in every later screenshot, nothing done off the monitor.
+screen corners (a corner point is refused: the pointer there would stop every later call), secrets
+typed by name only and masked in every later screenshot, nothing done off the monitor.
 
-Threads: the SDK runs each (sync) tool in a worker thread of its event loop, which runs in a daemon
-thread here. A tool hands its work to the main thread (`Desk`) and waits: calls are done one at a
-time, in the order they came, and all display work is where `run` does it. A call whose client
-goes away is cut the way the stop keys cut it. So the stop keys' signal
-(SIGUSR1, agent.core.stop) raises StopRequested in the action under way, between two keystrokes of
-a long text, and only that call fails; between calls it does nothing. SIGTERM and SIGINT cut the
+Threads: the SDK's event loop runs in a daemon thread here. A tool hands its work to the main thread
+(`Desk`) and awaits it: calls are done one at a time, in the order they came, and all display work
+is where `run` does it. So the stop keys' signal (SIGUSR1, agent.core.stop) raises StopRequested in
+the action under way, between two keystrokes of a long text, and only that call fails; between calls
+it does nothing. A call whose client goes away is cut the same way. SIGTERM and SIGINT cut the
 action under way the same way and end the session once that call is answered: the episode gets its
-end line.
+end line. Over stdio, stdout is the protocol's alone (take_stdio).
 """
 
 import asyncio
@@ -65,11 +64,10 @@ INSTRUCTIONS = ("Acts on one X display. Coordinates are pixels of the screenshot
 SETTLE_SECONDS = 3.0
 GONE = "gui_agent.client_gone"  # an HTTP request's scope key: NoticeDisconnect's Event
 
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # controls, directions
+
 X = Annotated[int, Field(description="pixels from the screenshot's left edge")]
 Y = Annotated[int, Field(description="pixels from the screenshot's top edge")]
-
-
-UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def nobody_to_ask(question: str) -> None:
@@ -731,8 +729,7 @@ def http_token(port: int, token_file: Path | None) -> tuple[str, Path | None]:
     return token, path
 
 
-def serve(given: dict, http: int | None, token_file: Path | None = None,
-          wire: Wire | None = None) -> int:
+def serve(given: dict, http: int | None, token_file: Path | None = None, wire: Wire | None = None) -> int:
     """`gui-agent mcp`: serves until the client goes away or a signal; the exit code. `given` are
     run options (agent.api.RunOptions), for the session and for run_task; `wire` the protocol's stdin
     and stdout (take_stdio) over stdio."""

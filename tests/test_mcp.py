@@ -415,7 +415,7 @@ def test_sigterm_during_run_task_ends_the_task_and_the_session_cleanly(desktop, 
 
 def post(url: str, **headers: str) -> httpx2.Response:
     """A JSON-RPC tools/call of `click`, as plain curl would send it."""
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "click", "arguments": {"x": 5, "y": 5}}}
+    call = {"jsonrpc": "2.0", "id": 1} | tool_call("click", x=5, y=5)
     return httpx2.post(url, json=call, headers={"Accept": "application/json, text/event-stream"} | headers)
 
 
@@ -490,22 +490,32 @@ def test_a_display_that_goes_away_gives_tool_errors_and_the_server_ends_cleanly(
     assert [s["outcome"] for s in episode.steps] == ["ok", "error", "error"] and episode.end["status"] == "done"
 
 
+HELLO = [{"method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                            "clientInfo": {"name": "test", "version": "1"}}},
+         {"method": "notifications/initialized"}]
+
+
+def tool_call(name: str, **arguments) -> dict:
+    return {"method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+
+def send(process: subprocess.Popen, number: int, request: dict) -> bool:
+    """JSON-RPC request `number` (none for a notification) on the server's stdin; whether an answer is due."""
+    answered = not request["method"].startswith("notifications/")
+    process.stdin.write(json.dumps({"jsonrpc": "2.0"} | ({"id": number} if answered else {}) | request) + "\n")
+    process.stdin.flush()
+    return answered
+
+
 def speak_json_rpc(env: dict, *options: str) -> tuple[list[str], str]:
     """`gui-agent mcp` over stdio spoken to line by line (initialize, tools/list, a click): its stdout's lines
     and its stderr."""
-    requests = [{"method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                                                    "clientInfo": {"name": "test", "version": "1"}}},
-                {"method": "notifications/initialized"}, {"method": "tools/list"},
-                {"method": "tools/call", "params": {"name": "click", "arguments": {"x": 5, "y": 5}}}]
     process = subprocess.Popen([*GUI_AGENT, "mcp", *options], env=env, cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     try:
-        for number, request in enumerate(requests):
-            request = {"jsonrpc": "2.0"} | ({} if "notifications" in request["method"] else {"id": number}) | request
-            process.stdin.write(json.dumps(request) + "\n")
-            process.stdin.flush()
-            if "id" in request:
+        for number, request in enumerate([*HELLO, {"method": "tools/list"}, tool_call("click", x=5, y=5)]):
+            if send(process, number, request):
                 lines.append(process.stdout.readline())
                 if not lines[-1]:  # the server ended
                     break
@@ -569,17 +579,10 @@ def test_a_client_that_goes_away_during_run_task_stops_the_run(desktop, tmp_path
                                env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=open(tmp_path / "server.log", "w"), text=True)
     try:
-        requests = [{"id": 1, "method": "initialize", "params": {
-                        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
-                    {"method": "notifications/initialized"},
-                    {"id": 2, "method": "tools/call", "params": {"name": "click", "arguments": widget_centre(app, "name_entry")}},
-                    {"id": 3, "method": "tools/call", "params": {"name": "run_task", "arguments": {
-                        "task": f'type "{"long " * 100}" into Name'}}}]
-        for request in requests:
-            process.stdin.write(json.dumps({"jsonrpc": "2.0"} | request) + "\n")
-            process.stdin.flush()
-            if request.get("id") in (1, 2):
-                assert json.loads(process.stdout.readline())["id"] == request["id"]
+        for number, request in enumerate([*HELLO, tool_call("click", **widget_centre(app, "name_entry"))]):
+            if send(process, number, request):
+                assert json.loads(process.stdout.readline())["id"] == number
+        send(process, 9, tool_call("run_task", task=f'type "{"long " * 100}" into Name'))
         app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
         process.stdin.close()  # the client goes away
         assert process.wait(timeout=20) == 0
@@ -641,9 +644,9 @@ def test_escapes_and_direction_controls_are_shown_escaped_on_the_servers_console
         port = int(server.url.split(":")[2].split("/")[0])
         for header in [b"Host: evil\x9b31m\xe2\x80\xae:80", b"Origin: http://evil\x9b2J\xe2\x81\xa6.example"]:
             with socket.create_connection(("127.0.0.1", port)) as connection:
-                connection.sendall(b"POST /mcp HTTP/1.1\r\n" + (b"" if header.startswith(b"Host") else
-                                   f"Host: 127.0.0.1:{port}\r\n".encode()) + header + b"\r\n"
-                                   b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                host = b"" if header.startswith(b"Host") else f"Host: 127.0.0.1:{port}\r\n".encode()
+                connection.sendall(b"POST /mcp HTTP/1.1\r\n" + host + header + b"\r\nAuthorization: Bearer " +
+                                   TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
                                    b"Accept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}")
                 assert connection.recv(100).split()[1] in (b"421", b"403")
         server.process.send_signal(signal.SIGTERM)
