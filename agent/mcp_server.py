@@ -682,6 +682,8 @@ def read_token(path: Path) -> str:
     if len(token) < 16 or not all(33 <= ord(c) < 127 for c in token):
         raise AgentError(f"--token-file {path}: the token must be one line of 16 or more printable ASCII "
                          "characters, no spaces")
+    if path.stat().st_mode & 0o077:
+        log(f"warning: others than you can read --token-file {path} (chmod 600 it)")
     return token
 
 

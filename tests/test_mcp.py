@@ -121,11 +121,13 @@ class HttpServer:
 
 
 @contextmanager
-def http_server(x: XSession, folder: Path, *options: str, token_file: bool = True):
+def http_server(x: XSession, folder: Path, *options: str, token_file: bool = True, token_mode: int = 0o600):
     """`gui-agent mcp --http` with the bearer token TOKEN (from --token-file), ready for clients."""
     port, log = free_port(), folder / "server.log"
+    folder.mkdir(exist_ok=True)
     if token_file:
         (folder / "token").write_text(TOKEN + "\n")
+        (folder / "token").chmod(token_mode)
         options = ("--token-file", str(folder / "token"), *options)
     with open(log, "w") as errors:
         process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display,
@@ -435,6 +437,19 @@ def test_over_http_nothing_is_done_without_the_bearer_token(desktop, tmp_path):
     time.sleep(0.3)
     assert len(app.record()["events"]) == events
     assert [s["call"].split("(")[0] for s in read_episode(tmp_path / "session").steps] == []
+
+
+def test_a_bad_token_file_is_a_one_line_error_and_an_open_one_a_warning(desktop, tmp_path):
+    x, _ = desktop
+    (tmp_path / "short").write_text("abc\n")
+    for token_file, problem in [(tmp_path / "short", "16 or more printable"), (tmp_path / "none", "cannot read")]:
+        result = gui_agent("mcp", "--http", str(free_port()), "--display", x.display, "--token-file", str(token_file),
+                           "--out", str(tmp_path / "session"), env=x.env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1 and problem in output and len(output.splitlines()) == 1, output
+    for mode in (0o600, 0o644):
+        with http_server(x, tmp_path / oct(mode), token_mode=mode) as server:
+            assert ("warning: others than you can read --token-file" in server.log.read_text()) == (mode == 0o644)
 
 
 def test_over_http_a_token_is_made_per_start_shown_once_and_kept_in_a_private_file(desktop, tmp_path, monkeypatch):
