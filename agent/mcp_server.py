@@ -214,6 +214,7 @@ class Session:
         self.screen = MaskedScreen(raw_screen, self.mask) if self.mask else raw_screen
         self.ocr = self.mask.ocr if self.mask else OCR()
         self.ask = nobody_to_ask  # who answers the confirmation policy's questions during the call under way
+        self.pointing: dict[str, Point] = {}  # the screen points of the action the policy is asked about
         self.confirmer = Confirmer(options.confirm, load_policy(options.confirm_policy), options.yes,
                                    ask=lambda question: self.ask(question), window_class=self.raw_computer.window_class)
         self.episode = EpisodeWriter(self.out)
@@ -245,7 +246,8 @@ class Session:
         """`work()` with `ask` to answer the policy's questions, each told on which display and window."""
         def where(question: str) -> bool | None:
             window = self.raw_computer.window_class() or "unknown"
-            return ask(f"{question} (display {self.screen.display}, window {window})")
+            at = "".join(f", {name} at screen pixel {point}" for name, point in self.pointing.items())
+            return ask(f"{question} (display {self.screen.display}, window {window}{at})")
         self.ask = nobody_to_ask if ask is nobody_to_ask else where
         try:
             return work()
@@ -301,8 +303,12 @@ class Session:
     def perform(self, frame: Frame, record: dict, action, screen: dict[str, Point], do: Callable[[], None]) -> str:
         """Asks the policy, writes the act line, does it (a stop cuts it), waits for the screen to settle."""
         record |= {"action": action.model_dump(), "screen": screen}
-        if refusal := self.confirmer.refusal(action):  # NeedsConfirmation when it needs a yes
-            raise ActionError(refusal)
+        self.pointing = screen  # for the question, which names the action's points in the model's scale
+        try:
+            if refusal := self.confirmer.refusal(action):  # NeedsConfirmation when it needs a yes
+                raise ActionError(refusal)
+        finally:
+            self.pointing = {}
         self.episode.write({"kind": "act", "step": self.steps, "call": record["call"], "action": record["action"],
                             "screen": screen})
         record["cut"], started = "during", time.perf_counter()

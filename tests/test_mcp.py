@@ -277,7 +277,7 @@ def test_with_yes_the_policy_allows_it(desktop, tmp_path):
 def test_a_client_that_can_ask_puts_the_policys_question_to_its_user(desktop, tmp_path):
     x, app = desktop
     (tmp_path / "policy.toml").write_text(POLICY)
-    questions, answers = [], [True, False]
+    questions, answers = [], [True, False, False]
 
     async def user(context, params):
         questions.append(params.message)
@@ -292,8 +292,10 @@ def test_a_client_that_can_ask_puts_the_policys_question_to_its_user(desktop, tm
         assert "The user refused" in client.error("press_keys", keys="ctrl+Return")
         time.sleep(0.3)
         assert len(submits(app)) == before + 1
-    assert len(questions) == 2 and "key(keys='ctrl+enter')" in questions[0]
-    assert f"display {x.display}, window " in questions[0]
+    with stdio_server(x, tmp_path / "always", "--confirm", "always", elicitation_callback=user) as client:
+        assert "The user refused" in client.error("click", x=300, y=200)
+    assert len(questions) == 3 and "key(keys='ctrl+enter')" in questions[0]
+    assert f"display {x.display}, window " in questions[0] and "screen pixel (300, 200)" in questions[2]
     steps = read_episode(tmp_path / "session").steps
     assert [s["outcome"] for s in steps] == ["ok", "ok", "action_error"]
 
