@@ -30,6 +30,8 @@ STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items(
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is command_mcp:
+        args.wire = mcp_wire(args.http)  # before anything prints: over stdio, stdout is the protocol's
     from agent.core.console import show_error
 
     try:
@@ -582,17 +584,23 @@ def command_eval(args) -> int:
                      args.run_arg, args.ray)
 
 
-def command_mcp(args) -> int:
-    from agent.mcp_server import serve, take_stdio
+def mcp_wire(http: int | None):
+    """Over stdio: the protocol's stdin and stdout, and stdout goes to stderr for everything else."""
+    from agent.mcp_server import take_stdio
 
-    wire = take_stdio() if args.http is None else None  # first: a start-up error goes to stderr, not the protocol
+    return take_stdio() if http is None else None
+
+
+def command_mcp(args) -> int:
+    from agent.mcp_server import serve
+
     if args.token_file and args.http is None:
         raise AgentError("--token-file goes with --http: over stdio there is no token")
     if args.xauthority:
         if not args.xauthority.is_file():
             raise AgentError(f"--xauthority {args.xauthority}: no such file")
         os.environ["XAUTHORITY"] = str(args.xauthority.resolve())
-    return serve(run_options(args), args.http, args.token_file, wire)
+    return serve(run_options(args), args.http, args.token_file, args.wire)
 
 
 def command_serve_runs(args) -> int:

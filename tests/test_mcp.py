@@ -553,8 +553,9 @@ def test_over_stdio_nothing_but_json_rpc_reaches_stdout(desktop, tmp_path):
     assert [reply["jsonrpc"] for reply in replies] == ["2.0"] * 3 and replies[2]["result"]["isError"] is False
     lines, errors = speak_json_rpc(x.env, "--display", ":97", "--out", str(tmp_path / "nodisplay"))
     assert lines == [] and "cannot open display :97" in errors and "Traceback" not in errors
-    lines, errors = speak_json_rpc(x.env, "--token-file", str(broken))
-    assert lines == [] and "--token-file goes with --http" in errors
+    for option, problem in [("--token-file", "--token-file goes with --http"), ("--secret", "is not NAME=VALUE")]:
+        lines, errors = speak_json_rpc(x.env, option, "bad value")
+        assert lines == [] and problem in errors
 
 
 def test_the_readme_configuration_works_in_the_sdk_clients_default_environment(desktop, tmp_path):
