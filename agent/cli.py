@@ -31,6 +31,8 @@ STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items(
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is command_mcp:
+        args.wire = mcp_wire(args.http)  # before anything prints: over stdio, stdout is the protocol's
     from agent.core.console import show_error
 
     try:
@@ -245,7 +247,13 @@ def add_mcp_parser(commands) -> None:
         "type_text, press_keys, find_text, run_task), over stdio or, with --http PORT, streamable HTTP on "
         "127.0.0.1. Every call is appended to the episode in OUT; `gui-agent report OUT` shows it."))
     parser.add_argument("--http", type=number(int, 1), metavar="PORT",
-                        help="serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio")
+                        help="serve streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio; every request needs the "
+                             "bearer token made for this start (shown on stderr, and in a file only you can read)")
+    parser.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="with --http: the bearer token is the one in FILE instead of a new one")
+    parser.add_argument("--xauthority", type=Path, metavar="FILE",
+                        help="the display's Xauthority file (default: $XAUTHORITY, else ~/.Xauthority); MCP hosts "
+                             "start servers without $XAUTHORITY unless told")
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
     parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
     parser.add_argument("--out", type=Path, help="the session's episode folder (default: a new folder under ./runs/)")
@@ -585,10 +593,23 @@ def command_eval(args) -> int:
                      args.run_arg, args.ray)
 
 
+def mcp_wire(http: int | None):
+    """Over stdio: the protocol's stdin and stdout, and stdout goes to stderr for everything else."""
+    from agent.mcp_server import take_stdio
+
+    return take_stdio() if http is None else None
+
+
 def command_mcp(args) -> int:
     from agent.mcp_server import serve
 
-    return serve(run_options(args), args.http)
+    if args.token_file and args.http is None:
+        raise AgentError("--token-file goes with --http: over stdio there is no token")
+    if args.xauthority:
+        if not args.xauthority.is_file():
+            raise AgentError(f"--xauthority {args.xauthority}: no such file")
+        os.environ["XAUTHORITY"] = str(args.xauthority.resolve())
+    return serve(run_options(args), args.http, args.token_file, args.wire)
 
 
 def command_serve_runs(args) -> int:

@@ -1,38 +1,48 @@
 """`gui-agent mcp`: one display and monitor served to MCP clients (Claude Code, other computer-use
 hosts) as tools: screenshot, click, move, drag, scroll, type_text, press_keys, find_text, run_task.
-Over stdio, or with --http PORT streamable HTTP on 127.0.0.1:PORT/mcp.
+Over stdio, or with --http PORT streamable HTTP on 127.0.0.1:PORT/mcp, where every request must
+carry the bearer token made for this start (or read from --token-file).
 
 Coordinates are pixels of the screenshots this server returns. Every call is one step of the
 session's episode (OUT/episode.jsonl, the screen as the call found it in step-NNN.png), with the
-safety of `run`: the confirmation policy (nobody can answer here, so a match is refused unless the
-server was started with --yes), the stop keys and screen corners, secrets typed by name only and
-masked in every later screenshot, nothing done off the monitor.
+safety of `run`: the confirmation policy (a match is put to the host's user where the client
+supports elicitation, else refused unless the server was started with --yes), the stop keys and
+screen corners (a corner point is refused: the pointer there would stop every later call), secrets
+typed by name only and masked in every later screenshot, nothing done off the monitor.
 
-Threads: the SDK runs each (sync) tool in a worker thread of its event loop, which runs in a daemon
-thread here. A tool hands its work to the main thread (`Desk`) and waits: calls are done one at a
-time, in the order they came, and all display work is where `run` does it. So the stop keys' signal
-(SIGUSR1, agent.core.stop) raises StopRequested in the action under way, between two keystrokes of
-a long text, and only that call fails; between calls it does nothing. SIGTERM and SIGINT cut the
+Threads: the SDK's event loop runs in a daemon thread here. A tool hands its work to the main thread
+(`Desk`) and awaits it: calls are done one at a time, in the order they came, and all display work
+is where `run` does it. So the stop keys' signal (SIGUSR1, agent.core.stop) raises StopRequested in
+the action under way, between two keystrokes of a long text, and only that call fails; between calls
+it does nothing. A call whose client goes away is cut the same way. SIGTERM and SIGINT cut the
 action under way the same way and end the session once that call is answered: the episode gets its
-end line.
+end line. Over stdio, stdout is the protocol's alone (take_stdio).
 """
 
+import asyncio
+import concurrent.futures
+import hmac
+import io
 import json
+import logging
 import math
 import os
 import queue
 import re
+import secrets
 import signal
 import socket
+import stat
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Callable, Literal
+from typing import Annotated, Callable, Literal, NamedTuple
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from agent import __version__, api
 from agent.core import redact
@@ -49,8 +59,12 @@ from agent.planners import grounding
 
 INSTRUCTIONS = ("Acts on one X display. Coordinates are pixels of the screenshot this server returns (x from the "
                 "left, y from the top). Type secrets as {{NAME}}; their values are never shown. Actions the "
-                "confirmation policy matches are refused unless the server was started with --yes.")
+                "confirmation policy matches are put to the user, or refused if the client cannot ask, unless "
+                "the server was started with --yes.")
 SETTLE_SECONDS = 3.0
+GONE = "gui_agent.client_gone"  # an HTTP request's scope key: NoticeDisconnect's Event
+
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # controls, directions
 
 X = Annotated[int, Field(description="pixels from the screenshot's left edge")]
 Y = Annotated[int, Field(description="pixels from the screenshot's top edge")]
@@ -60,9 +74,26 @@ def nobody_to_ask(question: str) -> None:
     return None  # stdin is the protocol: there is no one to ask, so the Confirmer refuses (NeedsConfirmation)
 
 
+def shown(text) -> str:
+    """Text for the server's console: secrets hidden; control characters (a terminal escape could retitle or
+    clear the terminal) and direction controls (U+202E turns what follows around) shown as \\xNN or \\uNNNN."""
+    def code(match: re.Match) -> str:
+        n = ord(match.group())
+        return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+    return UNSAFE.sub(code, redact.scrub(str(text)))
+
+
 def log(text: str) -> None:
     """A line for the person running the server: on stderr, since stdout may be the protocol."""
-    print(f"gui-agent mcp: {redact.scrub(text)}", file=sys.stderr, flush=True)
+    print(f"gui-agent mcp: {shown(text)}", file=sys.stderr, flush=True)
+
+
+class ShownRecords(logging.Filter):
+    """The SDK's and uvicorn's log lines shown as `log` shows its own: they quote what clients sent (a Host header)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = shown(record.getMessage()), None
+        return True
 
 
 class Desk:
@@ -75,6 +106,7 @@ class Desk:
         self.watch = None  # the StopWatch, whose reason says why it signalled
         self.stop_reason = "stopped"
         self.stops = 0  # actions cut so far
+        self.current: Future | None = None  # the call under way
         self.take_signals()
 
     def take_signals(self) -> None:
@@ -84,23 +116,34 @@ class Desk:
         signal.signal(signal.SIGTERM, self._on_end_signal)
         signal.signal(signal.SIGINT, self._on_end_signal)
 
-    def call(self, work: Callable):
-        """From any thread: `work()` done in the main thread; its result, or it raises what work raised."""
+    def submit(self, work: Callable) -> Future:
+        """From any thread: `work()` to be done in the main thread; the Future of its result."""
         if self.ending:
             raise AgentError(f"the server is ending ({self.ending[1]})")
         done = Future()
         self.jobs.put((work, done))
-        return done.result()
+        return done
 
     def serve(self) -> tuple[str, str]:
         """In the main thread, until `end`: the calls in the order they came. The end status and message."""
         while (job := self.jobs.get()) is not None:
             work, done = job
+            if not done.set_running_or_notify_cancel():  # its client went away before it began
+                continue
+            self.current = done
             try:
                 done.set_result(work())
             except BaseException as error:
                 done.set_exception(error)
+            finally:
+                self.current = None
         return self.ending
+
+    def cut(self, job: Future, reason: str) -> None:
+        """From any thread: nobody waits for `job` any more; cut it if it is under way, as the stop keys do."""
+        if not job.cancel() and self.current is job:
+            self.stop_reason = reason
+            os.kill(os.getpid(), signal.SIGUSR1)
 
     def end(self, status: str, message: str) -> None:
         """From any thread or a signal handler: ends the session once the call under way is done, which
@@ -170,8 +213,10 @@ class Session:
         self.computer, self.mask = api.typing_secrets(self.raw_computer, self.secrets)
         self.screen = MaskedScreen(raw_screen, self.mask) if self.mask else raw_screen
         self.ocr = self.mask.ocr if self.mask else OCR()
+        self.ask = nobody_to_ask  # who answers the confirmation policy's questions during the call under way
+        self.pointing: dict[str, Point] = {}  # the screen points of the action the policy is asked about
         self.confirmer = Confirmer(options.confirm, load_policy(options.confirm_policy), options.yes,
-                                   ask=nobody_to_ask, window_class=self.raw_computer.window_class)
+                                   ask=lambda question: self.ask(question), window_class=self.raw_computer.window_class)
         self.episode = EpisodeWriter(self.out)
         self.steps = self.tasks = 0
         m = self.monitor
@@ -196,6 +241,18 @@ class Session:
                     self.raw_computer.reconnect()
                 except AgentError:  # the display is gone: the next call says so
                     pass
+
+    def asking(self, ask: Callable[[str], bool | None], work: Callable):
+        """`work()` with `ask` to answer the policy's questions, each told on which display and window."""
+        def where(question: str) -> bool | None:
+            window = self.raw_computer.window_class() or "unknown"
+            at = "".join(f", {name} at screen pixel {point}" for name, point in self.pointing.items())
+            return ask(f"{question} (display {self.screen.display}, window {window}{at})")
+        self.ask = nobody_to_ask if ask is nobody_to_ask else where
+        try:
+            return work()
+        finally:
+            self.ask = nobody_to_ask
 
     def close(self, status: str, message: str) -> None:
         self.episode.end(status, message, steps=self.steps)
@@ -237,13 +294,21 @@ class Session:
             raise ActionError(f"point ({x}, {y}) is off the screen (the screenshot is {frame.width}x{frame.height}, "
                               "0-based); nothing was done")
         sx, sy = frame.geometry.image_to_screen((x + 0.5, y + 0.5))
-        return math.floor(sx), math.floor(sy)
+        point = math.floor(sx), math.floor(sy)
+        if point in self.raw_computer.corners():
+            raise ActionError(f"point ({x}, {y}) is a screen corner, where the pointer stops every action "
+                              "(the failsafe); nothing was done")
+        return point
 
     def perform(self, frame: Frame, record: dict, action, screen: dict[str, Point], do: Callable[[], None]) -> str:
         """Asks the policy, writes the act line, does it (a stop cuts it), waits for the screen to settle."""
         record |= {"action": action.model_dump(), "screen": screen}
-        if refusal := self.confirmer.refusal(action):  # NeedsConfirmation when it needs a yes
-            raise ActionError(refusal)
+        self.pointing = screen  # for the question, which names the action's points in the model's scale
+        try:
+            if refusal := self.confirmer.refusal(action):  # NeedsConfirmation when it needs a yes
+                raise ActionError(refusal)
+        finally:
+            self.pointing = {}
         self.episode.write({"kind": "act", "step": self.steps, "call": record["call"], "action": record["action"],
                             "screen": screen})
         record["cut"], started = "during", time.perf_counter()
@@ -325,7 +390,7 @@ class Session:
             options = self.options.model_dump(exclude={"out", "stop_keys"})
             try:
                 with self.acting():  # the session's stop keys stop the run; it watches none of its own
-                    result = api.run(task, screen=self.screen, computer=self.raw_computer, ask=nobody_to_ask,
+                    result = api.run(task, screen=self.screen, computer=self.raw_computer, ask=self.ask,
                                      on_note=log, out=out, stop_keys="none", **options)
             finally:
                 self.raw_computer.set_deadline(None)  # the run's --max-seconds ends with it
@@ -342,10 +407,46 @@ class Session:
         return self.step(f"run_task(task={task!r})", work)
 
 
+class Consent(BaseModel):
+    allow: bool = Field(description="yes to let the agent do it")
+
+
+def host_asker(ctx, loop: asyncio.AbstractEventLoop, desk: Desk, pending: list) -> Callable[[str], bool | None]:
+    """The confirmation policy's questions put to the host's user (MCP elicitation), from the main thread;
+    nobody_to_ask for a client that cannot ask. Each question's future goes in `pending`, for the call to
+    cancel if its client goes away; the end of the session cancels it too."""
+    capabilities = ctx.session.client_capabilities
+    if capabilities is None or capabilities.elicitation is None:
+        return nobody_to_ask
+
+    def ask(question: str) -> bool | None:
+        asked = asyncio.run_coroutine_threadsafe(ctx.elicit(question, Consent), loop)
+        pending.append(asked)
+        try:
+            while not asked.done() and not desk.ending:
+                concurrent.futures.wait([asked], timeout=0.5)
+            answer = asked.result(timeout=0)
+        except (Exception, concurrent.futures.CancelledError) as error:  # nobody answered
+            log(f"no answer from the host's user: {type(error).__name__} {error}".strip())
+            return None
+        finally:
+            asked.cancel()
+        return answer.action == "accept" and answer.data.allow
+    return ask
+
+
+async def when_gone(ctx, then: Callable[[], None]) -> None:
+    """Over HTTP: `then()` once the client of the call's request disconnects (the SDK goes on waiting)."""
+    request = ctx.request_context.request
+    if request is not None and GONE in request.scope:
+        await request.scope[GONE].wait()
+        then()
+
+
 def build_server(desk: Desk, session: Session):
     """The MCP server and its tools; each tool's work is done by the Desk."""
     try:
-        from mcp.server.mcpserver import Image, MCPServer
+        from mcp.server.mcpserver import Context, Image, MCPServer
         from mcp.server.mcpserver.exceptions import ToolError
         from mcp.types import ToolAnnotations
     except ImportError as error:
@@ -367,75 +468,202 @@ def build_server(desk: Desk, session: Session):
     def tool(read_only: bool = False):  # results are text (JSON for find_text and run_task) or an image
         return server.tool(structured_output=False, annotations=ToolAnnotations(read_only_hint=read_only))
 
-    def on_desk(work: Callable):
+    async def on_desk(ctx: Context, work: Callable):
+        """`work()` done by the Desk, with the host's user to answer the policy's questions; a client that
+        goes away (this call cancelled) cuts it."""
+        questions: list = []
+        ask = host_asker(ctx, asyncio.get_running_loop(), desk, questions)
         try:
-            return desk.call(work)
+            job = desk.submit(lambda: session.asking(ask, work))
         except AgentError as error:
             raise ToolError(redact.scrub(str(error))) from None
 
+        def abandon() -> None:
+            for question in questions:
+                question.cancel()
+            desk.cut(job, "the MCP client went away")
+
+        watch = asyncio.ensure_future(when_gone(ctx, abandon))
+        try:
+            return await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            abandon()
+            raise
+        except AgentError as error:
+            raise ToolError(redact.scrub(str(error))) from None
+        finally:
+            watch.cancel()
+
     @tool(read_only=True)
-    def screenshot():
+    async def screenshot(ctx: Context):
         """A PNG of the whole monitor, and its size; the coordinates the other tools take are its pixels."""
-        png, width, height = on_desk(session.screenshot)
+        png, width, height = await on_desk(ctx, session.screenshot)
         return [Image(data=png, format="png"), f"screenshot {width}x{height} pixels"]
 
     @tool()
-    def click(x: X, y: Y, button: Literal["left", "right", "middle"] = "left",
-              count: Annotated[int, Field(ge=1, le=3, description="1 click, 2 double, 3 triple")] = 1) -> str:
+    async def click(ctx: Context, x: X, y: Y, button: Literal["left", "right", "middle"] = "left",
+                    count: Annotated[int, Field(ge=1, le=3, description="1 click, 2 double, 3 triple")] = 1) -> str:
         """Click at a point of the screenshot."""
-        return on_desk(lambda: session.click(x, y, button, count))
+        return await on_desk(ctx, lambda: session.click(x, y, button, count))
 
     @tool()
-    def move(x: X, y: Y) -> str:
+    async def move(ctx: Context, x: X, y: Y) -> str:
         """Move the pointer to a point without clicking."""
-        return on_desk(lambda: session.move(x, y))
+        return await on_desk(ctx, lambda: session.move(x, y))
 
     @tool()
-    def drag(start_x: X, start_y: Y, end_x: X, end_y: Y) -> str:
+    async def drag(ctx: Context, start_x: X, start_y: Y, end_x: X, end_y: Y) -> str:
         """Press the left button at the start point, move to the end point and release it."""
-        return on_desk(lambda: session.drag(start_x, start_y, end_x, end_y))
+        return await on_desk(ctx, lambda: session.drag(start_x, start_y, end_x, end_y))
 
     @tool()
-    def scroll(x: X, y: Y, direction: Literal["up", "down", "left", "right"],
-               amount: Annotated[int, Field(ge=1, le=50, description="wheel notches")] = 3) -> str:
+    async def scroll(ctx: Context, x: X, y: Y, direction: Literal["up", "down", "left", "right"],
+                     amount: Annotated[int, Field(ge=1, le=50, description="wheel notches")] = 3) -> str:
         """Scroll the wheel with the pointer over a point."""
-        return on_desk(lambda: session.scroll(x, y, direction, amount))
+        return await on_desk(ctx, lambda: session.scroll(x, y, direction, amount))
 
     @tool()
-    def type_text(text: Annotated[str, Field(description="the text; {{NAME}} types the secret NAME")]) -> str:
+    async def type_text(ctx: Context,
+                        text: Annotated[str, Field(description="the text; {{NAME}} types the secret NAME")]) -> str:
         """Type text at the keyboard focus (it does not click or clear first). Write a secret as {{NAME}}."""
-        return on_desk(lambda: session.type_text(text))
+        return await on_desk(ctx, lambda: session.type_text(text))
 
     @tool()
-    def press_keys(keys: Annotated[str | list[str], Field(description="a chord like 'ctrl+s' or 'enter', or a list "
-                                                                      "of key names pressed together")]) -> str:
+    async def press_keys(ctx: Context, keys: Annotated[str | list[str], Field(
+            description="a chord like 'ctrl+s' or 'enter', or a list of key names pressed together")]) -> str:
         """Press a key or a key combination."""
-        return on_desk(lambda: session.press_keys(keys))
+        return await on_desk(ctx, lambda: session.press_keys(keys))
 
     @tool(read_only=True)
-    def find_text(text: Annotated[str, Field(description="the text to look for (case, OCR slips tolerated)")]) -> str:
+    async def find_text(ctx: Context, text: Annotated[str, Field(
+            description="the text to look for (case, OCR slips tolerated)")]) -> str:
         """Where the text is on the screen, read by OCR: JSON with boxes [x0, y0, x1, y1] and centres in screenshot
         pixels, best first; with none found, the closest texts on screen."""
-        return json.dumps(on_desk(lambda: session.find_text(text)), ensure_ascii=False)
+        return json.dumps(await on_desk(ctx, lambda: session.find_text(text)), ensure_ascii=False)
 
     @tool()
-    def run_task(task: Annotated[str, Field(description="what to do, in plain words; {{NAME}} for a secret")]) -> str:
+    async def run_task(ctx: Context, task: Annotated[str, Field(
+            description="what to do, in plain words; {{NAME}} for a secret")]) -> str:
         """Carry out a whole task with the agent loop (GLM-4.5V, or the embedded OCR planner with --model local);
         JSON with its status, steps and episode folder. A task that does not end done is a tool error."""
-        return json.dumps(on_desk(lambda: session.run_task(task)), ensure_ascii=False)
+        return json.dumps(await on_desk(ctx, lambda: session.run_task(task)), ensure_ascii=False)
 
     return server
 
 
-def serve_mcp(server, desk: Desk, port: int | None) -> None:
+class BearerCheck:
+    """ASGI: every HTTP request must carry `Authorization: Bearer TOKEN`, compared in constant time; 401 otherwise."""
+
+    def __init__(self, app, token: str):
+        self.app, self.expected = app, f"Bearer {token}".encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not self.allowed(scope["headers"]):
+            await send({"type": "http.response.start", "status": 401,
+                        "headers": [(b"www-authenticate", b"Bearer"), (b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"this server needs its bearer token: "
+                                                              b"Authorization: Bearer TOKEN\n"})
+            return
+        await self.app(scope, receive, send)
+
+    def allowed(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        given = [value for name, value in headers if name == b"authorization"]
+        return len(given) == 1 and hmac.compare_digest(given[0], self.expected)
+
+
+class NoticeDisconnect:
+    """ASGI: each HTTP request's scope holds an asyncio.Event under GONE, set when its client disconnects."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        gone = scope[GONE] = asyncio.Event()
+
+        async def receiving():
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+            return message
+        await self.app(scope, receiving, send)
+
+
+async def serve_http(server, port: int, token: str, on_listening: Callable[[], None]) -> None:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_listening()
+
+    mcp_app = server.streamable_http_app(host="127.0.0.1")  # which checks Host and Origin
+    app = BearerCheck(NoticeDisconnect(mcp_app), token)
+    await Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)).serve()
+
+
+class Wire(NamedTuple):
+    """The protocol's stdin and stdout over stdio, which nothing else in the process reads or writes."""
+    reader: io.BufferedReader
+    writer: io.BufferedWriter
+
+
+def take_stdio() -> Wire:
+    """The protocol's own stdin and stdout; from now on fd 1 goes to stderr, so nothing else (python-xlib's
+    `Xlib.xauth: warning` lines, a start-up error) reaches the client, and fd 0 reads nothing."""
+    wire = Wire(os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb"))
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), 1)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    return wire
+
+
+class ClientLines:
+    """The protocol's lines from the client, for the SDK; at their end (the client went away) `on_end()`: the
+    SDK would wait for the call under way, a whole run_task, before it ends."""
+
+    def __init__(self, reader: io.BufferedReader, on_end: Callable[[], None]):
+        import anyio
+
+        self.file = anyio.wrap_file(io.TextIOWrapper(reader, encoding="utf-8", errors="replace"))
+        self.on_end = on_end
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> str:
+        if line := await self.file.readline():
+            return line
+        self.on_end()
+        raise StopAsyncIteration
+
+
+async def serve_stdio(server, desk: Desk, wire: Wire) -> None:
+    """run_stdio_async on the wire; a client that goes away ends the session as a signal does."""
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    lines = ClientLines(wire.reader, lambda: desk.end("done", "the client closed the connection"))
+    async with stdio_server(lines, anyio.wrap_file(io.TextIOWrapper(wire.writer, encoding="utf-8"))) as streams:
+        protocol = server._lowlevel_server  # run_stdio_async takes no streams
+        await protocol.run(*streams, protocol.create_initialization_options())
+
+
+def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: Wire | None,
+              on_serving: Callable[[], None]) -> None:
     """In a daemon thread: the SDK's event loop, until the client goes away or the transport fails."""
     import anyio
 
     try:
         if port is None:
-            anyio.run(server.run_stdio_async)
+            on_serving()
+            anyio.run(serve_stdio, server, desk, wire)
         else:
-            anyio.run(lambda: server.run_streamable_http_async(host="127.0.0.1", port=port))
+            anyio.run(serve_http, server, port, token, on_serving)
         desk.end("done", "the client closed the connection")
     except BaseException as error:  # uvicorn ends with SystemExit when it cannot serve
         desk.end("error", f"the MCP transport stopped: {type(error).__name__} {error}".strip())
@@ -452,24 +680,97 @@ def check_port_free(port: int) -> None:
             raise AgentError(f"cannot serve on 127.0.0.1:{port}: {error.strerror}; give another --http PORT") from None
 
 
-def serve(given: dict, http: int | None) -> int:
+def read_token(path: Path) -> str:
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise AgentError(f"cannot read --token-file {path}: {getattr(error, 'strerror', None) or error}") from None
+    if len(token) < 16 or not all(33 <= ord(c) < 127 for c in token):
+        raise AgentError(f"--token-file {path}: the token must be one line of 16 or more printable ASCII "
+                         "characters, no spaces")
+    if path.stat().st_mode & 0o077:
+        log(f"warning: others than you can read --token-file {path} (chmod 600 it)")
+    return token
+
+
+def private_folder() -> Path:
+    """A folder only this user can enter: $XDG_RUNTIME_DIR/gui-agent, else gui-agent-UID in the temp folder."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    folder = Path(runtime) / "gui-agent" if runtime else Path(tempfile.gettempdir()) / f"gui-agent-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise AgentError(f"{folder} is not a folder of yours; remove it, or give --token-file")
+        folder.chmod(0o700)
+    except OSError as error:
+        raise AgentError(f"cannot make the token's folder {folder}: {error.strerror}; give --token-file") from None
+    return folder
+
+
+def write_token(token: str, port: int) -> Path:
+    """The token in a file only this user can read (0600 in a 0700 folder), for the host's configuration."""
+    path = private_folder() / f"mcp-{port}.token"
+    try:
+        path.unlink(missing_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as file:
+            file.write(token + "\n")
+    except OSError as error:
+        raise AgentError(f"cannot write the token file {path}: {error.strerror}; give --token-file") from None
+    return path
+
+
+def http_token(port: int, token_file: Path | None) -> tuple[str, Path | None]:
+    """The bearer token: read from `token_file`, or made for this start, written to a file of its own
+    (which the server removes when it ends) and shown once on stderr."""
+    if token_file is not None:
+        token = read_token(token_file)
+        redact.register(token)
+        log(f"requests need the bearer token in {token_file}")
+        return token, None
+    token = secrets.token_urlsafe(32)
+    path = write_token(token, port)
+    redact.register(token)  # shown here once; scrubbed from everything else
+    print(f"gui-agent mcp: bearer token (also in {path}, readable by you only): {token}\n"
+          f"gui-agent mcp: claude mcp add --transport http gui-agent http://127.0.0.1:{port}/mcp "
+          f'--header "Authorization: Bearer {token}"', file=sys.stderr, flush=True)
+    return token, path
+
+
+def serve(given: dict, http: int | None, token_file: Path | None = None, wire: Wire | None = None) -> int:
     """`gui-agent mcp`: serves until the client goes away or a signal; the exit code. `given` are
-    run options (agent.api.RunOptions), for the session and for run_task."""
+    run options (agent.api.RunOptions), for the session and for run_task; `wire` the protocol's stdin
+    and stdout (take_stdio) over stdio."""
     options = api.options_of(given)
     api.keep_secret(options)
+    token = token_path = None
     if http is not None:
         check_port_free(http)
+        token, token_path = http_token(http, token_file)
+    elif wire is None:
+        wire = take_stdio()
+    try:
+        return serve_session(options, http, token, wire)
+    finally:
+        if token_path:
+            token_path.unlink(missing_ok=True)
+
+
+def serve_session(options: api.RunOptions, http: int | None, token: str | None, wire) -> int:
     desk = Desk()
     session = Session(options, options.out or new_run_dir(), desk, "stdio" if http is None else "http")
     status, message = "error", "the server did not start"
     try:
         server = build_server(desk, session)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(ShownRecords())
         desk.watch = api.start_stop_watch(session.screen.display, options.stop_keys, session.monitor, log)
         desk.take_signals()  # over the StopWatch's own SIGUSR1 handler, which would raise between calls too
-        threading.Thread(target=serve_mcp, args=(server, desk, http), daemon=True, name="mcp").start()
         where = "stdio" if http is None else f"http://127.0.0.1:{http}/mcp"
-        log(f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) on "
-            f"{where}; episode {session.out}")
+        serving = f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) " \
+                  f"on {where}; episode {session.out}"
+        threading.Thread(target=serve_mcp, args=(server, desk, http, token, wire, lambda: log(serving)), daemon=True,
+                         name="mcp").start()
         status, message = desk.serve()
     except AgentError as error:
         message = str(error)

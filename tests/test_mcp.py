@@ -3,8 +3,10 @@ the demo form: what the tools did is checked in the form's record, what was kept
 
 import base64
 import json
+import re
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -13,13 +15,16 @@ import time
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import anyio
 import cv2
+import httpx2
 import numpy as np
 import pytest
 from anyio.from_thread import start_blocking_portal
 from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp.client.stdio import get_default_environment, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ElicitResult
 
 from agent.core.episode import read_episode
 from agent.core.ocr import OCR
@@ -71,11 +76,11 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 @contextmanager
-def connected(transport, out: Path):
-    """A ClientSession, initialised, over `transport` (an async context manager of the two streams)."""
+def connected(transport, out: Path, **options):
+    """A ClientSession(**options), initialised, over `transport` (an async context manager of the two streams)."""
     @asynccontextmanager
     async def session():
-        async with transport() as (read, write), ClientSession(read, write) as client:
+        async with transport() as (read, write), ClientSession(read, write, **options) as client:
             await client.initialize()
             yield client
 
@@ -84,12 +89,12 @@ def connected(transport, out: Path):
 
 
 @contextmanager
-def stdio_server(x: XSession, out: Path, *options: str):
+def stdio_server(x: XSession, out: Path, *options: str, **client_options):
     """`gui-agent mcp` over stdio, started by the SDK's stdio client; its stderr in OUT.log."""
     parameters = StdioServerParameters(command=GUI_AGENT[0], cwd=PROJECT_ROOT, env=x.env, args=[
         *GUI_AGENT[1:], "mcp", "--display", x.display, "--out", str(out), *options])
     with open(out.with_suffix(".log"), "w") as errors:
-        with connected(lambda: stdio_client(parameters, errlog=errors), out) as client:
+        with connected(lambda: stdio_client(parameters, errlog=errors), out, **client_options) as client:
             yield client
 
 
@@ -97,6 +102,45 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+class HttpServer:
+    """A `gui-agent mcp --http PORT` process, its URL and its stderr (in server.log)."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log: Path):
+        self.process, self.url, self.log = process, f"http://127.0.0.1:{port}/mcp", log
+
+    def client(self, out: Path, token: str = TOKEN, **options):
+        """A connected SDK client, ClientSession(**options), that sends this bearer token (None: none)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
+        return connected(lambda: streamable_http_client(self.url, http_client=client), out, **options)
+
+
+@contextmanager
+def http_server(x: XSession, folder: Path, *options: str, token_file: bool = True, token_mode: int = 0o600):
+    """`gui-agent mcp --http` with the bearer token TOKEN (from --token-file), ready for clients."""
+    port, log = free_port(), folder / "server.log"
+    folder.mkdir(exist_ok=True)
+    if token_file:
+        (folder / "token").write_text(TOKEN + "\n")
+        (folder / "token").chmod(token_mode)
+        options = ("--token-file", str(folder / "token"), *options)
+    with open(log, "w") as errors:
+        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display,
+                                    "--out", str(folder / "session"), *options], env=x.env, cwd=PROJECT_ROOT,
+                                   stdin=subprocess.DEVNULL, stdout=errors, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while "serving display" not in log.read_text():
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            yield HttpServer(process, port, log)
+        finally:
+            process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +274,32 @@ def test_with_yes_the_policy_allows_it(desktop, tmp_path):
     assert submits(app)[-1]["via"] == "ctrl+Return"
 
 
+def test_a_client_that_can_ask_puts_the_policys_question_to_its_user(desktop, tmp_path):
+    x, app = desktop
+    (tmp_path / "policy.toml").write_text(POLICY)
+    questions, answers = [], [True, False, False]
+
+    async def user(context, params):
+        questions.append(params.message)
+        return ElicitResult(action="accept", content={"allow": answers.pop(0)})
+
+    before = len(submits(app))
+    with stdio_server(x, tmp_path / "session", "--confirm-policy", str(tmp_path / "policy.toml"),
+                      elicitation_callback=user) as client:
+        client.ok("click", **widget_centre(app, "name_entry"))
+        client.ok("press_keys", keys="ctrl+Return")
+        app.wait_until(lambda r: len(submits(app)) == before + 1, 5, "the submit the user allowed")
+        assert "The user refused" in client.error("press_keys", keys="ctrl+Return")
+        time.sleep(0.3)
+        assert len(submits(app)) == before + 1
+    with stdio_server(x, tmp_path / "always", "--confirm", "always", elicitation_callback=user) as client:
+        assert "The user refused" in client.error("click", x=300, y=200)
+    assert len(questions) == 3 and "key(keys='ctrl+enter')" in questions[0]
+    assert f"display {x.display}, window " in questions[0] and "screen pixel (300, 200)" in questions[2]
+    steps = read_episode(tmp_path / "session").steps
+    assert [s["outcome"] for s in steps] == ["ok", "ok", "action_error"]
+
+
 def read_all(pixels) -> str:
     """Every text OCR reads, run together in lower case."""
     return "".join(line.text for line in OCR().read(pixels)).replace(" ", "").lower()
@@ -305,26 +375,16 @@ def test_the_session_episode_reads_back_and_gui_agent_report_shows_it(desktop, t
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_over_http_a_client_is_served_and_a_signal_ends_the_server_cleanly(signum, desktop, tmp_path):
     x, app = desktop
-    port, out = free_port(), tmp_path / "session"
-    with open(tmp_path / "server.log", "w") as errors:
-        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display, "--out", str(out)],
-                                   env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=errors,
-                                   stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while "serving display" not in (tmp_path / "server.log").read_text():
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.1)
-            with connected(lambda: streamable_http_client(f"http://127.0.0.1:{port}/mcp"), out) as client:
-                assert set(client.list_tools()) == TOOLS
-                image, = [c for c in client.call("screenshot").content if c.type == "image"]
-                assert png_size(base64.b64decode(image.data)) == (WIDTH, HEIGHT)
-                fill(client, app, "name_entry", "Over HTTP")
-                app.wait_until(lambda r: r["state"]["name"] == "Over HTTP", 5, "the name typed over HTTP")
-            process.send_signal(signum)
-            assert process.wait(timeout=15) == 0
-        finally:
-            process.kill()
+    out = tmp_path / "session"
+    with http_server(x, tmp_path) as server:
+        with server.client(out) as client:
+            assert set(client.list_tools()) == TOOLS
+            image, = [c for c in client.call("screenshot").content if c.type == "image"]
+            assert png_size(base64.b64decode(image.data)) == (WIDTH, HEIGHT)
+            fill(client, app, "name_entry", "Over HTTP")
+            app.wait_until(lambda r: r["state"]["name"] == "Over HTTP", 5, "the name typed over HTTP")
+        server.process.send_signal(signum)
+        assert server.process.wait(timeout=15) == 0
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log, log
     episode = read_episode(out)
@@ -334,38 +394,87 @@ def test_over_http_a_client_is_served_and_a_signal_ends_the_server_cleanly(signu
 
 def test_sigterm_during_run_task_ends_the_task_and_the_session_cleanly(desktop, tmp_path):
     x, app = desktop
-    port, out = free_port(), tmp_path / "session"
-    with open(tmp_path / "server.log", "w") as errors:
-        process = subprocess.Popen([*GUI_AGENT, "mcp", "--http", str(port), "--display", x.display, "--out", str(out),
-                                    "--model", "local"], env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
-                                   stdout=errors, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while "serving display" not in (tmp_path / "server.log").read_text():
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.1)
+    out = tmp_path / "session"
+    with http_server(x, tmp_path, "--model", "local") as server:
+        def terminate_once_typing():
+            app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+            server.process.send_signal(signal.SIGTERM)
 
-            def terminate_once_typing():
-                app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
-                process.send_signal(signal.SIGTERM)
-
-            with connected(lambda: streamable_http_client(f"http://127.0.0.1:{port}/mcp"), out) as client:
-                fill(client, app, "name_entry", "x")
-                terminating = threading.Thread(target=terminate_once_typing)
-                terminating.start()
-                try:
-                    assert client.call("run_task", task=f'type "{"long " * 100}" into Name').is_error
-                except Exception:  # or the server ended before its answer got through
-                    pass
-                terminating.join()
-            assert process.wait(timeout=15) == 0
-        finally:
-            process.kill()
+        with server.client(out) as client:
+            fill(client, app, "name_entry", "x")
+            terminating = threading.Thread(target=terminate_once_typing)
+            terminating.start()
+            try:
+                assert client.call("run_task", task=f'type "{"long " * 100}" into Name').is_error
+            except Exception:  # or the server ended before its answer got through
+                pass
+            terminating.join()
+        assert server.process.wait(timeout=15) == 0
     assert "Traceback" not in (tmp_path / "server.log").read_text()
     assert len(app.record()["state"]["name"]) < 500  # cut short
     session, task = read_episode(out), read_episode(out / "task-001")
     assert session.end["status"] == "interrupted" and "SIGTERM" in session.end["message"]
     assert task.end["status"] == "interrupted" and session.steps[-1]["outcome"] == "error"
+
+
+def post(url: str, **headers: str) -> httpx2.Response:
+    """A JSON-RPC tools/call of `click`, as plain curl would send it."""
+    call = {"jsonrpc": "2.0", "id": 1} | tool_call("click", x=5, y=5)
+    return httpx2.post(url, json=call, headers={"Accept": "application/json, text/event-stream"} | headers)
+
+
+def test_over_http_nothing_is_done_without_the_bearer_token(desktop, tmp_path):
+    x, app = desktop
+    events = len(app.record()["events"])
+    with http_server(x, tmp_path) as server:
+        for headers in [{}, {"Authorization": "Bearer wrong-token-0123456789ab"}, {"Authorization": TOKEN},
+                        {"Authorization": f"bearer {TOKEN}x"}]:
+            assert post(server.url, **headers).status_code == 401
+        assert post(server.url, Authorization=f"Bearer {TOKEN}", Host="evil.example:80").status_code == 421
+        with pytest.raises(Exception):
+            with server.client(tmp_path / "session", token=None):
+                pass
+        with server.client(tmp_path / "session") as client:  # the right token: served
+            assert set(client.list_tools()) == TOOLS
+    time.sleep(0.3)
+    assert len(app.record()["events"]) == events
+    assert [s["call"].split("(")[0] for s in read_episode(tmp_path / "session").steps] == []
+
+
+def test_a_bad_token_file_is_a_one_line_error_and_an_open_one_a_warning(desktop, tmp_path):
+    x, _ = desktop
+    (tmp_path / "short").write_text("abc\n")
+    for token_file, problem in [(tmp_path / "short", "16 or more printable"), (tmp_path / "none", "cannot read")]:
+        result = gui_agent("mcp", "--http", str(free_port()), "--display", x.display, "--token-file", str(token_file),
+                           "--out", str(tmp_path / "session"), env=x.env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1 and problem in output and len(output.splitlines()) == 1, output
+    for mode in (0o600, 0o644):
+        with http_server(x, tmp_path / oct(mode), token_mode=mode) as server:
+            assert ("warning: others than you can read --token-file" in server.log.read_text()) == (mode == 0o644)
+
+
+def test_over_http_a_token_is_made_per_start_shown_once_and_kept_in_a_private_file(desktop, tmp_path, monkeypatch):
+    x, _ = desktop
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    x.env["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        with http_server(x, tmp_path, token_file=False) as server:
+            log = server.log.read_text()
+            token = re.search(r"Authorization: Bearer ([\w-]+)", log).group(1)
+            path = runtime / "gui-agent" / f"mcp-{server.url.split(':')[2].split('/')[0]}.token"
+            assert path.read_text().strip() == token and len(token) >= 40 and log.count(token) == 2
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+            assert f"claude mcp add --transport http gui-agent {server.url}" in log
+            assert post(server.url, Authorization=f"Bearer {TOKEN}").status_code == 401
+            with server.client(tmp_path / "session", token=token) as client:
+                assert not client.call("screenshot").is_error
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(timeout=15) == 0
+        assert not path.exists()  # removed when the server ends
+    finally:
+        del x.env["XDG_RUNTIME_DIR"]
 
 
 def test_the_http_port_must_be_free(desktop, tmp_path):
@@ -388,10 +497,205 @@ def test_a_display_that_goes_away_gives_tool_errors_and_the_server_ends_cleanly(
             xvfb = subprocess.run(["pgrep", "-f", f"Xvfb .*{x.xauthority}"], capture_output=True, text=True).stdout
             subprocess.run(["kill", "-9", *xvfb.split()], check=True)
             time.sleep(0.5)
-            assert "display" in client.error("screenshot")
-            assert "display" in client.error("click", x=10, y=10)
+            for message in [client.error("screenshot"), client.error("click", x=10, y=10)]:
+                assert "display" in message and not message.rstrip().endswith(":")
+                assert "is its X server still running?" in message  # the reason, not an empty one
     finally:
         x.stop()
     assert "Traceback" not in (tmp_path / "session.log").read_text()
     episode = read_episode(tmp_path / "session")
     assert [s["outcome"] for s in episode.steps] == ["ok", "error", "error"] and episode.end["status"] == "done"
+
+
+HELLO = [{"method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                            "clientInfo": {"name": "test", "version": "1"}}},
+         {"method": "notifications/initialized"}]
+
+
+def tool_call(name: str, **arguments) -> dict:
+    return {"method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+
+def send(process: subprocess.Popen, number: int, request: dict) -> bool:
+    """JSON-RPC request `number` (none for a notification) on the server's stdin; whether an answer is due."""
+    answered = not request["method"].startswith("notifications/")
+    process.stdin.write(json.dumps({"jsonrpc": "2.0"} | ({"id": number} if answered else {}) | request) + "\n")
+    process.stdin.flush()
+    return answered
+
+
+def speak_json_rpc(env: dict, *options: str) -> tuple[list[str], str]:
+    """`gui-agent mcp` over stdio spoken to line by line (initialize, tools/list, a click): its stdout's lines
+    and its stderr."""
+    process = subprocess.Popen([*GUI_AGENT, "mcp", *options], env=env, cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        for number, request in enumerate([*HELLO, {"method": "tools/list"}, tool_call("click", x=5, y=5)]):
+            if send(process, number, request):
+                lines.append(process.stdout.readline())
+                if not lines[-1]:  # the server ended
+                    break
+    except BrokenPipeError:
+        pass
+    out, errors = process.communicate(timeout=60)
+    return [line for line in lines + out.splitlines() if line.strip()], errors
+
+
+def test_over_stdio_nothing_but_json_rpc_reaches_stdout(desktop, tmp_path):
+    x, _ = desktop
+    broken = tmp_path / "Xauthority"
+    broken.write_bytes(x.xauthority.read_bytes() + b"\x00\x01garbage")  # python-xlib warns, and reads the cookie
+    lines, errors = speak_json_rpc(x.env | {"XAUTHORITY": str(broken)}, "--display", x.display,
+                                   "--out", str(tmp_path / "session"))
+    assert "Xlib.xauth: warning" in errors
+    replies = [json.loads(line) for line in lines]
+    assert [reply["jsonrpc"] for reply in replies] == ["2.0"] * 3 and replies[2]["result"]["isError"] is False
+    lines, errors = speak_json_rpc(x.env, "--display", ":97", "--out", str(tmp_path / "nodisplay"))
+    assert lines == [] and "cannot open display :97" in errors and "Traceback" not in errors
+    for option, problem in [("--token-file", "--token-file goes with --http"), ("--secret", "is not NAME=VALUE")]:
+        lines, errors = speak_json_rpc(x.env, option, "bad value")
+        assert lines == [] and problem in errors
+
+
+def test_the_readme_configuration_works_in_the_sdk_clients_default_environment(desktop, tmp_path):
+    x, app = desktop
+    parameters = StdioServerParameters(command=GUI_AGENT[0], cwd=PROJECT_ROOT, args=[  # env: the SDK's default
+        *GUI_AGENT[1:], "mcp", "--display", x.display, "--xauthority", str(x.xauthority),
+        "--out", str(tmp_path / "session")])
+    assert "XAUTHORITY" not in get_default_environment() and "DISPLAY" not in get_default_environment()
+    with open(tmp_path / "session.log", "w") as errors:
+        with connected(lambda: stdio_client(parameters, errlog=errors), tmp_path / "session") as client:
+            assert not client.call("screenshot").is_error
+
+
+def pointer(x: XSession) -> tuple[int, int]:
+    where = subprocess.run(["xdotool", "getmouselocation"], env=x.env, capture_output=True, text=True).stdout
+    return tuple(int(part.split(":")[1]) for part in where.split()[:2])
+
+
+def test_a_corner_is_refused_and_a_pointer_left_in_one_locks_nothing(desktop, tmp_path):
+    x, app = desktop
+    with stdio_server(x, tmp_path / "session") as client:
+        client.ok("move", x=100, y=100)
+        for corner in [(0, 0), (WIDTH - 1, 0), (0, HEIGHT - 1), (WIDTH - 1, HEIGHT - 1)]:
+            assert "screen corner" in client.error("click", x=corner[0], y=corner[1])
+            assert "screen corner" in client.error("drag", start_x=100, start_y=100, end_x=corner[0], end_y=corner[1])
+            assert pointer(x) == (100, 100)
+        subprocess.run(["xdotool", "mousemove", "0", "0"], env=x.env, check=True)  # the user's stop gesture
+        assert "screen corner" in client.error("move", x=200, y=200)  # told once
+        client.ok("move", x=200, y=200)
+        assert pointer(x) == (200, 200)
+        fill(client, app, "name_entry", "after a corner")
+        app.wait_until(lambda r: r["state"]["name"] == "after a corner", 5, "typing after a corner")
+
+
+def test_a_client_that_goes_away_during_run_task_stops_the_run(desktop, tmp_path):
+    x, app = desktop
+    out = tmp_path / "session"
+    process = subprocess.Popen([*GUI_AGENT, "mcp", "--display", x.display, "--out", str(out), "--model", "local"],
+                               env=x.env, cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=open(tmp_path / "server.log", "w"), text=True)
+    try:
+        for number, request in enumerate([*HELLO, tool_call("click", **widget_centre(app, "name_entry"))]):
+            if send(process, number, request):
+                assert json.loads(process.stdout.readline())["id"] == number
+        send(process, 9, tool_call("run_task", task=f'type "{"long " * 100}" into Name'))
+        app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+        process.stdin.close()  # the client goes away
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    assert len(app.record()["state"]["name"]) < 400  # cut short
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log
+    session, task = read_episode(out), read_episode(out / "task-001")
+    assert task.end["status"] == "interrupted" and "the client closed the connection" in task.end["message"]
+    assert session.steps[-1]["outcome"] == "error" and session.end["status"] == "done"
+
+
+CLIENT = """
+import sys, anyio, httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+async def main(url, token, task):
+    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=300))
+    async with streamable_http_client(url, http_client=client) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        print("calling", flush=True)
+        await session.call_tool("run_task", {"task": task})
+
+anyio.run(main, *sys.argv[1:])
+"""
+
+
+def test_an_http_client_that_goes_away_during_run_task_stops_the_run(desktop, tmp_path):
+    x, app = desktop
+    out = tmp_path / "session"
+    with http_server(x, tmp_path, "--model", "local") as server:
+        with server.client(out) as client:
+            fill(client, app, "name_entry", "x")
+        client_process = subprocess.Popen([sys.executable, "-c", CLIENT, server.url, TOKEN,
+                                           f'type "{"long " * 100}" into Name'], env=x.env, stdout=subprocess.PIPE)
+        try:
+            app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+        finally:
+            client_process.kill()  # gone without a word
+        task = out / "task-001"
+        deadline = time.monotonic() + 20
+        while not (task.exists() and read_episode(task).end):
+            assert time.monotonic() < deadline, "the run went on"
+            time.sleep(0.2)
+        assert read_episode(task).end["status"] == "interrupted"
+        with server.client(out) as client:  # the server goes on
+            assert not client.call("screenshot").is_error
+    assert len(app.record()["state"]["name"]) < 400  # cut short
+
+
+def test_escapes_and_direction_controls_are_shown_escaped_on_the_servers_console(desktop, tmp_path):
+    x, _ = desktop
+    hostile = "\x1b]2 owned\x07\x1b[2J\u202eevil\u2066"
+    with stdio_server(x, tmp_path / "stdio", "--model", "local") as client:
+        client.call("run_task", task=f"click {hostile}")
+    with http_server(x, tmp_path) as server:
+        port = int(server.url.split(":")[2].split("/")[0])
+        for header in [b"Host: evil\x9b31m\xe2\x80\xae:80", b"Origin: http://evil\x9b2J\xe2\x81\xa6.example"]:
+            with socket.create_connection(("127.0.0.1", port)) as connection:
+                host = b"" if header.startswith(b"Host") else f"Host: 127.0.0.1:{port}\r\n".encode()
+                connection.sendall(b"POST /mcp HTTP/1.1\r\n" + host + header + b"\r\nAuthorization: Bearer " +
+                                   TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                                   b"Accept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}")
+                assert connection.recv(100).split()[1] in (b"421", b"403")
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=15)
+    log = (tmp_path / "stdio.log").read_text() + server.log.read_text()
+    assert "Invalid Host header" in log and "Invalid Origin header" in log
+    for raw in ["\x1b", "\x07", "\u202e", "\u2066", "\x9b"]:
+        assert raw not in log, ascii(raw)
+    assert "\\x1b]2 owned\\x07" in log and "\\u202eevil\\u2066" in log and "evil\\x9b31m" in log
+
+
+def test_a_question_nobody_answers_does_not_hold_the_server(desktop, tmp_path):
+    x, app = desktop
+    (tmp_path / "policy.toml").write_text(POLICY)
+    asked = threading.Event()
+
+    async def absent_user(context, params):
+        asked.set()
+        await anyio.sleep(3600)
+
+    before = len(submits(app))
+    with http_server(x, tmp_path, "--confirm-policy", str(tmp_path / "policy.toml")) as server:
+        with server.client(tmp_path / "session", elicitation_callback=absent_user) as client:
+            client.ok("click", **widget_centre(app, "name_entry"))
+            pressing = client.portal.start_task_soon(client.session.call_tool, "press_keys", {"keys": "ctrl+Return"})
+            assert asked.wait(20)
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(timeout=15) == 0
+            pressing.cancel()
+    assert "Traceback" not in server.log.read_text()
+    time.sleep(0.3)
+    assert len(submits(app)) == before
+    episode = read_episode(tmp_path / "session")
+    assert episode.end["status"] == "interrupted" and episode.steps[-1]["outcome"] == "needs_confirmation"

@@ -148,6 +148,7 @@ class PyAutoGUIComputer:
         try:
             return function(*args, **kwargs)
         except self._gui.FailSafeException:
+            self._leave_corner()
             raise Interrupted("the pointer reached a screen corner (pyautogui failsafe)") from None
         except self._display_lost as error:
             raise DisplayError(f"lost the connection to display {self.display} ({type(error).__name__}); "
@@ -155,6 +156,27 @@ class PyAutoGUIComputer:
         except (KeyboardInterrupt, StopRequested):
             self._let_go()
             raise
+
+    def corners(self) -> set[Point]:
+        """Where the pointer stops the agent: the screen's corners (pyautogui's failsafe) and the monitor's
+        (the StopWatch's)."""
+        m = self.monitor
+        right, bottom = m.left + m.width - 1, m.top + m.height - 1
+        return {*map(tuple, self._gui.FAILSAFE_POINTS), (m.left, m.top), (right, m.top), (m.left, bottom),
+                (right, bottom)}
+
+    def _leave_corner(self) -> None:
+        """The pointer one pixel in from the corner that tripped the failsafe: the stop is told once, and
+        later actions work again (on a display nobody sees, nobody else can move it out)."""
+        try:
+            x, y = self._gui.position()
+            width, height = self._gui.size()
+            self._gui.FAILSAFE = False
+            self._gui.moveTo(min(max(x, 1), width - 2), min(max(y, 1), height - 2))
+        except Exception:  # the display is gone: the next action says so
+            pass
+        finally:
+            self._gui.FAILSAFE = True
 
     def _let_go(self) -> None:
         """Releases every key and mouse button held down and unbinds the keycodes bound for typing, on

@@ -122,7 +122,9 @@ class Screen:
         try:
             shot = self._mss.grab(self._region)
         except Exception as error:
-            raise DisplayError(f"capture from display {self.display} failed: {error}") from None
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__  # mss's may be empty
+            raise DisplayError(f"capture from display {self.display} failed ({reason}); is its X server still "
+                               "running?") from None
         pixels = np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
         r = self._region
         monitor = Monitor(r["left"], r["top"], r["width"], r["height"], scale=shot.width / r["width"])
