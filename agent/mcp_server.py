@@ -52,6 +52,7 @@ from agent.core.episode import EpisodeWriter, new_run_dir
 from agent.core.errors import ActionError, AgentError, Interrupted, StopRequested
 from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Point
+from agent.core.shown import one_line
 from agent.core.mask import MaskedScreen
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
@@ -64,8 +65,6 @@ INSTRUCTIONS = ("Acts on one X display. Coordinates are pixels of the screenshot
 SETTLE_SECONDS = 3.0
 GONE = "gui_agent.client_gone"  # an HTTP request's scope key: NoticeDisconnect's Event
 
-UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # controls, directions
-
 X = Annotated[int, Field(description="pixels from the screenshot's left edge")]
 Y = Annotated[int, Field(description="pixels from the screenshot's top edge")]
 
@@ -75,12 +74,8 @@ def nobody_to_ask(question: str) -> None:
 
 
 def shown(text) -> str:
-    """Text for the server's console: secrets hidden; control characters (a terminal escape could retitle or
-    clear the terminal) and direction controls (U+202E turns what follows around) shown as \\xNN or \\uNNNN."""
-    def code(match: re.Match) -> str:
-        n = ord(match.group())
-        return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
-    return UNSAFE.sub(code, redact.scrub(str(text)))
+    """Text for the server's console, on one line: secrets hidden, control and direction characters escaped."""
+    return one_line(redact.scrub(str(text)))
 
 
 def log(text: str) -> None:
