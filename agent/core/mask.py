@@ -336,7 +336,7 @@ def changes_since(checked: np.ndarray | None, gray: np.ndarray, hidden: list[Box
         shown[y0:y1, x0:x1] = False
     x0, y0, x1, y1 = grown((x, y, x + w, y + h), TILE, gray.shape)
     before, after, region = checked[y0:y1, x0:x1], gray[y0:y1, x0:x1], changed[y0:y1, x0:x1]
-    region[in_squares(recoloured(before, after, region) & shown[y0:y1, x0:x1])] = 0
+    region[in_squares(recoloured(before, after) & shown[y0:y1, x0:x1])] = 0
     dy = scroll_of(checked, gray, (x0, y0, x1, y1))
     if dy:
         rows = slice(max(y0, -dy), min(y1, gray.shape[0] - dy))
@@ -352,14 +352,11 @@ def in_squares(fits: np.ndarray) -> np.ndarray:
                             borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
 
 
-def recoloured(before: np.ndarray, after: np.ndarray, changed: np.ndarray) -> np.ndarray:
-    """Where `after` is `before` with its greys mapped by the map most of the changed pixels follow
-    (each grey to the grey it most often became in a sample), rounding aside. What became the
-    background is left out of the sample: content that vanished is no recolouring."""
-    sample = changed[::SAMPLE, ::SAMPLE] > 0
-    old, new = before[::SAMPLE, ::SAMPLE][sample], after[::SAMPLE, ::SAMPLE][sample]
-    if not len(old):
-        return np.zeros(before.shape, bool)
+def recoloured(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Where `after` is `before` with its greys mapped by the map most of its pixels follow (each
+    grey to the grey it most often became in a sample), rounding aside. What became the background
+    is left out of the sample: content that vanished is no recolouring."""
+    old, new = before[::SAMPLE, ::SAMPLE].ravel(), after[::SAMPLE, ::SAMPLE].ravel()
     kept = (new != np.bincount(new).argmax()) | (old == np.bincount(old).argmax())
     counts = np.bincount(old[kept].astype(np.int32) << 8 | new[kept], minlength=1 << 16).reshape(256, 256)
     seen = np.flatnonzero(counts.any(axis=1))  # the greys the sample missed map as their neighbours do
