@@ -132,9 +132,8 @@ def test_an_echo_in_another_font_is_covered_and_the_username_typed_before_is_not
     mask.hide(before)  # the frame before typing, handed in as a run does
     mask.secret_typed(SECRET)
     reads = []
-    real_read = getattr(agent.core.mask, "read_line", None)
-    monkeypatch.setattr(agent.core.mask, "read_line", lambda *args: reads.append(args[2]) or real_read(*args),
-                        raising=False)
+    real_read = agent.core.mask.read_lines
+    monkeypatch.setattr(agent.core.mask, "read_lines", lambda *args: reads.extend(args[2]) or real_read(*args))
     mask.hide(typed, before)
     assert reads == []  # nothing changed outside the place typed into and a ring: nothing read
     image = Image.fromarray(np.ascontiguousarray(typed[:, :, 2::-1]))
@@ -164,8 +163,8 @@ def page(lines: list[str], background="white", ink="black", top: int = 8, width:
 
 def reading_spy(monkeypatch) -> list:
     reads = []
-    real_read = agent.core.mask.read_line
-    monkeypatch.setattr(agent.core.mask, "read_line", lambda *args: reads.append(args[2]) or real_read(*args))
+    real_read = agent.core.mask.read_lines
+    monkeypatch.setattr(agent.core.mask, "read_lines", lambda *args: reads.extend(args[2]) or real_read(*args))
     return reads
 
 

@@ -48,6 +48,7 @@ CONFUSABLE = str.maketrans("0oil|5s8", "OO1111SB")
 SPECK = 3  # pixels: a change narrower or shorter than this holds no character (a caret, a rule)
 WORD_GAP = 1.5  # times a change's height: the widest gap between the words of one line
 CONTEXT = 8  # pixels round a line's crop, so the detector sees its edges
+READ_WIDTH = 1600  # pixels of lines read in one run of the recogniser (longer runs cost more a pixel)
 GAP_JOINED = 8  # pixels: changed pieces closer than this on the same rows are one change
 TILE = 15  # pixels: the side of the squares a change is explained in (odd: centred on a pixel)
 SAMPLE = 4  # every SAMPLE-th row and column of a change tells its map of greys
@@ -210,12 +211,10 @@ def echoed(pixels: np.ndarray, pieces: list[Box], secrets: list[str]) -> list[Bo
     """The text lines (of BGRA pixels) touched by these changed pieces in which OCR reads a run of a secret."""
     bgr, gray = pixels[:, :, :3], pixels[:, :, 1]
     changes = grouped(pieces, gray.shape)
-    found = []
+    lines = []
     for region in merge_boxes([grown(line_of(gray, box), CONTEXT, gray.shape) for box in changes]):
-        for line in detect_lines(bgr, region):  # lines of a block of changes are detected at once
-            if any(overlaps(line, change) for change in changes) and shows_secret(read_line(bgr, gray, line), secrets):
-                found.append(own_rows(gray, line))
-    return found
+        lines += [line for line in detect_lines(bgr, region) if any(overlaps(line, change) for change in changes)]
+    return [own_rows(gray, line) for line, text in zip(lines, read_lines(bgr, gray, lines)) if shows_secret(text, secrets)]
 
 
 def own_rows(gray: np.ndarray, line: Box) -> Box:
@@ -244,10 +243,27 @@ def grown(box: Box, by: int, shape: tuple[int, int]) -> Box:
     return max(0, box[0] - by), max(0, box[1] - by), min(shape[1], box[2] + by), min(shape[0], box[3] + by)
 
 
-def read_line(bgr: np.ndarray, gray: np.ndarray, line: Box) -> str:
-    key = crop_key(gray, line)
-    known = engine().known(key)
-    return (known or engine().recognise(key, np.ascontiguousarray(bgr[line[1]:line[3], line[0]:line[2]])))[0]
+def read_lines(bgr: np.ndarray, gray: np.ndarray, lines: list[Box]) -> list[str]:
+    """The lines' texts: those read before (by crop) as they were read, the others in runs of the
+    recogniser of up to READ_WIDTH pixels of lines side by side."""
+    keys = [crop_key(gray, line) + b"mask" for line in lines]  # apart from the texts the planner reads alone
+    texts = [known[0] if (known := engine().known(key)) else None for key in keys]
+    left = [index for index, text in enumerate(texts) if text is None]
+    while left:
+        batch, width = [], 0
+        while left and (not batch or width + scaled_width(lines[left[0]]) <= READ_WIDTH):
+            width += scaled_width(lines[left[0]])
+            batch.append(left.pop(0))
+        crops = [np.ascontiguousarray(bgr[y0:y1, x0:x1]) for x0, y0, x1, y1 in (lines[index] for index in batch)]
+        for index, found in zip(batch, engine().recognised_together(crops)):
+            engine().remember(keys[index], found)
+            texts[index] = found[0]
+    return texts
+
+
+def scaled_width(line: Box) -> int:
+    """The line's width as the recogniser reads it (48 px tall)."""
+    return int(48 * (line[2] - line[0]) / max(1, line[3] - line[1]))
 
 
 def shows_secret(text: str, secrets: list[str]) -> bool:
@@ -390,9 +406,9 @@ def scroll_of(checked: np.ndarray, gray: np.ndarray, box: Box) -> int:
 
 
 def signatures(rows: np.ndarray, strips: int) -> np.ndarray:
-    """A number per row and strip of columns that tells their pixels apart (a hash: the pixels are
-    compared afterwards); NaN for a plain one, which has no shape to match."""
-    split = rows.reshape(len(rows) * strips, -1)
+    """A number per row and strip of columns that tells their pixels apart (a hash of every SAMPLE-th
+    pixel: the pixels are compared afterwards); NaN for a plain one, which has no shape to match."""
+    split = rows.reshape(len(rows) * strips, -1)[:, ::SAMPLE]
     found = split.astype(np.float32) @ WEIGHTS[:split.shape[1]]
     found[(split == split[:, :1]).all(axis=1)] = np.nan
     return found.reshape(len(rows), strips)
