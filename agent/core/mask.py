@@ -12,19 +12,19 @@ pixels are found again after the screen changed (the field scrolled, the window 
 The secret echoed elsewhere (a terminal that prints it, a field or a title that shows it again) is
 covered too: every text line in which OCR reads a run of the secret's characters. Only what changed
 since the last frame checked is read, outside the covered places, and only the changes that can
-hold a text line: a caret, an outline or a speck smaller than a character is not read, nor what
-shows the last frame's pixels scrolled or recoloured (a terminal that scrolled, a page dimmed
-behind a dialog: see changes_since), nor where nothing is drawn now. Each change
-is widened to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are
-detected in that crop and the lines it touched recognised. A line read so stays covered while it
-shows what it showed; once it changes, what changed there is read again. A frame in which nothing
-changed outside the covered places costs no OCR (3-6 ms at 1080p), nor one that scrolled or was
-recoloured; one with new text costs OCR of its new lines (about 15-25 ms a line; a page of new
-text: all of it, seconds; bench/mask_cost.py). Frames
-before the first secret is typed are not read (the secret is not on the screen before its keys go
-in). What can still show: a secret drawn in an image or so distorted that OCR does not read it,
-and a run completed by one glyph narrower than 3 px ('l', '.') after its other characters showed
-in an earlier frame. A masked field (dots) needs nothing.
+hold a text line: not a caret, an outline or a speck smaller than a character, not where nothing is
+drawn now, and not what shows that frame's pixels scrolled or recoloured (a terminal that scrolled,
+a page dimmed behind a dialog or on another background; see changes_since). Each change is widened
+to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are detected in
+that crop and the lines it touched recognised, in one run of the recogniser. A line read so stays
+covered while it shows what it showed; once it changes, what changed there is read again. A frame
+in which nothing changed outside the covered places costs no OCR (3-6 ms at 1080p), nor one that
+scrolled or was recoloured; one with new text costs OCR of its new lines (15-25 ms for a short
+one; a page of new text: all of it, seconds; bench/mask_cost.py). Frames before the first secret is
+typed are not read (the secret is not on the screen before its keys go in). What can still show: a
+secret drawn in an image or so distorted that OCR does not read it, and a run completed by one
+glyph narrower than 3 px ('l', '.') after its other characters showed in an earlier frame. A masked
+field (dots) needs nothing.
 """
 
 from dataclasses import dataclass, replace
@@ -56,7 +56,7 @@ RECOLOURED = 2  # grey levels: what rounding leaves of a recolouring
 STRIP = 64  # pixels: the width of the columns whose rows are matched to find a scroll
 SCROLL_MAX = 400  # rows: the farthest a scroll is looked for
 SCROLL_ROWS = 4  # rows that must agree on a scroll
-WEIGHTS = np.random.default_rng(23).random(STRIP, np.float32)
+WEIGHTS = np.random.default_rng(23).random(STRIP, np.float32)  # a row's signature: its pixels so weighted, summed
 
 
 def fold(text: str) -> str:
@@ -302,30 +302,35 @@ class SecretMask:
             self.places += [Place.of(gray, box) for box in typed_places(earlier, gray)]
         self._just_typed = False
         self.echoes = [echo for echo in self.echoes if echo.shows(gray)]
-        boxes = self._shown(gray, earlier) + [echo.box for echo in self.echoes]
-        masked = covered(pixels, boxes)
+        kept, moved = self._shown(gray, earlier)
+        boxes = kept + [echo.box for echo in self.echoes]
         # the rest is read where it changed since the last frame checked, as it shows with the places
-        # covered (text typed after a secret in its field stays readable)
+        # covered (text typed after a secret in its field stays readable), but for a place found
+        # elsewhere just now, which may be found where the secret shows only in part
+        readable = covered(pixels, boxes)
         pieces = text_changes(changes_since(checked, gray, self._hidden), gray, boxes)
-        echoes = echoed(masked, pieces, self.typed) if pieces else []
+        echoes = echoed(readable, pieces, self.typed) if pieces else []
         self.echoes += [Place.of(gray, box) for box in echoes]
-        self._hidden = boxes + echoes
-        return covered(masked, echoes)
+        self._hidden = boxes + moved + echoes
+        return covered(readable, moved + echoes)
 
-    def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> list[Box]:
-        """Where the places show in `gray`: where they were, else where the screen changed since
-        `earlier` if their pixels are there (then they are there from now on)."""
-        boxes, changed = [], ...
+    def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> tuple[list[Box], list[Box]]:
+        """Where the places show in `gray`: where they were or, moved, as they were (a caret aside);
+        and apart, where the screen changed since `earlier` if their pixels are there now only near
+        enough (then they are there from now on)."""
+        kept, moved, changed = [], [], ...
         for index, place in enumerate(self.places):
-            if not place.shows(gray):
-                if changed is ...:  # looked for once, and only when a place is lost
-                    changed = changed_box(earlier, gray)
-                found = place.find(gray, changed) if changed else None
-                if found is None:
-                    continue
-                place = self.places[index] = Place.of(gray, found)
-            boxes.append(place.box)
-        return boxes
+            if place.shows(gray):
+                kept.append(place.box)
+                continue
+            if changed is ...:  # looked for once, and only when a place is lost
+                changed = changed_box(earlier, gray)
+            found = place.find(gray, changed) if changed else None
+            if found is not None:
+                self.places[index] = Place.of(gray, found)
+                same = np.count_nonzero(self.places[index].shown == place.shown) >= KEPT * place.shown.size
+                (kept if same else moved).append(found)
+        return kept, moved
 
     @property
     def ocr(self) -> OCR:
