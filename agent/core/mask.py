@@ -16,15 +16,14 @@ hold a text line: not a caret, an outline or a speck smaller than a character, n
 drawn now, and not what shows that frame's pixels scrolled or recoloured (a terminal that scrolled,
 a page dimmed behind a dialog or on another background; see changes_since). Each change is widened
 to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are detected in
-that crop and the lines it touched recognised, in one run of the recogniser. A line read so stays
-covered while it shows what it showed; once it changes, what changed there is read again. A frame
-in which nothing changed outside the covered places costs no OCR (3-6 ms at 1080p), nor one that
-scrolled or was recoloured; one with new text costs OCR of its new lines (15-25 ms for a short
-one; a page of new text: all of it, seconds; bench/mask_cost.py). Frames before the first secret is
-typed are not read (the secret is not on the screen before its keys go in). What can still show: a
-secret drawn in an image or so distorted that OCR does not read it, and a run completed by one
-glyph narrower than 3 px ('l', '.') after its other characters showed in an earlier frame. A masked
-field (dots) needs nothing.
+that crop and the lines it touched recognised. A line read so stays covered while it shows what it
+showed; once it changes, what changed there is read again. A frame in which nothing changed outside
+the covered places costs no OCR (3-6 ms at 1080p), nor one that scrolled or was recoloured; one
+with new text costs OCR of its new lines (15-25 ms for a short one; a page of new text: all of it,
+seconds; bench/mask_cost.py). Frames before the first secret is typed are not read (the secret is
+not on the screen before its keys go in). What can still show: a secret drawn in an image or so
+distorted that OCR does not read it, and a run completed by one glyph narrower than 3 px ('l', '.')
+after its other characters showed in an earlier frame. A masked field (dots) needs nothing.
 """
 
 from dataclasses import dataclass, replace
@@ -48,7 +47,6 @@ CONFUSABLE = str.maketrans("0oil|5s8", "OO1111SB")
 SPECK = 3  # pixels: a change narrower or shorter than this holds no character (a caret, a rule)
 WORD_GAP = 1.5  # times a change's height: the widest gap between the words of one line
 CONTEXT = 8  # pixels round a line's crop, so the detector sees its edges
-READ_WIDTH = 1600  # pixels of lines read in one run of the recogniser (longer runs cost more a pixel)
 GAP_JOINED = 8  # pixels: changed pieces closer than this on the same rows are one change
 TILE = 15  # pixels: the side of the squares a change is explained in (odd: centred on a pixel)
 SAMPLE = 4  # every SAMPLE-th row and column of a change tells its map of greys
@@ -244,26 +242,14 @@ def grown(box: Box, by: int, shape: tuple[int, int]) -> Box:
 
 
 def read_lines(bgr: np.ndarray, gray: np.ndarray, lines: list[Box]) -> list[str]:
-    """The lines' texts: those read before (by crop) as they were read, the others in runs of the
-    recogniser of up to READ_WIDTH pixels of lines side by side."""
-    keys = [crop_key(gray, line) + b"mask" for line in lines]  # apart from the texts the planner reads alone
-    texts = [known[0] if (known := engine().known(key)) else None for key in keys]
-    left = [index for index, text in enumerate(texts) if text is None]
-    while left:
-        batch, width = [], 0
-        while left and (not batch or width + scaled_width(lines[left[0]]) <= READ_WIDTH):
-            width += scaled_width(lines[left[0]])
-            batch.append(left.pop(0))
-        crops = [np.ascontiguousarray(bgr[y0:y1, x0:x1]) for x0, y0, x1, y1 in (lines[index] for index in batch)]
-        for index, found in zip(batch, engine().recognised_together(crops)):
-            engine().remember(keys[index], found)
-            texts[index] = found[0]
+    """The lines' texts, each recognised alone (side by side in one run of the recogniser they cost
+    more: 1.7 times for three long lines) unless read before."""
+    texts = []
+    for x0, y0, x1, y1 in lines:
+        key = crop_key(gray, (x0, y0, x1, y1))
+        found = engine().known(key) or engine().recognise(key, np.ascontiguousarray(bgr[y0:y1, x0:x1]))
+        texts.append(found[0])
     return texts
-
-
-def scaled_width(line: Box) -> int:
-    """The line's width as the recogniser reads it (48 px tall)."""
-    return int(48 * (line[2] - line[0]) / max(1, line[3] - line[1]))
 
 
 def shows_secret(text: str, secrets: list[str]) -> bool:

@@ -29,8 +29,6 @@ CACHE_SIZE = 4000
 BAND = 128
 MARGIN = 32
 MIN_SCORE = 0.5
-SIDE_GAP = 16  # pixels between crops read side by side (recognised_together)
-REC_STRIDE = 8  # pixels of the recogniser's input per column of its output
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,31 +139,6 @@ class Engine:
         text, score = self._decode(scores)[0]
         return text, float(score)
 
-    def recognised_together(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        """Several crops' texts and scores in one run of the recogniser (its fixed cost once): each
-        scaled to 48 px tall as `_recognised` scales it, side by side, SIDE_GAP pixels of its own
-        background after it, and read from the recogniser's output over its own columns. Unlike a
-        batch padded to its widest crop, nothing is added to a crop but what a line's end shows."""
-        parts, spans, width = [], [], 0
-        for crop in crops:
-            height, crop_width = crop.shape[:2]
-            scaled = cv2.resize(crop, (max(1, int(np.ceil(self._rec_height * crop_width / height))), self._rec_height))
-            gap = SIDE_GAP + -(width + scaled.shape[1]) % REC_STRIDE  # the next crop starts on an output column
-            background = np.median(crop.reshape(-1, 3), axis=0).astype(np.uint8)
-            parts += [scaled, np.broadcast_to(background, (self._rec_height, gap, 3))]
-            spans.append((width, width + scaled.shape[1]))
-            width += scaled.shape[1] + gap
-        tensor = np.concatenate(parts, axis=1).astype(np.float32).transpose(2, 0, 1)[np.newaxis]
-        tensor *= 2 / 255
-        tensor -= 1
-        scores = self._recogniser.run(None, {self._recogniser.get_inputs()[0].name: np.ascontiguousarray(tensor)})[0]
-        stride = width / scores.shape[1]
-        found = []
-        for start, end in spans:
-            text, score = self._decode(scores[:, int(start // stride):int(np.ceil(end / stride))])[0]
-            found.append((text, float(score)))
-        return found
-
     def known(self, key: bytes) -> tuple[str, float] | None:
         with self._lock:
             if key in self._texts:
@@ -174,15 +147,12 @@ class Engine:
         return None
 
     def recognise(self, key: bytes, crop: np.ndarray) -> tuple[str, float]:
-        found = self._recognised(crop)
-        self.remember(key, found)
-        return found
-
-    def remember(self, key: bytes, found: tuple[str, float]) -> None:
+        text, score = self._recognised(crop)
         with self._lock:
-            self._texts[key] = found
+            self._texts[key] = text, score
             while len(self._texts) > CACHE_SIZE:
                 self._texts.popitem(last=False)
+        return text, score
 
 
 def _session(model: str):
