@@ -344,6 +344,10 @@ def changes_since(checked: np.ndarray | None, gray: np.ndarray, hidden: list[Box
     x0, y0, x1, y1 = grown((x, y, x + w, y + h), TILE, gray.shape)
     before, after, region = checked[y0:y1, x0:x1], gray[y0:y1, x0:x1], changed[y0:y1, x0:x1]
     region[in_squares(recoloured(before, after) & shown[y0:y1, x0:x1])] = 0
+    x, y, w, h = cv2.boundingRect(region)
+    if not w:
+        return changed
+    x0, y0, x1, y1 = grown((x0 + x, y0 + y, x0 + x + w, y0 + y + h), TILE, gray.shape)
     dy = scroll_of(checked, gray, (x0, y0, x1, y1))
     if dy:
         rows = slice(max(y0, -dy), min(y1, gray.shape[0] - dy))
