@@ -195,11 +195,12 @@ def line_of(gray: np.ndarray, box: Box) -> Box:
     return x0, y0, x1, y1
 
 
-def covered(pixels: np.ndarray, boxes: list[Box]) -> np.ndarray:
-    """The BGRA pixels with these boxes painted over (the same array when there are none)."""
+def covered(pixels: np.ndarray, boxes: list[Box], original: np.ndarray | None = None) -> np.ndarray:
+    """The BGRA pixels with these boxes painted over: the same array when there are none, or when it
+    is a copy already (not the `original` frame); else a copy."""
     if not boxes:
         return pixels
-    masked = pixels.copy()
+    masked = pixels.copy() if original is None or pixels is original else pixels
     for x0, y0, x1, y1 in boxes:
         masked[y0:y1, x0:x1] = (64, 64, 64, 255)
     return masked
@@ -298,7 +299,7 @@ class SecretMask:
         echoes = echoed(readable, pieces, self.typed) if pieces else []
         self.echoes += [Place.of(gray, box) for box in echoes]
         self._hidden = boxes + moved + echoes
-        return covered(readable, moved + echoes)
+        return covered(readable, moved + echoes, original=pixels)
 
     def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> tuple[list[Box], list[Box]]:
         """Where the places show in `gray`: where they were or, moved, as they were (a caret aside);
