@@ -168,7 +168,7 @@ def reading_spy(monkeypatch) -> list:
     return reads
 
 
-def test_an_echo_on_a_new_page_is_covered_in_a_line_with_other_text_and_in_a_long_line(monkeypatch):
+def test_an_echo_on_a_new_page_is_covered_in_a_line_with_other_text_and_in_a_long_line():
     before = page(["Name: ada.lovelace", "Password:"])
     typed = page(["Name: ada.lovelace", f"Password: {SECRET}"])
     caret = 8 + int(MONO.getlength(f"Password: {SECRET}")) + 1
@@ -180,7 +180,6 @@ def test_an_echo_on_a_new_page_is_covered_in_a_line_with_other_text_and_in_a_lon
     shown = ["$ mysql -u ada -p" + SECRET + " shop", *TERMINAL[:6],
              "note: the deploy used " + SECRET + " as the database password for the shop service, rotate it today"]
     for background, ink in (("#202020", "#d0d0d0"), ("#f4f4ec", "black")):  # every pixel changed
-        # (on a light background the field's pixels are found again near enough on the first line)
         new_page = page(shown, background=background, ink=ink)
         blank = page([line.replace(SECRET, " " * len(SECRET)) for line in shown], background=background, ink=ink)
         hidden = mask.hide(new_page, typed)
@@ -191,7 +190,7 @@ def test_an_echo_on_a_new_page_is_covered_in_a_line_with_other_text_and_in_a_lon
 
 def test_a_scrolled_or_dimmed_page_is_not_read_again_but_an_echo_on_it_stays_covered(monkeypatch):
     before = page(TERMINAL[:10] + ["$ read -s PW"])  # the secret typed shows nowhere
-    echoed = page(TERMINAL[:10] + ["$ read -s PW", f"$ echo $PW", SECRET])
+    echoed = page(TERMINAL[:10] + ["$ read -s PW", "$ echo $PW", SECRET])
     mask = SecretMask()
     mask.hide(before)
     mask.secret_typed(SECRET)
@@ -199,11 +198,12 @@ def test_a_scrolled_or_dimmed_page_is_not_read_again_but_an_echo_on_it_stays_cov
     reads = reading_spy(monkeypatch)
     hidden = mask.hide(echoed, before)
     assert "hunter" not in read(hidden).lower() and len(reads) == 2  # the two new lines only
-    scrolled = page(TERMINAL[1:10] + ["$ read -s PW", f"$ echo $PW", SECRET, "$ ls"])  # one line up, one new line
+    scrolled = page(TERMINAL[1:10] + ["$ read -s PW", "$ echo $PW", SECRET, "$ ls"])  # one line up, one new line
     reads.clear()
     hidden = mask.hide(scrolled, echoed)
-    assert covered(hidden, secret_pixels(scrolled, page(TERMINAL[1:10] + ["$ read -s PW", f"$ echo $PW", "", "$ ls"])))
-    assert all(box[1] >= 8 + 17 * 10 for box in reads)  # the lines that scrolled are not read: the echo (was covered) and $ ls are
+    assert covered(hidden, secret_pixels(scrolled, page(TERMINAL[1:10] + ["$ read -s PW", "$ echo $PW", "", "$ ls"])))
+    # the lines that scrolled are not read again; the echo (covered, so it explains nothing) and $ ls are
+    assert all(box[1] >= 8 + 17 * 10 for box in reads)
     dimmed = (scrolled.astype(np.uint16) * 3 // 5).astype(np.uint8)  # behind a dialog's shade
     dimmed[:, :, 3] = 255
     reads.clear()

@@ -213,7 +213,8 @@ def echoed(pixels: np.ndarray, pieces: list[Box], secrets: list[str]) -> list[Bo
     lines = []
     for region in merge_boxes([grown(line_of(gray, box), CONTEXT, gray.shape) for box in changes]):
         lines += [line for line in detect_lines(bgr, region) if any(overlaps(line, change) for change in changes)]
-    return [own_rows(gray, line) for line, text in zip(lines, read_lines(bgr, gray, lines)) if shows_secret(text, secrets)]
+    texts = read_lines(bgr, gray, lines)
+    return [own_rows(gray, line) for line, text in zip(lines, texts) if shows_secret(text, secrets)]
 
 
 def own_rows(gray: np.ndarray, line: Box) -> Box:
