@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import agent.core.mask
-from agent.core.mask import SecretMask
+from agent.core.mask import SecretMask, changes_since
 from agent.core.ocr import OCR
 
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
@@ -210,3 +210,10 @@ def test_a_scrolled_or_dimmed_page_is_not_read_again_but_an_echo_on_it_stays_cov
     hidden = mask.hide(dimmed, scrolled)
     assert "hunter" not in read(hidden).lower() and "report-5.txt" in read(hidden)
     assert all(box[1] >= 8 + 17 * 10 for box in reads)
+
+
+def test_a_recolouring_that_adds_contrast_explains_nothing():
+    sharp = page(TERMINAL[:4])[:, :, 1]
+    faint = 128 + sharp // 2  # the same shapes at half the contrast
+    assert not changes_since(sharp, faint, []).any()  # faded: what it shows was shown
+    assert changes_since(faint, sharp, []).sum() == np.count_nonzero(faint != sharp)  # faded in: read again

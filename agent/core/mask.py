@@ -49,6 +49,7 @@ WORD_GAP = 1.5  # times a change's height: the widest gap between the words of o
 CONTEXT = 8  # pixels round a line's crop, so the detector sees its edges
 GAP_JOINED = 8  # pixels: changed pieces closer than this on the same rows are one change
 TILE = 15  # pixels: the side of the squares a change is explained in (odd: centred on a pixel)
+GREY_DISTANCES = np.abs(np.arange(256)[:, None] - np.arange(256)[None, :])
 SAMPLE = 4  # every SAMPLE-th row and column of a change tells its map of greys
 RECOLOURED = 2  # grey levels: what rounding leaves of a recolouring
 STRIP = 64  # pixels: the width of the columns whose rows are matched to find a scroll
@@ -367,13 +368,16 @@ def in_squares(fits: np.ndarray) -> np.ndarray:
 
 def recoloured(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Where `after` is `before` with its greys mapped by the map most of its pixels follow (each
-    grey to the grey it most often became in a sample), rounding aside. What became the background
-    is left out of the sample: content that vanished is no recolouring."""
+    grey to the grey it most often became in a sample), rounding aside; nowhere if that map brings
+    two greys further apart (a fade-in). What became the background is left out of the sample:
+    content that vanished is no recolouring."""
     old, new = before[::SAMPLE, ::SAMPLE].ravel(), after[::SAMPLE, ::SAMPLE].ravel()
     kept = (new != np.bincount(new).argmax()) | (old == np.bincount(old).argmax())
     counts = np.bincount(old[kept].astype(np.int32) << 8 | new[kept], minlength=1 << 16).reshape(256, 256)
     seen = np.flatnonzero(counts.any(axis=1))  # the greys the sample missed map as their neighbours do
     greys = np.interp(np.arange(256), seen, counts[seen].argmax(axis=1)).round().astype(np.uint8)
+    if (np.abs(greys[:, None].astype(np.int16) - greys[None, :]) > GREY_DISTANCES + RECOLOURED).any():
+        return np.zeros(before.shape, bool)  # it adds contrast: what was too faint to read may be readable now
     return cv2.absdiff(cv2.LUT(before, greys), after) <= RECOLOURED
 
 
