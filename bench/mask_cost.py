@@ -8,14 +8,16 @@ four taking turns; beside each figure, what it covered.
 
 No display is needed: the frames are drawn. A login form (the username typed, its focus ring still
 fading as the password is typed into a plain field) beside a page of 40 lines of text. Each round
-hands every mask the same five frames, as a run would: `typed` (the frame after the secret was
+hands every mask the same seven frames, as a run would: `typed` (the frame after the secret was
 typed), `blink` (the caret blinked), `elsewhere` (a status line elsewhere changed to new text, so
 OCR cannot answer from its cache), `echo` (a terminal's two lines appear: `$ echo $PW` and the
 secret, in a monospace font), `scrolled` (the form moved up 30 px), `gone` (another page in its
-place: the form is off the screen, every pixel changed; the worst case for a search and for OCR).
+place: the form is off the screen, every pixel changed, the page's text on another background),
+`newpage` (40 lines of new text on yet another background, one of them a long line that shows the
+secret among other words: every line must be read; the worst case for OCR).
 Correctness: `secret` is the share of the secret's pixels covered (100% where none shows), `user`
 the share of the username field's pixels left as they were, `rest` that of all but the password
-field's and the echoed line's (the page and the `$ echo $PW` line too).
+field's and the lines that show the secret (the page and the `$ echo $PW` line too).
 """
 
 import argparse
@@ -44,15 +46,19 @@ MONO = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
 SECRET = "hunter2-Secret"  # invented
 USER, PASSWORD = (220, 240, 620, 272), (220, 290, 620, 322)
 RING, FADED, BORDER = (40, 110, 220), (150, 190, 240), (140, 140, 140)
-SCENES = ["typed", "blink", "elsewhere", "echo", "scrolled", "gone"]
+SCENES = ["typed", "blink", "elsewhere", "echo", "scrolled", "gone", "newpage"]
 ECHO = (100, 660, 500, 684)  # where the terminal's line that shows the secret is
-SHIFTS = {"scrolled": 30, "gone": 600}
+SHOWN_ON_PAGE = 7  # the new page's line that shows the secret
+SHIFTS = {"scrolled": 30, "gone": 600, "newpage": 600}
 KEYS: dict[str, str] = {}
 PAGE = [f"{n:2d}. The quick brown fox jumps over the lazy dog, line {n} of the page." for n in range(40)]
+NEW_PAGE = [f"{n:2d}. Pack my box with five dozen liquor jugs, said entry {n * 37} of the new list." for n in range(40)]
+NEW_PAGE[SHOWN_ON_PAGE] = f" 7. The shop's database password is {SECRET} since the last rotation in May."
 
 
 def frame(password: str = "", caret: bool = False, status: str = "Ready", shift: int = 0,
-          user_ring=FADED, background: str = "white", echo: str | None = None) -> np.ndarray:
+          user_ring=FADED, background: str = "white", echo: str | None = None, page: list[str] = PAGE,
+          hide_secret: bool = False) -> np.ndarray:
     image = Image.new("RGB", (WIDTH, HEIGHT), background)
     draw = ImageDraw.Draw(image)
     for label, box, text, ring in (("User:", USER, "ada.lovelace", user_ring), ("Password:", PASSWORD, password, RING)):
@@ -63,8 +69,12 @@ def frame(password: str = "", caret: bool = False, status: str = "Ready", shift:
         if caret and box == PASSWORD:
             right = x0 + 8 + draw.textlength(text, font=FONT) + 1
             draw.line((right, y0 + 6, right, y1 - 7), fill="black")
-    for row, line in enumerate(PAGE):
-        draw.text((900, 100 + 22 * row), line, fill="black", font=FONT)
+    for row, line in enumerate(page):
+        before, secret, after = line.partition(SECRET)  # the secret drawn apart, so it can be left out in place
+        x = 900
+        for part, ink in ((before, "black"), (secret, background if hide_secret else "black"), (after, "black")):
+            draw.text((x, 100 + 22 * row), part, fill=ink, font=FONT)
+            x += FONT.getlength(part)
     draw.text((100, 1000), status, fill="black", font=FONT)
     if echo is not None:
         draw.text((ECHO[0], ECHO[1] - 22), "$ echo $PW", fill="black", font=MONO)
@@ -78,12 +88,14 @@ def scenes(round_number: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[s
     settings = {"typed": {"caret": True}, "blink": {}, "elsewhere": {"status": status},
                 "echo": {"status": status, "echo": SECRET},
                 "scrolled": {"status": status, "shift": SHIFTS["scrolled"], "echo": SECRET},
-                "gone": {"shift": SHIFTS["gone"], "background": "#f0f0e8"}}
+                "gone": {"shift": SHIFTS["gone"], "background": "#f0f0e8"},
+                "newpage": {"shift": SHIFTS["gone"], "background": "#e8f0f8", "page": NEW_PAGE}}
     shown = {scene: frame(SECRET, **options) for scene, options in settings.items()}
     secret = {}
     for scene, options in settings.items():
         glyphs = {key: value for key, value in options.items() if key != "caret"}
-        blank = glyphs | ({"echo": ""} if "echo" in glyphs else {})
+        blank = glyphs | ({"echo": ""} if "echo" in glyphs else {}) | (
+            {"hide_secret": True} if "page" in glyphs else {})
         secret[scene] = (frame(SECRET, **glyphs) != frame("", **blank)).any(axis=2)
     return frame(user_ring=RING), shown, secret
 
@@ -122,6 +134,8 @@ def run_round(make_mask, typed: bool, round_number: int) -> dict[str, tuple[floa
         rest = np.ones(secret[scene].shape, bool)  # all but the password field
         rest[max(0, PASSWORD[1] - shift):max(0, PASSWORD[3] - shift), PASSWORD[0]:PASSWORD[2]] = False
         rest[ECHO[1]:ECHO[3], ECHO[0]:ECHO[2]] = False
+        if scene == "newpage":  # its line that shows the secret
+            rest[100 + 22 * SHOWN_ON_PAGE:122 + 22 * SHOWN_ON_PAGE, 900:] = False
         results[scene] = (elapsed, *(share((hidden[where][:, :3] == 64).all(axis=1)) for where in [secret[scene]]),
                           *(share((hidden[where] == shown[scene][where]).all(axis=1)) for where in (user, rest)))
         last = shown[scene]

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import agent.core.mask
-from agent.core.mask import SecretMask
+from agent.core.mask import SecretMask, changes_since
 from agent.core.ocr import OCR
 
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
@@ -132,9 +132,8 @@ def test_an_echo_in_another_font_is_covered_and_the_username_typed_before_is_not
     mask.hide(before)  # the frame before typing, handed in as a run does
     mask.secret_typed(SECRET)
     reads = []
-    real_read = getattr(agent.core.mask, "read_line", None)
-    monkeypatch.setattr(agent.core.mask, "read_line", lambda *args: reads.append(args[2]) or real_read(*args),
-                        raising=False)
+    real_read = agent.core.mask.read_lines
+    monkeypatch.setattr(agent.core.mask, "read_lines", lambda *args: reads.extend(args[2]) or real_read(*args))
     mask.hide(typed, before)
     assert reads == []  # nothing changed outside the place typed into and a ring: nothing read
     image = Image.fromarray(np.ascontiguousarray(typed[:, :, 2::-1]))
@@ -147,3 +146,74 @@ def test_an_echo_in_another_font_is_covered_and_the_username_typed_before_is_not
     assert "hunter" not in text.lower() and "secret" not in text.lower(), text
     assert "ls notes" in text and "ada.lovelace" in text  # the other lines, and the username, stay readable
     assert all(box[1] >= 190 for box in reads)  # only the lines that changed were read
+
+
+MONO = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 13)
+TERMINAL = [f"-rw-r--r-- 1 ada ada {n * 731 % 9000:5d} Dec  7 report-{n}.txt" for n in range(14)]
+
+
+def page(lines: list[str], background="white", ink="black", top: int = 8, width: int = 1000) -> np.ndarray:
+    """A terminal-like page (BGRA) of monospace lines, 17 pixels apart from `top`."""
+    image = Image.new("RGB", (width, 300), background)
+    draw = ImageDraw.Draw(image)
+    for row, text in enumerate(lines):
+        draw.text((8, top + 17 * row), text, fill=ink, font=MONO)
+    return np.dstack([np.asarray(image)[:, :, ::-1], np.full((300, width), 255, np.uint8)])
+
+
+def reading_spy(monkeypatch) -> list:
+    reads = []
+    real_read = agent.core.mask.read_lines
+    monkeypatch.setattr(agent.core.mask, "read_lines", lambda *args: reads.extend(args[2]) or real_read(*args))
+    return reads
+
+
+def test_an_echo_on_a_new_page_is_covered_in_a_line_with_other_text_and_in_a_long_line():
+    before = page(["Name: ada.lovelace", "Password:"])
+    typed = page(["Name: ada.lovelace", f"Password: {SECRET}"])
+    caret = 8 + int(MONO.getlength(f"Password: {SECRET}")) + 1
+    typed[8 + 17:8 + 17 + 15, caret, :3] = 0
+    mask = SecretMask()
+    mask.hide(before)
+    mask.secret_typed(SECRET)
+    mask.hide(typed, before)
+    shown = ["$ mysql -u ada -p" + SECRET + " shop", *TERMINAL[:6],
+             "note: the deploy used " + SECRET + " as the database password for the shop service, rotate it today"]
+    for background, ink in (("#202020", "#d0d0d0"), ("#f4f4ec", "black")):  # every pixel changed
+        new_page = page(shown, background=background, ink=ink)
+        blank = page([line.replace(SECRET, " " * len(SECRET)) for line in shown], background=background, ink=ink)
+        hidden = mask.hide(new_page, typed)
+        assert covered(hidden, secret_pixels(new_page, blank))
+        text = read(hidden)
+        assert "hunter" not in text.lower() and "report-3.txt" in text  # the other lines stay readable
+
+
+def test_a_scrolled_or_dimmed_page_is_not_read_again_but_an_echo_on_it_stays_covered(monkeypatch):
+    before = page(TERMINAL[:10] + ["$ read -s PW"])  # the secret typed shows nowhere
+    echoed = page(TERMINAL[:10] + ["$ read -s PW", "$ echo $PW", SECRET])
+    mask = SecretMask()
+    mask.hide(before)
+    mask.secret_typed(SECRET)
+    mask.hide(before, before)
+    reads = reading_spy(monkeypatch)
+    hidden = mask.hide(echoed, before)
+    assert "hunter" not in read(hidden).lower() and len(reads) == 2  # the two new lines only
+    scrolled = page(TERMINAL[1:10] + ["$ read -s PW", "$ echo $PW", SECRET, "$ ls"])  # one line up, one new line
+    reads.clear()
+    hidden = mask.hide(scrolled, echoed)
+    assert covered(hidden, secret_pixels(scrolled, page(TERMINAL[1:10] + ["$ read -s PW", "$ echo $PW", "", "$ ls"])))
+    # the lines that scrolled are not read again; the echo (covered, so it explains nothing) and $ ls are
+    assert all(box[1] >= 8 + 17 * 10 for box in reads)
+    dimmed = (scrolled.astype(np.uint16) * 3 // 5).astype(np.uint8)  # behind a dialog's shade
+    dimmed[:, :, 3] = 255
+    reads.clear()
+    hidden = mask.hide(dimmed, scrolled)
+    assert "hunter" not in read(hidden).lower() and "report-5.txt" in read(hidden)
+    assert all(box[1] >= 8 + 17 * 10 for box in reads)
+
+
+def test_a_recolouring_that_adds_contrast_explains_nothing():
+    sharp = page(TERMINAL[:4])[:, :, 1]
+    faint = 128 + sharp // 2  # the same shapes at half the contrast
+    assert not changes_since(sharp, faint, []).any()  # faded: what it shows was shown
+    assert changes_since(faint, sharp, []).sum() == np.count_nonzero(faint != sharp)  # faded in: read again

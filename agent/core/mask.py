@@ -12,16 +12,18 @@ pixels are found again after the screen changed (the field scrolled, the window 
 The secret echoed elsewhere (a terminal that prints it, a field or a title that shows it again) is
 covered too: every text line in which OCR reads a run of the secret's characters. Only what changed
 since the last frame checked is read, outside the covered places, and only the changes that can
-hold a text line: a caret, an outline or a speck smaller than a character is not read. Each change
-is widened to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are
-detected in that crop and the lines it touched recognised. A line read so stays covered while it
-shows what it showed; once it changes, what changed there is read again. A frame in which nothing
-changed outside the covered places costs no OCR (3-6 ms at 1080p); one whose text changed costs OCR
-of the changed lines (about 25 ms a line; a new page: all of it, 2-3 s; bench/mask_cost.py). Frames
-before the first secret is typed are not read (the secret is not on the screen before its keys go
-in). What can still show: a secret drawn in an image or so distorted that OCR does not read it,
-and a run completed by one glyph narrower than 3 px ('l', '.') after its other characters showed
-in an earlier frame. A masked field (dots) needs nothing.
+hold a text line: not a caret, an outline or a speck smaller than a character, not where nothing is
+drawn now, and not what shows that frame's pixels scrolled or recoloured (a terminal that scrolled,
+a page dimmed behind a dialog or on another background; see changes_since). Each change is widened
+to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are detected in
+that crop and the lines it touched recognised. A line read so stays covered while it shows what it
+showed; once it changes, what changed there is read again. A frame in which nothing changed outside
+the covered places costs no OCR (3-6 ms at 1080p), nor one that scrolled or was recoloured; one
+with new text costs OCR of its new lines (15-25 ms for a short one; a page of new text: all of it,
+seconds; bench/mask_cost.py). Frames before the first secret is typed are not read (the secret is
+not on the screen before its keys go in). What can still show: a secret drawn in an image or so
+distorted that OCR does not read it, and a run completed by one glyph narrower than 3 px ('l', '.')
+after its other characters showed in an earlier frame. A masked field (dots) needs nothing.
 """
 
 from dataclasses import dataclass, replace
@@ -46,6 +48,14 @@ SPECK = 3  # pixels: a change narrower or shorter than this holds no character (
 WORD_GAP = 1.5  # times a change's height: the widest gap between the words of one line
 CONTEXT = 8  # pixels round a line's crop, so the detector sees its edges
 GAP_JOINED = 8  # pixels: changed pieces closer than this on the same rows are one change
+TILE = 15  # pixels: the side of the squares a change is explained in (odd: centred on a pixel)
+GREY_DISTANCES = np.abs(np.arange(256)[:, None] - np.arange(256)[None, :])
+SAMPLE = 4  # every SAMPLE-th row and column of a change tells its map of greys
+RECOLOURED = 2  # grey levels: what rounding leaves of a recolouring
+STRIP = 64  # pixels: the width of the columns whose rows are matched to find a scroll
+SCROLL_MAX = 400  # rows: the farthest a scroll is looked for
+SCROLL_ROWS = 4  # rows that must agree on a scroll
+WEIGHTS = np.random.default_rng(23).random(STRIP, np.float32)  # a row's signature: its pixels so weighted, summed
 
 
 def fold(text: str) -> str:
@@ -146,19 +156,26 @@ class Place:
         return x0 + nx0 + x, y0 + ny0 + y, x0 + nx0 + x + w, y0 + ny0 + y + h
 
 
-def text_changes(changed: np.ndarray, covered: list[Box]) -> list[Box]:
-    """The pieces of a change (absdiff of two grayscale frames) that may hold text: outside the
-    covered boxes, not outlines, not specks."""
+def text_changes(changed: np.ndarray, gray: np.ndarray, covered: list[Box]) -> list[Box]:
+    """The pieces of a change (`changed`: not 0 where `gray` changed) that may hold text: outside the
+    covered boxes, not outlines, not specks, not where nothing is drawn now (what vanished)."""
     flags = (changed > 0).astype(np.uint8)
     for x0, y0, x1, y1 in covered:
         flags[y0:y1, x0:x1] = 0
     pieces = []
     for x, y, piece in changed_pieces(flags):
         px, py, pw, ph = cv2.boundingRect(piece)
-        if min(pw, ph) < SPECK or is_outline(piece[py:py + ph, px:px + pw]):
+        box = (x + px, y + py, x + px + pw, y + py + ph)
+        if min(pw, ph) < SPECK or is_outline(piece[py:py + ph, px:px + pw]) or plain(gray, box):
             continue
-        pieces.append((x + px, y + py, x + px + pw, y + py + ph))
+        pieces.append(box)
     return pieces
+
+
+def plain(gray: np.ndarray, box: Box) -> bool:
+    """Whether the box shows one grey (rounding aside): nothing drawn."""
+    low, high, _, _ = cv2.minMaxLoc(gray[box[1]:box[3], box[0]:box[2]])
+    return high - low <= RECOLOURED
 
 
 def line_of(gray: np.ndarray, box: Box) -> Box:
@@ -179,11 +196,12 @@ def line_of(gray: np.ndarray, box: Box) -> Box:
     return x0, y0, x1, y1
 
 
-def covered(pixels: np.ndarray, boxes: list[Box]) -> np.ndarray:
-    """The BGRA pixels with these boxes painted over (the same array when there are none)."""
+def covered(pixels: np.ndarray, boxes: list[Box], original: np.ndarray | None = None) -> np.ndarray:
+    """The BGRA pixels with these boxes painted over: the same array when there are none, or when it
+    is a copy already (not the `original` frame); else a copy."""
     if not boxes:
         return pixels
-    masked = pixels.copy()
+    masked = pixels.copy() if original is None or pixels is original else pixels
     for x0, y0, x1, y1 in boxes:
         masked[y0:y1, x0:x1] = (64, 64, 64, 255)
     return masked
@@ -193,12 +211,11 @@ def echoed(pixels: np.ndarray, pieces: list[Box], secrets: list[str]) -> list[Bo
     """The text lines (of BGRA pixels) touched by these changed pieces in which OCR reads a run of a secret."""
     bgr, gray = pixels[:, :, :3], pixels[:, :, 1]
     changes = grouped(pieces, gray.shape)
-    found = []
+    lines = []
     for region in merge_boxes([grown(line_of(gray, box), CONTEXT, gray.shape) for box in changes]):
-        for line in detect_lines(bgr, region):  # lines of a block of changes are detected at once
-            if any(overlaps(line, change) for change in changes) and shows_secret(read_line(bgr, gray, line), secrets):
-                found.append(own_rows(gray, line))
-    return found
+        lines += [line for line in detect_lines(bgr, region) if any(overlaps(line, change) for change in changes)]
+    texts = read_lines(bgr, gray, lines)
+    return [own_rows(gray, line) for line, text in zip(lines, texts) if shows_secret(text, secrets)]
 
 
 def own_rows(gray: np.ndarray, line: Box) -> Box:
@@ -219,23 +236,23 @@ def own_rows(gray: np.ndarray, line: Box) -> Box:
 
 def grouped(pieces: list[Box], shape: tuple[int, int]) -> list[Box]:
     """The pieces joined where they share rows less than a word's gap apart (the words of a line)."""
-    flags = np.zeros(shape, np.uint8)
-    for x0, y0, x1, y1 in pieces:
-        flags[y0:y1, x0:x1] = 1
-    gap = 2 * GAP_JOINED + 1
-    count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(flags, np.ones((1, gap), np.uint8)))
-    return [(max(0, x + GAP_JOINED), y, min(shape[1], x + w - GAP_JOINED), y + h)
-            for x, y, w, h in (stats[label][:4] for label in range(1, count))]
+    widened = merge_boxes([(x0 - GAP_JOINED, y0, x1 + GAP_JOINED, y1) for x0, y0, x1, y1 in pieces])
+    return [(max(0, x0 + GAP_JOINED), y0, min(shape[1], x1 - GAP_JOINED), y1) for x0, y0, x1, y1 in widened]
 
 
 def grown(box: Box, by: int, shape: tuple[int, int]) -> Box:
     return max(0, box[0] - by), max(0, box[1] - by), min(shape[1], box[2] + by), min(shape[0], box[3] + by)
 
 
-def read_line(bgr: np.ndarray, gray: np.ndarray, line: Box) -> str:
-    key = crop_key(gray, line)
-    known = engine().known(key)
-    return (known or engine().recognise(key, np.ascontiguousarray(bgr[line[1]:line[3], line[0]:line[2]])))[0]
+def read_lines(bgr: np.ndarray, gray: np.ndarray, lines: list[Box]) -> list[str]:
+    """The lines' texts, each recognised alone (side by side in one run of the recogniser they cost
+    more: 1.7 times for three long lines) unless read before."""
+    texts = []
+    for x0, y0, x1, y1 in lines:
+        key = crop_key(gray, (x0, y0, x1, y1))
+        found = engine().known(key) or engine().recognise(key, np.ascontiguousarray(bgr[y0:y1, x0:x1]))
+        texts.append(found[0])
+    return texts
 
 
 def shows_secret(text: str, secrets: list[str]) -> bool:
@@ -254,6 +271,7 @@ class SecretMask:
         self.echoes: list[Place] = []  # where OCR read them (dropped when lost: what changed there is read again)
         self._just_typed = False
         self._checked: np.ndarray | None = None  # the last frame handed in (its text is read where it shows)
+        self._hidden: list[Box] = []  # what was covered in it
 
     def secret_typed(self, value: str) -> None:
         """Called by the executor after it typed a secret's value."""
@@ -266,35 +284,42 @@ class SecretMask:
         gray = pixels[:, :, 1]
         checked, self._checked = self._checked, gray
         if not self.typed:
+            self._hidden = []
             return pixels
         earlier = before[:, :, 1] if before is not None and before.shape == pixels.shape else None
         if self._just_typed and earlier is not None:
             self.places += [Place.of(gray, box) for box in typed_places(earlier, gray)]
         self._just_typed = False
         self.echoes = [echo for echo in self.echoes if echo.shows(gray)]
-        boxes = self._shown(gray, earlier) + [echo.box for echo in self.echoes]
-        masked = covered(pixels, boxes)
+        kept, moved = self._shown(gray, earlier)
+        boxes = kept + [echo.box for echo in self.echoes]
         # the rest is read where it changed since the last frame checked, as it shows with the places
-        # covered (text typed after a secret in its field stays readable)
-        pieces = text_changes(changes_since(checked, gray), boxes)
-        echoes = echoed(masked, pieces, self.typed) if pieces else []
+        # covered (text typed after a secret in its field stays readable), but for a place found
+        # elsewhere just now, which may be found where the secret shows only in part
+        readable = covered(pixels, boxes)
+        pieces = text_changes(changes_since(checked, gray, self._hidden), gray, boxes)
+        echoes = echoed(readable, pieces, self.typed) if pieces else []
         self.echoes += [Place.of(gray, box) for box in echoes]
-        return covered(masked, echoes)
+        self._hidden = boxes + moved + echoes
+        return covered(readable, moved + echoes, original=pixels)
 
-    def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> list[Box]:
-        """Where the places show in `gray`: where they were, else where the screen changed since
-        `earlier` if their pixels are there (then they are there from now on)."""
-        boxes, changed = [], ...
+    def _shown(self, gray: np.ndarray, earlier: np.ndarray | None) -> tuple[list[Box], list[Box]]:
+        """Where the places show in `gray`: where they were or, moved, as they were (a caret aside);
+        and apart, where the screen changed since `earlier` if their pixels are there now only near
+        enough (then they are there from now on)."""
+        kept, moved, changed = [], [], ...
         for index, place in enumerate(self.places):
-            if not place.shows(gray):
-                if changed is ...:  # looked for once, and only when a place is lost
-                    changed = changed_box(earlier, gray)
-                found = place.find(gray, changed) if changed else None
-                if found is None:
-                    continue
-                place = self.places[index] = Place.of(gray, found)
-            boxes.append(place.box)
-        return boxes
+            if place.shows(gray):
+                kept.append(place.box)
+                continue
+            if changed is ...:  # looked for once, and only when a place is lost
+                changed = changed_box(earlier, gray)
+            found = place.find(gray, changed) if changed else None
+            if found is not None:
+                self.places[index] = Place.of(gray, found)
+                same = np.count_nonzero(self.places[index].shown == place.shown) >= KEPT * place.shown.size
+                (kept if same else moved).append(found)
+        return kept, moved
 
     @property
     def ocr(self) -> OCR:
@@ -302,11 +327,92 @@ class SecretMask:
         return OCR()
 
 
-def changes_since(checked: np.ndarray | None, gray: np.ndarray) -> np.ndarray:
-    """How much each pixel changed since the frame checked last (all of them with none)."""
+def changes_since(checked: np.ndarray | None, gray: np.ndarray, hidden: list[Box]) -> np.ndarray:
+    """Where `gray` shows what the frame checked last did not show in the open (uint8, 1 there): the
+    pixels that changed, less those that show its pixels scrolled (moved up or down by the scroll
+    most of its rows moved by) or recoloured (its greys mapped by the one map of greys most of the
+    change follows: another background, a page dimmed behind a dialog). A pixel is explained so only
+    within a TILE-pixel square that is explained whole by one of the two: a square of a new mark
+    would hold pixels that neither explains. What was `hidden` (covered) in it explains nothing.
+    All of `gray` with no frame checked."""
     if checked is None or checked.shape != gray.shape:
         return np.ones_like(gray)
-    return cv2.absdiff(checked, gray)
+    changed = (checked != gray).view(np.uint8)
+    x, y, w, h = cv2.boundingRect(changed)
+    if not w:
+        return changed
+    shown = np.ones(gray.shape, bool)  # where the frame checked showed its pixels (not covered)
+    for x0, y0, x1, y1 in hidden:
+        shown[y0:y1, x0:x1] = False
+    x0, y0, x1, y1 = grown((x, y, x + w, y + h), TILE, gray.shape)
+    before, after, region = checked[y0:y1, x0:x1], gray[y0:y1, x0:x1], changed[y0:y1, x0:x1]
+    region[in_squares(recoloured(before, after) & shown[y0:y1, x0:x1])] = 0
+    x, y, w, h = cv2.boundingRect(region)
+    if not w:
+        return changed
+    x0, y0, x1, y1 = grown((x0 + x, y0 + y, x0 + x + w, y0 + y + h), TILE, gray.shape)
+    dy = scroll_of(checked, gray, (x0, y0, x1, y1))
+    if dy:
+        rows = slice(max(y0, -dy), min(y1, gray.shape[0] - dy))
+        source = slice(rows.start + dy, rows.stop + dy)
+        moved = (gray[rows, x0:x1] == checked[source, x0:x1]) & shown[source, x0:x1]
+        changed[rows, x0:x1][in_squares(moved)] = 0
+    return changed
+
+
+def in_squares(fits: np.ndarray) -> np.ndarray:
+    """Where `fits` holds for every pixel of a TILE-pixel square round the pixel."""
+    return cv2.morphologyEx(fits.view(np.uint8), cv2.MORPH_OPEN, np.ones((TILE, TILE), np.uint8),
+                            borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+
+
+def recoloured(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Where `after` is `before` with its greys mapped by the map most of its pixels follow (each
+    grey to the grey it most often became in a sample), rounding aside; nowhere if that map brings
+    two greys further apart (a fade-in). What became the background is left out of the sample:
+    content that vanished is no recolouring."""
+    old, new = before[::SAMPLE, ::SAMPLE].ravel(), after[::SAMPLE, ::SAMPLE].ravel()
+    kept = (new != np.bincount(new).argmax()) | (old == np.bincount(old).argmax())
+    counts = np.bincount(old[kept].astype(np.int32) << 8 | new[kept], minlength=1 << 16).reshape(256, 256)
+    seen = np.flatnonzero(counts.any(axis=1))  # the greys the sample missed map as their neighbours do
+    greys = np.interp(np.arange(256), seen, counts[seen].argmax(axis=1)).round().astype(np.uint8)
+    if (np.abs(greys[:, None].astype(np.int16) - greys[None, :]) > GREY_DISTANCES + RECOLOURED).any():
+        return np.zeros(before.shape, bool)  # it adds contrast: what was too faint to read may be readable now
+    return cv2.absdiff(cv2.LUT(before, greys), after) <= RECOLOURED
+
+
+def scroll_of(checked: np.ndarray, gray: np.ndarray, box: Box) -> int:
+    """The rows the box's content scrolled by (the last frame's row y + dy is now row y): the shift
+    most of its changed rows are found again at, in STRIP-pixel columns; 0 if none is."""
+    x0, y0, x1, y1 = box
+    strips = max(1, (x1 - x0) // STRIP)
+    columns = slice(x0, x0 + strips * min(x1 - x0, STRIP))
+    top = max(0, y0 - SCROLL_MAX)
+    before = signatures(checked[top:y1 + SCROLL_MAX, columns], strips)
+    after = signatures(gray[y0:y1, columns], strips)
+    shifts = []
+    for strip in range(strips):
+        order = np.argsort(before[:, strip])
+        wanted = after[:, strip]
+        found = np.minimum(np.searchsorted(before[order, strip], wanted), len(order) - 1)
+        match = before[order[found], strip] == wanted  # never for NaN
+        shifts.append(top + order[found[match]] - (y0 + np.flatnonzero(match)))
+    shifts = np.concatenate(shifts)
+    shifts = shifts[(shifts != 0) & (np.abs(shifts) <= SCROLL_MAX)]
+    if len(shifts) < SCROLL_ROWS:
+        return 0
+    votes = np.bincount(shifts + SCROLL_MAX)
+    best = int(votes.argmax())
+    return best - SCROLL_MAX if votes[best] >= SCROLL_ROWS else 0
+
+
+def signatures(rows: np.ndarray, strips: int) -> np.ndarray:
+    """A number per row and strip of columns that tells their pixels apart (a hash of every SAMPLE-th
+    pixel: the pixels are compared afterwards); NaN for a plain one, which has no shape to match."""
+    split = rows.reshape(len(rows) * strips, -1)[:, ::SAMPLE]
+    found = split.astype(np.float32) @ WEIGHTS[:split.shape[1]]
+    found[(split == split[:, :1]).all(axis=1)] = np.nan
+    return found.reshape(len(rows), strips)
 
 
 def changed_box(earlier: np.ndarray | None, gray: np.ndarray) -> Box | None:
