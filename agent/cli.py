@@ -66,10 +66,11 @@ class Parser(argparse.ArgumentParser):
         return ""
 
     def _check_value(self, action, value):
-        choices = [str(choice) for choice in action.choices or []]
-        close = difflib.get_close_matches(str(value), choices, n=1) if value not in choices else []
-        if close:
-            raise argparse.ArgumentError(action, f"invalid choice: {value!r} (did you mean {close[0]}?)")
+        if action.choices is not None and value not in action.choices:
+            # a command is offered only when it has help: not serve-runs, eval's worker
+            offered = [shown.dest for shown in getattr(action, "_choices_actions", [])] or list(map(str, action.choices))
+            if close := difflib.get_close_matches(str(value), offered, n=1):
+                raise argparse.ArgumentError(action, f"invalid choice: {value!r} (did you mean {close[0]}?)")
         super()._check_value(action, value)
 
 

@@ -39,6 +39,10 @@ def test_a_mistyped_option_or_command_is_named_with_what_it_may_mean(args, usage
     assert usage_error(*args) == (usage, error)
 
 
+def test_the_eval_workers_command_is_not_offered_for_a_mistyped_one():
+    assert "did you mean" not in usage_error("serve", "x")[1]
+
+
 @pytest.mark.parametrize("args", [["run", "x", "--secrte", "PASS=hunter2"], ["run", "x", "--api-kye", "hunter2"],
                                   ["run", "x", "--secret", "hunter2"]])
 def test_a_mistyped_option_does_not_show_the_secret_after_it(args):
