@@ -358,7 +358,8 @@ def record(out: Path | None = None, *, display: str | None = None, stop_keys: st
 
 
 def report(episode: Path, *, prices: Path | None = None, single_file: bool = False) -> Path:
-    """Write report.html in the episode's folder (with its images inside it if `single_file`); its path."""
+    """Write report.html in the episode's folder (report-single-file.html, its images inside it, if
+    `single_file`); its path."""
     return write_report(episode_folder(episode), prices=prices, single_file=single_file)
 
 

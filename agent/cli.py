@@ -5,6 +5,7 @@ imported inside the command that needs it, so that `gui-agent --help` starts fas
 """
 
 import argparse
+import difflib
 import json
 import os
 import signal
@@ -46,8 +47,46 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CODES["interrupted"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, saying which option or choice a mistyped one may mean, under the usage of the command
+    it was given to (argparse names unknown options under gui-agent's usage, and suggests nothing)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, unknown = super().parse_known_args(args, namespace)
+        if unknown:  # every parser here takes all its words: what one leaves over is a mistake made in it
+            self.error(f"unrecognized arguments: {masked(unknown)}{self.meant(unknown)}")
+        return namespace, unknown
+
+    def meant(self, words: list[str]) -> str:
+        options = [option for action in self._actions for option in action.option_strings]
+        for word in words:
+            close = difflib.get_close_matches(word.partition("=")[0], options, n=1) if word.startswith("-") else []
+            if close:
+                return f" (did you mean {close[0]}?)"
+        return ""
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            # a command is offered only when it has help: not serve-runs, eval's worker
+            offered = [shown.dest for shown in getattr(action, "_choices_actions", [])] or list(map(str, action.choices))
+            if close := difflib.get_close_matches(str(value), offered, n=1):
+                raise argparse.ArgumentError(action, f"invalid choice: {value!r} (did you mean {close[0]}?)")
+        super()._check_value(action, value)
+
+
+def masked(words: list[str]) -> str:
+    """Unknown words as shown in the error: a value after '=' or after an unknown option may be a key or
+    a secret (--secrte PASS=..., --api-kye KEY), and nothing hides them yet."""
+    shown, after_option = [], False
+    for word in words:
+        name, sep, _ = word.partition("=")
+        shown.append("..." if after_option else name + (sep and "..."))
+        after_option = word.startswith("-") and not sep
+    return " ".join(shown)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gui-agent", description="A desktop GUI agent driven by screen grounding.")
+    parser = Parser(prog="gui-agent", description="A desktop GUI agent driven by screen grounding.")
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -99,14 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write an HTML report of an episode (and a GIF replay)",
                                  description="Write OUT/report.html: the run's summary (what went wrong first, "
                                              "time by phase), then each step's action close up before and after, "
-                                             "and the end screen. Its images are files in its folder unless "
-                                             "--single-file puts them inside it; with --gif also OUT/replay.gif.")
+                                             "and the end screen, its images files in its folder; or with "
+                                             "--single-file the same page as OUT/report-single-file.html, every "
+                                             "image inside it. With --gif also OUT/replay.gif.")
     report.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
     report.add_argument("--single-file", action="store_true",
-                        help="put every image inside report.html, to share the page alone (larger)")
+                        help="write report-single-file.html instead, every image inside it, to share the page "
+                             "alone (larger); report.html stays as it is")
     report.add_argument("--gif", action="store_true", help="also write replay.gif: the screenshots with the clicks")
     report.add_argument("--fps", type=number(float, 0.1), default=1.0, help="GIF frames per second (default: 1)")
-    report.add_argument("--prices", type=Path,
+    report.add_argument("--prices", type=existing_file,
                         help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, over the built-in table')
     report.set_defaults(command=command_report)
 
@@ -130,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="start a virtual desktop with demo apps",
                                   description="Start Xvfb with openbox and demo apps, print the display, and tear "
                                               "everything down on Ctrl+C; or run COMMAND inside it and exit.")
-    sandbox.add_argument("--size", default="1280x800", help="screen size WxH (default: 1280x800)")
-    sandbox.add_argument("--apps", default="form,editor", help="demo apps to start, comma-separated "
+    sandbox.add_argument("--size", type=screen_size, default="1280x800", help="screen size WxH (default: 1280x800)")
+    sandbox.add_argument("--apps", type=demo_apps, default="form,editor", help="demo apps to start, comma-separated "
                                                                "(form, editor; default: both; '' for none)")
     sandbox.add_argument("--view", action="store_true",
                          help="serve the display to a browser on 127.0.0.1 (x11vnc + noVNC) and print its URL, "
@@ -154,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--reground", action="store_true",
                         help="find every click target again on the screen (crop, text, window) instead of "
                              "serving the recorded replies; always so for a recorded demonstration")
-    replay.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+    replay.add_argument("--param", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="a value typed where the episode types {NAME} (re-grounded replays)")
     replay.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
                         help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
@@ -170,9 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     adding = skill_commands.add_parser("add", help="keep an episode as a skill",
                                        description="Copy EPISODE into the skills folder as NAME; each typed "
                                                    "occurrence of a --param value becomes {NAME}, that value its default.")
-    adding.add_argument("name", help="the skill's name: letters, digits, - and _")
+    adding.add_argument("name", type=skill_name, help="the skill's name: letters, digits, - and _")
     adding.add_argument("episode", type=Path, help="a recorded demonstration or a run that ended done")
-    adding.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+    adding.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=name_value,
                         help='a parameter and the value the episode typed for it, e.g. --param name="Ada"')
     adding.add_argument("--description", default="", help="what the skill does (default: the episode's task)")
     adding.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
@@ -191,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            description="Run the skill NAME on the display; give its parameters as "
                                                        "--param NAME=VALUE (`gui-agent skills list` shows them).")
     run_skill_parser.add_argument("name", help="the skill's name")
-    run_skill_parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+    run_skill_parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=name_value,
                                   help="a parameter's value")
     run_skill_parser.add_argument("--skills", type=Path, default=SKILLS_DIR,
                                   help=f"skills folder (default: {SKILLS_DIR})")
@@ -251,7 +292,7 @@ def add_mcp_parser(commands) -> None:
                              "bearer token made for this start (shown on stderr, and in a file only you can read)")
     parser.add_argument("--token-file", type=Path, metavar="FILE",
                         help="with --http: the bearer token is the one in FILE instead of a new one")
-    parser.add_argument("--xauthority", type=Path, metavar="FILE",
+    parser.add_argument("--xauthority", type=existing_file, metavar="FILE",
                         help="the display's Xauthority file (default: $XAUTHORITY, else ~/.Xauthority); MCP hosts "
                              "start servers without $XAUTHORITY unless told")
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
@@ -336,23 +377,24 @@ def add_safety_options(parser: argparse.ArgumentParser, asking: str, stopping: s
                         help=f"which actions need a yes: those the policy matches (default), every one, or none; "
                              f"{asking}")
     parser.add_argument("--yes", action="store_true", help="allow actions that need confirmation without asking")
-    parser.add_argument("--confirm-policy", type=Path, help="a TOML file replacing the default confirmation policy")
-    parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--confirm-policy", type=existing_file,
+                        help="a TOML file replacing the default confirmation policy")
+    parser.add_argument("--secret", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="a value typed where an action writes {{NAME}}, never shown to a model nor written "
                              "anywhere (repeatable; also from $GUI_AGENT_SECRET_NAME)")
     parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
                         help=f"key chord that stops {stopping} (default: {DEFAULT_STOP_KEYS}; 'none' to disable)")
 
 
-def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
-    """NAME=VALUE options; the error names only the NAME, since a value may be a secret."""
-    values = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.isidentifier():
-            raise AgentError(f"{option} {name!r}... is not NAME=VALUE (NAME letters, digits and _)")
-        values[name] = value
-    return values
+def name_value(text: str) -> tuple[str, str]:
+    """An argparse type: NAME=VALUE; the error names only the NAME, since a value may be a secret."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError("the value given is not NAME=VALUE: it has no '=' (not shown: it may be "
+                                         "a secret)")
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{name!r}=... is not NAME=VALUE (NAME letters, digits and _)")
+    return name, value
 
 
 def run_options(args) -> dict:
@@ -360,7 +402,7 @@ def run_options(args) -> dict:
     from agent import api
 
     options = {name: getattr(args, name) for name in api.RunOptions.model_fields if hasattr(args, name)}
-    return options | {"secrets": parse_pairs(getattr(args, "secret", []), "--secret")}
+    return options | {"secrets": dict(getattr(args, "secret", []))}
 
 
 def keep_secret(args) -> None:
@@ -424,7 +466,7 @@ def command_replay(args) -> int:
     episode = read_episode(args.episode)
     regrounded = args.reground or episode.header.get("planner") == "demonstration"
     view = started_view(args, len(episode.steps) if regrounded else args.max_steps)
-    return finish(view, api.replay(args.episode, reground=args.reground, params=parse_pairs(args.param, "--param"),
+    return finish(view, api.replay(args.episode, reground=args.reground, params=dict(args.param),
                                    target_timeout=args.target_timeout, repair=args.repair, on_step=view.step,
                                    on_note=print_note, **run_options(args)))
 
@@ -472,7 +514,7 @@ def command_skills_add(args) -> int:
     from agent.core.console import console
     from agent.demos.skills import add_skill
 
-    params = parse_pairs(args.param, "--param")
+    params = dict(args.param)
     added = add_skill(args.name, args.episode, params, args.description, root=args.skills)
     console.print(f"skill {added.name} in {added.path}; run it with `gui-agent run-skill {added.name}"
                   + "".join(f" --param {p.name}=..." for p in added.params) + "`")
@@ -501,7 +543,7 @@ def command_run_skill(args) -> int:
 
     found = find_skill(args.name, args.skills, args.python_skills)
     view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
-    return finish(view, api.run_skill(args.name, parse_pairs(args.param, "--param"), target_timeout=args.target_timeout,
+    return finish(view, api.run_skill(args.name, dict(args.param), target_timeout=args.target_timeout,
                                       repair=args.repair, on_step=view.step, on_note=print_note, report=False, **run_options(args)))
 
 
@@ -549,10 +591,10 @@ def command_sandbox(args) -> int:
     from sandbox.session import XSession
     from sandbox.view import LiveView
 
-    width, height = parse_size(args.size)
+    width, height = args.size
     command = args.run_command[1:] if args.run_command[:1] == ["--"] else args.run_command
     with XSession(width, height) as session:
-        apps = [session.launch(name) for name in filter(None, args.apps.split(","))]
+        apps = [session.launch(name) for name in args.apps]
         for app in apps:
             app.wait_ready()
         console.print(f"sandbox ready on DISPLAY={session.display} ({width}x{height}); apps: "
@@ -576,14 +618,42 @@ def command_sandbox(args) -> int:
     return 0
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def screen_size(text: str) -> tuple[int, int]:
+    """An argparse type: WIDTHxHEIGHT within what Xvfb serves well."""
     try:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise AgentError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 1366x768") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1366x768") from None
     if not (320 <= width <= 8192 and 240 <= height <= 8192):
-        raise AgentError(f"--size {text} is out of range (320x240 to 8192x8192)")
+        raise argparse.ArgumentTypeError(f"{text} is out of range (320x240 to 8192x8192)")
     return width, height
+
+
+def existing_file(text: str) -> Path:
+    """An argparse type: a file that is there."""
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return Path(text)
+
+
+def skill_name(text: str) -> str:
+    """An argparse type: a name `skills add` can keep a skill under."""
+    from agent.demos.skills import SKILL_NAME
+
+    if not SKILL_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use letters, digits, - and _, starting with a letter")
+    return text
+
+
+def demo_apps(text: str) -> list[str]:
+    """An argparse type: demo app names, comma-separated ('' for none)."""
+    from sandbox.session import APPS
+
+    names = list(filter(None, text.split(",")))
+    for name in names:
+        if name not in APPS:
+            raise argparse.ArgumentTypeError(f"unknown demo app {name!r}; choose from {', '.join(APPS)}")
+    return names
 
 
 def command_eval(args) -> int:
@@ -606,8 +676,6 @@ def command_mcp(args) -> int:
     if args.token_file and args.http is None:
         raise AgentError("--token-file goes with --http: over stdio there is no token")
     if args.xauthority:
-        if not args.xauthority.is_file():
-            raise AgentError(f"--xauthority {args.xauthority}: no such file")
         os.environ["XAUTHORITY"] = str(args.xauthority.resolve())
     return serve(run_options(args), args.http, args.token_file, args.wire)
 

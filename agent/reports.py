@@ -1,6 +1,7 @@
 """What a run did, for people: OUT/report.html (a page whose images are in OUT/report-thumbs/ and the
-screenshots beside it, or all inside it with `single_file`) and OUT/replay.gif (the screenshots in
-order with the action markers)."""
+screenshots beside it), or OUT/report-single-file.html (the same page with every image inside it, under
+its own name so that writing the other never replaces it), and OUT/replay.gif (the screenshots in order
+with the action markers)."""
 
 import base64
 import html
@@ -33,6 +34,7 @@ PHASE_COLOURS = {"capture": "#7b61ff", "encode": "#8d99a6", "model": "#1d6fe0", 
                  "check": "#0f8a8a", "act": "#e0245e", "settle": "#e89a1c"}
 OFFLINE_PLANNERS = {"local"}  # planners that read the screen themselves: no model, no tokens
 THUMBS_DIR = "report-thumbs"
+REPORT_FILE, SINGLE_FILE_REPORT = "report.html", "report-single-file.html"
 CHECK_FILE = "check.json"  # an evaluated task's verdict, written by its checker (agent.task_runs)
 CHECK_MAX_BYTES = 65536
 CLOSE_UP = 360, 200  # image pixels around an action, shown at full size before and after it
@@ -141,9 +143,9 @@ def dollars(value: float) -> str:
 
 def write_report(out: Path, thumbnail_width: int = 320, prices: Path | None = None, single_file: bool = False) -> Path:
     """OUT/report.html: its images in OUT/report-thumbs/ beside it (and the screenshots it links to),
-    or, with `single_file`, every image inside the page, for sharing it alone."""
+    or, with `single_file`, OUT/report-single-file.html: every image inside the page, for sharing it alone."""
     episode, price_table = read_episode(out), load_prices(prices)
-    report = episode.path / "report.html"
+    report = episode.path / (SINGLE_FILE_REPORT if single_file else REPORT_FILE)
     images, shots = Images(episode.path, single_file), Screenshots(episode)
     cards = "\n".join(step_card(episode, index, images, shots, thumbnail_width) for index in range(len(episode.steps)))
     task = episode.header.get("task", "")

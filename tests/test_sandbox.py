@@ -95,9 +95,10 @@ def test_the_interactive_sandbox_prints_what_connects_and_stops_on_sigterm_with_
     assert not wait_until_gone(mark)
 
 
-def test_a_bad_size_is_a_one_line_error():
+def test_a_bad_size_is_a_one_line_usage_error():
     result = gui_agent("sandbox", "--size", "big", env=dict(os.environ))
-    assert result.returncode == 1 and result.stdout.strip() == "error: --size 'big' is not WIDTHxHEIGHT, e.g. 1366x768"
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        "gui-agent sandbox: error: argument --size: 'big' is not WIDTHxHEIGHT, e.g. 1366x768")
 
 
 def test_run_without_a_display_is_a_one_line_error():

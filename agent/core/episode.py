@@ -473,7 +473,9 @@ def read_episode(path: Path) -> Episode:
         lines = file.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise EpisodeError(f"no episode at {file}; give a run folder written by `gui-agent run`") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise EpisodeError(f"{file} is not text; it is not an episode") from None
+    except OSError as error:
         raise EpisodeError(f"cannot read {file}: {error}") from None
     records, damaged = [], 0  # (line number, record)
     for number, line in enumerate(lines, 1):
@@ -486,6 +488,8 @@ def read_episode(path: Path) -> Episode:
         except ValueError:
             record = None
         if not isinstance(record, dict):
+            if not records:
+                break  # a text file of another kind: said below
             if number == len(lines):  # torn by a kill mid-write
                 damaged += 1
                 continue
