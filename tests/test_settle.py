@@ -20,7 +20,9 @@ import pytest
 
 from agent.core.episode import read_episode
 import real_apps
-from agent.core.screen import PING_PATIENCE, Screen, edits_text
+from agent.core.damage import Drawn
+from agent.core.geometry import Monitor
+from agent.core.screen import PING_PATIENCE, QUIET, WINDOW_QUIET, Frame, Screen, Settling, Undrawn, edits_text
 from endpoint import ScriptedEndpoint
 from scenarios import centre, per_mille
 
@@ -230,6 +232,67 @@ def test_keys_that_type_or_delete_text_are_told_from_shortcuts():
     assert edits_text([ord("a")]) and edits_text([caps_lock, ord("a")]) and edits_text([backspace])
     assert edits_text([0x1000000 + ord("é")])
     assert not edits_text([control, ord("a")]) and not edits_text([enter]) and not edits_text([])
+
+
+class StillScreen:
+    """A Screen whose pixels never change, with a damage connection that reads `first` once."""
+
+    def __init__(self, first: Drawn):
+        self._damage = self
+        self.size, self.first = (400, 300), first
+
+    def read(self) -> Drawn:
+        drawn, self.first = self.first, Drawn()
+        return drawn
+
+    def grab(self) -> Frame:
+        return Frame(np.zeros((300, 400, 4), np.uint8), Monitor(0, 0, 400, 300))
+
+    def focus_in_gtk_dialog(self) -> bool:
+        return False
+
+
+MENU, DIALOG, ESCAPE, ENTER = 7, 8, 0xFF1B, 0xFF0D
+
+
+def settling(first: Drawn) -> Settling:
+    screen = StillScreen(first)
+    return Settling(screen, screen.grab(), time.monotonic() + 3)
+
+
+def test_a_menu_that_opens_or_closes_without_choosing_is_waited_for_until_drawn_over_whole_then_quiet():
+    opened = settling(Drawn(rects=[(10, 10, 100, 40)], mapped={MENU: ((10, 10, 100, 80), 1)}, popups={MENU}))
+    assert opened.quiet == QUIET and opened.undrawn, "the menu's background drawn before it mapped counts for nothing"
+    opened._take(Drawn(rects=[(10, 10, 100, 79)]))
+    assert opened.undrawn, "a line of the menu is not drawn yet"
+    opened._take(Drawn(rects=[(0, 89, 200, 1)]))
+    assert not opened.undrawn and opened.quiet == QUIET
+    closed = settling(Drawn(unmapped={MENU: ((10, 10, 100, 80), 0)}, keys=[ESCAPE]))
+    assert closed.quiet == QUIET and closed.undrawn, "the area the menu left is not drawn over yet"
+    closed._take(Drawn(rects=[(0, 0, 400, 300)], resized={MENU}))  # a window manager resizes a frame that unmaps
+    assert not closed.undrawn and closed.quiet == QUIET
+
+
+def test_a_menu_closed_by_choosing_an_item_a_dialog_and_a_change_of_size_keep_the_window_quiet_spell():
+    chosen = settling(Drawn(rects=[(0, 0, 400, 300)], unmapped={MENU: ((10, 10, 100, 80), 0)}, keys=[ENTER]))
+    assert chosen.quiet >= WINDOW_QUIET, "the item acts once its menu is gone"
+    clicked = settling(Drawn(rects=[(0, 0, 400, 300)], unmapped={MENU: ((10, 10, 100, 80), 0)}, clicked=True))
+    assert clicked.quiet >= WINDOW_QUIET
+    dialog = settling(Drawn(rects=[(0, 0, 400, 300)], mapped={DIALOG: ((0, 0, 200, 100), 0)}))
+    assert dialog.quiet >= WINDOW_QUIET and not dialog.undrawn
+    resized = settling(Drawn(rects=[(0, 0, 400, 300)], resized={DIALOG}))
+    assert resized.quiet >= WINDOW_QUIET
+
+
+def test_only_the_part_of_a_window_on_the_screen_is_waited_for():
+    area = Undrawn(MENU, 0.0, (300, 250, 200, 100), (400, 300), whole=True)
+    area.draw([(300, 250, 100, 50)])
+    assert area.drawn
+    managed = Undrawn(DIALOG, 0.0, (0, 0, 100, 100), (400, 300), whole=False)
+    managed.draw([(0, 0, 100, 49)])
+    assert not managed.drawn
+    managed.draw([(0, 49, 100, 1)])
+    assert managed.drawn
 
 
 def test_galculator_switched_to_scientific_mode_from_its_menu_shows_the_new_mode(x_session, screen):

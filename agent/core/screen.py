@@ -195,7 +195,9 @@ class Settling:
         self.effect = self._changed(before, self.shown)
         self.frames = 0  # frames drawn with an effect since the settle began
         self.quiet = QUIET  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several frames
-        self.new_windows: dict[int, NewWindow] = {}  # mapped, not yet drawn over half their area
+        self.activated = self.clicked  # by a click or a key: what a menu's item does comes once the menu is gone
+        self.undrawn: list[Undrawn] = []  # windows mapped and areas uncovered, not yet drawn over
+        self.gone: set[int] = set()  # windows unmapped
         self.typed_at = None  # when the last key that edits text in a GTK dialog was read
         self._take(drawn, first=True)
 
@@ -219,7 +221,7 @@ class Settling:
     def _due(self) -> float | None:
         """When to look again; None once settled."""
         now = time.monotonic()
-        waited = [window.mapped_at + NEW_WINDOW_PATIENCE for window in self.new_windows.values()]
+        waited = [area.since + NEW_WINDOW_PATIENCE for area in self.undrawn]
         if self.effect:
             due = self.last_change + self.quiet
         else:
@@ -234,17 +236,10 @@ class Settling:
         keys = [key for key in drawn.keys if key not in MODIFIER_KEYS]
         if len(keys) == 1 and keys[0] in ACTIVATING_KEYS:
             self.quiet = ANIMATION_QUIET
+        self.activated |= any(key in ACTIVATING_KEYS for key in keys)
         if edits_text(drawn.keys) and self.screen._damage.focus_in_gtk_dialog():
             self.typed_at = now
-        if drawn.windows_changed:
-            self.quiet = max(self.quiet, WINDOW_QUIET)
-        for window in drawn.unmapped:
-            self.new_windows.pop(window, None)
-        for window, new in self.new_windows.items():
-            new.covered += drawn.drawn_over(new.rect)
-        for window, (rect, since) in drawn.mapped.items():
-            self.new_windows[window] = NewWindow(now, rect, drawn.drawn_over(rect, since))
-        self.new_windows = {w: new for w, new in self.new_windows.items() if new.covered < 0.5}
+        self._wait_for_windows(drawn, now)
         if not drawn.rects and not drawn.windows_changed:
             return  # keys alone
         frame = self.screen.grab()
@@ -256,6 +251,27 @@ class Settling:
         if drawn.windows_changed or self.quiet == ANIMATION_QUIET or not frame.same_as(self.shown):  # a caret too
             self.last_change = now  # while animated, a redraw that looks the same: the app is at work
         self.shown = frame
+
+    def _wait_for_windows(self, drawn: Drawn, now: float) -> None:
+        """Windows mapped and areas that windows unmapped from are waited for until drawn over: a popup
+        (a menu, a list dropping down) and an uncovered area whole, then QUIET; a managed window by half,
+        and WINDOW_QUIET (its app fills it in over several frames, tens of ms apart under load). So too an
+        unmap after a click or Enter, and a change of size: the item chosen acts once its menu is gone."""
+        size = self.screen._damage.size
+        self.undrawn = [area for area in self.undrawn if area.window not in drawn.unmapped or area.uncovered]
+        for area in self.undrawn:
+            area.draw(drawn.rects)
+        uncovered = {} if self.activated else drawn.unmapped
+        for window, (rect, since) in drawn.mapped.items():
+            self.undrawn.append(Undrawn(window, now, rect, size, whole=window in drawn.popups))
+            self.undrawn[-1].draw(drawn.rects[since:])
+        for window, (rect, since) in uncovered.items():
+            self.undrawn.append(Undrawn(window, now, rect, size, whole=True, uncovered=True))
+            self.undrawn[-1].draw(drawn.rects[since:])
+        self.undrawn = [area for area in self.undrawn if not area.drawn]
+        self.gone |= set(drawn.unmapped)  # a window manager resizes the frame of a window that unmaps
+        if set(drawn.mapped) - drawn.popups or set(drawn.unmapped) - set(uncovered) or drawn.resized - self.gone:
+            self.quiet = max(self.quiet, WINDOW_QUIET)
 
     def _changed(self, a: Frame, b: Frame) -> bool:
         return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
@@ -269,11 +285,25 @@ def edits_text(keys: list[int]) -> bool:
                for key in keys)
 
 
-@dataclass
-class NewWindow:
-    mapped_at: float
-    rect: tuple[int, int, int, int]
-    covered: float  # the share of its area drawn since it mapped
+class Undrawn:
+    """A window that mapped, or the area one left when it unmapped, and what of it is not yet drawn over."""
+
+    def __init__(self, window: int, since: float, rect: tuple[int, int, int, int], screen: tuple[int, int],
+                 whole: bool, uncovered: bool = False):
+        self.window, self.since, self.uncovered, self.whole = window, since, uncovered, whole
+        x, y, width, height = rect
+        self.left, self.top = max(0, x), max(0, y)  # only what is on the screen is drawn
+        self.blank = np.ones((max(0, min(x + width, screen[0]) - self.left),
+                              max(0, min(y + height, screen[1]) - self.top)), bool)
+
+    def draw(self, rects: list[tuple[int, int, int, int]]) -> None:
+        for x, y, width, height in rects:
+            x, y = x - self.left, y - self.top
+            self.blank[max(0, x):max(0, x + width), max(0, y):max(0, y + height)] = False
+
+    @property
+    def drawn(self) -> bool:
+        return not self.blank.any() if self.whole else self.blank.sum() <= self.blank.size / 2
 
 
 def changed_beyond_caret(a: Frame, b: Frame) -> bool:
