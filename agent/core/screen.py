@@ -68,8 +68,9 @@ class Frame:
 SLOW_POLL = 0.03  # seconds between the frames the pixel settle takes once its quiet period is over
 PING_PATIENCE = 1.0  # seconds a window that answers pings is waited for; then it is not, until it answers again
 QUIET = 0.025  # seconds with nothing drawn that end a settle once the action's effect was drawn
-WINDOW_QUIET = 0.1  # the same once a window mapped, unmapped or changed size: its app fills it in over several
-# frames (tens of ms apart under load), and a menu's item acts once the menu is gone
+WINDOW_QUIET = 0.1  # the same once a managed window mapped or a window changed size: its app fills it in over
+# several frames (tens of ms apart under load); or one unmapped after a click or Enter: a menu's item acts once the
+# menu is gone
 ANIMATION_QUIET = 0.3  # the same once the app drew ANIMATION_FRAMES frames (GTK animates a widget's change of
 ANIMATION_FRAMES = 3  # state for up to 0.3 s), or after a key alone that activates a button: GTK draws the button
 ACTIVATING_KEYS = {0xFF0D, 0xFF8D, 0x20}  # pressed and clicks it 0.25 s later (Return, KP_Enter, space)
@@ -83,7 +84,8 @@ TYPED_QUIET = 0.25  # seconds after the last key that edits text in a GTK dialog
 # would pay it for nothing
 NOTHING_DRAWN = 0.1  # seconds waited for a first drawing before the screen is taken as it is
 FRAME_DRAWN = 0.004  # seconds with nothing drawn that end the drawing of one frame
-NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area
+NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area (a menu, all of it),
+# and the area a window left to be drawn over
 CARET_WIDTH = 4  # pixels: one change no wider (a caret blinking, an overlay scrollbar fading) is no effect
 
 
@@ -134,9 +136,10 @@ class Screen:
         that came before the timeout. First every window that answers pings has answered one sent now, so
         has handled the input sent before it (PING_PATIENCE at most). Then, by what the X server draws:
         once something was drawn that is more than a caret blinking, until nothing is drawn for QUIET
-        seconds (WINDOW_QUIET once a window mapped, unmapped or changed size, which is an effect too;
-        ANIMATION_QUIET once the app animates); when nothing is, NOTHING_DRAWN seconds. A new window is
-        waited for until it has drawn itself; keys that typed into a GTK dialog, for TYPED_QUIET. Without
+        seconds (WINDOW_QUIET once a managed window mapped, a window changed size or one unmapped after
+        a click or Enter, which is an effect too; ANIMATION_QUIET once the app animates); when nothing is,
+        NOTHING_DRAWN seconds. A new window is waited for until it has drawn itself, a menu and the area
+        a window left until drawn over whole; keys that typed into a GTK dialog, for TYPED_QUIET. Without
         DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`, `calm`
         and `quiet`."""
         if not self._damage:
