@@ -20,7 +20,9 @@ import pytest
 
 from agent.core.episode import read_episode
 import real_apps
-from agent.core.screen import PING_PATIENCE, Screen, edits_text
+from agent.core.damage import Drawn
+from agent.core.geometry import Monitor
+from agent.core.screen import PING_PATIENCE, QUIET, WINDOW_QUIET, Frame, Screen, Settling, Undrawn, edits_text
 from endpoint import ScriptedEndpoint
 from scenarios import centre, per_mille
 
@@ -232,6 +234,67 @@ def test_keys_that_type_or_delete_text_are_told_from_shortcuts():
     assert not edits_text([control, ord("a")]) and not edits_text([enter]) and not edits_text([])
 
 
+class StillScreen:
+    """A Screen whose pixels never change, with a damage connection that reads `first` once."""
+
+    def __init__(self, first: Drawn):
+        self._damage = self
+        self.size, self.first = (400, 300), first
+
+    def read(self) -> Drawn:
+        drawn, self.first = self.first, Drawn()
+        return drawn
+
+    def grab(self) -> Frame:
+        return Frame(np.zeros((300, 400, 4), np.uint8), Monitor(0, 0, 400, 300))
+
+    def focus_in_gtk_dialog(self) -> bool:
+        return False
+
+
+MENU, DIALOG, ESCAPE, ENTER = 7, 8, 0xFF1B, 0xFF0D
+
+
+def settling(first: Drawn) -> Settling:
+    screen = StillScreen(first)
+    return Settling(screen, screen.grab(), time.monotonic() + 3)
+
+
+def test_a_menu_that_opens_or_closes_without_choosing_is_waited_for_until_drawn_over_whole_then_quiet():
+    opened = settling(Drawn(rects=[(10, 10, 100, 40)], mapped={MENU: ((10, 10, 100, 80), 1)}, popups={MENU}))
+    assert opened.quiet == QUIET and opened.undrawn, "the menu's background drawn before it mapped counts for nothing"
+    opened._take(Drawn(rects=[(10, 10, 100, 79)]))
+    assert opened.undrawn, "a line of the menu is not drawn yet"
+    opened._take(Drawn(rects=[(0, 89, 200, 1)]))
+    assert not opened.undrawn and opened.quiet == QUIET
+    closed = settling(Drawn(unmapped={MENU: ((10, 10, 100, 80), 0)}, keys=[ESCAPE]))
+    assert closed.quiet == QUIET and closed.undrawn, "the area the menu left is not drawn over yet"
+    closed._take(Drawn(rects=[(0, 0, 400, 300)], resized={MENU}))  # a window manager resizes a frame that unmaps
+    assert not closed.undrawn and closed.quiet == QUIET
+
+
+def test_a_menu_closed_by_choosing_an_item_a_dialog_and_a_change_of_size_keep_the_window_quiet_spell():
+    chosen = settling(Drawn(rects=[(0, 0, 400, 300)], unmapped={MENU: ((10, 10, 100, 80), 0)}, keys=[ENTER]))
+    assert chosen.quiet >= WINDOW_QUIET, "the item acts once its menu is gone"
+    clicked = settling(Drawn(rects=[(0, 0, 400, 300)], unmapped={MENU: ((10, 10, 100, 80), 0)}, clicked=True))
+    assert clicked.quiet >= WINDOW_QUIET
+    dialog = settling(Drawn(rects=[(0, 0, 400, 300)], mapped={DIALOG: ((0, 0, 200, 100), 0)}))
+    assert dialog.quiet >= WINDOW_QUIET and not dialog.undrawn
+    resized = settling(Drawn(rects=[(0, 0, 400, 300)], resized={DIALOG}))
+    assert resized.quiet >= WINDOW_QUIET
+
+
+def test_only_the_part_of_a_window_on_the_screen_is_waited_for():
+    area = Undrawn(MENU, 0.0, (300, 250, 200, 100), (400, 300), whole=True)
+    area.draw([(300, 250, 100, 50)])
+    assert area.drawn
+    managed = Undrawn(DIALOG, 0.0, (0, 0, 100, 100), (400, 300), whole=False)
+    managed.draw([(0, 0, 100, 49)])
+    assert not managed.drawn
+    managed.draw([(0, 49, 100, 1)])
+    assert managed.drawn
+
+
 def test_galculator_switched_to_scientific_mode_from_its_menu_shows_the_new_mode(x_session, screen):
     real_apps.start(x_session, ["galculator"], "galculator")
     xdotool(x_session, "mousemove", "0", "0")  # no tooltip shows where the new mode puts a button under the pointer
@@ -242,6 +305,18 @@ def test_galculator_switched_to_scientific_mode_from_its_menu_shows_the_new_mode
     idle(screen)
     frame, settled, stale = settled_after(screen, x_session, "key", "Return")
     assert settled and not stale, "the screen was taken with the menu still open or the mode half drawn"
+
+
+def test_a_menu_item_chosen_with_other_keys_shows_what_it_did_once_the_menu_is_gone(x_session, screen):
+    real_apps.start(x_session, ["galculator"], "galculator")
+    xdotool(x_session, "mousemove", "0", "0")
+    idle(screen)
+    for keys in ("alt+v", "Down", "Return"):  # Scientific Mode
+        xdotool(x_session, "key", keys)
+        idle(screen)
+    frame, settled, stale = settled_after(screen, x_session, "key", "alt+v", "sleep", "0.3", "key", "Return")
+    # Basic Mode, the menu's first item, in one action: after Return alone settle waits for GTK's animations
+    assert settled and not stale, "the screen was taken once the menu was gone, before the new mode was drawn"
 
 
 def test_a_zenity_radio_button_shows_it_is_chosen(x_session, screen):

@@ -21,8 +21,9 @@ class Drawn:
 
     rects: list[Rect] = field(default_factory=list)
     mapped: dict[int, tuple[Rect, int]] = field(default_factory=dict)  # window -> its rectangle, rects before it
-    unmapped: set[int] = field(default_factory=set)
-    resized: bool = False
+    popups: set[int] = field(default_factory=set)  # the mapped windows no window manager manages: menus, lists
+    unmapped: dict[int, tuple[Rect, int]] = field(default_factory=dict)  # window -> the area it left, rects before
+    resized: set[int] = field(default_factory=set)
     keys: list[int] = field(default_factory=list)  # keysyms pressed, by anyone
     clicked: bool = False  # a pointer button was pressed
 
@@ -32,14 +33,6 @@ class Drawn:
     @property
     def windows_changed(self) -> bool:
         return bool(self.mapped or self.unmapped or self.resized)
-
-    def drawn_over(self, window: Rect, since: int = 0) -> float:
-        """The share of the window's area the rectangles from index `since` on cover (overlaps counted
-        twice: an estimate)."""
-        x, y, width, height = window
-        area = sum(max(0, min(x + width, rx + rw) - max(x, rx)) * max(0, min(y + height, ry + rh) - max(y, ry))
-                   for rx, ry, rw, rh in self.rects[since:])
-        return area / max(1, width * height)
 
 
 class Damage:
@@ -60,6 +53,7 @@ class Damage:
             self._x.damage_query_version()
             self._x.set_error_handler(lambda *error: None)  # a window gone before its geometry was asked
             self._root = self._x.screen().root
+            self.size = (self._x.screen().width_in_pixels, self._x.screen().height_in_pixels)
             self._root.change_attributes(event_mask=X.SubstructureNotifyMask)
             self._root.damage_create(damage.DamageReportRawRectangles)
             self._listen_to_keys()
@@ -67,7 +61,7 @@ class Damage:
         except Exception:
             self._x.close()
             raise
-        self._sizes: dict[int, tuple[int, int]] = {}
+        self._places: dict[int, Rect] = {}  # top-level window -> its rectangle, as last mapped or configured
         self._gtk_dialog: dict[int, bool] = {}  # focused window -> whether it is in a GTK dialog
         self._gtk_mark = self._x.intern_atom("_GTK_THEME_VARIANT")  # GTK 3 sets it on each of its windows
         self._window_type = self._x.intern_atom("_NET_WM_WINDOW_TYPE")
@@ -122,15 +116,19 @@ class Damage:
 
         if event.type == X.MapNotify:
             drawn.mapped[event.window.id] = (self._rect_of(event.window), len(drawn.rects))
+            if event.override:
+                drawn.popups.add(event.window.id)
         elif event.type == X.UnmapNotify:
-            drawn.unmapped.add(event.window.id)
+            place = self._places.get(event.window.id) or self._rect_of(event.window)
+            drawn.unmapped[event.window.id] = (place, len(drawn.rects))
             drawn.mapped.pop(event.window.id, None)
         elif event.type == X.MappingNotify:  # the typing binds keysyms to spare keycodes: read keys by the new map
             self._x.refresh_keyboard_mapping(event)
         elif event.type == X.ConfigureNotify:
-            drawn.resized |= self._sizes.get(event.window.id, (event.width, event.height)) != (event.width,
-                                                                                               event.height)
-            self._sizes[event.window.id] = (event.width, event.height)
+            place = (event.x, event.y, event.width, event.height)
+            if self._places.get(event.window.id, place)[2:] != place[2:]:
+                drawn.resized.add(event.window.id)
+            self._places[event.window.id] = place
         elif (getattr(event, "extension", None), getattr(event, "evtype", None)) == self._raw_key:
             keycode = struct.unpack_from("=I", event.data, 6)[0]  # after the device (2 bytes) and time (4)
             drawn.keys.append(self._x.keycode_to_keysym(keycode, 0))
@@ -145,8 +143,8 @@ class Damage:
             g = window.get_geometry()
         except Exception:  # the window is gone already
             return (0, 0, 0, 0)
-        self._sizes[window.id] = (g.width, g.height)
-        return (g.x, g.y, g.width, g.height)
+        self._places[window.id] = (g.x, g.y, g.width, g.height)
+        return self._places[window.id]
 
     def focus_in_gtk_dialog(self) -> bool:
         """Whether the window with the keyboard focus is in a GTK dialog (a file chooser, a rename dialog)."""

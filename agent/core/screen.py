@@ -68,8 +68,9 @@ class Frame:
 SLOW_POLL = 0.03  # seconds between the frames the pixel settle takes once its quiet period is over
 PING_PATIENCE = 1.0  # seconds a window that answers pings is waited for; then it is not, until it answers again
 QUIET = 0.025  # seconds with nothing drawn that end a settle once the action's effect was drawn
-WINDOW_QUIET = 0.1  # the same once a window mapped, unmapped or changed size: its app fills it in over several
-# frames (tens of ms apart under load), and a menu's item acts once the menu is gone
+WINDOW_QUIET = 0.1  # the same once a managed window mapped or a window changed size: its app fills it in over
+# several frames (tens of ms apart under load); or one unmapped after a click or Enter: a menu's item acts once the
+# menu is gone
 ANIMATION_QUIET = 0.3  # the same once the app drew ANIMATION_FRAMES frames (GTK animates a widget's change of
 ANIMATION_FRAMES = 3  # state for up to 0.3 s), or after a key alone that activates a button: GTK draws the button
 ACTIVATING_KEYS = {0xFF0D, 0xFF8D, 0x20}  # pressed and clicks it 0.25 s later (Return, KP_Enter, space)
@@ -83,7 +84,8 @@ TYPED_QUIET = 0.25  # seconds after the last key that edits text in a GTK dialog
 # would pay it for nothing
 NOTHING_DRAWN = 0.1  # seconds waited for a first drawing before the screen is taken as it is
 FRAME_DRAWN = 0.004  # seconds with nothing drawn that end the drawing of one frame
-NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area
+NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area (a menu, all of it),
+# and the area a window left to be drawn over
 CARET_WIDTH = 4  # pixels: one change no wider (a caret blinking, an overlay scrollbar fading) is no effect
 
 
@@ -136,9 +138,10 @@ class Screen:
         that came before the timeout. First every window that answers pings has answered one sent now, so
         has handled the input sent before it (PING_PATIENCE at most). Then, by what the X server draws:
         once something was drawn that is more than a caret blinking, until nothing is drawn for QUIET
-        seconds (WINDOW_QUIET once a window mapped, unmapped or changed size, which is an effect too;
-        ANIMATION_QUIET once the app animates); when nothing is, NOTHING_DRAWN seconds. A new window is
-        waited for until it has drawn itself; keys that typed into a GTK dialog, for TYPED_QUIET. Without
+        seconds (WINDOW_QUIET once a managed window mapped, a window changed size or one unmapped after
+        a click or Enter, which is an effect too; ANIMATION_QUIET once the app animates); when nothing is,
+        NOTHING_DRAWN seconds. A new window is waited for until it has drawn itself, a menu and the area
+        a window left until drawn over whole; keys that typed into a GTK dialog, for TYPED_QUIET. Without
         DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`, `calm`
         and `quiet`."""
         if not self._damage:
@@ -197,7 +200,9 @@ class Settling:
         self.effect = self._changed(before, self.shown)
         self.frames = 0  # frames drawn with an effect since the settle began
         self.quiet = QUIET  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several frames
-        self.new_windows: dict[int, NewWindow] = {}  # mapped, not yet drawn over half their area
+        self.activated = self.clicked  # by a click or a key: what a menu's item does comes once the menu is gone
+        self.undrawn: list[Undrawn] = []  # windows mapped and areas uncovered, not yet drawn over
+        self.gone: set[int] = set()  # windows unmapped
         self.typed_at = None  # when the last key that edits text in a GTK dialog was read
         self._take(drawn, first=True)
 
@@ -221,7 +226,7 @@ class Settling:
     def _due(self) -> float | None:
         """When to look again; None once settled."""
         now = time.monotonic()
-        waited = [window.mapped_at + NEW_WINDOW_PATIENCE for window in self.new_windows.values()]
+        waited = [area.since + NEW_WINDOW_PATIENCE for area in self.undrawn]
         if self.effect:
             due = self.last_change + self.quiet
         else:
@@ -236,17 +241,10 @@ class Settling:
         keys = [key for key in drawn.keys if key not in MODIFIER_KEYS]
         if len(keys) == 1 and keys[0] in ACTIVATING_KEYS:
             self.quiet = ANIMATION_QUIET
+        self.activated |= any(key in ACTIVATING_KEYS for key in keys)
         if edits_text(drawn.keys) and self.screen._damage.focus_in_gtk_dialog():
             self.typed_at = now
-        if drawn.windows_changed:
-            self.quiet = max(self.quiet, WINDOW_QUIET)
-        for window in drawn.unmapped:
-            self.new_windows.pop(window, None)
-        for window, new in self.new_windows.items():
-            new.covered += drawn.drawn_over(new.rect)
-        for window, (rect, since) in drawn.mapped.items():
-            self.new_windows[window] = NewWindow(now, rect, drawn.drawn_over(rect, since))
-        self.new_windows = {w: new for w, new in self.new_windows.items() if new.covered < 0.5}
+        self._wait_for_windows(drawn, now)
         if not drawn.rects and not drawn.windows_changed:
             return  # keys alone
         frame = self.screen.grab()
@@ -258,6 +256,27 @@ class Settling:
         if drawn.windows_changed or self.quiet == ANIMATION_QUIET or not frame.same_as(self.shown):  # a caret too
             self.last_change = now  # while animated, a redraw that looks the same: the app is at work
         self.shown = frame
+
+    def _wait_for_windows(self, drawn: Drawn, now: float) -> None:
+        """Windows mapped and areas that windows unmapped from are waited for until drawn over: a popup
+        (a menu, a list dropping down) and an uncovered area whole, then QUIET; a managed window by half,
+        and WINDOW_QUIET (its app fills it in over several frames, tens of ms apart under load). So too an
+        unmap after a click or Enter, and a change of size: the item chosen acts once its menu is gone."""
+        size = self.screen._damage.size
+        self.undrawn = [area for area in self.undrawn if area.window not in drawn.unmapped or area.uncovered]
+        for area in self.undrawn:
+            area.draw(drawn.rects)
+        uncovered = {} if self.activated else drawn.unmapped
+        for window, (rect, since) in drawn.mapped.items():
+            self.undrawn.append(Undrawn(window, now, rect, size, whole=window in drawn.popups))
+            self.undrawn[-1].draw(drawn.rects[since:])
+        for window, (rect, since) in uncovered.items():
+            self.undrawn.append(Undrawn(window, now, rect, size, whole=True, uncovered=True))
+            self.undrawn[-1].draw(drawn.rects[since:])
+        self.undrawn = [area for area in self.undrawn if not area.drawn]
+        self.gone |= set(drawn.unmapped)  # a window manager resizes the frame of a window that unmaps
+        if set(drawn.mapped) - drawn.popups or set(drawn.unmapped) - set(uncovered) or drawn.resized - self.gone:
+            self.quiet = max(self.quiet, WINDOW_QUIET)
 
     def _changed(self, a: Frame, b: Frame) -> bool:
         return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
@@ -271,11 +290,25 @@ def edits_text(keys: list[int]) -> bool:
                for key in keys)
 
 
-@dataclass
-class NewWindow:
-    mapped_at: float
-    rect: tuple[int, int, int, int]
-    covered: float  # the share of its area drawn since it mapped
+class Undrawn:
+    """A window that mapped, or the area one left when it unmapped, and what of it is not yet drawn over."""
+
+    def __init__(self, window: int, since: float, rect: tuple[int, int, int, int], screen: tuple[int, int],
+                 whole: bool, uncovered: bool = False):
+        self.window, self.since, self.uncovered, self.whole = window, since, uncovered, whole
+        x, y, width, height = rect
+        self.left, self.top = max(0, x), max(0, y)  # only what is on the screen is drawn
+        self.blank = np.ones((max(0, min(x + width, screen[0]) - self.left),
+                              max(0, min(y + height, screen[1]) - self.top)), bool)
+
+    def draw(self, rects: list[tuple[int, int, int, int]]) -> None:
+        for x, y, width, height in rects:
+            x, y = x - self.left, y - self.top
+            self.blank[max(0, x):max(0, x + width), max(0, y):max(0, y + height)] = False
+
+    @property
+    def drawn(self) -> bool:
+        return not self.blank.any() if self.whole else self.blank.sum() <= self.blank.size / 2
 
 
 def changed_beyond_caret(a: Frame, b: Frame) -> bool:
