@@ -1,9 +1,11 @@
 """Real Debian desktop apps (GTK's mousepad, galculator, zenity, pcmanfm; Chromium; xterm) started in a
 test's XSession, for the tests that must hold on apps nobody here wrote."""
 
+import re
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -38,6 +40,21 @@ def wait_for_window(session: XSession, name: str, timeout: float = 30.0) -> str:
             return found[0]
         time.sleep(0.1)
     pytest.fail(f"no window titled {name!r} on {session.display} after {timeout:g} s")
+
+
+@contextmanager
+def paced_as_a_calculator(session: XSession, title: str):
+    """The window titled `title` presents itself as a calculator (its WM_CLASS) for the time of the `with`: the
+    agent presses a calculator's repeated keys only once the app has handled the last (about 7 a second; other
+    apps take text unpaced), so a long text of one letter lasts long enough to be stopped, cut or killed."""
+    window = wait_for_window(session, title)
+    shown = subprocess.run(["xprop", "-id", window, "WM_CLASS"], env=session.env, capture_output=True, text=True)
+    name, kind = re.findall(r'"([^"]*)"', shown.stdout)
+    xdotool(session, "set_window", "--class", "Calculator", "--classname", "calculator", window)
+    try:
+        yield
+    finally:
+        xdotool(session, "set_window", "--class", kind, "--classname", name, window)
 
 
 def window_title(session: XSession, window: str) -> str:

@@ -30,6 +30,7 @@ from agent.core.episode import read_episode
 from agent.core.ocr import OCR
 from agent.core.screen import Screen
 from sandbox.session import PROJECT_ROOT, XSession
+from real_apps import paced_as_a_calculator
 from scenarios import HEIGHT, WIDTH, centre, gui_agent
 
 GUI_AGENT = [sys.executable, "-m", "agent"]
@@ -324,17 +325,18 @@ def test_a_secret_is_typed_but_never_shown_or_written(server, desktop, monkeypat
 def test_the_stop_keys_cut_the_action_under_way_and_the_server_goes_on(server, desktop):
     x, app = desktop
     text = "x" * 3000
-    for _ in range(2):  # the second stop shows the stop keys are armed again
-        server.ok("click", **widget_centre(app, "name_entry"), count=3)
-        server.ok("press_keys", keys="backspace")
-        app.wait_until(lambda r: r["state"]["name"] == "", 5, "an empty name")
-        typing = server.portal.start_task_soon(server.session.call_tool, "type_text", {"text": text})
-        app.wait_until(lambda r: len(r["state"]["name"]) > 50, 30, "typing to start")
-        subprocess.run(["xdotool", "key", "ctrl+alt+shift+q"], env=x.env, check=True)
-        result = typing.result(timeout=10)
-        assert result.is_error and "stopped: the stop keys were pressed" in text_of(result)
-        time.sleep(0.5)
-        assert len(app.record()["state"]["name"]) < len(text)
+    with paced_as_a_calculator(x, "Demo Form"):  # a repeated key waits for the app: the stop comes mid-text
+        for _ in range(2):  # the second stop shows the stop keys are armed again
+            server.ok("click", **widget_centre(app, "name_entry"), count=3)
+            server.ok("press_keys", keys="backspace")
+            app.wait_until(lambda r: r["state"]["name"] == "", 5, "an empty name")
+            typing = server.portal.start_task_soon(server.session.call_tool, "type_text", {"text": text})
+            app.wait_until(lambda r: len(r["state"]["name"]) > 5, 30, "typing to start")
+            subprocess.run(["xdotool", "key", "ctrl+alt+shift+q"], env=x.env, check=True)
+            result = typing.result(timeout=10)
+            assert result.is_error and "stopped: the stop keys were pressed" in text_of(result)
+            time.sleep(0.5)
+            assert len(app.record()["state"]["name"]) < len(text)
     assert not server.call("screenshot").is_error
     cut = [s for s in read_episode(server.out).steps if s["call"] == f"type_text(text={text!r})"]
     assert [(s["outcome"], s["cut"]) for s in cut] == [("interrupted", "during")] * 2 and cut[-1]["typed"] < len(text)
@@ -600,10 +602,11 @@ def test_a_client_that_goes_away_during_run_task_stops_the_run(desktop, tmp_path
         for number, request in enumerate([*HELLO, tool_call("click", **widget_centre(app, "name_entry"))]):
             if send(process, number, request):
                 assert json.loads(process.stdout.readline())["id"] == number
-        send(process, 9, tool_call("run_task", task=f'type "{"long " * 100}" into Name'))
-        app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
-        process.stdin.close()  # the client goes away
-        assert process.wait(timeout=20) == 0
+        with paced_as_a_calculator(x, "Demo Form"):  # a repeated key waits for the app: the client goes mid-text
+            send(process, 9, tool_call("run_task", task=f'type "{"x" * 500}" into Name'))
+            app.wait_until(lambda r: len(r["state"]["name"]) > 5, 30, "the task to start typing")
+            process.stdin.close()  # the client goes away
+            assert process.wait(timeout=20) == 0
     finally:
         process.kill()
     assert len(app.record()["state"]["name"]) < 400  # cut short
@@ -636,17 +639,18 @@ def test_an_http_client_that_goes_away_during_run_task_stops_the_run(desktop, tm
     with http_server(x, tmp_path, "--model", "local") as server:
         with server.client(out) as client:
             fill(client, app, "name_entry", "x")
-        client_process = subprocess.Popen([sys.executable, "-c", CLIENT, server.url, TOKEN,
-                                           f'type "{"long " * 100}" into Name'], env=x.env, stdout=subprocess.PIPE)
-        try:
-            app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
-        finally:
-            client_process.kill()  # gone without a word
-        task = out / "task-001"
-        deadline = time.monotonic() + 20
-        while not (task.exists() and read_episode(task).end):
-            assert time.monotonic() < deadline, "the run went on"
-            time.sleep(0.2)
+        with paced_as_a_calculator(x, "Demo Form"):  # a repeated key waits for the app: the client goes mid-text
+            client_process = subprocess.Popen([sys.executable, "-c", CLIENT, server.url, TOKEN,
+                                               f'type "{"x" * 500}" into Name'], env=x.env, stdout=subprocess.PIPE)
+            try:
+                app.wait_until(lambda r: len(r["state"]["name"]) > 5, 30, "the task to start typing")
+            finally:
+                client_process.kill()  # gone without a word
+            task = out / "task-001"
+            deadline = time.monotonic() + 20
+            while not (task.exists() and read_episode(task).end):
+                assert time.monotonic() < deadline, "the run went on"
+                time.sleep(0.2)
         assert read_episode(task).end["status"] == "interrupted"
         with server.client(out) as client:  # the server goes on
             assert not client.call("screenshot").is_error
