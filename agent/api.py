@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from agent.core import redact
 from agent.core.actions import Computer, secret_names
@@ -37,8 +38,8 @@ from agent.demos.record import record as record_demonstration
 from agent.demos.reground import TARGET_TIMEOUT, replay_demonstration
 from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
 from agent.planners.embedded import LocalPlanner
-from agent.planners.glm import GLMConfig, GLMPlanner
-from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
+from agent.planners import dialects
+from agent.planners.glm import GLMConfig
 from agent.planners.replay import ReplayPlanner
 from agent.planners.snap import SnappingPlanner
 from agent.reports import write_animation, write_report
@@ -62,8 +63,9 @@ class RunOptions(BaseModel):
     api_key: str | None = Field(default_factory=lambda: os.environ.get("GUI_AGENT_API_KEY")
                                 or os.environ.get("ZAI_API_KEY"), repr=False)
     """API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written anywhere."""
-    protocol: Literal["text", "tools"] = "text"
-    """How the model gives its actions: GLM's own text protocol, or OpenAI tool calls."""
+    protocol: str = "text"
+    """How the model gives its actions: GLM's own text protocol, OpenAI tool calls ('tools'), or another
+    registered dialect (agent.planners.dialects)."""
     tool_choice: Literal["required", "auto"] = "required"
     """With protocol 'tools': 'auto' for servers that refuse 'required'."""
     thinking: bool | None = None
@@ -106,6 +108,13 @@ class RunOptions(BaseModel):
     """Values typed where the model writes {{NAME}} (also from $GUI_AGENT_SECRET_NAME); never shown or written."""
     stop_keys: str = DEFAULT_STOP_KEYS
     """Key chord that stops the run at once ('none' to disable)."""
+
+    @field_validator("protocol")
+    @classmethod
+    def _registered(cls, protocol: str) -> str:
+        if protocol not in dialects.names():
+            raise PydanticCustomError("dialect", f"no dialect {protocol!r}; choose {', '.join(dialects.names())}")
+        return protocol
 
 
 @dataclass(frozen=True)
@@ -215,13 +224,14 @@ def skills_of(settings: dict, options: RunOptions, on_note: Note) -> tuple[Path 
     return offered, wanted and options.python_skills
 
 
-def model_planner(config: GLMConfig, protocol: str, tool_choice: str, skills: list[dict] | None,
-                  secrets: list[str] | None):
-    """The model's planner; `secrets` are the names (never the values) its action space says `type` types."""
-    if protocol == "tools":
-        return ToolsPlanner(ToolsConfig(**config.model_dump(), api_key=config.api_key, tool_choice=tool_choice),
-                            skills, secrets)
-    return GLMPlanner(config, skills, secrets)
+def model_planner(config: GLMConfig, protocol: str, skills: list[dict] | None, secrets: list[str] | None,
+                  own: dict | None = None):
+    """The model's planner in the dialect `protocol`; `secrets` are the names (never the values) its action
+    space says `type` types; `own` holds the values of the options the dialect adds to the endpoint's."""
+    dialect = dialects.dialect(protocol)
+    added = {k: v for k, v in (own or {}).items() if k in dialect.config_type.model_fields
+             and k not in GLMConfig.model_fields}
+    return dialect(dialect.config_type(**config.model_dump(), **added, api_key=config.api_key), skills, secrets)
 
 
 def run(task: str, *, planner: Planner | None = None, computer: Computer | None = None, screen: Screen | None = None,
@@ -246,7 +256,7 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
     config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
         if options.skills else None
-    planner = model_planner(config, options.protocol, options.tool_choice, skills, sorted(secrets_of(options)))
+    planner = model_planner(config, options.protocol, skills, sorted(secrets_of(options)), options.model_dump())
     settings = {**config.model_dump(), "protocol": options.protocol, "snap": options.snap,
                 "skills": [found["name"] for found in skills] if skills else None,
                 **({"skills_dir": str(options.skills), "python_skills": options.python_skills} if skills else {})}
@@ -266,16 +276,14 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
     if found.end and found.end["status"] == "done":
         raise AgentError(f"{episode} ended done; there is nothing to resume")
     settings = found.header.get("settings", {})
-    protocol = {"glm": "text", "tools": "tools"}.get(found.header.get("planner"))
-    if protocol is None:
+    dialect = dialects.of_episode(found)
+    if dialect is None:
         raise AgentError(f"only model runs can be resumed; {episode} was planned by "
                          f"{found.header.get('planner')!r}: start it again with `gui-agent run`")
-    config = glm_config(options, settings)
+    protocol, config = dialect.protocol, glm_config(options, settings)
     skills_dir, python_skills = skills_of(settings, options, on_note)
     skills = [one.describe() for one in list_skills(skills_dir, python_skills)] if skills_dir else None
-    asked = [s["request"]["tool_choice"] for s in found.steps if "tool_choice" in s.get("request", {})]
-    tool_choice = (asked or [settings.get("tool_choice", "required")])[-1]  # 'auto' if the server refused 'required'
-    planner = model_planner(config, protocol, tool_choice, skills, secrets_told(settings, options))
+    planner = model_planner(config, protocol, skills, secrets_told(settings, options), settings)
     planner.restore(found)
     done_steps = found.steps[-1]["index"] if found.steps else 0
     options = options.model_copy(update={"out": found.path, "max_steps": done_steps + options.max_steps})

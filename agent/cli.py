@@ -22,6 +22,7 @@ from agent.core.defaults import (
 )
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER
+from agent.planners.dialects import names as dialect_names
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 AGAIN_PYTHON_SKILLS_HELP = ("load the Python skills the run loaded, from the folder its episode names; loading runs "
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
                                      "embedded OCR planner (the default when no endpoint or key is configured)")
     add_endpoint_options(run)
-    run.add_argument("--protocol", choices=["text", "tools"], default="text",
+    run.add_argument("--protocol", choices=dialect_names(), default="text",
                      help="how the model gives its actions: 'text', the action call in the reply as GLM-4.5V's GUI "
                           "agent was trained (default), or 'tools', OpenAI tool calls (servers started with "
                           "--tool-call-parser glm45, hosted function calling)")
@@ -304,7 +305,7 @@ def add_mcp_parser(commands) -> None:
     task.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
                                       "embedded OCR planner (the default when no endpoint or key is configured)")
     add_endpoint_options(task)
-    task.add_argument("--protocol", choices=["text", "tools"], default="text",
+    task.add_argument("--protocol", choices=dialect_names(), default="text",
                       help="the model's actions as GLM call text (default) or OpenAI tool calls")
     task.add_argument("--tool-choice", choices=["required", "auto"], default="required",
                       help="with --protocol tools: 'required' (default) or 'auto'")

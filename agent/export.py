@@ -39,6 +39,13 @@ from agent.core.errors import AgentError, EpisodeError, FormatError
 from agent.core.planner import Reply, feedback_for
 
 IMAGE = "<image>"
+TEXT = "text"  # the one dialect exported: its requests are rebuilt as `resume` rebuilds them
+
+
+def text_dialect():
+    from agent.planners.dialects import dialect
+
+    return dialect(TEXT)
 
 
 @dataclass
@@ -76,9 +83,8 @@ class Exporter:
     written: set[str] = field(default_factory=set)  # the images' file names
 
     def __post_init__(self):
-        from agent.planners.glm import GLMConfig, GLMPlanner
-
-        self.planner = GLMPlanner(GLMConfig(api_key="not-used"))  # its history is rebuilt as `resume` rebuilds it
+        text = text_dialect()
+        self.planner = text(text.config_type(api_key="not-used"))  # its history is rebuilt as `resume` rebuilds it
 
     def lines_of(self, run: Path) -> list[str]:
         """The JSON lines of a run's samples, their images written; what was not exported, in `result`."""
@@ -139,10 +145,10 @@ def not_exported(episode: Episode, everything: bool) -> str | None:
         return f"it ended {status or 'without an end line'}, not done (--all exports it)"
     if planner == "demonstration":
         return None
-    if planner not in ("glm", "local"):
+    if planner not in (text_dialect().name, "local"):
         return (f"planner {planner!r}: only the text dialect's replies, the embedded planner's and demonstrations "
                 "are exported (the tools dialect is not yet)")
-    if settings.get("protocol", "text") != "text":
+    if settings.get("protocol", TEXT) != TEXT:
         return f"protocol {settings.get('protocol')!r}: only the text dialect is exported"
     return None
 
@@ -264,8 +270,6 @@ def checked(messages: list[dict], images: list[bytes]) -> str | None:
     """What is wrong with a sample, read again as the agent reads a reply; None when nothing."""
     from PIL import Image
 
-    from agent.planners.glm import interpret
-
     for png in images:
         try:
             with Image.open(io.BytesIO(png)) as image:
@@ -273,7 +277,7 @@ def checked(messages: list[dict], images: list[bytes]) -> str | None:
         except Exception as error:  # Pillow's errors for a broken image are of many kinds
             return f"an image does not open ({error})"
     try:
-        interpret(Reply(messages[1]["content"]))
+        text_dialect().read(Reply(messages[1]["content"]))
     except FormatError as error:
         return f"the reply does not read: {error}"
     return None

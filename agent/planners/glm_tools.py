@@ -20,9 +20,11 @@ from agent.core.errors import EndpointError, EpisodeError, FormatError
 from agent.core.geometry import image_tokens
 from agent.core.planner import MAX_ACTIONS, Decision, Reply, bounded, feedback_for, within_bounds
 from agent.core.screen import Frame
-from agent.planners.glm import GLMConfig, GLMPlanner, interpret, json_size, reply_parts
+from agent.planners.dialects import register
+from agent.planners.glm import cut_note, interpret
 from agent.planners.prompt import image_part, tools_task_text
 from agent.planners.reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
+from agent.planners.transport import Dialect, EndpointConfig, json_size, reply_parts
 
 KEPT_SCREENSHOTS = 4
 OMITTED = "(screenshot omitted)"
@@ -179,13 +181,14 @@ def interpret_tools(reply: Reply) -> Decision:
     return _decision(reply, _explanation(TOOL_CALL.sub("", visible)), actions)
 
 
-class ToolsConfig(GLMConfig):
+class ToolsConfig(EndpointConfig):
     tool_choice: Literal["required", "auto"] = "required"
     """'required' makes every reply a tool call; 'auto' for servers that refuse it (switched to by
     itself after an HTTP 400 about tool_choice)."""
 
 
-class ToolsPlanner(GLMPlanner):
+@register("tools")
+class ToolsPlanner(Dialect):
     """GLM-4.5V through OpenAI tool calls, as one conversation with no system message.
 
     The first user message holds the task and the screenshot. Each assistant reply is kept with its
@@ -199,8 +202,10 @@ class ToolsPlanner(GLMPlanner):
     """
 
     name = "tools"
+    config_type = ToolsConfig
+    read = staticmethod(interpret_tools)
 
-    def __init__(self, config: GLMConfig, skills: list[dict] | None = None, secrets: list[str] | None = None):
+    def __init__(self, config: EndpointConfig, skills: list[dict] | None = None, secrets: list[str] | None = None):
         if not isinstance(config, ToolsConfig):
             config = ToolsConfig(**config.model_dump(), api_key=config.api_key)
         super().__init__(config, skills, secrets)
@@ -213,8 +218,8 @@ class ToolsPlanner(GLMPlanner):
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         started = time.perf_counter()
         self._add_screenshot(task, image_part(frame.png()), feedback)
-        body = self.request_body([]) | {"messages": self.messages, "tools": tool_definitions(self.skills, self.secrets),
-                                        "tool_choice": self.tool_choice}
+        body = self.transport.body(self.messages) | {"tools": tool_definitions(self.skills, self.secrets),
+                                                     "tool_choice": self.tool_choice}
         request = self._describe(frame, body)
         encoded = time.perf_counter()
 
@@ -239,7 +244,7 @@ class ToolsPlanner(GLMPlanner):
                 raise reading.error  # asked again while retries last
             return reading
 
-        reading = self._ask(body, read)
+        reading = self.transport.ask(body, read, self._complete)
         self.messages.append(reading.message)
         self.pending, self.last = reading.pending, reading.decision
         if reading.error:
@@ -249,8 +254,12 @@ class ToolsPlanner(GLMPlanner):
     def restore(self, episode: Episode) -> None:
         """The conversation as it was after the episode's last step, to resume it: for each reply its
         user message (the screenshot, for the last KEPT_SCREENSHOTS), the reply as the assistant
-        message, and its calls' outcomes, answered at the next `decide`."""
+        message, and its calls' outcomes, answered at the next `decide`; the tool_choice last asked ('auto'
+        if the server refused 'required')."""
         self.messages, self.pending, self.last, feedback, cut = [], [], None, None, None
+        asked = [choice for step in episode.steps
+                 if (choice := (step.get("request") or {}).get("tool_choice")) in ("required", "auto")]
+        self.tool_choice = (asked or [self.tool_choice])[-1]
         replied = [step for step in episode.steps if "raw" in step or "call" in step]  # not an endpoint error
         for number, step in enumerate(replied):
             screenshot = {"type": "text", "text": OMITTED}
@@ -270,7 +279,7 @@ class ToolsPlanner(GLMPlanner):
                 reading.decision.outcomes = [done.get("error") or "ok" for done in performed]
             feedback = feedback_for(performed[-1].get("outcome", ""), performed[-1].get("error"))
             if cut := next((done for done in performed if "cut" in done), None):  # the run ended inside this reply
-                feedback = self.cut_note(cut)
+                feedback = cut_note(cut)
         if cut:  # the run ended inside the last reply: said before the next screenshot
             self.messages.append({"role": "user", "content": [{"type": "text", "text": feedback}]})
 
@@ -355,10 +364,11 @@ class ToolsPlanner(GLMPlanner):
                 "bytes": json_size(body["messages"])}
 
     def _complete(self, body: dict):
+        """One attempt, asked again with tool_choice 'auto' once if the server refuses 'required'."""
         import openai
 
         try:
-            return super()._complete(body)
+            return self.transport.complete(body)
         except EndpointError as error:
             refusal = error.__context__  # the openai error it was raised from (`from None` keeps it as context)
             if body["tool_choice"] == "auto" or not (
@@ -366,7 +376,7 @@ class ToolsPlanner(GLMPlanner):
                     and re.search(r"tool[_ ]choice", str(refusal), re.I)):
                 raise
         self.tool_choice = body["tool_choice"] = "auto"
-        return super()._complete(body)
+        return self.transport.complete(body)
 
 
 @dataclass

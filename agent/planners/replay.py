@@ -28,8 +28,7 @@ from agent.core.episode import Episode
 from agent.core.errors import AgentError
 from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame, Screen
-from agent.planners.glm import interpret
-from agent.planners.glm_tools import interpret_tools
+from agent.planners import dialects
 
 CHANGE_LEVEL = 64  # gray levels
 SHIFT_TOLERANCE = 1  # pixels
@@ -134,7 +133,7 @@ class ReplayPlanner:
         self.episode, self.check_all, self.screen = episode, check_all, screen
         self.replied = [position for position, step in enumerate(episode.steps) if "raw" in step]
         self.served = 0
-        self.read = interpret_tools if episode.header.get("planner") == "tools" else interpret
+        self.read = (dialects.of_episode(episode) or dialects.dialect("text")).read  # the embedded planner writes text
 
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         if self.served >= len(self.replied):
