@@ -342,10 +342,6 @@ class Performer:
         return record
 
 
-POINTED = (a.Click, a.DoubleClick, a.Hover, a.Scroll, a.Drag)
-FOCUSING = (a.Click, a.DoubleClick)  # the keys of the steps after one go where it acted
-
-
 @dataclass
 class Focus:
     """Where the last click acted: the keys of the steps after it go there."""
@@ -384,41 +380,44 @@ class Replayer:
         for step in self.recorded.steps:
             if step.get("outcome", "ok") != "ok" or not step.get("action"):
                 continue  # refused, not repeated or unparsable when recorded: nothing was done then
-            action = a.ACTION.validate_python(step["action"])
-            if isinstance(action, a.TypeText):
-                action = action.model_copy(update={"content": substitute(action.content, self.params)})
-            if isinstance(action, POINTED):
-                self.pointer_step(step, action)
-            elif isinstance(action, (a.Key, a.TypeText)) and self.focus is not None:
-                self.keys_step(step, action)
-            else:
-                performer.perform(action, performer.frame, replays=step["index"])
-            if action.ends_run:
-                return "done" if isinstance(action, a.Done) else "failed"
+            if ended := self.replay(step, a.ACTION.validate_python(step["action"])):
+                return ended
         return "done"
+
+    def replay(self, step: dict, action) -> str | None:
+        """Does one recorded step again; the status the recording ends with if this step ends it."""
+        if field := action.traits.text_field:
+            action = action.model_copy(update={field: substitute(action.typed_text, self.params)})
+        if action.traits.point_fields:
+            self.pointer_step(step, action)
+        elif (action.traits.text_field or action.traits.keys_field) and self.focus is not None:
+            self.keys_step(step, action)
+        else:
+            self.performer.perform(action, self.performer.frame, replays=step["index"])
+        return action.traits.ends_with
 
     def pointer_step(self, step: dict, action) -> None:
         targets = recorded_targets(self.recorded, step, self.performer.grounder.ocr, self.params)
-        main = "start" if isinstance(action, a.Drag) else "point"
+        main = action.traits.point_fields[0]
         frame, found = self.performer.wait_for(targets[main], f"step {step['index']} ({step['call']})",
                                                ask=self.asker(step, main, targets[main]),
                                                call=step["call"], replays=step["index"])
-        to_model = frame.geometry.screen_to_model
-        if isinstance(action, a.Drag):  # the end moves with the start: a slider's trough is blank
-            dx, dy = (e - s for e, s in zip(step["screen"]["end"], step["screen"]["start"]))
-            end = (found.point[0] + dx, found.point[1] + dy)
-            if not frame.monitor.contains(end):
-                raise TargetNotFound(f"step {step['index']} ({step['call']}): the drag would end off the screen at {end}")
-            action = action.model_copy(update={"start": to_model(found.point), "end": to_model(end)})
-        else:
-            action = action.model_copy(update={"point": to_model(found.point)})
+        moved = {main: found.point}
+        for name in action.traits.point_fields[1:]:  # a drag's end moves with its start: a slider's trough is blank
+            point = tuple(now + (then - main_then) for now, then, main_then in
+                          zip(found.point, step["screen"][name], step["screen"][main]))
+            if not frame.monitor.contains(point):
+                raise TargetNotFound(f"step {step['index']} ({step['call']}): the {name} would be off the screen at "
+                                     f"{point}")
+            moved[name] = point
+        action = action.model_copy(update={name: frame.geometry.screen_to_model(p) for name, p in moved.items()})
         repaired = {}
         if found.repair:  # the model's time and tokens count in the step, as a run's do
             repaired = {"repair": {"name": main, **found.repair}, "timings": found.repair["timings"],
                         "usage": found.repair["usage"]}
         self.performer.perform(action, frame, replays=step["index"],
                                grounding={"method": found.method, "score": found.score}, **repaired)
-        if isinstance(action, FOCUSING):
+        if action.traits.focuses:
             self.focus = Focus(tuple(step["screen"][main]), found.point, step["index"])
 
     def keys_step(self, step: dict, action) -> None:
@@ -433,17 +432,17 @@ class Replayer:
             recorded = None
         if recorded is None or focus.keys_since:  # or a key since the click may have moved the focus (ctrl+s)
             performer.perform(action, performer.frame, replays=step["index"])
-            focus.keys_since = focus.keys_since or isinstance(action, a.Key)
+            focus.keys_since = focus.keys_since or bool(action.traits.keys_field)
             return
         field = field_at(recorded, focus.recorded)
         frame, found = performer.wait_until(
             self.focus_check(recorded, field), f"step {step['index']} ({step['call']}): where its keys go (where "
             f"step {focus.step} clicked) does not look as recorded", call=step["call"], replays=step["index"])
         grounding = {"method": found.method, "score": found.score}
-        if isinstance(action, a.TypeText) and field and field[1]:
+        if action.traits.text_field and field and field[1]:
             frame = self.emptied(frame, step, grounding)
         performer.perform(action, frame, replays=step["index"], grounding=grounding)
-        focus.keys_since = focus.keys_since or isinstance(action, a.Key)
+        focus.keys_since = focus.keys_since or bool(action.traits.keys_field)
 
     def focus_check(self, recorded: Frame, field: tuple[Box, bool] | None) -> Callable[[Frame], tuple]:
         """Whether a frame shows the focus's place as `recorded` does: alike, or the same field (as tall)
