@@ -2,6 +2,7 @@
 action gives every answer in its own body, and a new action defined here only, a triple click, is
 confirmed, snapped and re-grounded as a click is without a change to agent/."""
 
+import json
 from dataclasses import fields
 from typing import Literal
 
@@ -11,6 +12,7 @@ import pytest
 
 from agent.core import actions as a
 from agent.core.confirm import Confirmer, ConfirmationPolicy
+from agent.core.defaults import EXIT_CODES, Status
 from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
@@ -44,6 +46,12 @@ def test_every_action_of_the_space_gives_every_answer_in_its_own_body():
         assert isinstance(vars(cls).get("traits"), a.Traits), cls.__name__
         for name in (*cls.traits.point_fields, cls.traits.target_field, cls.traits.text_field, cls.traits.keys_field):
             assert name is None or name in cls.model_fields, (cls.__name__, name)
+
+
+def test_a_run_ends_with_a_status_that_has_an_exit_code_and_reads_as_the_same_text():
+    assert set(EXIT_CODES) == set(Status) and EXIT_CODES["done"] == 0 and EXIT_CODES["interrupted"] == 130
+    ending = [cls.traits.ends_with for cls in a.ACTION_CLASSES if cls.traits.ends_with]
+    assert ending == [Status.DONE, Status.FAILED] and json.dumps(ending) == '["done", "failed"]'
 
 
 def test_an_action_that_leaves_a_question_open_fails_where_it_is_defined():

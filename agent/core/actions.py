@@ -19,6 +19,7 @@ from typing import Annotated, Callable, ClassVar, Literal, Protocol, Union, get_
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from agent.core import strict_json
+from agent.core.defaults import Status
 from agent.core.errors import ActionError
 from agent.core.geometry import Point
 
@@ -95,7 +96,7 @@ class Traits:
     snaps: bool  # a model's point may be moved onto the on-screen text its target names (planners/snap.py)
     confirm_target: bool  # its target's words are checked against the confirmation policy's element words
     idle: bool  # it does nothing to the desktop: no yes is asked for it; repeating it on a still screen is fine
-    ends_with: str | None  # the status a run ends with once it is done (done, failed); None: the run goes on
+    ends_with: Status | None  # the status a run ends with once it is done; None: the run goes on
 
 
 class BaseAction(BaseModel):
@@ -270,7 +271,7 @@ class Wait(BaseAction):
 class Done(BaseAction):
     type: Literal["done"] = "done"
     traits = Traits(point_fields=(), target_field=None, text_field=None, keys_field=None, focuses=False,
-                    snaps=False, confirm_target=False, idle=True, ends_with="done")
+                    snaps=False, confirm_target=False, idle=True, ends_with=Status.DONE)
 
     def call(self) -> str:
         return "DONE()"
@@ -282,7 +283,7 @@ class Done(BaseAction):
 class Fail(BaseAction):
     type: Literal["fail"] = "fail"
     traits = Traits(point_fields=(), target_field=None, text_field=None, keys_field=None, focuses=False,
-                    snaps=False, confirm_target=False, idle=True, ends_with="failed")
+                    snaps=False, confirm_target=False, idle=True, ends_with=Status.FAILED)
 
     def call(self) -> str:
         return "FAIL()"

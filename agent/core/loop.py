@@ -6,6 +6,7 @@ from typing import Callable
 
 from agent import __version__
 from agent.core.confirm import Confirmer, NeedsConfirmation
+from agent.core.defaults import Status
 from agent.core.episode import EpisodeWriter
 from agent.core.errors import ActionError, AgentError, EndpointError, FormatError, Interrupted, StopRequested
 from agent.core.geometry import image_tokens
@@ -196,7 +197,7 @@ class Agent:
         self._record(record, **self._actions_fields(self.performed))
         if action.ends_run:
             status = action.traits.ends_with
-            raise RunEnded(status, decision.explanation if status == "failed" else "")
+            raise RunEnded(status, decision.explanation if status == Status.FAILED else "")
 
     def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None]:
         """Perform the action unless it is refused or repeats without effect: outcome and error.

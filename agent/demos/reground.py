@@ -33,7 +33,7 @@ import numpy as np
 
 from agent import __version__
 from agent.core import actions as a
-from agent.core.defaults import TARGET_TIMEOUT
+from agent.core.defaults import TARGET_TIMEOUT, Outcome
 from agent.core.episode import Episode, EpisodeWriter, read_episode
 from agent.core.errors import AgentError, Interrupted, StopRequested
 from agent.core.executors import PyAutoGUIComputer
@@ -312,7 +312,7 @@ class Performer:
     def not_found(self, frame: Frame, message: str, fields: dict) -> None:
         self.index += 1
         record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
-                  "outcome": "not_found", "error": message, **fields}
+                  "outcome": Outcome.NOT_FOUND, "error": message, **fields}
         self.episode.step(record)
         self.on_step(record)
         raise TargetNotFound(message)
@@ -332,7 +332,7 @@ class Performer:
                 self.frame, record["settled"] = self.screen.settle(frame, timeout=self.settle_timeout)
                 record["timings"] = {**record.get("timings", {}), "act": round(acted - started, 4),
                                      "settle": round(time.perf_counter() - acted, 4)}
-            record["outcome"] = "ok"
+            record["outcome"] = Outcome.OK
         except (Exception, KeyboardInterrupt, StopRequested) as end:  # the step keeps its line beside its screenshot
             record["outcome"], record["error"] = ending(end)
             raise
@@ -378,7 +378,7 @@ class Replayer:
             self.model = ModelRepair(self.repair, performer.grounder.windows, performer.grounder.ocr,
                                      performer.episode.out)
         for step in self.recorded.steps:
-            if step.get("outcome", "ok") != "ok" or not step.get("action"):
+            if step.get("outcome", Outcome.OK) != Outcome.OK or not step.get("action"):
                 continue  # refused, not repeated or unparsable when recorded: nothing was done then
             if ended := self.replay(step, a.ACTION.validate_python(step["action"])):
                 return ended
