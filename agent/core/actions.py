@@ -2,7 +2,8 @@
 
 Points are in model space (per-mille of the image the model saw, 0-999). Validation lives here:
 an action that exists has coordinates in range, key names the executors know and text to type.
-Each action knows its GLM call text and how to perform itself on a `Computer`.
+Each action knows its GLM call text, how to perform itself on a `Computer`, and its `Traits`: what
+the code around it (confirmation, snap, re-grounding, the loop) asks of it, so no caller lists classes.
 
 GLM_CALLS, at the end, is the one definition of the calls the model makes (name, parameters,
 how the arguments become an action): the text prompt's action space (prompt.py), the reply
@@ -12,12 +13,13 @@ parser (reply.py) and the OpenAI tools (tools.py) are all made from it.
 import json
 import re
 import string
-from dataclasses import dataclass
-from typing import Annotated, Callable, Literal, Protocol, Union
+from dataclasses import dataclass, fields
+from typing import Annotated, Callable, ClassVar, Literal, Protocol, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from agent.core import strict_json
+from agent.core.defaults import Status
 from agent.core.errors import ActionError
 from agent.core.geometry import Point
 
@@ -80,16 +82,60 @@ class Computer(Protocol):
     def wait(self, seconds: float) -> None: ...
 
 
-class _Action(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Traits:
+    """What the code around an action asks of it, answered in each action class's own body with every
+    answer given (`traits = Traits(...)`), so a new action is one class and one that leaves a question
+    open fails where it is defined, not in the caller that forgot it."""
+
+    point_fields: tuple[str, ...]  # the fields holding the points it acts at, the main one first; () for none
+    target_field: str | None  # the field whose words name the element it acts on (element_info)
+    text_field: str | None  # the field holding text it types at the keyboard focus
+    keys_field: str | None  # the field holding keys it presses at the keyboard focus
+    focuses: bool  # the keys of the steps after it go where it acted (a click into a field)
+    snaps: bool  # a model's point may be moved onto the on-screen text its target names (planners/snap.py)
+    confirm_target: bool  # its target's words are checked against the confirmation policy's element words
+    idle: bool  # it does nothing to the desktop: no yes is asked for it; repeating it on a still screen is fine
+    ends_with: Status | None  # the status a run ends with once it is done; None: the run goes on
+
+
+class BaseAction(BaseModel):
+    """An action: its fields, its `traits`, its GLM call text (`call()`) and `perform()` on a Computer."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    traits: ClassVar[Traits]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        traits = vars(cls).get("traits")
+        if not isinstance(traits, Traits):
+            raise TypeError(f"{cls.__name__} does not give its own traits: write traits = Traits(...) in its body, "
+                            f"answering each of {', '.join(f.name for f in fields(Traits))}")
+        named = (*traits.point_fields, traits.target_field, traits.text_field, traits.keys_field)
+        if unknown := [name for name in named if name and name not in cls.model_fields]:
+            raise TypeError(f"{cls.__name__}'s traits name fields it does not have: {', '.join(unknown)}")
 
     def points(self) -> dict[str, Point]:
-        """The model-space points this action acts on, by name."""
-        return {}
+        """The model-space points this action acts on, by name, the main one first."""
+        return {name: getattr(self, name) for name in self.traits.point_fields}
+
+    @property
+    def target_text(self) -> str:
+        """The words naming the element it acts on, as the model or the recording said them."""
+        return getattr(self, self.traits.target_field) if self.traits.target_field else ""
+
+    @property
+    def typed_text(self) -> str:
+        return getattr(self, self.traits.text_field) if self.traits.text_field else ""
+
+    @property
+    def pressed_keys(self) -> list[str]:
+        return getattr(self, self.traits.keys_field) if self.traits.keys_field else []
 
     @property
     def ends_run(self) -> bool:
-        return False
+        return self.traits.ends_with is not None
 
 
 def _box(point: Point) -> str:
@@ -101,14 +147,13 @@ def _quote(text: str) -> str:
     return f"'{escaped}'"
 
 
-class Click(_Action):
+class Click(BaseAction):
     type: Literal["click"] = "click"
+    traits = Traits(point_fields=("point",), target_field="element_info", text_field=None, keys_field=None,
+                    focuses=True, snaps=True, confirm_target=True, idle=False, ends_with=None)
     point: ModelPoint
     button: Literal["left", "right", "middle"] = "left"
     element_info: str = ""
-
-    def points(self):
-        return {"point": self.point}
 
     def call(self) -> str:
         return f"{self.button}_click(start_box='{_box(self.point)}', element_info={_quote(self.element_info)})"
@@ -117,13 +162,12 @@ class Click(_Action):
         computer.click(to_screen(self.point), self.button, 1)
 
 
-class DoubleClick(_Action):
+class DoubleClick(BaseAction):
     type: Literal["double_click"] = "double_click"
+    traits = Traits(point_fields=("point",), target_field="element_info", text_field=None, keys_field=None,
+                    focuses=True, snaps=True, confirm_target=True, idle=False, ends_with=None)
     point: ModelPoint
     element_info: str = ""
-
-    def points(self):
-        return {"point": self.point}
 
     def call(self) -> str:
         return f"left_double_click(start_box='{_box(self.point)}', element_info={_quote(self.element_info)})"
@@ -132,13 +176,12 @@ class DoubleClick(_Action):
         computer.click(to_screen(self.point), "left", 2)
 
 
-class Hover(_Action):
+class Hover(BaseAction):
     type: Literal["hover"] = "hover"
+    traits = Traits(point_fields=("point",), target_field="element_info", text_field=None, keys_field=None,
+                    focuses=False, snaps=False, confirm_target=False, idle=False, ends_with=None)
     point: ModelPoint
     element_info: str = ""
-
-    def points(self):
-        return {"point": self.point}
 
     def call(self) -> str:
         return f"hover(start_box='{_box(self.point)}', element_info={_quote(self.element_info)})"
@@ -147,14 +190,13 @@ class Hover(_Action):
         computer.move(to_screen(self.point))
 
 
-class Drag(_Action):
+class Drag(BaseAction):
     type: Literal["drag"] = "drag"
+    traits = Traits(point_fields=("start", "end"), target_field="element_info", text_field=None, keys_field=None,
+                    focuses=False, snaps=False, confirm_target=False, idle=False, ends_with=None)
     start: ModelPoint
     end: ModelPoint
     element_info: str = ""
-
-    def points(self):
-        return {"start": self.start, "end": self.end}
 
     def call(self) -> str:
         return (f"left_drag(start_box='{_box(self.start)}', end_box='{_box(self.end)}', "
@@ -164,8 +206,10 @@ class Drag(_Action):
         computer.drag(to_screen(self.start), to_screen(self.end))
 
 
-class Key(_Action):
+class Key(BaseAction):
     type: Literal["key"] = "key"
+    traits = Traits(point_fields=(), target_field=None, text_field=None, keys_field="keys", focuses=False,
+                    snaps=False, confirm_target=False, idle=False, ends_with=None)
     keys: list[str] = Field(min_length=1)
 
     @field_validator("keys", mode="before")
@@ -181,8 +225,10 @@ class Key(_Action):
         computer.keypress(self.keys)
 
 
-class TypeText(_Action):
+class TypeText(BaseAction):
     type: Literal["type"] = "type"
+    traits = Traits(point_fields=(), target_field=None, text_field="content", keys_field=None, focuses=False,
+                    snaps=False, confirm_target=False, idle=False, ends_with=None)
     content: str = Field(min_length=1)
 
     def call(self) -> str:
@@ -192,15 +238,14 @@ class TypeText(_Action):
         computer.type_text(self.content)
 
 
-class Scroll(_Action):
+class Scroll(BaseAction):
     type: Literal["scroll"] = "scroll"
+    traits = Traits(point_fields=("point",), target_field="element_info", text_field=None, keys_field=None,
+                    focuses=False, snaps=False, confirm_target=False, idle=False, ends_with=None)
     point: ModelPoint
     direction: Literal["up", "down", "left", "right"]
     steps: int = Field(default=5, ge=1, le=50)
     element_info: str = ""
-
-    def points(self):
-        return {"point": self.point}
 
     def call(self) -> str:
         return (f"scroll(start_box='{_box(self.point)}', direction='{self.direction}', "
@@ -210,8 +255,10 @@ class Scroll(_Action):
         computer.scroll(to_screen(self.point), self.direction, self.steps)
 
 
-class Wait(_Action):
+class Wait(BaseAction):
     type: Literal["wait"] = "wait"
+    traits = Traits(point_fields=(), target_field=None, text_field=None, keys_field=None, focuses=False,
+                    snaps=False, confirm_target=False, idle=True, ends_with=None)
     seconds: float = Field(default=5.0, gt=0, le=60)
 
     def call(self) -> str:
@@ -221,38 +268,36 @@ class Wait(_Action):
         computer.wait(self.seconds)
 
 
-class Done(_Action):
+class Done(BaseAction):
     type: Literal["done"] = "done"
+    traits = Traits(point_fields=(), target_field=None, text_field=None, keys_field=None, focuses=False,
+                    snaps=False, confirm_target=False, idle=True, ends_with=Status.DONE)
 
     def call(self) -> str:
         return "DONE()"
 
-    @property
-    def ends_run(self) -> bool:
-        return True
-
     def perform(self, computer: Computer, to_screen: ToScreen) -> None:
         pass
 
 
-class Fail(_Action):
+class Fail(BaseAction):
     type: Literal["fail"] = "fail"
+    traits = Traits(point_fields=(), target_field=None, text_field=None, keys_field=None, focuses=False,
+                    snaps=False, confirm_target=False, idle=True, ends_with=Status.FAILED)
 
     def call(self) -> str:
         return "FAIL()"
 
-    @property
-    def ends_run(self) -> bool:
-        return True
-
     def perform(self, computer: Computer, to_screen: ToScreen) -> None:
         pass
 
 
-class RunSkill(_Action):
+class RunSkill(BaseAction):
     """A named routine from skills/, as one step for the model (offered only with --skills)."""
 
     type: Literal["skill"] = "skill"
+    traits = Traits(point_fields=(), target_field=None, text_field=None, keys_field=None, focuses=False,
+                    snaps=False, confirm_target=False, idle=False, ends_with=None)
     name: str = Field(min_length=1)
     params: dict[str, str] = {}
 
@@ -286,6 +331,7 @@ Action = Annotated[
     Field(discriminator="type"),
 ]
 ACTION = TypeAdapter(Action)
+ACTION_CLASSES: tuple[type[BaseAction], ...] = get_args(get_args(Action)[0])  # every action, as the union lists them
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +402,7 @@ class GLMCall:
                 "required": [p.name for p in self.params if p.required]}
 
 
-def _pointed(action: type[_Action], **fixed) -> Callable[[dict], "Action"]:
+def _pointed(action: type[BaseAction], **fixed) -> Callable[[dict], "Action"]:
     return lambda v: action(point=v["start_box"], element_info=v["element_info"], **fixed)
 
 

@@ -39,18 +39,18 @@ class ConfirmationPolicy(BaseModel):
 
     def reason(self, action, window_class: str | None) -> str | None:
         """Why this action needs a yes, or None."""
-        if isinstance(action, a.Key):
-            chord = set(action.keys)
+        if keys := action.pressed_keys:
+            chord = set(keys)
             for listed in self.chords:
                 if chord == set(a.Key(keys=listed).keys):
-                    return f"the key chord {'+'.join(action.keys)} may close a window, log out or leave the desktop"
-        if isinstance(action, a.TypeText) and self._is_terminal(window_class):
-            unquoted = re.sub(r"[\\'\"]", "", action.content)
+                    return f"the key chord {'+'.join(keys)} may close a window, log out or leave the desktop"
+        if (typed := action.typed_text) and self._is_terminal(window_class):
+            unquoted = re.sub(r"[\\'\"]", "", typed)
             for word in self.terminal_words:
                 if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", unquoted):
                     return f"typing {word!r} into a terminal"
-        info = getattr(action, "element_info", "")
-        if isinstance(action, (a.Click, a.DoubleClick)) and info:
+        info = action.target_text
+        if action.traits.confirm_target and info:
             for word in self.element_words:
                 if re.search(rf"\b{re.escape(word)}", info, re.I):
                     return f"clicking {info!r} ({word})"
@@ -96,10 +96,10 @@ class Confirmer:
 
     def refusal(self, action) -> str | None:
         """None to go ahead; the refusal to tell the model; NeedsConfirmation when no one can answer."""
-        if self.mode == "never" or action.ends_run or isinstance(action, a.Wait):
+        if self.mode == "never" or action.ends_run or action.traits.idle:
             return None
         reason = "every action needs a yes (--confirm always)" if self.mode == "always" else \
-            self.policy.reason(action, self.window_class() if isinstance(action, a.TypeText) else None)
+            self.policy.reason(action, self.window_class() if action.traits.text_field else None)
         if reason is None or self.assume_yes:
             return None
         answer = self.ask(f"The agent wants to {action.call()}: {reason}. Allow it?")

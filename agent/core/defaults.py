@@ -2,10 +2,39 @@
 so that the help starts fast."""
 
 import os
+from enum import StrEnum
 from pathlib import Path
 
-EXIT_CODES = {"done": 0, "error": 1, "failed": 10, "step_limit": 11, "format_errors": 12, "endpoint_error": 13,
-              "stuck": 14, "time_limit": 15, "token_limit": 16, "needs_confirmation": 17, "interrupted": 130}
+
+class Status(StrEnum):
+    """How a run ended: the end line's `status`. A member is its text, so the JSON is the same."""
+
+    DONE = "done"
+    ERROR = "error"
+    FAILED = "failed"
+    STEP_LIMIT = "step_limit"
+    FORMAT_ERRORS = "format_errors"
+    ENDPOINT_ERROR = "endpoint_error"
+    STUCK = "stuck"
+    TIME_LIMIT = "time_limit"
+    TOKEN_LIMIT = "token_limit"
+    NEEDS_CONFIRMATION = "needs_confirmation"
+    INTERRUPTED = "interrupted"
+
+
+class Outcome(StrEnum):
+    """What came of one action: a step's `outcome`, or else the Status of the run it ended."""
+
+    OK = "ok"
+    REFUSED = "refused"  # the confirmation was refused; the model is told
+    NOT_REPEATED = "not_repeated"  # the same action on a screen it did not change, once too often
+    ACTION_ERROR = "action_error"  # the executor could not do it; the model is told
+    NOT_FOUND = "not_found"  # a re-grounded replay did not find the target
+
+
+EXIT_CODES = {Status.DONE: 0, Status.ERROR: 1, Status.FAILED: 10, Status.STEP_LIMIT: 11, Status.FORMAT_ERRORS: 12,
+              Status.ENDPOINT_ERROR: 13, Status.STUCK: 14, Status.TIME_LIMIT: 15, Status.TOKEN_LIMIT: 16,
+              Status.NEEDS_CONFIRMATION: 17, Status.INTERRUPTED: 130}
 DEFAULT_STOP_KEYS = "ctrl+alt+shift+q"
 TARGET_TIMEOUT = 10.0  # seconds a re-grounded replay waits for a target to appear
 SKILLS_DIR = Path(os.environ.get("GUI_AGENT_SKILLS") or Path(__file__).resolve().parents[2] / "skills")

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from agent import __version__
-from agent.core.actions import Done, Wait
 from agent.core.confirm import Confirmer, NeedsConfirmation
+from agent.core.defaults import Status
 from agent.core.episode import EpisodeWriter
 from agent.core.errors import ActionError, AgentError, EndpointError, FormatError, Interrupted, StopRequested
 from agent.core.geometry import image_tokens
@@ -196,7 +196,8 @@ class Agent:
         self.clock.hand_over(self.frame)
         self._record(record, **self._actions_fields(self.performed))
         if action.ends_run:
-            raise RunEnded("done") if isinstance(action, Done) else RunEnded("failed", decision.explanation)
+            status = action.traits.ends_with
+            raise RunEnded(status, decision.explanation if status == Status.FAILED else "")
 
     def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None]:
         """Perform the action unless it is refused or repeats without effect: outcome and error.
@@ -245,7 +246,7 @@ class Agent:
     def _repeats_without_effect(self, action, frame: Frame) -> bool:
         """Counts the same action on an unchanged screen; waiting on a still screen is fine."""
         same = action.call() == self.last_call and self.last_frame is not None and frame.same_as(self.last_frame)
-        self.repeats = self.repeats + 1 if same and not isinstance(action, Wait) else 1
+        self.repeats = self.repeats + 1 if same and not action.traits.idle else 1
         self.last_call, self.last_frame = action.call(), frame
         if self.repeats > STUCK_REPEATS:
             raise RunEnded("stuck", f"{action.call()} again on a screen it did not change, after being told")

@@ -33,7 +33,7 @@ import numpy as np
 
 from agent import __version__
 from agent.core import actions as a
-from agent.core.defaults import TARGET_TIMEOUT
+from agent.core.defaults import TARGET_TIMEOUT, Outcome
 from agent.core.episode import Episode, EpisodeWriter, read_episode
 from agent.core.errors import AgentError, Interrupted, StopRequested
 from agent.core.executors import PyAutoGUIComputer
@@ -312,7 +312,7 @@ class Performer:
     def not_found(self, frame: Frame, message: str, fields: dict) -> None:
         self.index += 1
         record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
-                  "outcome": "not_found", "error": message, **fields}
+                  "outcome": Outcome.NOT_FOUND, "error": message, **fields}
         self.episode.step(record)
         self.on_step(record)
         raise TargetNotFound(message)
@@ -332,7 +332,7 @@ class Performer:
                 self.frame, record["settled"] = self.screen.settle(frame, timeout=self.settle_timeout)
                 record["timings"] = {**record.get("timings", {}), "act": round(acted - started, 4),
                                      "settle": round(time.perf_counter() - acted, 4)}
-            record["outcome"] = "ok"
+            record["outcome"] = Outcome.OK
         except (Exception, KeyboardInterrupt, StopRequested) as end:  # the step keeps its line beside its screenshot
             record["outcome"], record["error"] = ending(end)
             raise
@@ -340,10 +340,6 @@ class Performer:
             self.episode.step(record)
             self.on_step(record)
         return record
-
-
-POINTED = (a.Click, a.DoubleClick, a.Hover, a.Scroll, a.Drag)
-FOCUSING = (a.Click, a.DoubleClick)  # the keys of the steps after one go where it acted
 
 
 @dataclass
@@ -382,43 +378,46 @@ class Replayer:
             self.model = ModelRepair(self.repair, performer.grounder.windows, performer.grounder.ocr,
                                      performer.episode.out)
         for step in self.recorded.steps:
-            if step.get("outcome", "ok") != "ok" or not step.get("action"):
+            if step.get("outcome", Outcome.OK) != Outcome.OK or not step.get("action"):
                 continue  # refused, not repeated or unparsable when recorded: nothing was done then
-            action = a.ACTION.validate_python(step["action"])
-            if isinstance(action, a.TypeText):
-                action = action.model_copy(update={"content": substitute(action.content, self.params)})
-            if isinstance(action, POINTED):
-                self.pointer_step(step, action)
-            elif isinstance(action, (a.Key, a.TypeText)) and self.focus is not None:
-                self.keys_step(step, action)
-            else:
-                performer.perform(action, performer.frame, replays=step["index"])
-            if action.ends_run:
-                return "done" if isinstance(action, a.Done) else "failed"
+            if ended := self.replay(step, a.ACTION.validate_python(step["action"])):
+                return ended
         return "done"
+
+    def replay(self, step: dict, action) -> str | None:
+        """Does one recorded step again; the status the recording ends with if this step ends it."""
+        if field := action.traits.text_field:
+            action = action.model_copy(update={field: substitute(action.typed_text, self.params)})
+        if action.traits.point_fields:
+            self.pointer_step(step, action)
+        elif (action.traits.text_field or action.traits.keys_field) and self.focus is not None:
+            self.keys_step(step, action)
+        else:
+            self.performer.perform(action, self.performer.frame, replays=step["index"])
+        return action.traits.ends_with
 
     def pointer_step(self, step: dict, action) -> None:
         targets = recorded_targets(self.recorded, step, self.performer.grounder.ocr, self.params)
-        main = "start" if isinstance(action, a.Drag) else "point"
+        main = action.traits.point_fields[0]
         frame, found = self.performer.wait_for(targets[main], f"step {step['index']} ({step['call']})",
                                                ask=self.asker(step, main, targets[main]),
                                                call=step["call"], replays=step["index"])
-        to_model = frame.geometry.screen_to_model
-        if isinstance(action, a.Drag):  # the end moves with the start: a slider's trough is blank
-            dx, dy = (e - s for e, s in zip(step["screen"]["end"], step["screen"]["start"]))
-            end = (found.point[0] + dx, found.point[1] + dy)
-            if not frame.monitor.contains(end):
-                raise TargetNotFound(f"step {step['index']} ({step['call']}): the drag would end off the screen at {end}")
-            action = action.model_copy(update={"start": to_model(found.point), "end": to_model(end)})
-        else:
-            action = action.model_copy(update={"point": to_model(found.point)})
+        moved = {main: found.point}
+        for name in action.traits.point_fields[1:]:  # a drag's end moves with its start: a slider's trough is blank
+            point = tuple(now + (then - main_then) for now, then, main_then in
+                          zip(found.point, step["screen"][name], step["screen"][main]))
+            if not frame.monitor.contains(point):
+                raise TargetNotFound(f"step {step['index']} ({step['call']}): the {name} would be off the screen at "
+                                     f"{point}")
+            moved[name] = point
+        action = action.model_copy(update={name: frame.geometry.screen_to_model(p) for name, p in moved.items()})
         repaired = {}
         if found.repair:  # the model's time and tokens count in the step, as a run's do
             repaired = {"repair": {"name": main, **found.repair}, "timings": found.repair["timings"],
                         "usage": found.repair["usage"]}
         self.performer.perform(action, frame, replays=step["index"],
                                grounding={"method": found.method, "score": found.score}, **repaired)
-        if isinstance(action, FOCUSING):
+        if action.traits.focuses:
             self.focus = Focus(tuple(step["screen"][main]), found.point, step["index"])
 
     def keys_step(self, step: dict, action) -> None:
@@ -433,17 +432,17 @@ class Replayer:
             recorded = None
         if recorded is None or focus.keys_since:  # or a key since the click may have moved the focus (ctrl+s)
             performer.perform(action, performer.frame, replays=step["index"])
-            focus.keys_since = focus.keys_since or isinstance(action, a.Key)
+            focus.keys_since = focus.keys_since or bool(action.traits.keys_field)
             return
         field = field_at(recorded, focus.recorded)
         frame, found = performer.wait_until(
             self.focus_check(recorded, field), f"step {step['index']} ({step['call']}): where its keys go (where "
             f"step {focus.step} clicked) does not look as recorded", call=step["call"], replays=step["index"])
         grounding = {"method": found.method, "score": found.score}
-        if isinstance(action, a.TypeText) and field and field[1]:
+        if action.traits.text_field and field and field[1]:
             frame = self.emptied(frame, step, grounding)
         performer.perform(action, frame, replays=step["index"], grounding=grounding)
-        focus.keys_since = focus.keys_since or isinstance(action, a.Key)
+        focus.keys_since = focus.keys_since or bool(action.traits.keys_field)
 
     def focus_check(self, recorded: Frame, field: tuple[Box, bool] | None) -> Callable[[Frame], tuple]:
         """Whether a frame shows the focus's place as `recorded` does: alike, or the same field (as tall)

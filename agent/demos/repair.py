@@ -89,7 +89,7 @@ class ModelRepair:
         points = decision.action.points()
         if decision.then or not points:
             return Answer(None, None, record, f"{self.model} answered {record['call']!r}, not one pointed action")
-        named = getattr(decision.action, "element_info", "")
+        named = decision.action.target_text
         point = frame.geometry.model_to_screen(points.get(lost.name) or next(iter(points.values())))
         record["point"] = list(point)
         started, now = time.perf_counter(), capture()

@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 
-from agent.core import actions as a
 from agent.core.ocr import OCR, TextBox, engine
 from agent.core.planner import Decision, Planner
 from agent.core.screen import Frame
@@ -54,11 +53,12 @@ class SnappingPlanner:
         reply's `snap` timing."""
         decision = self.planner.decide(task, frame, feedback)
         started, action = time.perf_counter(), decision.action
-        if isinstance(action, (a.Click, a.DoubleClick)) and target_words(action.element_info):
-            snapped = self.snap(frame, action.point, target_words(action.element_info))
+        if action.traits.snaps and target_words(action.target_text):
+            name, point = next(iter(action.points().items()))
+            snapped = self.snap(frame, point, target_words(action.target_text))
             if snapped:
-                decision.snap = {"model_point": list(action.point), **snapped}
-                decision.action = action.model_copy(update={"point": tuple(snapped["point"])})
+                decision.snap = {"model_point": list(point), **snapped}
+                decision.action = action.model_copy(update={name: tuple(snapped["point"])})
         decision.reply.timings["snap"] = time.perf_counter() - started
         return decision
 
