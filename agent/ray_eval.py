@@ -117,8 +117,11 @@ def start_ray(ray, address: str | None) -> None:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         if address is None:
             raise AgentError(f"cannot start Ray on this machine: {reason}") from None
+        token = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
+            "; a cluster with token authentication needs RAY_AUTH_MODE=token here too, and its token "
+            "(in ~/.ray/auth_token, or the file RAY_AUTH_TOKEN_PATH names)")
         raise AgentError(f"cannot reach the Ray cluster at {address}: {reason}; start it with `ray start "
-                         "--head`, or drop the address for a runtime on this machine") from None
+                         f"--head`, or drop the address for a runtime on this machine{token}") from None
 
 
 @contextmanager
