@@ -54,8 +54,9 @@ class Desk:
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         tempfile.tempdir = str(self.scratch)  # the sandboxes' folders (XSession's) in it
 
-    def ready(self) -> None:
-        """Answers once the desk is placed and alive."""
+    def ready(self) -> int:
+        """Its process id, once the desk is placed and alive."""
+        return os.getpid()
 
     def run(self, task) -> tuple[dict, bytes]:
         """The task's result and its folder as a tar archive."""
@@ -88,6 +89,15 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     except OSError:
         return False
+
+
+def remove_scratch_of(pids: set[int]) -> None:
+    """The scratch folders of a runtime of its own's desks that were killed before they removed
+    them (all on this machine), once their processes have ended."""
+    deadline = time.monotonic() + CLOSE_SECONDS
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    remove_dead_desks_scratch(Path(tempfile.gettempdir()))
 
 
 def reachable(address: str | None) -> None:
@@ -133,7 +143,7 @@ def loopback_only(ray):
     constants module in this one."""
     from ray._private import ray_constants
 
-    saved = os.environ.get(SINGLE_MACHINE_SWITCH), ray_constants.ENABLE_RAY_CLUSTER
+    saved = os.environ.get(SINGLE_MACHINE_SWITCH), getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
     os.environ[SINGLE_MACHINE_SWITCH], ray_constants.ENABLE_RAY_CLUSTER = "0", False
     try:
         yield
@@ -182,6 +192,7 @@ class Desks:
         self.idle: list = []
         self.under_way: dict = {}  # a run's ref: (desk, task index, attempt, deadline)
         self.progress = time.monotonic()  # when a run last ended or a desk last answered
+        self.pids: set[int] = set()  # of every desk that answered
         for _ in range(count):
             self.check(self.actor.remote(model))
 
@@ -205,7 +216,8 @@ class Desks:
         ended = []
         for ref in done:
             if ref in self.starting:
-                self.answer(ref, self.starting.pop(ref))
+                if isinstance(pid := self.answer(ref, self.starting.pop(ref)), int):
+                    self.pids.add(pid)
                 continue
             desk, index, attempt, _ = self.under_way.pop(ref)
             self.progress = time.monotonic()
@@ -295,6 +307,7 @@ def evaluate_on_ray(tasks: list, out: Path, model: ModelOptions, address: str | 
         pool.close()
         if own_runtime:
             ray.shutdown()
+            remove_scratch_of(pool.pids)
     return [result or not_run(task) for task, result in zip(tasks, results)], count
 
 

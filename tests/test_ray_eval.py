@@ -240,3 +240,4 @@ def test_without_ray_the_flag_says_how_to_install_it(monkeypatch, capsys):
     assert main(["eval", "--ray", "form_name"]) == 1
     printed = " ".join(capsys.readouterr().out.split())
     assert printed == "error: --ray needs Ray, which is not installed: pip install 'gui-agent[ray]'"
+
