@@ -1,15 +1,18 @@
-"""Tasks per minute of the task suite (embedded planner) with 1 and 2 local workers (the thread pool)
-and 1 and 2 Ray actors (a local runtime), on the same tasks in one run, taking turns; then how the
-time per task grows with the suite's size on 2 Ray actors, and what a cluster of such machines
-would give.
+"""Tasks per minute of the task suite (embedded planner) on a Ray cluster of 1, 2 and 3 nodes of this
+machine (ray.cluster_utils.Cluster, one CPU and so one desk a node), beside the thread pool with 1,
+2 and 3 workers, on the same tasks, the configurations taking turns in each round.
 
-    python bench/eval_ray.py [--sizes 4 8 16] [--rounds 1]
+    python bench/eval_ray.py [--rounds 1] [--tasks N]
 
-Each Ray configuration starts its own runtime, as `gui-agent eval --ray` does: its start-up is in
-its wall time. Model-only tasks are skipped by the embedded planner and not counted.
+A cluster stands before its evaluation starts, as one a user runs `gui-agent eval --ray ADDRESS`
+against would: the wall time is the driver's connection and the evaluation; the cluster's start
+is printed apart. `runs s` is the sum of the tasks' `gui-agent run` times, `floor s` the 1-worker
+pool's runs split evenly over the desks (as if sandboxes, apps and Ray cost nothing). Model-only
+tasks are skipped by the embedded planner and not counted.
 """
 
 import argparse
+import logging
 import statistics
 import sys
 import tempfile
@@ -19,61 +22,84 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import ray  # noqa: E402
+from ray.cluster_utils import Cluster  # noqa: E402
+
 from agent.evaluate import ModelOptions, evaluate  # noqa: E402
+from agent.ray_eval import loopback_only  # noqa: E402
 from sandbox.tasks import load_tasks  # noqa: E402
 
-CONFIGS = {"local 1": (1, None), "local 2": (2, None), "ray 1": (1, ""), "ray 2": (2, "")}
+CONFIGS = [("pool", 1), ("pool", 2), ("pool", 3), ("ray", 1), ("ray", 2), ("ray", 3)]
 
 
-def timed(tasks, root: Path, workers: int, ray: str | None) -> tuple[float, dict]:
+def timed(call) -> tuple[float, dict]:
     started = time.monotonic()
-    summary = evaluate(tasks, root, ModelOptions("local"), workers, ray=ray)
+    summary = call()
     return time.monotonic() - started, summary
+
+
+def on_cluster(tasks, out: Path, nodes: int) -> tuple[float, dict, float]:
+    """Wall time and summary of the tasks on a standing cluster of `nodes` nodes; its start time."""
+    started = time.monotonic()
+    with loopback_only(ray):  # the nodes on 127.0.0.1, and the driver looking for them there
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        for _ in range(nodes - 1):
+            cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        start = time.monotonic() - started
+
+        def run() -> dict:
+            ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.ERROR)
+            return evaluate(tasks, out, ModelOptions("local"), None, ray=cluster.address)
+
+        try:
+            wall, summary = timed(run)
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
+    return wall, summary, start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--tasks", type=int, help="the suite's first N tasks (default: all)")
     args = parser.parse_args()
-    tasks = [task for task in load_tasks() if not task.model_only]
-    walls: dict[str, list[float]] = {name: [] for name in CONFIGS}
-    passed: dict[str, str] = {}
+    tasks = [task for task in load_tasks() if not task.model_only][:args.tasks]
+    walls: dict[tuple, list[float]] = {config: [] for config in CONFIGS}
+    runs: dict[tuple, list[float]] = {config: [] for config in CONFIGS}
+    passed: dict[tuple, list[str]] = {config: [] for config in CONFIGS}
+    starts: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
-            for name, (workers, ray) in CONFIGS.items():
-                wall, summary = timed(tasks, Path(tmp) / f"{name}-{round_}".replace(" ", "-"), workers, ray)
-                walls[name].append(wall)
-                passed[name] = f"{summary['passed']}/{summary['tasks']}"
-                print(f"{name}: {wall:.1f} s, {passed[name]} passed", flush=True)
-        sizes = {}
-        for size in [*args.sizes, len(tasks)]:
-            wall, _ = timed(tasks[:size], Path(tmp) / f"size-{size}", 2, "")
-            sizes[size] = wall
-            print(f"ray 2, {size} tasks: {wall:.1f} s", flush=True)
+            for kind, count in CONFIGS:
+                out = Path(tmp) / f"{kind}-{count}-{round_}"
+                if kind == "pool":
+                    wall, summary = timed(lambda: evaluate(tasks, out, ModelOptions("local"), count))
+                else:
+                    wall, summary, start = on_cluster(tasks, out, count)
+                    starts.append(start)
+                walls[kind, count].append(wall)
+                runs[kind, count].append(sum(r["seconds"] for r in summary["results"]))
+                passed[kind, count].append(f"{summary['passed']}/{summary['tasks']}")
+                print(f"{kind} {count}: {wall:.1f} s, {passed[kind, count][-1]} passed", flush=True)
+    report(len(tasks), walls, runs, passed, starts, args.rounds)
 
-    n = len(tasks)
-    print(f"\n{n} tasks, medians of {args.rounds} round(s)")
-    print(f"{'configuration':<16}{'wall s':>8}{'tasks/min':>11}{'vs local 1':>12}{'passed':>9}")
-    base = statistics.median(walls["local 1"])
-    for name in CONFIGS:
-        wall = statistics.median(walls[name])
-        print(f"{name:<16}{wall:>8.1f}{60 * n / wall:>11.1f}{base / wall:>11.2f}x{passed[name]:>9}")
 
-    print("\nray 2: wall time and time per task by the suite's size")
-    print(f"{'tasks':>6}{'wall s':>8}{'s/task':>8}")
-    for size, wall in sizes.items():
-        print(f"{size:>6}{wall:>8.1f}{wall / size:>8.2f}")
-    (small, small_wall), (large, large_wall) = min(sizes.items()), max(sizes.items())
-    per_task = (large_wall - small_wall) / (large - small)  # the marginal cost of one more task on 2 desks
-    fixed = small_wall - per_task * small  # runtime and desks starting, the last task's tail
-    print(f"fit: wall = {fixed:.1f} s + {per_task:.2f} s x tasks (2 desks)")
-    cluster_rate = 4 * 60 / per_task
-    print(f"a 4-node cluster of such machines, 2 desks each: ~{cluster_rate:.0f} tasks/min once started "
-          f"(4 x the marginal rate of one node, desks on different nodes sharing no cores), "
-          f"{fixed + 100 / (cluster_rate / 60):.0f} s for 100 tasks")
-    print(" ".join(f"{name.replace(' ', '_')}_s={statistics.median(walls[name]):.1f}" for name in CONFIGS)
-          + f" tasks={n} marginal_s_per_task={per_task:.2f} fixed_s={fixed:.1f} cluster4_tasks_per_min={cluster_rate:.0f}")
+def report(n: int, walls: dict, runs: dict, passed: dict, starts: list[float], rounds: int) -> None:
+    wall = {config: statistics.median(values) for config, values in walls.items()}
+    floor_runs = statistics.median(runs["pool", 1])
+    print(f"\n{n} tasks, medians of {rounds} round(s); a cluster's start (not in its wall time): "
+          f"{statistics.median(starts):.1f} s")
+    print(f"{'configuration':<20}{'wall s':>8}{'tasks/min':>11}{'runs s':>8}{'floor s':>9}{'vs pool 1':>11}"
+          f"{'vs pool, same n':>17}  passed")
+    for (kind, count), seconds in wall.items():
+        name = f"pool, {count} worker(s)" if kind == "pool" else f"ray, {count} node(s)"
+        print(f"{name:<20}{seconds:>8.1f}{60 * n / seconds:>11.1f}{statistics.median(runs[kind, count]):>8.1f}"
+              f"{floor_runs / count:>9.1f}{wall['pool', 1] / seconds:>10.2f}x{wall['pool', count] / seconds:>16.2f}x"
+              f"  {' '.join(passed[kind, count])}")
+    print(" ".join(f"{kind}{count}_tasks_per_min={60 * n / seconds:.1f}" for (kind, count), seconds in wall.items())
+          + f" tasks={n} cluster_start_s={statistics.median(starts):.1f}")
 
 
 if __name__ == "__main__":
