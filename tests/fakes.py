@@ -3,6 +3,7 @@
 import numpy as np
 
 from agent.core.actions import Done
+from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
 from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame
@@ -43,3 +44,18 @@ class OneActionPlanner:
         self.asked += 1
         action = self.action if self.asked == 1 else Done()
         return Decision(Reply(raw=action.call()), action, f"step {self.asked}", None, call_text=action.call())
+
+
+class ScriptedScreen:
+    """Shows frames[n] once the computer has done n things (the last one from then on)."""
+
+    display = ":scripted"
+
+    def __init__(self, computer: RecordingComputer, frames: list[Frame]):
+        self.computer, self.frames = computer, frames
+
+    def capture(self) -> Frame:
+        return self.frames[min(len(self.computer.calls), len(self.frames) - 1)]
+
+    def settle(self, before: Frame, timeout: float = 3.0) -> tuple[Frame, bool]:
+        return self.capture(), True

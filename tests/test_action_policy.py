@@ -21,6 +21,7 @@ from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame
 from agent.demos.reground import Grounder, Performer, Replayer
 from agent.planners.snap import TEXT_HALF_SIZE, SnappingPlanner
+from fakes import ScriptedScreen
 
 
 class TripleClick(a.BaseAction):
@@ -108,21 +109,6 @@ def test_a_triple_click_beside_the_text_it_names_is_snapped_onto_it_as_a_click_i
     assert type(decision.action) is type(action) and decision.action.element_info == "the Delete button"
     expected = frame.geometry.image_to_model((x + 45, y))
     assert (decision.action.point == tuple(expected)) is moved and (decision.snap is not None) is moved
-
-
-class ScriptedScreen:
-    """Shows frames[n] once the computer has done n things (the last one from then on)."""
-
-    display = ":scripted"
-
-    def __init__(self, computer: RecordingComputer, frames: list[Frame]):
-        self.computer, self.frames = computer, frames
-
-    def capture(self) -> Frame:
-        return self.frames[min(len(self.computer.calls), len(self.frames) - 1)]
-
-    def settle(self, before: Frame, timeout: float = 3.0) -> tuple[Frame, bool]:
-        return self.capture(), True
 
 
 def form(left: int, top: int) -> Frame:

@@ -29,6 +29,7 @@ from agent.demos.reground import CONTEXT_SIZE, Grounder, Performer, Replayer, Ta
 from agent.demos.skills import add_skill, find_skill, list_skills
 from agent.export import export
 from agent.planners.glm import interpret
+from fakes import ScriptedScreen
 from sandbox.session import App, XSession
 from scenarios import HEIGHT, SCENARIOS, WIDTH, gui_agent
 
@@ -433,21 +434,6 @@ def test_the_command_line_records_replays_keeps_a_skill_and_runs_it(tmp_path):
 
 
 # Key and type steps of a re-grounded replay, on synthetic screens.
-
-class ScriptedScreen:
-    """Shows frames[n] once the computer has done n things (the last one from then on)."""
-
-    display = ":scripted"
-
-    def __init__(self, computer: RecordingComputer, frames: list[Frame]):
-        self.computer, self.frames = computer, frames
-
-    def capture(self) -> Frame:
-        return self.frames[min(len(self.computer.calls), len(self.frames) - 1)]
-
-    def settle(self, before: Frame, timeout: float = 3.0) -> tuple[Frame, bool]:
-        return self.capture(), True
-
 
 def with_text(frame: Frame, text: str = "", cursor: int | None = None, covered: bool = False) -> Frame:
     """`frame` with `text` in its Name field, a text cursor `cursor` pixels into it, or a box over it."""
