@@ -399,19 +399,20 @@ def test_sigterm_during_run_task_ends_the_task_and_the_session_cleanly(desktop, 
     out = tmp_path / "session"
     with http_server(x, tmp_path, "--model", "local") as server:
         def terminate_once_typing():
-            app.wait_until(lambda r: len(r["state"]["name"]) > 20, 30, "the task to start typing")
+            app.wait_until(lambda r: "w" * 5 in r["state"]["name"], 30, "the task to start typing")
             server.process.send_signal(signal.SIGTERM)
 
-        with server.client(out) as client:
+        # a repeated key waits for the app: SIGTERM comes mid-text
+        with paced_as_a_calculator(x, "Demo Form"), server.client(out) as client:
             fill(client, app, "name_entry", "x")
             terminating = threading.Thread(target=terminate_once_typing)
             terminating.start()
             try:
-                assert client.call("run_task", task=f'type "{"long " * 100}" into Name').is_error
+                assert client.call("run_task", task=f'type "{"w" * 500}" into Name').is_error
             except Exception:  # or the server ended before its answer got through
                 pass
             terminating.join()
-        assert server.process.wait(timeout=15) == 0
+            assert server.process.wait(timeout=15) == 0
     assert "Traceback" not in (tmp_path / "server.log").read_text()
     assert len(app.record()["state"]["name"]) < 500  # cut short
     session, task = read_episode(out), read_episode(out / "task-001")
@@ -603,8 +604,8 @@ def test_a_client_that_goes_away_during_run_task_stops_the_run(desktop, tmp_path
             if send(process, number, request):
                 assert json.loads(process.stdout.readline())["id"] == number
         with paced_as_a_calculator(x, "Demo Form"):  # a repeated key waits for the app: the client goes mid-text
-            send(process, 9, tool_call("run_task", task=f'type "{"x" * 500}" into Name'))
-            app.wait_until(lambda r: len(r["state"]["name"]) > 5, 30, "the task to start typing")
+            send(process, 9, tool_call("run_task", task=f'type "{"w" * 500}" into Name'))
+            app.wait_until(lambda r: "w" * 5 in r["state"]["name"], 30, "the task to start typing")
             process.stdin.close()  # the client goes away
             assert process.wait(timeout=20) == 0
     finally:
@@ -641,9 +642,9 @@ def test_an_http_client_that_goes_away_during_run_task_stops_the_run(desktop, tm
             fill(client, app, "name_entry", "x")
         with paced_as_a_calculator(x, "Demo Form"):  # a repeated key waits for the app: the client goes mid-text
             client_process = subprocess.Popen([sys.executable, "-c", CLIENT, server.url, TOKEN,
-                                               f'type "{"x" * 500}" into Name'], env=x.env, stdout=subprocess.PIPE)
+                                               f'type "{"w" * 500}" into Name'], env=x.env, stdout=subprocess.PIPE)
             try:
-                app.wait_until(lambda r: len(r["state"]["name"]) > 5, 30, "the task to start typing")
+                app.wait_until(lambda r: "w" * 5 in r["state"]["name"], 30, "the task to start typing")
             finally:
                 client_process.kill()  # gone without a word
             task = out / "task-001"
