@@ -205,10 +205,12 @@ class PyAutoGUIComputer:
         except Exception:  # the display is gone: nothing is held on it any more
             pass
         if keyboard is not None:  # not Display.close(): a connection cut mid-request may never answer
-            try:
-                keyboard.x.display.socket.close()
-            except OSError:
-                pass
+            for connection in (keyboard.x, keyboard.pings):  # pings: the one that hears a calculator's answers
+                try:
+                    if connection is not None:
+                        connection.display.socket.close()
+                except OSError:
+                    pass
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)
