@@ -7,7 +7,7 @@ The Python API (agent.api, loaded on first use so that `import agent` stays chea
     print(result.status, result.steps, result.episode)
 """
 
-__version__ = "0.1.0"
+from agent.core.version import __version__
 
 API = ("run", "resume", "replay", "run_skill", "record", "report", "animation", "read_episode", "RunOptions",
        "RunResult", "Episode", "Planner", "Computer", "EXIT_CODES")

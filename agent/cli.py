@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent import __version__
 from agent.core.defaults import (
     DEFAULT_STOP_KEYS,
     EXIT_CODES,
@@ -22,6 +21,7 @@ from agent.core.defaults import (
 )
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER
+from agent.core.version import __version__
 from agent.planners.dialects import names as dialect_names
 
 PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"

@@ -44,7 +44,7 @@ from typing import Annotated, Callable, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agent import __version__, api
+from agent import api
 from agent.core import redact
 from agent.core.actions import Click, DoubleClick, Drag, Hover, Key, Scroll, TypeText
 from agent.core.confirm import Confirmer, NeedsConfirmation, load_policy
@@ -52,10 +52,11 @@ from agent.core.episode import EpisodeWriter, new_run_dir
 from agent.core.errors import ActionError, AgentError, Interrupted, StopRequested
 from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Point
-from agent.core.shown import one_line
 from agent.core.mask import MaskedScreen
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
+from agent.core.shown import one_line
+from agent.core.version import __version__
 from agent.planners import grounding
 
 INSTRUCTIONS = ("Acts on one X display. Coordinates are pixels of the screenshot this server returns (x from the "

@@ -22,7 +22,7 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
                 found.add(submodule if submodule in modules else node.module)
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-    return {name for name in found if name in modules and name != "agent"}
+    return {name for name in found if name in modules}
 
 
 def import_graph() -> dict[str, set[str]]:

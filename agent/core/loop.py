@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from agent import __version__
+from agent.core.version import __version__
 from agent.core.confirm import Confirmer, NeedsConfirmation
 from agent.core.defaults import Status
 from agent.core.episode import EpisodeWriter

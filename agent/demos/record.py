@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent import __version__
+from agent.core.version import __version__
 from agent.core import actions as a
 from agent.core.episode import EpisodeWriter, replace_file
 from agent.core.errors import AgentError, DisplayError, EpisodeError

@@ -31,7 +31,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from agent import __version__
+from agent.core.version import __version__
 from agent.core import actions as a
 from agent.core.defaults import TARGET_TIMEOUT, Outcome
 from agent.core.episode import Episode, EpisodeWriter, read_episode
