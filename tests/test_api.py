@@ -36,6 +36,32 @@ def test_a_caller_runs_a_task_with_its_own_planner_computer_and_screen(tmp_path)
     assert result.report == agent.report(result.episode) and result.report.exists()
 
 
+class TypingPlanner:
+    """A planner of a caller's own, written with the names `agent` exports and nothing else."""
+
+    name = "mine"
+
+    def __init__(self):
+        self.asked = 0
+
+    def decide(self, task, frame, feedback=None):
+        self.asked += 1
+        action = [agent.Click(point=(500, 500), element_info="Name"), agent.TypeText(content="Ada"), agent.Done()][
+            min(self.asked, 3) - 1]
+        return agent.Decision(agent.Reply(raw=action.call()), action, f"step {self.asked}", None)
+
+
+def test_a_planner_of_ones_own_needs_only_what_agent_exports(tmp_path):
+    computer = RecordingComputer(Monitor(0, 0, 1280, 800))
+    result = agent.run("type Ada into Name", planner=TypingPlanner(), computer=computer, screen=FakeScreen(),
+                       out=tmp_path / "run", stop_keys="none")
+    assert (result.status, result.steps) == ("done", 3)
+    assert [call[0] for call in computer.calls] == ["click", "type_text"]
+    assert {"Decision", "Reply"} <= set(agent.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Clik'"):
+        agent.Clik
+
+
 def test_options_are_checked_by_name_and_value_before_anything_starts(tmp_path):
     with pytest.raises(AgentError, match="option max_step: Extra inputs are not permitted"):
         agent.run("x", max_step=3)
