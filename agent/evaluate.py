@@ -24,7 +24,7 @@ from typing import Callable
 from rich.table import Table
 
 from agent.core.console import console, escape
-from agent.core.episode import EPISODE_FILE, now_iso, replace_file, what_to_do
+from agent.core.episode import EPISODE_FILE, now_iso, what_to_do, write_file
 from agent.core.errors import AgentError, EpisodeError
 from agent.dashboard import write_dashboard
 from agent.task_runs import ModelOptions, Runs, Worker, run_task
@@ -109,10 +109,7 @@ def make_writable_folder(out: Path) -> None:
 
 
 def write_summary(out: Path, summary: dict) -> None:
-    try:
-        replace_file(out / SUMMARY_FILE, json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
-    except OSError as error:
-        raise AgentError(f"cannot write {out / SUMMARY_FILE}: {error.strerror}; {what_to_do(error)}") from None
+    write_file(out / SUMMARY_FILE, json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 # -- showing it ---------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agent.core.episode import Episode, read_episode, replace_file, what_to_do
+from agent.core.episode import Episode, read_episode, write_file
 from agent.core.errors import AgentError, EpisodeError, FormatError
 from agent.core.planner import Reply, feedback_for
 
@@ -127,15 +127,6 @@ class Exporter:
                 self.written.add(name)
             names.append(f"{self.images_dir.name}/{name}")
         return names
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """`path` whole or not at all, never through a link at it; EpisodeError saying what to do."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(path, data)
-    except OSError as error:
-        raise EpisodeError(f"cannot write {path}: {error.strerror}; {what_to_do(error)}") from None
 
 
 def not_exported(episode: Episode, everything: bool) -> str | None:

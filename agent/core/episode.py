@@ -72,6 +72,16 @@ def replace_file(path: Path, data: bytes) -> None:
         raise
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """`path` (its folder made if need be) whole or not at all, never through a link at it; EpisodeError
+    naming the path and what to do when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, data)
+    except OSError as error:
+        raise EpisodeError(f"cannot write {path}: {error.strerror}; {what_to_do(error)}") from None
+
+
 def what_to_do(error: OSError) -> str:
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return "free some space on its disk"
