@@ -439,11 +439,12 @@ def command_record(args) -> int:
     from agent import api
     from agent.core.console import console, escape
     from agent.core.episode import new_run_dir
+    from agent.core.settings import settings
 
-    out = args.out or new_run_dir()
+    out, display = args.out or new_run_dir(), args.display or settings().display
     result = api.record(
-        out, display=args.display, stop_keys=args.stop_keys, description=args.description,
-        on_ready=lambda: console.print(f"recording display {escape(args.display)} into {escape(out)}: "
+        out, display=display, stop_keys=args.stop_keys, description=args.description,
+        on_ready=lambda: console.print(f"recording display {escape(display)} into {escape(out)}: "
                                        f"do the task, then press {args.stop_keys} (or Ctrl+C here)"),
         on_step=lambda step: console.print(f"[bold]step {step['index']}[/bold] [cyan]{escape(step['call'])}[/cyan]"))
     console.print(f"{escape(result.status)}: {escape(result.message)}; {result.steps} steps in "
