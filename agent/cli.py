@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 from agent.core.defaults import (
     DEFAULT_STOP_KEYS,
@@ -54,7 +55,21 @@ class Parser(argparse.ArgumentParser):
     """argparse, saying which option or choice a mistyped one may mean, under the usage of the command
     it was given to (argparse names unknown options under gui-agent's usage, and suggests nothing)."""
 
+    def __init__(self, *args, **kwargs):
+        # the run options and the arguments after them, added only to the command parsed: making the run
+        # options' flags (agent.options) would cost every `gui-agent --help` 15 ms
+        self.later: list[Callable[[], object]] = []
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        if not self.later:
+            return super().add_argument(*args, **kwargs)
+        self.later.append(lambda: super(Parser, self).add_argument(*args, **kwargs))  # in order, after the options
+
     def parse_known_args(self, args=None, namespace=None):
+        later, self.later = self.later, []
+        for add in later:
+            add()
         namespace, unknown = super().parse_known_args(args, namespace)
         if unknown:  # every parser here takes all its words: what one leaves over is a mistake made in it
             self.error(f"unrecognized arguments: {masked(unknown)}{self.meant(unknown)}")
@@ -281,7 +296,7 @@ def add_mcp_parser(commands) -> None:
                 stop_keys={"help": f"key chord that stops the action under way (default: {DEFAULT_STOP_KEYS}; "
                                    "'none' to disable)"})
     task = parser.add_argument_group("run_task", "how the run_task tool plans and how far it may go")
-    add_options(task, "model", *ENDPOINT, "protocol", "tool_choice", "max_steps", "max_seconds",
+    add_options(parser, "model", *ENDPOINT, "protocol", "tool_choice", "max_steps", "max_seconds", into=task,
                 max_steps={"help": "model replies per task (default: 30)"},
                 max_seconds={"help": "seconds per task (default: no limit)"})
     parser.set_defaults(command=command_mcp)
@@ -316,15 +331,18 @@ def add_repair_options(parser: argparse.ArgumentParser) -> None:
                 model={"help": "with --repair: the model name the endpoint serves (default: glm-4.5v)"})
 
 
-def add_options(parser, *names: str, **changed: dict) -> None:
-    """The run options `names` (all of them when none is named) as flags, each as its field in
-    agent.options.RunOptions declares it; `changed` alters a flag's argparse keywords for this command."""
-    from agent import options
+def add_options(parser: Parser, *names: str, into=None, **changed: dict) -> None:
+    """The run options `names` (all of them when none is named) as flags of `parser` (in its group `into`),
+    each as its field in agent.options.RunOptions declares it; `changed` alters a flag's argparse keywords
+    for this command. They are added when the command is parsed, after its other arguments."""
+    def add() -> None:
+        import agent.options as options  # not `from agent import`: the package's __getattr__ loads the actions
 
-    fields = options.described(options.RunOptions)
-    for name in names or fields:
-        flag, keywords = flag_of(fields[name])
-        parser.add_argument(flag, **keywords | changed.get(name, {}))
+        fields = options.described(options.RunOptions)
+        for name in names or fields:
+            flag, keywords = flag_of(fields[name])
+            (into or parser).add_argument(flag, **keywords | changed.get(name, {}))
+    parser.later.append(add)
 
 
 def flag_of(option) -> tuple[str, dict]:
@@ -362,7 +380,7 @@ def name_value(text: str) -> tuple[str, str]:
 def run_options(args) -> dict:
     """The library's options from the arguments of the same names; one not given (None) is left to its
     default, which may come from the environment."""
-    from agent import options
+    import agent.options as options  # not `from agent import`: the package's __getattr__ would load the actions
 
     fields = options.described(options.RunOptions)
     given = {name: getattr(args, name) for name in fields if getattr(args, name, None) is not None}

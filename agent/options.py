@@ -7,8 +7,7 @@ API validates the types with pydantic (agent.api.options_of)."""
 
 import ast
 import difflib
-import inspect
-import textwrap
+import sys
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -163,7 +162,9 @@ def docstrings(options: type) -> dict[str, str]:
     """The docstring under each field of `options` and of the classes it derives from, read from their source."""
     helps: dict[str, str] = {}
     for cls in reversed(options.__mro__[:-1]):
-        body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
+        source = Path(sys.modules[cls.__module__].__file__ or "").read_text(encoding="utf-8")
+        body = next(node.body for node in ast.walk(ast.parse(source))
+                    if isinstance(node, ast.ClassDef) and node.name == cls.__name__)
         for above, below in zip(body, body[1:]):
             if isinstance(above, ast.AnnAssign) and isinstance(above.target, ast.Name) \
                     and isinstance(below, ast.Expr) and isinstance(below.value, ast.Constant):
