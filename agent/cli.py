@@ -23,7 +23,6 @@ from agent.core.defaults import (
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER
 from agent.core.version import __version__
-from agent.planners.dialects import names as dialect_names
 
 AGAIN_PYTHON_SKILLS_HELP = ("load the Python skills the run loaded, from the folder its episode names; loading runs "
                             "their code, so only for episodes and folders you trust")

@@ -3,7 +3,7 @@ from the field `max_steps` below. The CLI makes each field a flag (agent.cli.add
 its help the field's docstring, its default, type and choices the field's; `Flag` says what the field
 cannot (a flag named otherwise, a file that must exist). A new option is a field here and the code that
 uses it. A stdlib dataclass and no pydantic, so that `gui-agent run --help` imports nothing heavy; the
-API validates the types with pydantic (agent.api.options_of)."""
+API checks and converts the types with pydantic (options_of, below)."""
 
 import ast
 import difflib
