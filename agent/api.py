@@ -32,7 +32,7 @@ from agent.core.settings import settings
 from agent.core.screen import Screen
 from agent.core.stop import DEFAULT_STOP_KEYS, StopWatch
 from agent.demos.record import record as record_demonstration
-from agent.demos.reground import TARGET_TIMEOUT, replay_demonstration
+from agent.demos.reground import replay_demonstration
 from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
 from agent.planners.embedded import LocalPlanner
 from agent.planners import dialects
@@ -157,10 +157,11 @@ def model_planner(config: GLMConfig, protocol: str, skills: list[dict] | None, s
 def run(task: str, *, planner: Planner | None = None, computer: Computer | None = None, screen: Screen | None = None,
         on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
         ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
-        target_timeout: float = TARGET_TIMEOUT, **options) -> RunResult:
+        **options) -> RunResult:
     """Carry out `task` on the display: with GLM-4.5V at `base_url`, the embedded planner
     (`model="local"`, or no endpoint or key configured; it waits up to `target_timeout` seconds for a
-    target to appear or a button to look enabled), or `planner` when given."""
+    target to appear or a button to look enabled), or `planner` when given. `options` are RunOptions'
+    fields (agent.options)."""
     options = options_of(options)
     keep_secret(options)
     secrets_of(options)  # a bad secret name is reported before anything starts
@@ -171,7 +172,7 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
         if options.model is None:
             on_note("no model endpoint or key configured: using the embedded planner (--model local); "
                     "pass --base-url or --api-key for GLM-4.5V")
-        return drive(task, LocalPlanner(task, target_timeout=target_timeout), {"model": "local"}, options,
+        return drive(task, LocalPlanner(task, target_timeout=options.target_timeout), {"model": "local"}, options,
                      computer=computer, screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
     config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
@@ -217,8 +218,7 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
                  python_skills=python_skills, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
 
 
-def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | None = None,
-           target_timeout: float = TARGET_TIMEOUT, repair: bool = False,
+def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | None = None, repair: bool = False,
            on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
            **options) -> RunResult:
     """Re-perform a recorded episode on the current screen: its recorded replies served again, each
@@ -239,7 +239,7 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
         out = options.out or new_run_dir()
         return act_with_stop_keys(options, out, on_note, lambda computer, mask: replay_demonstration(
             found.path / found.file, options.display, out, params=params or {}, repair=repair_with, monitor=options.monitor,
-            target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask,
+            target_timeout=options.target_timeout, on_step=on_step, computer=computer, mask=mask,
             settings={"dry_run": True} if options.dry_run else None))
     if params:
         raise AgentError("--param needs a re-grounded replay (--reground)")
@@ -252,8 +252,7 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
                  skills_root=skills_root, python_skills=python_skills, on_step=on_step, on_note=on_note)
 
 
-def run_skill(name: str, params: dict[str, str] | None = None, *, target_timeout: float = TARGET_TIMEOUT,
-              repair: bool = False, on_step: Callable[[dict], None] = lambda step: None,
+def run_skill(name: str, params: dict[str, str] | None = None, *, repair: bool = False, on_step: Callable[[dict], None] = lambda step: None,
               on_note: Note = lambda text: None, **options) -> RunResult:
     """Run the skill `name` from the `skills` folder (default: the project's skills/, or $GUI_AGENT_SKILLS)
     with its parameters; with `repair`, a demonstration skill's lost target is asked of GLM-4.5V, as
@@ -271,7 +270,7 @@ def run_skill(name: str, params: dict[str, str] | None = None, *, target_timeout
     out = options.out or new_run_dir()
     return act_with_stop_keys(options, out, on_note, lambda computer, mask: perform_skill(
         name, params, options.display, out, root=skills, python=options.python_skills, monitor=options.monitor,
-        target_timeout=target_timeout, repair=repair_with, on_step=on_step, computer=computer, mask=mask))
+        target_timeout=options.target_timeout, repair=repair_with, on_step=on_step, computer=computer, mask=mask))
 
 
 def record(out: Path | None = None, *, display: str | None = None, stop_keys: str = DEFAULT_STOP_KEYS,

@@ -18,7 +18,6 @@ from agent.core.defaults import (
     DEFAULT_STOP_KEYS,
     EXIT_CODES,
     SKILLS_DIR,
-    TARGET_TIMEOUT,
 )
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER
@@ -111,9 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
         f"Carry out TASK on the display. Exit codes by status: {STATUS_HELP}; 2 for bad arguments."))
     run.add_argument("task", help="what to do, in plain words; {{NAME}} stands for a --secret")
     add_options(run)  # every option
-    run.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
-                     help="with the embedded planner: seconds to wait for a target to appear or a button to look "
-                          f"enabled (default: {TARGET_TIMEOUT:g})")
     run.set_defaults(command=command_run)
 
     resume = commands.add_parser("resume", help="continue an ended or killed run where it stopped",
@@ -199,8 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "serving the recorded replies; always so for a recorded demonstration")
     replay.add_argument("--param", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="a value typed where the episode types {NAME} (re-grounded replays)")
-    replay.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
-                        help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
+    add_options(replay, "target_timeout")
     add_repair_options(replay)
 
     skills = commands.add_parser("skills", help="list or add skills",
@@ -239,8 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(run_skill_parser, "skills", "python_skills", "display", "monitor", "out", "stop_keys",
                 skills={"nargs": None, "const": None, "default": SKILLS_DIR,
                         "help": f"skills folder (default: {SKILLS_DIR})"})
-    run_skill_parser.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
-                                  help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
+    add_options(run_skill_parser, "target_timeout")
     add_repair_options(run_skill_parser)
     run_skill_parser.set_defaults(command=command_run_skill)
     add_eval_parser(commands)
@@ -317,7 +311,7 @@ def number(kind, least: float, more_than: bool = False):
     return read
 
 
-COUNT, SECONDS = number(int, 1), number(float, 0, more_than=True)
+COUNT = number(int, 1)
 
 
 def add_repair_options(parser: argparse.ArgumentParser) -> None:
@@ -357,7 +351,7 @@ def flag_of(option) -> tuple[str, dict]:
         return flag, keywords | {"action": "append", "type": name_value, "default": [],
                                  "metavar": option.flag.metavar}
     if option.default is not None and "default" not in option.help:
-        keywords["help"] += f" (default: {option.default})"
+        keywords["help"] += f" (default: {option.default:g})" if option.kind is float else f" (default: {option.default})"
     choices = option.choices or (option.flag.choices() if option.flag.choices else None)
     bound = option.bound and number(option.kind, option.bound.least, option.bound.more_than)
     keywords |= {"type": existing_file if option.flag.existing else bound or (None if choices else option.kind),
@@ -426,7 +420,7 @@ def command_run(args) -> int:
 
     view = started_view(args, args.max_steps, planned_here=args.model == "local")
     return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
-                                target_timeout=args.target_timeout, **run_options(args)))
+                                **run_options(args)))
 
 
 def command_resume(args) -> int:
@@ -447,9 +441,8 @@ def command_replay(args) -> int:
     episode = read_episode(args.episode)
     regrounded = args.reground or episode.header.get("planner") == "demonstration"
     view = started_view(args, len(episode.steps) if regrounded else args.max_steps)
-    return finish(view, api.replay(args.episode, reground=args.reground, params=dict(args.param),
-                                   target_timeout=args.target_timeout, repair=args.repair, on_step=view.step,
-                                   on_note=print_note, **run_options(args)))
+    return finish(view, api.replay(args.episode, reground=args.reground, params=dict(args.param), repair=args.repair,
+                                   on_step=view.step, on_note=print_note, **run_options(args)))
 
 
 def command_record(args) -> int:
@@ -525,8 +518,8 @@ def command_run_skill(args) -> int:
 
     found = find_skill(args.name, args.skills, args.python_skills)
     view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
-    return finish(view, api.run_skill(args.name, dict(args.param), target_timeout=args.target_timeout,
-                                      repair=args.repair, on_step=view.step, on_note=print_note, report=False, **run_options(args)))
+    return finish(view, api.run_skill(args.name, dict(args.param), repair=args.repair, on_step=view.step,
+                                      on_note=print_note, report=False, **run_options(args)))
 
 
 def command_export(args) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Callable, Literal, Union, get_args, get_origin, get_type_hints
 
-from agent.core.defaults import DEFAULT_STOP_KEYS, SKILLS_DIR
+from agent.core.defaults import DEFAULT_STOP_KEYS, SKILLS_DIR, TARGET_TIMEOUT
 from agent.core.errors import AgentError
 from agent.core.settings import settings
 from agent.planners import dialects
@@ -84,6 +84,8 @@ class RunOptions:
     """load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"""
     snap: bool = True
     """move a model's click onto the on-screen text its element_info names"""
+    target_timeout: Annotated[float, AtLeast(0, more_than=True)] = TARGET_TIMEOUT
+    """seconds to wait for a target to appear, and with the embedded planner for a button to look enabled"""
     max_steps: Annotated[int, AtLeast(1)] = 30
     """stop after this many model replies"""
     max_seconds: Annotated[float | None, AtLeast(0, more_than=True)] = None
