@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 from typing import Callable
 
 from agent.core.errors import ActionError, DisplayError, Interrupted, StopRequested
