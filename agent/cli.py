@@ -632,10 +632,12 @@ def demo_apps(text: str) -> list[str]:
 
 
 def command_eval(args) -> int:
+    from agent.core.settings import settings
     from agent.evaluate import run_suite
 
-    return run_suite(args.tasks, args.model, args.base_url, args.api_key, args.workers, args.out, args.view,
-                     args.run_arg, args.ray)
+    given = settings()  # handed to every run as given, also to Ray's workers on other machines
+    return run_suite(args.tasks, args.model, args.base_url or given.base_url, args.api_key or given.api_key,
+                     args.workers, args.out, args.view, args.run_arg, args.ray)
 
 
 def mcp_wire(http: int | None):
