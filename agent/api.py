@@ -6,7 +6,7 @@ and Python callers all come through here.
     print(result.status, result.steps, result.episode)
 
 The options are the CLI's, by the same names (`--max-steps` is `max_steps`, `--secret NAME=VALUE`
-is `secrets={"NAME": VALUE}`); Python callers may also pass their own `planner`, `computer` or
+is `secrets={"NAME": VALUE}`): both are made from the fields of RunOptions (agent.options); Python callers may also pass their own `planner`, `computer` or
 `screen`, and hooks that hear of each step (`on_step`) and of what the CLI would print (`on_note`).
 """
 
@@ -252,8 +252,9 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
                  skills_root=skills_root, python_skills=python_skills, on_step=on_step, on_note=on_note)
 
 
-def run_skill(name: str, params: dict[str, str] | None = None, *, repair: bool = False, on_step: Callable[[dict], None] = lambda step: None,
-              on_note: Note = lambda text: None, **options) -> RunResult:
+def run_skill(name: str, params: dict[str, str] | None = None, *, repair: bool = False,
+              on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
+              **options) -> RunResult:
     """Run the skill `name` from the `skills` folder (default: the project's skills/, or $GUI_AGENT_SKILLS)
     with its parameters; with `repair`, a demonstration skill's lost target is asked of GLM-4.5V, as
     `replay` does."""

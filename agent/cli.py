@@ -351,7 +351,8 @@ def flag_of(option) -> tuple[str, dict]:
         return flag, keywords | {"action": "append", "type": name_value, "default": [],
                                  "metavar": option.flag.metavar}
     if option.default is not None and "default" not in option.help:
-        keywords["help"] += f" (default: {option.default:g})" if option.kind is float else f" (default: {option.default})"
+        shown = f"{option.default:g}" if option.kind is float else option.default
+        keywords["help"] += f" (default: {shown})"
     choices = option.choices or (option.flag.choices() if option.flag.choices else None)
     bound = option.bound and number(option.kind, option.bound.least, option.bound.more_than)
     keywords |= {"type": existing_file if option.flag.existing else bound or (None if choices else option.kind),

@@ -142,7 +142,7 @@ class Described:
 
 
 @cache
-def described(options: type = RunOptions) -> dict[str, Described]:
+def described(options: type) -> dict[str, Described]:
     """The fields of `options` (RunOptions or a subclass) with their docstrings, by name."""
     hints, helps = get_type_hints(options, include_extras=True), docstrings(options)
     found = {}

@@ -47,7 +47,8 @@ def test_an_option_declared_once_in_run_options_is_a_flag_with_its_help_that_rea
     assert "--wiggles WIGGLES wiggle the pointer this many times before the first step (default: 3)" in shown
     with pytest.raises(SystemExit) as refused:
         cli.main(["run", "x", "--wiggles", "0"])
-    assert refused.value.code == 2 and "argument --wiggles: 0 is out of range: give at least 1" in capsys.readouterr().err
+    assert refused.value.code == 2
+    assert "argument --wiggles: 0 is out of range: give at least 1" in capsys.readouterr().err
     driven = []
     monkeypatch.setattr(api, "drive", lambda task, planner, settings, options, **hooks: driven.append(options)
                         or api.RunResult("done", "ok", 0, tmp_path))
