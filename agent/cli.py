@@ -17,9 +17,9 @@ from agent.core.defaults import (
     DEFAULT_STOP_KEYS,
     EXIT_CODES,
     SKILLS_DIR,
+    TARGET_TIMEOUT,
     PlannerKind,
     Status,
-    TARGET_TIMEOUT,
 )
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER

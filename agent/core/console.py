@@ -25,7 +25,8 @@ def escape(text) -> str:
     return escape_markup(plain(text))
 
 
-STATUS_STYLE = {Status.DONE: "bold green", Status.FAILED: "bold yellow", Status.INTERRUPTED: "bold yellow"}
+STATUS_STYLE: dict[str, str] = {Status.DONE: "bold green", Status.FAILED: "bold yellow",
+                               Status.INTERRUPTED: "bold yellow"}
 DRY_RUN = "nothing is performed on the screen; the episode records what would have been done"
 
 

@@ -1,9 +1,10 @@
 """Episodes on disk: OUT/episode.jsonl (header, one line per step, end) and one PNG per step.
 
 Lines are appended as they happen, each in one write, so a killed run keeps every finished step;
-a writer holds a lock on the folder for as long as it writes. Reading checks every line against
-one schema (the README's format) and every file a line names: only a plain file of the folder,
-never a path or a link out of it.
+a writer holds a lock on the folder for as long as it writes. Every line is written through the
+model of its kind (Header, Step, Act, Resume, End: the README's format), so a line the schema
+refuses is never written. Reading checks every line against the same models and every file a
+line names: only a plain file of the folder, never a path or a link out of it.
 """
 
 import contextlib
@@ -23,8 +24,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Callable, ClassVar, TypeVar
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
-                      ValidationError, ValidationInfo, WrapValidator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    WrapValidator,
+)
 
 from agent.core.actions import ACTION
 from agent.core.defaults import Outcome, Status
@@ -188,7 +198,8 @@ class EpisodeWriter:
         except Exception:  # a full disk, a display gone while capturing or encoding
             return {}
 
-    def end(self, status: Status, message: str = "", **fields) -> None:
+    def end(self, status: str, message: str = "", **fields) -> None:
+        """The last line: how the run ended (a Status) and why; nothing after it is written."""
         if self._ended:
             return
         self._ended = True

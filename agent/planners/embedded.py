@@ -80,7 +80,7 @@ def moved(before: np.ndarray, after: np.ndarray) -> bool:
 
 
 class LocalPlanner:
-    name = PlannerKind.LOCAL
+    name: str = PlannerKind.LOCAL
 
     def __init__(self, instruction: str, ocr: OCR | None = None, target_timeout: float = TARGET_TIMEOUT):
         """`target_timeout`: seconds to wait for a target to appear, or a button to look enabled."""
