@@ -1,3 +1,4 @@
+import os
 import shutil
 import signal
 
@@ -22,6 +23,24 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if X_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xvfb)
+
+
+@pytest.fixture(scope="session")
+def refusing_xvfb(tmp_path_factory) -> str:
+    """A folder whose Xvfb refuses to start, saying why."""
+    folder = tmp_path_factory.mktemp("refusing-xvfb")
+    (folder / "Xvfb").write_text('#!/bin/sh\necho "this test starts an X server: mark it xvfb (tests/conftest.py)" >&2\n'
+                                 "exit 1\n")
+    (folder / "Xvfb").chmod(0o755)
+    return str(folder)
+
+
+@pytest.fixture(autouse=True)
+def xvfb_only_when_marked(request, monkeypatch, refusing_xvfb):
+    """A test not marked xvfb finds the Xvfb that refuses first on its PATH (and so do the commands it runs),
+    so a test that starts an X server unmarked fails, and `make test-fast` starts none."""
+    if not request.node.get_closest_marker("xvfb"):
+        monkeypatch.setenv("PATH", refusing_xvfb + os.pathsep + os.environ["PATH"])
 
 
 @pytest.fixture

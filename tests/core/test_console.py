@@ -1,7 +1,5 @@
 """What the terminal shows: text from replies, episodes and errors never reaches it raw."""
 
-from pathlib import Path
-
 from agent.core.console import RunView, console, show_error
 from tests.support.scenarios import gui_agent
 from tests.front.test_report import field

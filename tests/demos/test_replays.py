@@ -3,7 +3,6 @@ them) are replayed on a fresh sandbox and must reproduce the same app state."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,6 @@ planner and computer, and the README's example run as written."""
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from tests.support.fakes import FakeScreen, OneActionPlanner

@@ -2,7 +2,6 @@
 what it refuses, and how it grounds popups, misspellings and scrolls."""
 
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -2,7 +2,6 @@
 and of GLM's raw tool-call text, and the ToolsPlanner conversation against the loopback endpoint."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
