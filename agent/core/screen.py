@@ -86,6 +86,8 @@ NOTHING_DRAWN = 0.1  # seconds waited for a first drawing before the screen is t
 FRAME_DRAWN = 0.004  # seconds with nothing drawn that end the drawing of one frame
 NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area (a menu, all of it),
 # and the area a window left to be drawn over
+CALM_ANSWERS = 3  # pings a Tk window answers in a row with nothing drawn that end a settle: Tk sends an answer
+# before the drawing of the idle pass after it, and an idle pass may leave work to the next (layout, then redraw)
 CARET_WIDTH = 4  # pixels: one change no wider (a caret blinking, an overlay scrollbar fading) is no effect
 
 
@@ -203,8 +205,12 @@ class Settling:
         self.activated = self.clicked  # by a click or a key: what a menu's item does comes once the menu is gone
         self.undrawn: list[Undrawn] = []  # windows mapped and areas uncovered, not yet drawn over
         self.gone: set[int] = set()  # windows unmapped
-        self.typed_at = None  # when the last key that edits text in a GTK dialog was read
+        self.typed_at: float | None = None  # when the last key that edits text in a GTK dialog was read
+        self.tk = self._answering_tk()  # the focused Tk window and its rectangle, heard by pings (_hear_tk)
+        self.awaited: int | None = None  # the serial of the last ping sent it
+        self.calm_answers, self.pinged_at = 0, self.started
         self._take(drawn, first=True)
+        self._hear_tk(drawn)
 
     def run(self) -> tuple[Frame, bool]:
         damage = self.screen._damage
@@ -222,10 +228,17 @@ class Settling:
                     break
             if drawn:
                 self._take(drawn)
+            self._hear_tk(drawn)
 
     def _due(self) -> float | None:
         """When to look again; None once settled."""
         now = time.monotonic()
+        if self.tk is not None:
+            if self.calm_answers >= CALM_ANSWERS:
+                return None
+            if now < self.pinged_at + PING_PATIENCE:
+                return self.pinged_at + PING_PATIENCE
+            self.tk = None  # it stopped answering: the quiet spell decides
         waited = [area.since + NEW_WINDOW_PATIENCE for area in self.undrawn]
         if self.effect:
             due = self.last_change + self.quiet
@@ -247,7 +260,7 @@ class Settling:
         self._wait_for_windows(drawn, now)
         if not drawn.rects and not drawn.windows_changed:
             return  # keys alone
-        frame = self.screen.grab()
+        frame = self.shown if first else self.screen.grab()  # the first drawings: shown was just grabbed
         if drawn.windows_changed or self._changed(self.shown, frame):
             self.effect = True
             self.frames += not first
@@ -278,8 +291,39 @@ class Settling:
         if set(drawn.mapped) - drawn.popups or set(drawn.unmapped) - set(uncovered) or drawn.resized - self.gone:
             self.quiet = max(self.quiet, WINDOW_QUIET)
 
+    def _answering_tk(self) -> tuple[int, tuple[int, int, int, int]] | None:
+        pings = self.screen._pings
+        tk = self.screen._damage.focused_tk()
+        return tk if tk and pings and tk[0] in pings.answering else None
+
+    def _hear_tk(self, drawn: Drawn) -> None:
+        """Pings the focused Tk window again each time it answered or drew, while all that is drawn is
+        drawn in it. Tk answers a ping once it has handled the events queued before it, and sends the
+        answer before what its next idle pass draws; the answer to the next ping comes after that drawing.
+        So a Tk window is settled once it answered CALM_ANSWERS pings in a row with nothing drawn between,
+        however long it takes to draw (PING_PATIENCE at most between answers), and not by the quiet spell."""
+        if self.tk is None:
+            return
+        window, rect = self.tk
+        if drawn.windows_changed or not all(inside(r, rect) for r in drawn.rects):
+            self.tk = None  # another window drew, or one mapped: the quiet spell decides
+            return
+        if drawn.rects:
+            self.calm_answers = 0
+        elif self.awaited in drawn.answered:
+            self.calm_answers += 1
+        elif self.awaited is not None:
+            return
+        self.awaited, self.pinged_at = self.screen._damage.ping(window), time.monotonic()
+
     def _changed(self, a: Frame, b: Frame) -> bool:
         return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
+
+
+def inside(rect: tuple[int, int, int, int], area: tuple[int, int, int, int]) -> bool:
+    x, y, width, height = rect
+    left, top, area_width, area_height = area
+    return left <= x and top <= y and x + width <= left + area_width and y + height <= top + area_height
 
 
 def edits_text(keys: list[int]) -> bool:
