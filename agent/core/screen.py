@@ -67,7 +67,8 @@ class Frame:
 
 SLOW_POLL = 0.03  # seconds between the frames the pixel settle takes once its quiet period is over
 PING_PATIENCE = 1.0  # seconds a window that answers pings is waited for; then it is not, until it answers again
-QUIET = 0.025  # seconds with nothing drawn that end a settle once the action's effect was drawn
+QUIET = 0.025  # seconds with nothing drawn that end a settle once the action's effect was drawn, on idle CPUs
+MAX_STRETCH = 3  # times QUIET at most, on CPUs busier than that (see quiet_spell)
 WINDOW_QUIET = 0.1  # the same once a managed window mapped or a window changed size: its app fills it in over
 # several frames (tens of ms apart under load); or one unmapped after a click or Enter: a menu's item acts once the
 # menu is gone
@@ -140,10 +141,11 @@ class Screen:
         that came before the timeout. First every window that answers pings has answered one sent now, so
         has handled the input sent before it (PING_PATIENCE at most). Then, by what the X server draws:
         once something was drawn that is more than a caret blinking, until nothing is drawn for QUIET
-        seconds (WINDOW_QUIET once a managed window mapped, a window changed size or one unmapped after
+        seconds, longer on busy CPUs (quiet_spell; WINDOW_QUIET once a managed window mapped, a window changed size or one unmapped after
         a click or Enter, which is an effect too; ANIMATION_QUIET once the app animates); when nothing is,
         NOTHING_DRAWN seconds. A new window is waited for until it has drawn itself, a menu and the area
-        a window left until drawn over whole; keys that typed into a GTK dialog, for TYPED_QUIET. Without
+        a window left until drawn over whole; keys that typed into a GTK dialog, for TYPED_QUIET. A focused
+        Tk window is settled by pings instead (Settling._hear_tk). Without
         DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`, `calm`
         and `quiet`."""
         if not self._damage:
@@ -197,11 +199,14 @@ class Settling:
         self.screen, self.deadline = screen, deadline
         self.started = self.last_change = time.monotonic()
         drawn = screen._damage.read()
+        if drawn:  # drawn while the pings were answered, or as this process waited for the CPU: the quiet spell
+            self.last_change = time.monotonic()  # is counted from when the drawing was seen, not before
         self.clicked = drawn.clicked  # then a caret that shows is where the click put it: an effect
         self.shown = screen.grab()  # what the screen showed at the last drawing read
         self.effect = self._changed(before, self.shown)
         self.frames = 0  # frames drawn with an effect since the settle began
-        self.quiet = QUIET  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several frames
+        self.quiet = quiet_spell()  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several
+        # frames
         self.activated = self.clicked  # by a click or a key: what a menu's item does comes once the menu is gone
         self.undrawn: list[Undrawn] = []  # windows mapped and areas uncovered, not yet drawn over
         self.gone: set[int] = set()  # windows unmapped
@@ -216,12 +221,13 @@ class Settling:
         damage = self.screen._damage
         while True:
             due = self._due()
-            if due is None:
+            if due is not None:
+                if time.monotonic() >= self.deadline:
+                    return self.screen.grab(), False
+                damage.wait(min(due, self.deadline))
+            drawn = damage.read()  # once settled too: what was drawn while this process waited for the CPU
+            if due is None and not drawn:
                 return self.screen.grab(), True
-            if time.monotonic() >= self.deadline:
-                return self.screen.grab(), False
-            damage.wait(min(due, self.deadline))
-            drawn = damage.read()
             while drawn and time.monotonic() < self.deadline:  # the rest of the frame being drawn (a terminal
                 damage.wait(time.monotonic() + FRAME_DRAWN)  # flooded with output draws without a pause)
                 if not damage.read_into(drawn):
@@ -318,6 +324,14 @@ class Settling:
 
     def _changed(self, a: Frame, b: Frame) -> bool:
         return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
+
+
+def quiet_spell() -> float:
+    """QUIET, stretched by how many tasks wait to run per CPU (the load average), up to MAX_STRETCH times:
+    an app kept waiting for a CPU draws the frames of one effect further apart (galculator's, 17 ms apart
+    on idle CPUs, up to 42 ms apart at load 10 on 2 CPUs)."""
+    waiting = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return QUIET * min(MAX_STRETCH, max(1.0, waiting))
 
 
 def inside(rect: tuple[int, int, int, int], area: tuple[int, int, int, int]) -> bool:
