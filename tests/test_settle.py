@@ -267,7 +267,8 @@ def settling(first: Drawn) -> Settling:
 
 def test_a_menu_that_opens_or_closes_without_choosing_is_waited_for_until_drawn_over_whole_then_quiet():
     opened = settling(Drawn(rects=[(10, 10, 100, 40)], mapped={MENU: ((10, 10, 100, 80), 1)}, popups={MENU}))
-    assert opened.quiet < WINDOW_QUIET and opened.undrawn, "the menu's background drawn before it mapped counts for nothing"
+    assert opened.quiet < WINDOW_QUIET and opened.undrawn, ("the menu's background drawn before it mapped counts "
+                                                            "for nothing")
     opened._take(Drawn(rects=[(10, 10, 100, 79)]))
     assert opened.undrawn, "a line of the menu is not drawn yet"
     opened._take(Drawn(rects=[(0, 89, 200, 1)]))
