@@ -141,13 +141,13 @@ class Screen:
         that came before the timeout. First every window that answers pings has answered one sent now, so
         has handled the input sent before it (PING_PATIENCE at most). Then, by what the X server draws:
         once something was drawn that is more than a caret blinking, until nothing is drawn for QUIET
-        seconds, longer on busy CPUs (quiet_spell; WINDOW_QUIET once a managed window mapped, a window changed size or one unmapped after
-        a click or Enter, which is an effect too; ANIMATION_QUIET once the app animates); when nothing is,
-        NOTHING_DRAWN seconds. A new window is waited for until it has drawn itself, a menu and the area
-        a window left until drawn over whole; keys that typed into a GTK dialog, for TYPED_QUIET. A focused
-        Tk window is settled by pings instead (Settling._hear_tk). Without
-        DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`, `calm`
-        and `quiet`."""
+        seconds, longer on busy CPUs (quiet_spell; WINDOW_QUIET once a managed window mapped, a window
+        changed size or one unmapped after a click or Enter, which is an effect too; ANIMATION_QUIET once
+        the app animates); when nothing is, NOTHING_DRAWN seconds. A new window is waited for until it has
+        drawn itself, a menu and the area a window left until drawn over whole; keys that typed into a GTK
+        dialog, for TYPED_QUIET. A focused Tk window is settled by pings instead (Settling._hear_tk).
+        Without DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`,
+        `calm` and `quiet`."""
         if not self._damage:
             return self.settle_by_pixels(before, timeout, poll, calm, quiet)
         start = time.monotonic()
@@ -205,8 +205,7 @@ class Settling:
         self.shown = screen.grab()  # what the screen showed at the last drawing read
         self.effect = self._changed(before, self.shown)
         self.frames = 0  # frames drawn with an effect since the settle began
-        self.quiet = quiet_spell()  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several
-        # frames
+        self.quiet = quiet_spell()  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect in frames
         self.activated = self.clicked  # by a click or a key: what a menu's item does comes once the menu is gone
         self.undrawn: list[Undrawn] = []  # windows mapped and areas uncovered, not yet drawn over
         self.gone: set[int] = set()  # windows unmapped
