@@ -137,7 +137,7 @@ def not_exported(episode: Episode, everything: bool) -> str | None:
         return f"it ended {status or 'without an end line'}, not done (--all exports it)"
     if planner == PlannerKind.DEMONSTRATION:
         return None
-    if planner not in (text_dialect().name, "local"):
+    if planner not in (text_dialect().name, PlannerKind.EMBEDDED):
         return (f"planner {planner!r}: only the text dialect's replies, the embedded planner's and demonstrations "
                 "are exported (the tools dialect is not yet)")
     if settings.get("protocol", TEXT) != TEXT:
@@ -199,7 +199,7 @@ def sample(planner, episode: Episode, index: int, skills: list[dict] | None = No
     content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
                             feedback, skills, secrets=secrets)
     answer = assistant(step)
-    if episode.header.get("planner") == PlannerKind.LOCAL and "Memory:" not in answer:
+    if episode.header.get("planner") == PlannerKind.EMBEDDED and "Memory:" not in answer:
         answer += "\nMemory:\n[]"  # the output format asks for it; the embedded planner keeps no memory
     return messages_of(content, answer)
 
@@ -208,7 +208,7 @@ def demonstrated(episode: Episode, step: dict, history: list) -> tuple[list[dict
     """A recorded action's sample: the message on its screen with the actions before it (`history`,
     which this one then joins), and the action as GLM-4.5V would answer it."""
     from agent.core.screen import Frame
-    from agent.demos.record import explanation
+    from agent.demos.targets import explanation
     from agent.planners.prompt import HISTORY_IMAGES, Turn, build_content
     from agent.planners.reply import BOX_CLOSE, BOX_OPEN
 

@@ -9,6 +9,8 @@ screen pixel (1 on X11, 2 on a HiDPI display whose input uses logical points).
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 MODEL_SPAN = 1000
 
 Point = tuple[int, int]
@@ -97,3 +99,11 @@ def smart_resize(width: int, height: int) -> tuple[int, int]:
 def image_tokens(width: int, height: int) -> int:
     w, h = smart_resize(width, height)
     return (w // PATCH) * (h // PATCH)
+
+
+def distance_to_box(point: tuple[float, float], box) -> float:
+    """How far a point is from a box (x0, y0, x1, y1): 0 inside it."""
+    x, y = point
+    dx = max(box[0] - x, 0, x - box[2])
+    dy = max(box[1] - y, 0, y - box[3])
+    return float(np.hypot(dx, dy))

@@ -42,13 +42,12 @@ from agent.core.loop import ending
 from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.ocr import OCR, Box
 from agent.core.screen import Frame, Screen
-from agent.demos.record import Windows, crop_around, in_window, screen_info, text_near
 from agent.demos.repair import Answer, Lost, ModelRepair
+from agent.demos.targets import Windows, in_window, screen_info, target_crop, text_near
 from agent.demos.versions import keep_repairs
 from agent.planners.glm import GLMConfig
 from agent.planners import grounding as g
 from agent.planners.grounding import find_text
-from agent.planners.snap import target_words
 
 CROP_THRESHOLD = 0.9
 TIE_BAND = 0.02  # crop matches this close to the best are equally good
@@ -106,7 +105,7 @@ def recorded_targets(episode: Episode, step: dict, ocr: OCR, params: dict[str, s
     targets = {}
     for name, point in step["screen"].items():
         point = tuple(point)
-        context, context_point = crop_around(frame, point, *CONTEXT_SIZE) if frame else (None, (0, 0))
+        context, context_point = target_crop(frame, point, CONTEXT_SIZE) if frame else (None, (0, 0))
         if recorded := step.get("target", {}).get(name):
             try:
                 crop = cv2.imdecode(np.frombuffer(episode.image(recorded["crop"]), np.uint8), cv2.IMREAD_GRAYSCALE)
@@ -117,9 +116,9 @@ def recorded_targets(episode: Episode, step: dict, ocr: OCR, params: dict[str, s
             continue
         crop, crop_point, text, offset = None, (0, 0), "", (0, 0)
         if frame is not None:
-            crop, crop_point = crop_around(frame, point)
+            crop, crop_point = target_crop(frame, point)
             text, offset = text_near(ocr, frame, point) or ("", (0, 0))
-        text = text or target_words(step["action"].get("element_info", ""))
+        text = text or g.target_words(step["action"].get("element_info", ""))
         targets[name] = Target(point, crop, crop_point, text, offset, None, context, context_point)
     return targets
 
@@ -448,7 +447,7 @@ class Replayer:
         """Whether a frame shows the focus's place as `recorded` does: alike, or the same field (as tall)
         where it was empty then."""
         focus = self.focus
-        crop, crop_point = crop_around(recorded, focus.recorded)
+        crop, crop_point = target_crop(recorded, focus.recorded)
         target = Target(focus.recorded, crop, crop_point, "", (0, 0), None)
 
         def check(frame: Frame) -> tuple[Found | None, str]:

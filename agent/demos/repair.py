@@ -26,15 +26,16 @@ from typing import Callable
 
 import cv2
 
+from agent.core.crop import crop_around
 from agent.core.errors import EndpointError, FormatError
-from agent.core.geometry import Point
+from agent.core.geometry import Point, distance_to_box
 from agent.core.ocr import OCR, Box, TextBox
 from agent.core.screen import Frame
-from agent.demos.record import Windows, describe_target, explanation, in_window
+from agent.demos.targets import Windows, describe_target, explanation, in_window
 from agent.planners import grounding as g
 from agent.planners.glm import GLMConfig, GLMPlanner
 from agent.planners.prompt import Turn, build_content
-from agent.planners.snap import SHAPES_HALF_SIZE, TEXT_HALF_SIZE, crop_around, distance_to_box, target_words
+from agent.planners.snap import SHAPES_HALF_SIZE, TEXT_HALF_SIZE
 
 UNDER_POINT = 4  # pixels from a text's box that still count as on it
 SHOWN_SIZE = (320, 160)  # the cut of the recorded screenshot shown as the target: it and the text beside it
@@ -127,9 +128,9 @@ class ModelRepair:
         text = text_at(self.ocr, frame, point, now)
         if not text:
             return f"no text is there; the recording had {lost.text!r}"
-        if g.similarity(g.fold(lost.text), g.fold(text)) >= g.MATCH_THRESHOLD:
+        if g.similarity(g.fold_for_match(lost.text), g.fold_for_match(text)) >= g.MATCH_THRESHOLD:
             return None
-        said = g.match_text(text, TextBox(target_words(named), 1.0, (0, 0, 0, 0)))  # the words of its element_info
+        said = g.match_text(text, TextBox(g.target_words(named), 1.0, (0, 0, 0, 0)))  # the words of its element_info
         if not (said and said.score >= g.MATCH_THRESHOLD):
             return f"the text there is {text!r}, neither the recorded {lost.text!r} nor what the model named"
         if g.find_text(self.ocr.read(lost.recorded.pixels), text):
@@ -157,7 +158,7 @@ def repair_task(lost: Lost) -> str:
 def shown_target(lost: Lost) -> bytes:
     """A colour cut of the recorded screenshot around the target's point, as PNG."""
     x, y = (round(v) for v in lost.recorded.geometry.screen_to_image(tuple(lost.step["screen"][lost.name])))
-    (x0, y0), cut = crop_around(lost.recorded, x, y, SHOWN_SIZE[0] // 2, SHOWN_SIZE[1] // 2)
+    cut = crop_around(lost.recorded, (x, y), (SHOWN_SIZE[0] // 2, SHOWN_SIZE[1] // 2)).pixels
     return cv2.imencode(".png", cut[:, :, :3])[1].tobytes()
 
 
@@ -177,7 +178,8 @@ class Widget:
 def widget_at(frame: Frame, point: Point) -> Widget | None:
     """The smallest bordered box around a screen point (a button, a field), found as snap finds them."""
     x, y = frame.geometry.screen_to_image(point)
-    (x0, y0), crop = crop_around(frame, x, y, *SHAPES_HALF_SIZE)
+    shapes = crop_around(frame, (int(x), int(y)), SHAPES_HALF_SIZE)
+    (x0, y0), crop = shapes.origin, shapes.pixels
     local = (x - x0, y - y0)
     boxes: list[Box] = [b for b in g.find_rectangles(crop)
                         if g.inside(local, b) and (b[2] - b[0]) * (b[3] - b[1]) < 0.25 * crop.shape[0] * crop.shape[1]]
@@ -201,7 +203,8 @@ def text_at(ocr: OCR, frame: Frame, point: Point, widget: Widget | None) -> str:
     """The text inside the widget at the point, else the text under the point ("" if none): never a
     label beside it, which may belong to something else."""
     x, y = frame.geometry.screen_to_image(point)
-    (x0, y0), crop = crop_around(frame, x, y, *TEXT_HALF_SIZE)
+    read = crop_around(frame, (int(x), int(y)), TEXT_HALF_SIZE)
+    (x0, y0), crop = read.origin, read.pixels
     local = (x - x0, y - y0)
     inside = (widget.box[0] - x0, widget.box[1] - y0, widget.box[2] - x0, widget.box[3] - y0) if widget else None
     texts = [t for t in ocr.read(crop) if (g.inside(t.centre, inside) if inside else

@@ -79,8 +79,8 @@ def moved(before: np.ndarray, after: np.ndarray) -> bool:
     return before.shape == after.shape and int(np.any(before != after, axis=2).sum()) >= MOVED
 
 
-class LocalPlanner:
-    name: str = PlannerKind.LOCAL
+class EmbeddedPlanner:
+    name: str = PlannerKind.EMBEDDED
 
     def __init__(self, instruction: str, ocr: OCR | None = None, target_timeout: float = TARGET_TIMEOUT):
         """`target_timeout`: seconds to wait for a target to appear, or a button to look enabled."""
@@ -144,7 +144,7 @@ class LocalPlanner:
         best = matches[0]
         if not best.exact:  # a misspelling: only if it names one text and no other nearly as well
             rivals = [m.part for m in matches
-                      if best.score - m.score < AMBIGUOUS and g.fold(m.part) != g.fold(best.part)]
+                      if best.score - m.score < AMBIGUOUS and g.fold_for_match(m.part) != g.fold_for_match(best.part)]
             if rivals:
                 raise GroundingError(f"{target!r} is not on screen, and it is as near to more than one text; "
                                      f"{g.did_you_mean(list(dict.fromkeys([best.part, *rivals])))}")

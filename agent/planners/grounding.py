@@ -16,13 +16,23 @@ MATCH_THRESHOLD = 0.8
 CONFUSIONS = [("rn", "m"), ("1", "l"), ("i", "l"), ("|", "l"), ("!", "l"), ("0", "o")]
 
 
-def fold(text: str) -> str:
+def fold_for_match(text: str) -> str:
     """Lower case, letters and digits only, common OCR confusions folded together; a text with
     no letter or digit (a calculator's `+`, `=`) keeps its symbols, so it can still be matched."""
     text = re.sub(r"[^0-9a-z|!]+", "", text.lower()) or re.sub(r"\s+", "", text.lower())
     for seen, meant in CONFUSIONS:
         text = text.replace(seen, meant)
     return text
+
+
+GENERIC_WORDS = {"a", "an", "the", "button", "field", "box", "icon", "link", "menu", "item", "tab", "label",
+                 "text", "input", "checkbox", "check", "option", "entry", "textbox", "dropdown", "list"}
+
+
+def target_words(element_info: str) -> str:
+    """'the "Submit" button' -> 'Submit'."""
+    words = [w for w in re.findall(r"[\w'.@-]+", element_info) if w.lower() not in GENERIC_WORDS]
+    return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +71,7 @@ def similarity(want: str, have: str) -> float:
 def match_text(query: str, text: TextBox) -> Match | None:
     """How well the query names this text: 1.0 exact (0.99 if OCR was unsure of it), then word runs
     inside a line, then fuzzy."""
-    want, have = fold(query), fold(text.text)
+    want, have = fold_for_match(query), fold_for_match(text.text)
     if not want or not have:
         return None
     if want == have:
@@ -72,11 +82,11 @@ def match_text(query: str, text: TextBox) -> Match | None:
     for i in range(len(words) - n + 1):
         run = words[i:i + n]
         part = text.text[run[0].start():run[-1].end()]
-        score = similarity(want, fold(part))
+        score = similarity(want, fold_for_match(part))
         if len(words) > n:
             score *= WORD_IN_LINE
         if best is None or score > best.score:
-            best = Match(text, score, _sub_box(text, run[0].start(), run[-1].end()), part, fold(part) == want)
+            best = Match(text, score, _sub_box(text, run[0].start(), run[-1].end()), part, fold_for_match(part) == want)
     whole = similarity(want, have)
     if best is None or whole >= best.score:
         best = Match(text, whole, text.box, text.text)
@@ -428,8 +438,8 @@ def row_looks_selected(image: np.ndarray, box: Box, text: Box) -> bool:
 
 
 def plain(text: str) -> str:
-    """The text folded (see `fold`) with its accents taken off: OCR reads "ünïcode" as "unicode"."""
-    return fold("".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)))
+    """The text folded (see `fold_for_match`) with its accents taken off: OCR reads "ünïcode" as "unicode"."""
+    return fold_for_match("".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)))
 
 
 def reads_as(typed: str, read: str, partly: bool = False) -> bool:
@@ -442,7 +452,7 @@ def reads_as(typed: str, read: str, partly: bool = False) -> bool:
     got, want = plain(read), plain(typed)
     if partly and len(got) > 4 and got[1:-1] in want:
         return True
-    runs = [run for run in (fold(run) for run in re.findall(r"[\x00-\x7f]+", typed)) if len(run) >= 3]
+    runs = [run for run in (fold_for_match(run) for run in re.findall(r"[\x00-\x7f]+", typed)) if len(run) >= 3]
     if typed.isascii() or not runs:  # with no ASCII run, nothing OCR reads surely: it must read it all (Zoë)
         return got in (want, want + "l")
     position = 0

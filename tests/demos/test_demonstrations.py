@@ -24,9 +24,10 @@ from agent.core.geometry import Monitor
 from agent.core.ocr import OCR
 from agent.core.planner import Reply
 from agent.core.screen import Frame
-from agent.demos.record import Event, Merger, crop_around, key_name
+from agent.demos.record import Event, Merger, key_name
 from agent.demos.reground import CONTEXT_SIZE, Grounder, Performer, Replayer, Target, TargetNotFound
 from agent.demos.skills import add_skill, find_skill, list_skills
+from agent.demos.targets import target_crop
 from agent.export import export
 from agent.planners.glm import interpret
 from tests.support.fakes import ScriptedScreen
@@ -368,8 +369,8 @@ def form_like(left: int, top: int, list_width: int = 300) -> Frame:
 
 
 def target_at(frame: Frame, point, window: dict | None = None) -> Target:
-    crop, crop_point = crop_around(frame, point)
-    context, context_point = crop_around(frame, point, *CONTEXT_SIZE)
+    crop, crop_point = target_crop(frame, point)
+    context, context_point = target_crop(frame, point, CONTEXT_SIZE)
     return Target(point, crop, crop_point, "", (0, 0), window, context, context_point)
 
 

@@ -14,7 +14,7 @@ from agent.core.ocr import OCR, KnownLines, TextBox
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.planners import grounding as g
-from agent.planners.embedded import LocalPlanner, reading_order
+from agent.planners.embedded import EmbeddedPlanner, reading_order
 from agent.planners.glm import interpret
 from tests.support import FRAMES
 
@@ -73,7 +73,7 @@ def field_showing(text: str = "", caret: bool = False) -> np.ndarray:
 
 
 def test_typing_into_an_empty_field_is_a_click_and_the_text_and_keeps_the_spaces_around_it():
-    planner = LocalPlanner('type " jumps over " into Name', ScriptedOCR(*FORM_TEXTS))
+    planner = EmbeddedPlanner('type " jumps over " into Name', ScriptedOCR(*FORM_TEXTS))
     decision = planner.decide("", frame(form_image()))
     assert [type(action) for action in decision.actions] == [a.Click, a.TypeText]  # nothing there to clear
     assert decision.actions[-1].content == " jumps over "
@@ -85,7 +85,7 @@ def test_typing_into_an_empty_field_is_a_click_and_the_text_and_keeps_the_spaces
 
 def test_a_field_that_holds_text_is_clicked_after_it_and_selected_back_to_its_start():
     image = field_showing("Grace Hopper")
-    decision = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS)).decide("", frame(image))
+    decision = EmbeddedPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS)).decide("", frame(image))
     assert [action.call().split("(")[0] for action in decision.actions] == ["left_click", "key", "type"]
     assert decision.actions[1].keys == ["shift", "home"]
     x, y = screen_points(decision, image)[0]
@@ -98,7 +98,7 @@ def test_a_field_that_holds_text_is_clicked_after_it_and_selected_back_to_its_st
     (field_showing("a text long enough to run on past the end of the field, as long ones do"), ["end", "shift+home"]),
 ])
 def test_a_field_whose_content_is_not_plainly_known_is_cleared_before_typing(image, keys):
-    decision = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS)).decide("", frame(image))
+    decision = EmbeddedPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS)).decide("", frame(image))
     assert ["+".join(action.keys) for action in decision.actions if isinstance(action, a.Key)] == keys
     assert isinstance(decision.actions[-1], a.TypeText)
 
@@ -109,7 +109,7 @@ def calls(decision) -> list[str]:
 
 @pytest.mark.parametrize("after", [form_image(), field_showing(caret=True)])
 def test_typing_that_left_the_field_empty_is_looked_at_again_typed_again_then_failed_not_done(after):
-    planner = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS))
+    planner = EmbeddedPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS))
     assert calls(planner.decide("", frame(form_image()))) == ["left_click", "type"]
     assert calls(planner.decide("", frame(after))) == ["WAIT"]  # the app may draw late: a fresh look
     assert calls(planner.decide("", frame(after)))[-1] == "type"  # typed again: into a named field, that is safe
@@ -120,7 +120,7 @@ def test_typing_that_left_the_field_empty_is_looked_at_again_typed_again_then_fa
 
 
 def test_an_effect_that_shows_on_the_second_look_is_taken():
-    planner = LocalPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS))
+    planner = EmbeddedPlanner('type "Ada" into Name', ScriptedOCR(*FORM_TEXTS))
     planner.decide("", frame(form_image()))
     assert calls(planner.decide("", frame(form_image()))) == ["WAIT"]
     assert isinstance(planner.decide("", frame(field_showing("Ada"))).action, a.Done)
@@ -128,7 +128,7 @@ def test_an_effect_that_shows_on_the_second_look_is_taken():
 
 def test_what_may_not_show_as_typed_is_not_checked():
     """A newline may send the form or leave the field."""
-    planner = LocalPlanner('type "line one\nline two" into Name', ScriptedOCR(*FORM_TEXTS))
+    planner = EmbeddedPlanner('type "line one\nline two" into Name', ScriptedOCR(*FORM_TEXTS))
     planner.decide("", frame(form_image()))
     assert isinstance(planner.decide("", frame(form_image())).action, a.Done)
 
@@ -136,10 +136,10 @@ def test_what_may_not_show_as_typed_is_not_checked():
 @pytest.mark.parametrize("text", ["{{PASSWORD}}", "x"])
 def test_what_is_not_read_back_must_at_least_change_the_field(text):
     """A secret is covered on screen (a password field shows dots), a letter may be as thin as a text cursor."""
-    planner = LocalPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
+    planner = EmbeddedPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
     planner.decide("", frame(form_image()))
     assert isinstance(planner.decide("", frame(field_showing("*****"))).action, a.Done)
-    unchanged = LocalPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
+    unchanged = EmbeddedPlanner(f'type "{text}" into Name', ScriptedOCR(*FORM_TEXTS))
     unchanged.decide("", frame(field_showing("old")))
     assert calls(unchanged.decide("", frame(field_showing("old")))) == ["WAIT"]
 
@@ -147,7 +147,7 @@ def test_what_is_not_read_back_must_at_least_change_the_field(text):
 @pytest.mark.parametrize("target, meant", [("Name", "Name"), ("nmae", "Name"), ("Nme", "Name"), ("Emial", "Email"),
                                            ("Field", "Field"), ("File", "File")])
 def test_a_swapped_pair_of_letters_is_tolerated_like_a_dropped_one_and_exact_text_wins(target, meant):
-    decision = LocalPlanner(f"click {target}", ScriptedOCR(*FORM_TEXTS)).decide("", frame(form_image()))
+    decision = EmbeddedPlanner(f"click {target}", ScriptedOCR(*FORM_TEXTS)).decide("", frame(form_image()))
     box = dict(FORM_TEXTS)[meant]
     x, y = screen_points(decision, form_image())[0]
     assert box[0] <= x < box[2] and box[1] <= y < box[3]
@@ -160,7 +160,7 @@ def test_a_swapped_pair_of_letters_is_tolerated_like_a_dropped_one_and_exact_tex
 ])
 def test_a_target_it_cannot_tell_is_an_error_that_names_the_closest_texts(target, message):
     with pytest.raises(GroundingError) as raised:
-        LocalPlanner(f"click {target}", ScriptedOCR(*FORM_TEXTS)).decide("", frame(form_image()))
+        EmbeddedPlanner(f"click {target}", ScriptedOCR(*FORM_TEXTS)).decide("", frame(form_image()))
     assert str(raised.value).startswith(message)
 
 
@@ -182,20 +182,20 @@ def list_image(first_row: int) -> np.ndarray:
 
 def test_a_scroll_that_moved_nothing_is_an_error_and_one_that_moved_is_done():
     texts = ScriptedOCR(("Items", (40, 105, 90, 121)))
-    stuck = LocalPlanner("scroll up in Items", texts)
+    stuck = EmbeddedPlanner("scroll up in Items", texts)
     decision = stuck.decide("", frame(list_image(1)))
     x, y = screen_points(decision, list_image(1))[0]
     assert isinstance(decision.action, a.Scroll) and LIST[0] <= x < LIST[2] and LIST[1] <= y < LIST[3]
     with pytest.raises(GroundingError, match="scrolling up in 'Items' moved nothing"):
         stuck.decide("", frame(list_image(1)))
-    moving = LocalPlanner("scroll down in Items", texts)
+    moving = EmbeddedPlanner("scroll down in Items", texts)
     moving.decide("", frame(list_image(1)))
     assert isinstance(moving.decide("", frame(list_image(4))).action, a.Done)
 
 
 @pytest.mark.parametrize("moves", [True, False])
 def test_a_scroll_with_no_target_watches_the_whole_screen(moves):
-    planner = LocalPlanner("scroll down", ScriptedOCR())
+    planner = EmbeddedPlanner("scroll down", ScriptedOCR())
     assert isinstance(planner.decide("", frame(list_image(1))).action, a.Scroll)  # at the centre, off the list
     if moves:
         assert isinstance(planner.decide("", frame(list_image(4))).action, a.Done)
@@ -229,7 +229,7 @@ def windows_image(covered: bool) -> tuple[np.ndarray, list]:
 @pytest.mark.parametrize("covered", [False, True])
 def test_scrolling_in_a_window_named_by_its_title_scrolls_in_the_part_of_it_that_shows(covered):
     image, titles = windows_image(covered)
-    decision = LocalPlanner("scroll down in editor", ScriptedOCR(*titles)).decide("", frame(image))
+    decision = EmbeddedPlanner("scroll down in editor", ScriptedOCR(*titles)).decide("", frame(image))
     x, y = screen_points(decision, image)[0]
     assert EDITOR[0] < x < EDITOR[2] and EDITOR[1] + TITLE_BAR < y < EDITOR[3]
     assert not (covered and FORM[0] <= x and FORM[1] <= y)
@@ -238,7 +238,7 @@ def test_scrolling_in_a_window_named_by_its_title_scrolls_in_the_part_of_it_that
 def test_scrolling_in_a_window_that_is_not_on_screen_is_refused():
     image, titles = windows_image(covered=True)
     with pytest.raises(GroundingError, match="'Notes' is not on screen; did you mean"):
-        LocalPlanner("scroll down in Notes", ScriptedOCR(*titles)).decide("", frame(image))
+        EmbeddedPlanner("scroll down in Notes", ScriptedOCR(*titles)).decide("", frame(image))
 
 
 def test_the_visible_part_of_a_window_ends_where_a_window_over_it_begins():
@@ -273,7 +273,7 @@ def test_the_planner_reads_a_popup_that_appeared_apart_until_it_goes():
     before = text_lines(canvas(WHITE))
     popup = bordered(before.copy(), POPUP, fill=GRAY)
     ocr = ScriptedOCR(("brown", (200, 105, 250, 125)), ("Paste", (310, 170, 360, 190)))
-    planner = LocalPlanner("right-click brown, click Paste, click brown", ocr)
+    planner = EmbeddedPlanner("right-click brown, click Paste, click brown", ocr)
     for image in (before, popup, before):
         planner.decide("", frame(image))
     assert ocr.apart == [[], [POPUP], []]
@@ -289,10 +289,10 @@ def test_text_beside_a_popup_is_not_read_as_one_line_with_its_items():
         cv2.putText(image, f"Line {row + 4}: the quick brow", (20, 122 + 22 * row), font, 0.6, (0, 0, 0), 1)
         cv2.putText(image, item, (popup[0] + 5, 122 + 22 * row), font, 0.6, (0, 0, 0), 1)
     ocr = OCR()
-    merged = [g.fold(t.text) for t in ocr.read(image)]
+    merged = [g.fold_for_match(t.text) for t in ocr.read(image)]
     assert "uppercase" not in merged  # read whole, the item runs into the line beside it
-    apart = [g.fold(t.text) for t in ocr.read(image, apart=[popup])]
-    assert {"uppercase", "copy", "paste", g.fold("Line 4: the quick brow")} <= set(apart), apart
+    apart = [g.fold_for_match(t.text) for t in ocr.read(image, apart=[popup])]
+    assert {"uppercase", "copy", "paste", g.fold_for_match("Line 4: the quick brow")} <= set(apart), apart
 
 
 def test_a_context_menu_of_the_demo_editor_is_grounded():
@@ -300,7 +300,7 @@ def test_a_context_menu_of_the_demo_editor_is_grounded():
     one screen, the menu's last item runs into the line beside it ('Line6:thequick browpaste')."""
     before, after = (cv2.imread(str(FRAMES / f"context-menu-{name}.png"))
                      for name in ("before", "after"))
-    planner = LocalPlanner("right-click brown, click Paste")
+    planner = EmbeddedPlanner("right-click brown, click Paste")
     planner.decide("", frame(before))
     decision = planner.decide("", frame(after))
     assert planner.popups == [(211, 133, 309, 200)]
@@ -318,7 +318,7 @@ def button_image(ink: int) -> np.ndarray:
 
 
 def test_a_greyed_out_button_is_waited_for_then_reported_not_clicked():
-    planner = LocalPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=0.1)
+    planner = EmbeddedPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=0.1)
     assert calls(planner.decide("", frame(button_image(ink=150)))) == ["WAIT"]
     time.sleep(0.2)
     failed = planner.decide("", frame(button_image(ink=150)))
@@ -327,7 +327,7 @@ def test_a_greyed_out_button_is_waited_for_then_reported_not_clicked():
 
 
 def test_a_button_enabled_while_waited_for_is_clicked():
-    planner = LocalPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=60)
+    planner = EmbeddedPlanner("click Save", ScriptedOCR(("Save", BUTTON_LABEL)), target_timeout=60)
     assert calls(planner.decide("", frame(button_image(ink=150)))) == ["WAIT"]
     assert calls(planner.decide("", frame(button_image(ink=20)))) == ["left_click"]
 
@@ -374,13 +374,13 @@ def check_box_image(ticked: bool) -> np.ndarray:
 
 
 def test_a_tick_that_does_not_show_is_clicked_once_more_then_the_run_fails():
-    planner = LocalPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
+    planner = EmbeddedPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
     unticked = frame(check_box_image(ticked=False))
     assert [calls(planner.decide("", unticked)) for _ in range(4)] == [["left_click"], ["WAIT"], ["left_click"],
                                                                        ["WAIT"]]
     failed = planner.decide("", unticked)
     assert failed.explanation == "'tick Subscribe' did not take effect: its check box still shows unticked."
-    ticking = LocalPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
+    ticking = EmbeddedPlanner("tick Subscribe", ScriptedOCR(CHECK_LABEL))
     ticking.decide("", unticked)
     assert isinstance(ticking.decide("", frame(check_box_image(ticked=True))).action, a.Done)
 
