@@ -34,7 +34,7 @@ from agent.core.stop import DEFAULT_STOP_KEYS, StopWatch
 from agent.demos.record import record as record_demonstration
 from agent.demos.reground import replay_demonstration
 from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
-from agent.planners.embedded import LocalPlanner
+from agent.planners.embedded import EmbeddedPlanner
 from agent.planners import dialects
 from agent.planners.glm import GLMConfig
 from agent.planners.replay import ReplayPlanner
@@ -102,7 +102,7 @@ def repair_config(options: RunOptions) -> GLMConfig:
     if options.dry_run:
         raise AgentError("--repair keeps what a replay did as a new version, and a dry run does nothing: "
                          "drop --dry-run or --repair")
-    if options.model == "local" or not endpoint_given(options):
+    if options.model == PlannerKind.EMBEDDED or not endpoint_given(options):
         raise AgentError("--repair asks GLM-4.5V where a lost target is now: give its endpoint with --base-url "
                          "(or $GUI_AGENT_BASE_URL) or a Z.ai key with --api-key")
     return endpoint_config(options)
@@ -159,7 +159,7 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
         ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
         **options) -> RunResult:
     """Carry out `task` on the display: with GLM-4.5V at `base_url`, the embedded planner
-    (`model="local"`, or no endpoint or key configured; it waits up to `target_timeout` seconds for a
+    (`model="local"` or `"embedded"`, or no endpoint or key configured; it waits up to `target_timeout` seconds for a
     target to appear or a button to look enabled), or `planner` when given. `options` are RunOptions'
     fields (agent.options)."""
     options = options_of(options)
@@ -168,11 +168,11 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
     if planner is not None:
         return drive(task, planner, {"model": getattr(planner, "name", "custom")}, options, computer=computer,
                      screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
-    if options.model == "local" or (options.model is None and not endpoint_given(options)):
+    if options.model == PlannerKind.EMBEDDED or (options.model is None and not endpoint_given(options)):
         if options.model is None:
             on_note("no model endpoint or key configured: using the embedded planner (--model local); "
                     "pass --base-url or --api-key for GLM-4.5V")
-        return drive(task, LocalPlanner(task, target_timeout=options.target_timeout), {"model": "local"}, options,
+        return drive(task, EmbeddedPlanner(task, target_timeout=options.target_timeout), {"model": PlannerKind.EMBEDDED}, options,
                      computer=computer, screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
     config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \

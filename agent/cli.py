@@ -20,6 +20,7 @@ from agent.core.defaults import (
     SKILLS_DIR,
     PlannerKind,
     Status,
+    canonical_model,
 )
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER
@@ -254,8 +255,8 @@ def add_eval_parser(commands) -> None:
         "when every task counted passed, 1 otherwise, 130 when interrupted."))
     parser.add_argument("tasks", nargs="*", metavar="TASK", help="task names or globs, e.g. form_* (default: all)")
     parser.add_argument("--model", default="local",
-                        help="'local' (the default: the embedded planner; model-only tasks are skipped) or the "
-                             "model name the endpoint serves, e.g. glm-4.5v")
+                        help="'local' or 'embedded' (the default: the embedded planner; model-only tasks are skipped) "
+                             "or the model name the endpoint serves, e.g. glm-4.5v")
     add_options(parser, "base_url", "api_key")
     parser.add_argument("--workers", type=COUNT, help="tasks run at a time (default: 1; with --ray, one per CPU "
                                                       "of the cluster)")
@@ -421,7 +422,7 @@ def started_view(args, step_limit, planned_here: bool = False):
 def command_run(args) -> int:
     from agent import api
 
-    view = started_view(args, args.max_steps, planned_here=args.model == "local")
+    view = started_view(args, args.max_steps, planned_here=canonical_model(args.model) == PlannerKind.EMBEDDED)
     return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
                                 **run_options(args)))
 

@@ -33,7 +33,7 @@ def write_dashboard(out: Path, summary: dict) -> Path:
     """Writes OUT/report.html from `summary` (as evaluate() returns it) and the task folders in OUT;
     raises EpisodeError when it cannot be written."""
     out = Path(out)
-    planned_offline = offline({"planner": summary.get("model")})  # eval's --model local is the local planner
+    planned_offline = offline({"planner": summary.get("model")})  # eval's --model local is the embedded planner
     results = summary["results"]
     episodes = {r["task"]: read_steps(out / r["task"]) for r in results if r["status"] not in NOT_RUN}
     page = f"""<!doctype html>

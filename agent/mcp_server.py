@@ -11,7 +11,7 @@ screen corners (a corner point is refused: the pointer there would stop every la
 typed by name only and masked in every later screenshot, nothing done off the monitor.
 
 Threads: the SDK's event loop runs in a daemon thread here. A tool hands its work to the main thread
-(`Desk`) and awaits it: calls are done one at a time, in the order they came, and all display work
+(`MainThread`) and awaits it: calls are done one at a time, in the order they came, and all display work
 is where `run` does it. So the stop keys' signal (SIGUSR1, agent.core.stop) raises StopRequested in
 the action under way, between two keystrokes of a long text, and only that call fails; between calls
 it does nothing. A call whose client goes away is cut the same way. SIGTERM and SIGINT cut the
@@ -95,7 +95,7 @@ class ShownRecords(logging.Filter):
         return True
 
 
-class Desk:
+class MainThread:
     """The main thread's side: the calls' work, one at a time, and what stops it."""
 
     def __init__(self):
@@ -200,10 +200,10 @@ def typed_action(kind, **fields):
 
 class Session:
     """The display, its computer and the episode: one method per tool, each call one episode step.
-    Runs in the main thread only (through the Desk)."""
+    Runs in the main thread only (through the main thread)."""
 
-    def __init__(self, options: api.RunOptions, out: Path, desk: Desk, transport: str):
-        self.options, self.out, self.desk = options, Path(out), desk
+    def __init__(self, options: api.RunOptions, out: Path, main_thread: MainThread, transport: str):
+        self.options, self.out, self.main_thread = options, Path(out), main_thread
         self.secrets = api.secrets_of(options)
         raw_screen = Screen(options.display, options.monitor)
         first = raw_screen.capture()
@@ -230,12 +230,12 @@ class Session:
     @contextmanager
     def acting(self):
         """The action under way, which a stop cuts (StopRequested)."""
-        stops = self.desk.stops
+        stops = self.main_thread.stops
         try:
-            with self.desk.interruptible():
+            with self.main_thread.interruptible():
                 yield
         finally:
-            if self.desk.stops != stops:
+            if self.main_thread.stops != stops:
                 try:
                     self.raw_computer.reconnect()
                 except AgentError:  # the display is gone: the next call says so
@@ -409,7 +409,7 @@ class Consent(BaseModel):
     allow: bool = Field(description="yes to let the agent do it")
 
 
-def host_asker(ctx, loop: asyncio.AbstractEventLoop, desk: Desk, pending: list) -> Callable[[str], bool | None]:
+def host_asker(ctx, loop: asyncio.AbstractEventLoop, main_thread: MainThread, pending: list) -> Callable[[str], bool | None]:
     """The confirmation policy's questions put to the host's user (MCP elicitation), from the main thread;
     nobody_to_ask for a client that cannot ask. Each question's future goes in `pending`, for the call to
     cancel if its client goes away; the end of the session cancels it too."""
@@ -421,7 +421,7 @@ def host_asker(ctx, loop: asyncio.AbstractEventLoop, desk: Desk, pending: list) 
         asked = asyncio.run_coroutine_threadsafe(ctx.elicit(question, Consent), loop)
         pending.append(asked)
         try:
-            while not asked.done() and not desk.ending:
+            while not asked.done() and not main_thread.ending:
                 concurrent.futures.wait([asked], timeout=0.5)
             answer = asked.result(timeout=0)
         except (Exception, concurrent.futures.CancelledError) as error:  # nobody answered
@@ -441,8 +441,8 @@ async def when_gone(ctx, then: Callable[[], None]) -> None:
         then()
 
 
-def build_server(desk: Desk, session: Session):
-    """The MCP server and its tools; each tool's work is done by the Desk."""
+def build_server(main_thread: MainThread, session: Session):
+    """The MCP server and its tools; each tool's work is done by the main thread."""
     try:
         from mcp.server.mcpserver import Context, Image, MCPServer
         from mcp.server.mcpserver.exceptions import ToolError
@@ -466,20 +466,20 @@ def build_server(desk: Desk, session: Session):
     def tool(read_only: bool = False):  # results are text (JSON for find_text and run_task) or an image
         return server.tool(structured_output=False, annotations=ToolAnnotations(read_only_hint=read_only))
 
-    async def on_desk(ctx: Context, work: Callable):
-        """`work()` done by the Desk, with the host's user to answer the policy's questions; a client that
+    async def on_main_thread(ctx: Context, work: Callable):
+        """`work()` done by the main thread, with the host's user to answer the policy's questions; a client that
         goes away (this call cancelled) cuts it."""
         questions: list = []
-        ask = host_asker(ctx, asyncio.get_running_loop(), desk, questions)
+        ask = host_asker(ctx, asyncio.get_running_loop(), main_thread, questions)
         try:
-            job = desk.submit(lambda: session.asking(ask, work))
+            job = main_thread.submit(lambda: session.asking(ask, work))
         except AgentError as error:
             raise ToolError(redact.scrub(str(error))) from None
 
         def abandon() -> None:
             for question in questions:
                 question.cancel()
-            desk.cut(job, "the MCP client went away")
+            main_thread.cut(job, "the MCP client went away")
 
         watch = asyncio.ensure_future(when_gone(ctx, abandon))
         try:
@@ -495,56 +495,56 @@ def build_server(desk: Desk, session: Session):
     @tool(read_only=True)
     async def screenshot(ctx: Context):
         """A PNG of the whole monitor, and its size; the coordinates the other tools take are its pixels."""
-        png, width, height = await on_desk(ctx, session.screenshot)
+        png, width, height = await on_main_thread(ctx, session.screenshot)
         return [Image(data=png, format="png"), f"screenshot {width}x{height} pixels"]
 
     @tool()
     async def click(ctx: Context, x: X, y: Y, button: Literal["left", "right", "middle"] = "left",
                     count: Annotated[int, Field(ge=1, le=3, description="1 click, 2 double, 3 triple")] = 1) -> str:
         """Click at a point of the screenshot."""
-        return await on_desk(ctx, lambda: session.click(x, y, button, count))
+        return await on_main_thread(ctx, lambda: session.click(x, y, button, count))
 
     @tool()
     async def move(ctx: Context, x: X, y: Y) -> str:
         """Move the pointer to a point without clicking."""
-        return await on_desk(ctx, lambda: session.move(x, y))
+        return await on_main_thread(ctx, lambda: session.move(x, y))
 
     @tool()
     async def drag(ctx: Context, start_x: X, start_y: Y, end_x: X, end_y: Y) -> str:
         """Press the left button at the start point, move to the end point and release it."""
-        return await on_desk(ctx, lambda: session.drag(start_x, start_y, end_x, end_y))
+        return await on_main_thread(ctx, lambda: session.drag(start_x, start_y, end_x, end_y))
 
     @tool()
     async def scroll(ctx: Context, x: X, y: Y, direction: Literal["up", "down", "left", "right"],
                      amount: Annotated[int, Field(ge=1, le=50, description="wheel notches")] = 3) -> str:
         """Scroll the wheel with the pointer over a point."""
-        return await on_desk(ctx, lambda: session.scroll(x, y, direction, amount))
+        return await on_main_thread(ctx, lambda: session.scroll(x, y, direction, amount))
 
     @tool()
     async def type_text(ctx: Context,
                         text: Annotated[str, Field(description="the text; {{NAME}} types the secret NAME")]) -> str:
         """Type text at the keyboard focus (it does not click or clear first). Write a secret as {{NAME}}."""
-        return await on_desk(ctx, lambda: session.type_text(text))
+        return await on_main_thread(ctx, lambda: session.type_text(text))
 
     @tool()
     async def press_keys(ctx: Context, keys: Annotated[str | list[str], Field(
             description="a chord like 'ctrl+s' or 'enter', or a list of key names pressed together")]) -> str:
         """Press a key or a key combination."""
-        return await on_desk(ctx, lambda: session.press_keys(keys))
+        return await on_main_thread(ctx, lambda: session.press_keys(keys))
 
     @tool(read_only=True)
     async def find_text(ctx: Context, text: Annotated[str, Field(
             description="the text to look for (case, OCR slips tolerated)")]) -> str:
         """Where the text is on the screen, read by OCR: JSON with boxes [x0, y0, x1, y1] and centres in screenshot
         pixels, best first; with none found, the closest texts on screen."""
-        return json.dumps(await on_desk(ctx, lambda: session.find_text(text)), ensure_ascii=False)
+        return json.dumps(await on_main_thread(ctx, lambda: session.find_text(text)), ensure_ascii=False)
 
     @tool()
     async def run_task(ctx: Context, task: Annotated[str, Field(
             description="what to do, in plain words; {{NAME}} for a secret")]) -> str:
         """Carry out a whole task with the agent loop (GLM-4.5V, or the embedded OCR planner with --model local);
         JSON with its status, steps and episode folder. A task that does not end done is a tool error."""
-        return json.dumps(await on_desk(ctx, lambda: session.run_task(task)), ensure_ascii=False)
+        return json.dumps(await on_main_thread(ctx, lambda: session.run_task(task)), ensure_ascii=False)
 
     return server
 
@@ -640,18 +640,18 @@ class ClientLines:
         raise StopAsyncIteration
 
 
-async def serve_stdio(server, desk: Desk, wire: Wire) -> None:
+async def serve_stdio(server, main_thread: MainThread, wire: Wire) -> None:
     """run_stdio_async on the wire; a client that goes away ends the session as a signal does."""
     import anyio
     from mcp.server.stdio import stdio_server
 
-    lines = ClientLines(wire.reader, lambda: desk.end(Status.DONE, "the client closed the connection"))
+    lines = ClientLines(wire.reader, lambda: main_thread.end(Status.DONE, "the client closed the connection"))
     async with stdio_server(lines, anyio.wrap_file(io.TextIOWrapper(wire.writer, encoding="utf-8"))) as streams:
         protocol = server._lowlevel_server  # run_stdio_async takes no streams
         await protocol.run(*streams, protocol.create_initialization_options())
 
 
-def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: Wire | None,
+def serve_mcp(server, main_thread: MainThread, port: int | None, token: str | None, wire: Wire | None,
               on_serving: Callable[[], None]) -> None:
     """In a daemon thread: the SDK's event loop, until the client goes away or the transport fails."""
     import anyio
@@ -659,12 +659,12 @@ def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: Wir
     try:
         if port is None:
             on_serving()
-            anyio.run(serve_stdio, server, desk, wire)
+            anyio.run(serve_stdio, server, main_thread, wire)
         else:
             anyio.run(serve_http, server, port, token, on_serving)
-        desk.end(Status.DONE, "the client closed the connection")
+        main_thread.end(Status.DONE, "the client closed the connection")
     except BaseException as error:  # uvicorn ends with SystemExit when it cannot serve
-        desk.end(Status.ERROR, f"the MCP transport stopped: {type(error).__name__} {error}".strip())
+        main_thread.end(Status.ERROR, f"the MCP transport stopped: {type(error).__name__} {error}".strip())
 
 
 def check_port_free(port: int) -> None:
@@ -755,21 +755,21 @@ def serve(given: dict, http: int | None, token_file: Path | None = None, wire: W
 
 
 def serve_session(options: api.RunOptions, http: int | None, token: str | None, wire) -> int:
-    desk = Desk()
-    session = Session(options, options.out or new_run_dir(), desk, "stdio" if http is None else "http")
+    main_thread = MainThread()
+    session = Session(options, options.out or new_run_dir(), main_thread, "stdio" if http is None else "http")
     status, message = Status.ERROR, "the server did not start"
     try:
-        server = build_server(desk, session)
+        server = build_server(main_thread, session)
         for handler in logging.getLogger().handlers:
             handler.addFilter(ShownRecords())
-        desk.watch = api.start_stop_watch(session.screen.display, options.stop_keys, session.monitor, log)
-        desk.take_signals()  # over the StopWatch's own SIGUSR1 handler, which would raise between calls too
+        main_thread.watch = api.start_stop_watch(session.screen.display, options.stop_keys, session.monitor, log)
+        main_thread.take_signals()  # over the StopWatch's own SIGUSR1 handler, which would raise between calls too
         where = "stdio" if http is None else f"http://127.0.0.1:{http}/mcp"
         serving = f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) " \
                   f"on {where}; episode {session.out}"
-        threading.Thread(target=serve_mcp, args=(server, desk, http, token, wire, lambda: log(serving)), daemon=True,
+        threading.Thread(target=serve_mcp, args=(server, main_thread, http, token, wire, lambda: log(serving)), daemon=True,
                          name="mcp").start()
-        status, message = desk.serve()
+        status, message = main_thread.serve()
     except AgentError as error:
         message = str(error)
         raise
@@ -777,8 +777,8 @@ def serve_session(options: api.RunOptions, http: int | None, token: str | None, 
         try:
             session.close(status, message)  # the end line first: stopping the watch can take 2 s
         finally:
-            if desk.watch:
-                desk.watch.stop()
+            if main_thread.watch:
+                main_thread.watch.stop()
     log(f"ended ({status}: {message}); {session.steps} calls in {session.out}; "
         f"`gui-agent report {session.out}` shows them")
     return 0 if status in (Status.DONE, Status.INTERRUPTED) else 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Callable, Literal, Union, get_args, get_origin, get_type_hints
 
-from agent.core.defaults import DEFAULT_STOP_KEYS, SKILLS_DIR, TARGET_TIMEOUT
+from agent.core.defaults import DEFAULT_STOP_KEYS, SKILLS_DIR, TARGET_TIMEOUT, canonical_model
 from agent.core.errors import AgentError
 from agent.core.settings import settings
 from agent.planners import dialects
@@ -55,8 +55,8 @@ class RunOptions:
     __pydantic_config__ = {"extra": "forbid"}  # a plain dict: pydantic's ConfigDict is a TypedDict
 
     model: str | None = None
-    """model name the endpoint serves (default: glm-4.5v), or 'local' for the embedded OCR planner (the default
-    when no endpoint or key is configured)"""
+    """model name the endpoint serves (default: glm-4.5v), or 'local' (also 'embedded') for the embedded planner
+    (the default when no endpoint or key is configured)"""
     base_url: str | None = None
     """OpenAI-compatible endpoint, e.g. https://api.z.ai/api/paas/v4 or http://HOST:8000/v1 (default:
     $GUI_AGENT_BASE_URL, else Z.ai when a key is set)"""
@@ -117,6 +117,7 @@ class RunOptions:
     """key chord that stops the run at once ('none' to disable)"""
 
     def __post_init__(self):
+        object.__setattr__(self, "model", canonical_model(self.model))  # a frozen dataclass's own field
         for name, option in described(type(self)).items():
             value = getattr(self, name)
             if option.bound and isinstance(value, (int, float)) and (problem := option.bound.refused(value)):

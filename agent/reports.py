@@ -33,7 +33,7 @@ MACHINE_TIMINGS = ("capture", "encode", "snap", "check", "act", "settle")
 PHASES = ("capture", "encode", "model", "snap", "check", "act", "settle")
 PHASE_COLOURS = {"capture": "#7b61ff", "encode": "#8d99a6", "model": "#1d6fe0", "snap": "#12a150",
                  "check": "#0f8a8a", "act": "#e0245e", "settle": "#e89a1c"}
-OFFLINE_PLANNERS = {PlannerKind.LOCAL}  # planners that read the screen themselves: no model, no tokens
+OFFLINE_PLANNERS = {PlannerKind.EMBEDDED}  # planners that read the screen themselves: no model, no tokens
 THUMBS_DIR = "report-thumbs"
 REPORT_FILE, SINGLE_FILE_REPORT = "report.html", "report-single-file.html"
 CHECK_FILE = "check.json"  # an evaluated task's verdict, written by its checker (agent.task_runs)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from agent.core.defaults import Status
+from agent.core.defaults import PlannerKind, Status, canonical_model
 from agent.core.episode import read_episode, replace_file
 from agent.core.errors import AgentError
 
@@ -32,9 +32,12 @@ class ModelOptions:
     api_key: str | None = None  # handed over in the environment, never on a command line or on disk
     run_args: tuple[str, ...] = ()  # more `gui-agent run` options, e.g. --no-thinking
 
+    def __post_init__(self):
+        object.__setattr__(self, "model", canonical_model(self.model))  # a frozen dataclass's own field
+
     @property
-    def local(self) -> bool:
-        return self.model == "local"
+    def embedded(self) -> bool:
+        return self.model == PlannerKind.EMBEDDED
 
 
 class Runs:
@@ -141,7 +144,7 @@ def not_run(task) -> dict:
 
 def skip(task, model: ModelOptions) -> dict | None:
     """The result of a task this model cannot run (a model-only task with the embedded planner), else None."""
-    if task.model_only and model.local:
+    if task.model_only and model.embedded:
         return unrun(task, "skipped", passed=None, detail="model-only: the embedded planner's forms cannot express it")
     return None
 

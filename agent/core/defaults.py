@@ -38,11 +38,17 @@ class PlannerKind(StrEnum):
 
     GLM = "glm"  # GLM-4.5V's text dialect
     TOOLS = "tools"  # a model's tool calls
-    LOCAL = "local"  # the embedded planner: OCR and OpenCV, no model
+    EMBEDDED = "local"  # the embedded planner: OCR and OpenCV, no model (`--model local` or `--model embedded`)
     REPLAY = "replay"  # an episode replayed, as recorded or re-grounded
     DEMONSTRATION = "demonstration"  # recorded from a person's own actions
     SKILL = "skill"  # a skill run as one action
     MCP = "mcp"  # an MCP client's calls
+
+
+
+def canonical_model(model: str | None) -> str | None:
+    """A `--model` value as runs record it: "embedded" is another name for "local", the embedded planner."""
+    return PlannerKind.EMBEDDED.value if model == "embedded" else model
 
 
 EXIT_CODES = {Status.DONE: 0, Status.ERROR: 1, Status.FAILED: 10, Status.STEP_LIMIT: 11, Status.FORMAT_ERRORS: 12,

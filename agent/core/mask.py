@@ -58,7 +58,7 @@ SCROLL_ROWS = 4  # rows that must agree on a scroll
 WEIGHTS = np.random.default_rng(23).random(STRIP, np.float32)  # a row's signature: its pixels so weighted, summed
 
 
-def fold(text: str) -> str:
+def fold_for_mask(text: str) -> str:
     return "".join(text.split()).upper().translate(CONFUSABLE)
 
 
@@ -256,7 +256,7 @@ def read_lines(bgr: np.ndarray, gray: np.ndarray, lines: list[Box]) -> list[str]
 
 
 def shows_secret(text: str, secrets: list[str]) -> bool:
-    text = fold(text)
+    text = fold_for_mask(text)
     for secret in secrets:
         run = SequenceMatcher(None, secret, text, autojunk=False).find_longest_match(0, len(secret), 0, len(text))
         if run.size >= min(len(secret), max(MATCH_MIN, len(secret) // 2)):
@@ -275,8 +275,8 @@ class SecretMask:
 
     def secret_typed(self, value: str) -> None:
         """Called by the executor after it typed a secret's value."""
-        if fold(value) and fold(value) not in self.typed:
-            self.typed.append(fold(value))
+        if fold_for_mask(value) and fold_for_mask(value) not in self.typed:
+            self.typed.append(fold_for_mask(value))
         self._just_typed = True
 
     def hide(self, pixels: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:

@@ -39,7 +39,7 @@ MAX_PARAMS = 100
 
 
 @dataclass(frozen=True, slots=True)
-class Param:
+class SkillParam:
     name: str
     type: str = "str"
     default: str | int | float | bool | None = None  # None: the value must be given
@@ -60,7 +60,7 @@ class Param:
 class Skill:
     name: str
     description: str
-    params: tuple[Param, ...]
+    params: tuple[SkillParam, ...]
     path: Path  # the demonstration skill's folder, or the Python skill's file
     function: Callable | None = None
 
@@ -99,7 +99,7 @@ def skill(function: Callable) -> Callable:
             raise TypeError(f"skill {function.__name__}: parameter {param.name} must be typed str, int, float "
                             f"or bool, not {type_name}")
         default = None if param.default is inspect.Parameter.empty else param.default
-        params.append(Param(param.name, type_name, default))
+        params.append(SkillParam(param.name, type_name, default))
     description = (inspect.getdoc(function) or "").split("\n\n")[0].replace("\n", " ")
     function.skill = Skill(function.__name__, description, tuple(params), Path(inspect.getfile(function)), function)
     return function
@@ -155,7 +155,7 @@ def plain_value(value):
 class SkillFile(BaseModel):
     """SKILLS/NAME/skill.json, as add_skill writes it."""
 
-    class Param(BaseModel):
+    class ParamEntry(BaseModel):
         model_config = ConfigDict(strict=True, allow_inf_nan=False)
         name: Annotated[str, AfterValidator(identifier)]
         type: Literal["str", "int", "float", "bool"] = "str"
@@ -164,7 +164,7 @@ class SkillFile(BaseModel):
     model_config = ConfigDict(strict=True)
     name: Annotated[str, Field(pattern=f"^{SKILL_NAME.pattern}$")]
     description: str = ""
-    params: Annotated[list[Param], Field(max_length=MAX_PARAMS)] = []
+    params: Annotated[list[ParamEntry], Field(max_length=MAX_PARAMS)] = []
 
 
 def load_demonstration_skill(folder: Path) -> Skill:
@@ -181,7 +181,7 @@ def load_demonstration_skill(folder: Path) -> Skill:
     except (ValueError, RecursionError) as error:
         reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error) or "it is nested too deep"
         raise AgentError(f"{path} is not a readable skill: {reason}") from None
-    params = tuple(Param(p.name, p.type, p.default) for p in data.params)
+    params = tuple(SkillParam(p.name, p.type, p.default) for p in data.params)
     return Skill(data.name, data.description, params, folder)
 
 

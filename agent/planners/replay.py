@@ -82,7 +82,7 @@ def area_around(point: tuple[float, float], width: int, height: int) -> tuple[in
     return max(0, x - w // 2), max(0, y - h // 2), min(width, x + w // 2), min(height, y + h // 2)
 
 
-def near(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+def near_box(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
     x0, y0, x1, y1 = box
     return x0 - PLACE_GAP <= point[0] <= x1 + PLACE_GAP and y0 - PLACE_GAP <= point[1] <= y1 + PLACE_GAP
 
@@ -114,7 +114,7 @@ def difference(now: Frame, then: Frame, points: dict[str, tuple[int, int]], befo
     left, top = (round(v) for v in now.geometry.image_to_screen((x0, y0)))
     right, bottom = (round(v) for v in now.geometry.image_to_screen((x1, y1)))
     found = f"{change.pixels} pixels changed in the place ({left}, {top})-({right}, {bottom})"
-    inside = [name for name, point in points.items() if near(now.geometry.model_to_image(point), change.box)]
+    inside = [name for name, point in points.items() if near_box(now.geometry.model_to_image(point), change.box)]
     if inside:
         found += f" around the {' and '.join(inside)} it acts on"
     if change.places > 1:

@@ -66,3 +66,18 @@ def test_secrets_and_the_key_are_never_shown_in_help_or_reprs(monkeypatch, capsy
     assert given.api_key == "sk-hunter2" and given.secrets == {"PASS": "swordfish"}
     shown = capsys.readouterr().out + repr(given) + repr(settings())
     assert not {"sk-hunter2", "4711", "swordfish"} & set(shown.replace("'", " ").split()), shown
+
+
+def test_model_embedded_is_another_name_for_model_local(monkeypatch, tmp_path):
+    """The offline planner is "the embedded planner" in code and docs; `--model local`, what episodes and
+    summaries record, stays, and `--model embedded` runs the same planner and records the same."""
+    from agent.planners.embedded import EmbeddedPlanner
+    from agent.task_runs import ModelOptions
+
+    driven = []
+    monkeypatch.setattr(api, "drive", lambda task, planner, settings, options, **hooks: driven.append(
+        (planner, settings, options)) or api.RunResult("done", "ok", 0, tmp_path))
+    for name in ("local", "embedded"):
+        assert cli.main(["run", "click OK", "--model", name, "--out", str(tmp_path)]) == 0
+    assert [(type(p), s, o.model) for p, s, o in driven] == [(EmbeddedPlanner, {"model": "local"}, "local")] * 2
+    assert ModelOptions("embedded").model == "local" and ModelOptions("embedded").embedded

@@ -133,7 +133,7 @@ def test_the_phase_bars_are_each_tasks_mean_step_on_one_scale(fake_eval):
     assert 'data-task="xterm_sum"></div>' not in page  # never ran: no row in the plot
 
     suite_model_time = sum(step.get("model", 0) for steps in TIMINGS.values() for step in steps)
-    assert f"planning {seconds(suite_model_time)}" in page  # the suite's bar, with the local planner's name
+    assert f"planning {seconds(suite_model_time)}" in page  # the suite's bar, with the embedded planner's name
     glm = write_dashboard(out, summary | {"model": "glm-4.5v"}).read_text(encoding="utf-8")
     assert f"model {seconds(suite_model_time)}" in glm and "planning" not in glm
 

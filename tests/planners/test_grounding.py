@@ -12,7 +12,7 @@ from agent.core.ocr import OCR, TextBox
 from agent.core.ocr import centre_in as ocr_centre_in
 from agent.core.screen import Screen
 from agent.planners import grounding as g
-from agent.planners.embedded import LocalPlanner
+from agent.planners.embedded import EmbeddedPlanner
 
 FORM_TARGETS = [  # instruction, the widget its first action must hit
     ('type "x" into Name', "name_entry"), ('type "x" into Email', "email_entry"), ("tick Subscribe", "subscribe"),
@@ -35,7 +35,7 @@ def hits(session, app, targets, ocr, keep: Path):
     results = []
     for instruction, widget in targets:
         try:
-            action = LocalPlanner(instruction, ocr).decide("", frame).action
+            action = EmbeddedPlanner(instruction, ocr).decide("", frame).action
         except GroundingError as error:
             results.append((instruction, False, str(error), keep))
             continue
