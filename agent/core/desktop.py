@@ -34,9 +34,11 @@ Note = Callable[[str], None]
 
 @dataclass
 class Desktop:
+    """What a front door acts on and sees; made by `open_desktop`."""
+
     screen: Screen | MaskedScreen  # what planners and episodes see: typed secrets covered
     computer: ComputerBase  # what acts: {{NAME}} typed as its secret
-    raw_computer: ComputerBase  # the same without the secret typing: a run inside this desktop types its own
+    raw_computer: ComputerBase  # the same without the secret typing added here: a run inside types its own
     mask: SecretMask | None  # covers the secrets typed, if any were given
     first: Frame  # the screen when the desktop was opened
     made: list = field(default_factory=list)  # the screen and computer opened here, closed with the desktop
