@@ -23,7 +23,7 @@ from agent.core import redact
 from agent.core.actions import secret_names
 from agent.core.computer import Computer
 from agent.core.confirm import ask_on_terminal
-from agent.core.defaults import EXIT_CODES
+from agent.core.defaults import EXIT_CODES, PlannerKind, Status
 from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
 from agent.core.desktop import Desktop, open_desktop
 from agent.core.errors import AgentError
@@ -270,7 +270,7 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
     options = options_of(options)
     keep_secret(options)
     found = read_episode(episode)
-    if found.end and found.end["status"] == "done":
+    if found.end and found.end["status"] == Status.DONE:
         raise AgentError(f"{episode} ended done; there is nothing to resume")
     settings = found.header.get("settings", {})
     dialect = dialects.of_episode(found)
@@ -306,7 +306,7 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
     options = options_of(options)
     keep_secret(options)
     found = read_episode(episode)
-    regrounded = reground or found.header.get("planner") == "demonstration"
+    regrounded = reground or found.header.get("planner") == PlannerKind.DEMONSTRATION
     if repair and not regrounded:
         raise AgentError("--repair needs a re-grounded replay (--reground)")
     repair_with = repair_config(options) if repair else None
