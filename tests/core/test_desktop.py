@@ -23,8 +23,8 @@ from agent.core.mask import MaskedScreen
 from agent.core.ocr import OCR
 from agent.core.screen import Screen
 from agent.demos.skills import SkillRunner
-from fakes import FakeScreen
-from scenarios import Script, centre
+from tests.support.fakes import FakeScreen
+from tests.support.scenarios import Script, centre
 
 AGENT = Path(agent.__file__).parent
 VERBS = [name for name in vars(Computer) if not name.startswith("_")]
