@@ -1,6 +1,5 @@
 """Screen capture with mss, frames that know their geometry, and waiting for the screen to settle."""
 
-import os
 import select
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from agent.core.damage import Damage, DisplayLost, Drawn
 from agent.core.errors import DisplayError
 from agent.core.geometry import Geometry, Monitor
 from agent.core.png import encode_png
+from agent.core.settings import settings
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -93,7 +93,7 @@ class Screen:
     """Captures one monitor of one X display."""
 
     def __init__(self, display: str | None = None, monitor: int = 1):
-        self.display = display or os.environ.get("DISPLAY")
+        self.display = display or settings().display
         if not self.display:
             raise DisplayError("no display: set $DISPLAY or pass --display (start one with `gui-agent sandbox`)")
         import mss
