@@ -24,7 +24,8 @@ class Windows:
     frame's offset twice.)"""
 
     def __init__(self, display: str):
-        from Xlib import X, display as xdisplay
+        from Xlib import X
+        from Xlib import display as xdisplay
 
         self._viewable = X.IsViewable
         self._display = xdisplay.Display(display)
@@ -87,7 +88,8 @@ def in_window(point: Point, window: dict) -> bool:
             and window["top"] <= point[1] < window["top"] + window["height"])
 
 
-def target_crop(frame: Frame, point: Point, size: tuple[int, int] = (CROP_WIDTH, CROP_HEIGHT)) -> tuple[np.ndarray, Point]:
+def target_crop(frame: Frame, point: Point,
+                size: tuple[int, int] = (CROP_WIDTH, CROP_HEIGHT)) -> tuple[np.ndarray, Point]:
     """A grayscale cut of the frame of this size (moved inward at the edges) around a screen point, and
     where the point is in it, in image pixels."""
     x, y = (round(v) for v in frame.geometry.screen_to_image(point))
