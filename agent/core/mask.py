@@ -16,10 +16,11 @@ hold a text line: not a caret, an outline or a speck smaller than a character, n
 drawn now, and not what shows that frame's pixels scrolled or recoloured (a terminal that scrolled,
 a page dimmed behind a dialog or on another background; see changes_since). Each change is widened
 to its line (the ink on its rows, gaps narrower than a word's spacing), its lines are detected in
-that crop and the lines it touched recognised. A line read so stays covered while it shows what it
-showed; once it changes, what changed there is read again. A frame in which nothing changed outside
-the covered places costs no OCR (3-6 ms at 1080p), nor one that scrolled or was recoloured; one
-with new text costs OCR of its new lines (15-25 ms for a short one; a page of new text: all of it,
+that crop and the lines it touched recognised: glanced at (smaller, about half the time), and read
+in full only when the glance may have misread a secret (see clears). A line read so stays covered
+while it shows what it showed; once it changes, what changed there is read again. A frame in which
+nothing changed outside the covered places costs no OCR (3-6 ms at 1080p), nor one that scrolled or
+was recoloured; one with new text costs a glance at each new line (a page of new text: all of it,
 seconds; bench/mask_cost.py). Frames before the first secret is typed are not read (the secret is
 not on the screen before its keys go in). What can still show: a secret drawn in an image or so
 distorted that OCR does not read it, and a run completed by one glyph narrower than 3 px ('l', '.')
