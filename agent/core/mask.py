@@ -271,7 +271,7 @@ def clears(text: str, score: float, secrets: list[str]) -> bool:
     fewer than GLANCE_RUN of a secret's letters and digits in a row (a glance drops small marks: '-',
     '.', '!'); never for a secret with fewer letters and digits than that. Of 420 rendered lines in
     which the full read finds a secret (7 fonts, 11-20 px, 3 colour schemes), the 21 whose glance did
-    not show it read unsure (0.63-0.77) or sure with 7 or more in a row; clean lines 0.98 (median)."""
+    not show it read unsure (0.63-0.90) or sure with 7 or more in a row; clean lines 0.98 (median)."""
     text = alphanumeric(fold(text))
     return score >= GLANCE_SURE and all(
         GLANCE_RUN <= len(alphanumeric(secret)) and longest_run(text, alphanumeric(secret)) < min(
