@@ -401,7 +401,8 @@ class Consent(BaseModel):
     allow: bool = Field(description="yes to let the agent do it")
 
 
-def host_asker(ctx, loop: asyncio.AbstractEventLoop, main_thread: MainThread, pending: list) -> Callable[[str], bool | None]:
+def host_asker(ctx, loop: asyncio.AbstractEventLoop, main_thread: MainThread,
+               pending: list) -> Callable[[str], bool | None]:
     """The confirmation policy's questions put to the host's user (MCP elicitation), from the main thread;
     nobody_to_ask for a client that cannot ask. Each question's future goes in `pending`, for the call to
     cancel if its client goes away; the end of the session cancels it too."""
@@ -759,8 +760,8 @@ def serve_session(options: api.RunOptions, http: int | None, token: str | None, 
         where = "stdio" if http is None else f"http://127.0.0.1:{http}/mcp"
         serving = f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) " \
                   f"on {where}; episode {session.out}"
-        threading.Thread(target=serve_mcp, args=(server, main_thread, http, token, wire, lambda: log(serving)), daemon=True,
-                         name="mcp").start()
+        threading.Thread(target=serve_mcp, args=(server, main_thread, http, token, wire, lambda: log(serving)),
+                         daemon=True, name="mcp").start()
         status, message = main_thread.serve()
     except AgentError as error:
         message = str(error)
