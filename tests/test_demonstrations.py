@@ -25,7 +25,8 @@ from agent.core.ocr import OCR
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.demos.record import Event, Merger, crop_around, key_name
-from agent.demos.reground import CONTEXT_SIZE, Grounder, Performer, Replayer, Target, TargetNotFound
+from agent.core.loop import Agent
+from agent.demos.reground import CONTEXT_SIZE, Grounder, Looking, RegroundedPlanner, Target
 from agent.demos.skills import add_skill, find_skill, list_skills
 from agent.export import export
 from agent.planners.glm import interpret
@@ -467,15 +468,11 @@ def recorded_click_and_type(folder: Path) -> Path:
 def replayed(folder: Path, out: Path, frames: list[Frame]) -> tuple[list[tuple], str | None]:
     """What the replay did on screens that show `frames` in turn, and its error, if any."""
     computer = RecordingComputer(Monitor(0, 0, 600, 400))
-    episode = EpisodeWriter(out)
-    episode.header(task="Type Grace", planner="replay", agent_version="test", settings={})
-    performer = Performer(ScriptedScreen(computer, frames), computer, episode, Grounder(FakeWindows(), OCR()),
-                          target_timeout=0.5)
-    try:
-        Replayer(read_episode(folder), {}).run(performer)
-    except TargetNotFound as error:
-        return computer.calls, str(error)
-    return computer.calls, None
+    screen = ScriptedScreen(computer, frames)
+    planner = RegroundedPlanner(read_episode(folder), {}, Looking(screen, Grounder(FakeWindows(), OCR()),
+                                                                  target_timeout=0.5))
+    status, message = Agent("Type Grace", planner, computer, screen, EpisodeWriter(out)).run()
+    return computer.calls, None if status == "done" else message
 
 
 def test_key_and_type_steps_are_checked_against_the_screen_and_a_field_recorded_empty_is_emptied(tmp_path):
