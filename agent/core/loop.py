@@ -43,12 +43,14 @@ class StepClock:
     add up to its wall time, from the grab of its screenshot to the grab of the next: capture (until
     the loop has the screenshot: grabbing it, settle's last look at it), encode (saving it, then the
     planner's own encoding and request building), model (the rest of the planner's decision), snap
-    (or a repair's check), act, settle. What comes between two steps (writing a step's line) counts in the next encode."""
+    (or a repair's check), act, settle. What comes between two steps (writing a step's line) counts in
+    the next encode."""
 
     def __init__(self, frame: Frame):
         """`frame`: the run's first screenshot, just grabbed."""
         self._mark = time.monotonic()
-        self._counted, self._carried, self.timings = None, self._mark - grabbed(frame), {}
+        self._counted: Frame | None = None  # the last frame whose grab was counted
+        self._carried, self.timings = self._mark - grabbed(frame), {"capture": 0.0}
 
     def begin(self, frame: Frame) -> None:
         """A step deciding on `frame`; one already counted (no action was performed) took no grab."""
@@ -103,15 +105,18 @@ class StepState:
     index: int
     frame: Frame  # the screenshot it decides and acts on
     line: dict  # its line, filled in as the step goes; written once it has an outcome
-    done: list[dict] = field(default_factory=list)  # the actions performed, as the line records them
+    done: list[dict] = field(default_factory=list)  # the actions performed: the line holds the first at its
+    # top, the others (the further calls of one reply) in `then`
     acting: Acting | None = None
 
 
 class Repeats:
     """The same action on a screen it did not change, counted; waiting on a still screen is fine."""
 
-    def __init__(self):
-        self.call, self.frame, self.count = None, None, 0
+    def __init__(self) -> None:
+        self.call: str | None = None
+        self.frame: Frame | None = None
+        self.count = 0
 
     def once_too_often(self, action, frame: Frame) -> bool:
         """Whether `action` on `frame` is the STUCK_REPEATS-th in a row (not to be done); RunEnded after that."""
@@ -134,7 +139,8 @@ class Agent:
         self.resume_from, self.on_step, self.on_pause = resume_from, on_step, on_pause
         self.steps = resume_from["steps"] if resume_from else 0
         self.tokens = resume_from["tokens"] if resume_from else 0
-        self.format_errors, self.feedback, self.repeats = 0, None, Repeats()
+        self.feedback: str | None = None  # what the planner is told at the next step
+        self.format_errors, self.repeats = 0, Repeats()
         self.current: StepState | None = None  # the step under way, or the last one
 
     def run(self) -> tuple[str, str]:
@@ -172,8 +178,9 @@ class Agent:
         frame = getattr(self, "frame", None)
         if frame is None:
             return {}
-        if self.current and frame is self.current.frame:
-            return {"screenshot": self.current.line["screenshot"]}
+        step = self.current
+        if step and frame is step.frame and "screenshot" in step.line:
+            return {"screenshot": step.line["screenshot"]}
         return self.episode.end_screenshot(frame.png)
 
     def step(self) -> None:
@@ -192,10 +199,10 @@ class Agent:
 
     def _show(self, step: StepState, frame: Frame) -> None:
         """Writes `frame` as the step's screenshot: the one it decides and acts on."""
-        step.frame = self.frame = frame
         step.line |= {"screenshot": self.episode.screenshot(step.index, frame.png()),
                       "image": {"width": frame.width, "height": frame.height,
                                 "tokens": image_tokens(frame.width, frame.height)}}
+        step.frame = self.frame = frame
 
     def _decide_and_act(self, step: StepState) -> None:
         decision = self._decide(step)
@@ -204,16 +211,17 @@ class Agent:
         to_screen = step.frame.geometry.model_to_screen
         for action in decision.actions:  # one, or the calls of a tools reply, each on the screen the last one left
             before = self.frame
-            step.acting = Acting(action.model_dump(), action.call(), {k: to_screen(p) for k, p in action.points().items()})
-            outcome, error = self._act(step, action, decision, to_screen)
+            points = {name: to_screen(point) for name, point in action.points().items()}
+            step.acting = acting = Acting(action.model_dump(), action.call(), points)
+            outcome, error = self._act(acting, action, decision, to_screen)
             self.clock.lap("act")
             decision.outcomes.append(error or "ok")
-            seen = {"settled": None}  # and, where it settled, whether the screen changed
+            seen: dict = {"settled": None}  # and, where it settled, whether the screen changed
             if not action.ends_run and outcome != "refused":
                 self.frame, seen["settled"] = self.screen.settle(before, timeout=self.settle_timeout)
                 seen["changed"] = not self.frame.same_as(before)
                 self.clock.lap("settle")
-            done, step.acting = asdict(step.acting), None
+            done, step.acting = asdict(acting), None
             del done["cut"]
             step.done.append({"outcome": outcome, "error": error, **seen, **done})
             if outcome != "ok" or action.ends_run:
@@ -251,7 +259,7 @@ class Agent:
         self.format_errors, self.feedback = 0, None
         return decision
 
-    def _act(self, step: StepState, action, decision: Decision, to_screen) -> tuple[str, str | None]:
+    def _act(self, acting: Acting, action, decision: Decision, to_screen) -> tuple[str, str | None]:
         """Perform the action unless it is refused or repeats without effect: outcome and error.
         An act line goes to the episode first, so a run killed while it is under way still says so."""
         try:
@@ -265,8 +273,7 @@ class Agent:
             self.feedback = (f"You did {action.call()} {STUCK_REPEATS} times and the screen did not change; "
                              "it was not done again. Try something else.")
             return "not_repeated", self.feedback
-        acting = step.acting
-        self.episode.write({"kind": "act", "step": step.index, "call": acting.call, "action": acting.action,
+        self.episode.write({"kind": "act", "step": self.steps, "call": acting.call, "action": acting.action,
                             "screen": acting.screen})
         acting.cut = "during"
         try:
