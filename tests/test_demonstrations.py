@@ -24,8 +24,8 @@ from agent.core.geometry import Monitor
 from agent.core.ocr import OCR
 from agent.core.planner import Reply
 from agent.core.screen import Frame
-from agent.demos.record import Event, Merger, crop_around, key_name
 from agent.core.loop import Agent
+from agent.demos.record import Event, Merger, crop_around, key_name
 from agent.demos.reground import CONTEXT_SIZE, Grounder, Looking, RegroundedPlanner, Target
 from agent.demos.skills import add_skill, find_skill, list_skills
 from agent.export import export
@@ -492,3 +492,26 @@ def test_key_and_type_steps_are_checked_against_the_screen_and_a_field_recorded_
     assert error.startswith("step 2 (type(content='Grace')): where its keys go (where step 1 clicked) does not look "
                             "as recorded after 0.5 s (the place looks ") and error.endswith("; stopped without acting")
     assert read_episode(tmp_path / "covered").steps[-1]["outcome"] == "not_found"
+
+
+def test_a_recorded_key_repeated_on_a_still_screen_is_done_every_time_and_each_step_has_its_act_line(tmp_path):
+    """A replay does what was recorded: the loop's guard against a model repeating itself (the third
+    same action on an unchanged screen is not done, the fourth ends the run stuck) is not for it."""
+    still = form_like(20, 40)
+    writer = EpisodeWriter(tmp_path / "demo")
+    writer.header(task="Scroll down", planner="demonstration", agent_version="test", settings={},
+                  screen={"left": 0, "top": 0, "width": 600, "height": 400, "scale": 1.0})
+    down = a.Key(keys=["down"])
+    for index in range(1, 5):
+        writer.step({"index": index, "screenshot": writer.screenshot(index, still.png()), "outcome": "ok",
+                     "action": down.model_dump(), "call": down.call(), "screen": {}})
+    writer.end("done")
+    computer = RecordingComputer(Monitor(0, 0, 600, 400))
+    screen = ScriptedScreen(computer, [still])
+    planner = RegroundedPlanner(read_episode(tmp_path / "demo"), {}, Looking(screen, Grounder(FakeWindows(), OCR())))
+    status, message = Agent("Scroll down", planner, computer, screen, EpisodeWriter(tmp_path / "replay")).run()
+    assert (status, message) == ("done", "") and computer.calls == [("keypress", ["down"])] * 4
+    replay = read_episode(tmp_path / "replay")
+    assert [s["outcome"] for s in replay.steps] == ["ok"] * 4 and [s["replays"] for s in replay.steps] == [1, 2, 3, 4]
+    acts = [json.loads(line) for line in (tmp_path / "replay" / "episode.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in acts if line["kind"] == "act"] == [1, 2, 3, 4]
