@@ -42,7 +42,8 @@ class Decision:
     call_text: str = ""
     """The call(s) as the model wrote them, one per line; the history shows this, as the official agent does."""
     line: dict = field(default_factory=dict)
-    """Fields the planner adds to the step's line (a re-grounded replay: the step it replays, how it found the target)."""
+    """Fields the planner adds to the step's line (a re-grounded replay: the step it replays, how it found
+    the target)."""
     seen: Frame | None = None
     """The screen the decision was made on, when the planner looked again after the one it was given (a
     re-grounded replay waiting for its target); the step shows it and acts on it."""

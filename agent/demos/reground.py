@@ -494,9 +494,9 @@ def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, p
     def planner_for(looking: Looking) -> RegroundedPlanner:
         model = ModelRepair(repair, looking.grounder.windows, looking.grounder.ocr, Path(out)) if repair else None
         return RegroundedPlanner(recorded, params, looking, model)
+    settings = {"replay_of": str(recorded.path / recorded.file), "params": params, **asked, **(settings or {})}
     status, message = act_on_screen(display, out, planner_for, task=recorded.header.get("task", ""),
-                                    settings={"replay_of": str(recorded.path / recorded.file), "params": params, **asked,
-                                              **(settings or {})}, **options)
+                                    settings=settings, **options)
     if status == "done" and repair is not None:
         message = keep_repairs(recorded, Path(out))
     return status, message
