@@ -8,6 +8,7 @@ and Python callers all come through here.
 The options are the CLI's, by the same names (`--max-steps` is `max_steps`, `--secret NAME=VALUE`
 is `secrets={"NAME": VALUE}`); Python callers may also pass their own `planner`, `computer` or
 `screen`, and hooks that hear of each step (`on_step`) and of what the CLI would print (`on_note`).
+docs/control-flow.md follows one screenshot from here to the model and back to an action.
 """
 
 import os

@@ -1,4 +1,7 @@
-"""The perceive-plan-act loop."""
+"""The perceive-plan-act loop: the one engine every run goes through. A planner decides each step (a
+model, the embedded planner, a replay of recorded replies, a re-grounded replay, a Python skill); the
+loop acts, settles, times and writes it. docs/control-flow.md follows a screenshot and a recorded
+step through it, file by file."""
 
 import time
 from dataclasses import asdict, dataclass, field
