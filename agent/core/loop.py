@@ -231,7 +231,7 @@ class Agent:
                 break
         self.clock.hand_over(self.frame)
         self._record(step, **self._actions_fields(step.done))
-        if status := action.traits.ends_with or decision.ends_with:
+        if status := action.traits.ends_with or (decision.ends_with if outcome == "ok" else None):
             raise RunEnded(status, decision.explanation if status == Status.FAILED else "")
 
     def _decide(self, step: StepState) -> Decision | None:
