@@ -9,7 +9,7 @@ from typing import Callable, Literal
 
 from agent.core.version import __version__
 from agent.core.confirm import Confirmer, NeedsConfirmation
-from agent.core.defaults import Status
+from agent.core.defaults import Outcome, Status
 from agent.core.episode import EpisodeWriter
 from agent.core.errors import (ActionError, AgentError, EndpointError, FormatError, Interrupted, StepFailed,
                                StopRequested)
@@ -23,22 +23,22 @@ PLANNER_PHASES = ("encode", "snap", "check")  # a planner's own timings: its enc
 
 
 class RunEnded(Exception):
-    def __init__(self, status: str, message: str = ""):
+    def __init__(self, status: Status, message: str = ""):
         super().__init__(message)
         self.status, self.message = status, message
 
 
-def ending(error: BaseException) -> tuple[str, str]:
+def ending(error: BaseException) -> tuple[Status, str]:
     """The status and message of a run that `error` ends."""
     if isinstance(error, RunEnded):
         return error.status, error.message
     if isinstance(error, TimeUp):
-        return "time_limit", str(error)
+        return Status.TIME_LIMIT, str(error)
     if isinstance(error, (KeyboardInterrupt, StopRequested, Interrupted)):
-        return "interrupted", str(error) or "stopped by the user"
+        return Status.INTERRUPTED, str(error) or "stopped by the user"
     if isinstance(error, AgentError):
-        return "error", str(error)
-    return "error", f"unexpected {type(error).__name__}: {error}; please report it with this episode"
+        return Status.ERROR, str(error)
+    return Status.ERROR, f"unexpected {type(error).__name__}: {error}; please report it with this episode"
 
 
 class StepClock:
@@ -127,7 +127,7 @@ class Repeats:
         self.count = self.count + 1 if same and not action.traits.idle else 1
         self.call, self.frame = action.call(), frame
         if self.count > STUCK_REPEATS:
-            raise RunEnded("stuck", f"{action.call()} again on a screen it did not change, after being told")
+            raise RunEnded(Status.STUCK, f"{action.call()} again on a screen it did not change, after being told")
         return self.count == STUCK_REPEATS
 
 
@@ -146,8 +146,8 @@ class Agent:
         self.format_errors, self.repeats = 0, Repeats()
         self.current: StepState | None = None  # the step under way, or the last one
 
-    def run(self) -> tuple[str, str]:
-        status, message = "error", ""
+    def run(self) -> tuple[Status, str]:
+        status, message = Status.ERROR, ""
         self.started = time.monotonic()
         if self.limits.seconds is not None and hasattr(self.computer, "set_deadline"):  # so a long type stops in time
             self.computer.set_deadline(self.started + self.limits.seconds)
@@ -155,7 +155,7 @@ class Agent:
             self.frame = self.screen.capture()
             self.clock = StepClock(self.frame)
             if self.resume_from:
-                self.episode.write({"kind": "resume", "after_step": self.steps, "agent_version": __version__})
+                self.episode.resume(after_step=self.steps, agent_version=__version__)
             else:
                 self.episode.header(task=self.task, planner=self.planner.name, agent_version=__version__,
                                     settings=self.settings, screen=self._screen_info())
@@ -218,20 +218,20 @@ class Agent:
             step.acting = acting = Acting(action.model_dump(), action.call(), points)
             outcome, error = self._act(acting, action, decision, to_screen)
             self.clock.lap("act")
-            decision.outcomes.append(error or "ok")
+            decision.outcomes.append(error or Outcome.OK)
             seen: dict = {"settled": None}  # and, where it settled, whether the screen changed
-            if not action.ends_run and outcome != "refused":
+            if not action.ends_run and outcome != Outcome.REFUSED:
                 self.frame, seen["settled"] = self.screen.settle(before, timeout=self.settle_timeout)
                 seen["changed"] = not self.frame.same_as(before)
                 self.clock.lap("settle")
             done, step.acting = asdict(acting), None
             del done["cut"]
             step.done.append({"outcome": outcome, "error": error, **seen, **done})
-            if outcome != "ok" or action.ends_run:
+            if outcome != Outcome.OK or action.ends_run:
                 break
         self.clock.hand_over(self.frame)
         self._record(step, **self._actions_fields(step.done))
-        if status := action.traits.ends_with or (decision.ends_with if outcome == "ok" else None):
+        if status := action.traits.ends_with or (decision.ends_with if outcome == Outcome.OK else None):
             raise RunEnded(status, decision.explanation if status == Status.FAILED else "")
 
     def _decide(self, step: StepState) -> Decision | None:
@@ -242,15 +242,15 @@ class Agent:
             self.clock.lap("model", error.reply.timings if error.reply else None)
             self._take_reply(step.line, error.reply)
             self.format_errors += 1
-            self.feedback = feedback_for("format_error", str(error))
-            self._record(step, outcome="format_error", error=str(error))
+            self.feedback = feedback_for(Outcome.FORMAT_ERROR, str(error))
+            self._record(step, outcome=Outcome.FORMAT_ERROR, error=str(error))
             if self.format_errors >= self.limits.format_errors:
-                raise RunEnded("format_errors", f"{self.format_errors} unusable replies in a row; last: {error}")
+                raise RunEnded(Status.FORMAT_ERRORS, f"{self.format_errors} unusable replies in a row; last: {error}")
             return None
         except EndpointError as error:
             self.clock.lap("model")
-            self._record(step, outcome="endpoint_error", error=str(error), attempts=error.attempts)
-            raise RunEnded("endpoint_error", str(error))
+            self._record(step, outcome=Status.ENDPOINT_ERROR, error=str(error), attempts=error.attempts)
+            raise RunEnded(Status.ENDPOINT_ERROR, str(error))
         self.clock.lap("model", decision.timings)
         if decision.seen is not None:  # it looked again: the step shows what it decided on
             self.clock.saw(decision.seen)
@@ -262,31 +262,30 @@ class Agent:
         self.format_errors, self.feedback = 0, None
         return decision
 
-    def _act(self, acting: Acting, action, decision: Decision, to_screen) -> tuple[str, str | None]:
+    def _act(self, acting: Acting, action, decision: Decision, to_screen) -> tuple[Outcome, str | None]:
         """Perform the action unless it is refused or repeats without effect: outcome and error.
         An act line goes to the episode first, so a run killed while it is under way still says so."""
         try:
             refusal = self.confirmer.refusal(action)
         except NeedsConfirmation as needed:
-            raise RunEnded("needs_confirmation", str(needed))
+            raise RunEnded(Status.NEEDS_CONFIRMATION, str(needed))
         if refusal:
             self.feedback = refusal
-            return "refused", refusal
+            return Outcome.REFUSED, refusal
         if not decision.as_recorded and self.repeats.once_too_often(action, self.frame):
             self.feedback = (f"You did {action.call()} {STUCK_REPEATS} times and the screen did not change; "
                              "it was not done again. Try something else.")
-            return "not_repeated", self.feedback
-        self.episode.write({"kind": "act", "step": self.steps, "call": acting.call, "action": acting.action,
-                            "screen": acting.screen})
+            return Outcome.NOT_REPEATED, self.feedback
+        self.episode.act(step=self.steps, call=acting.call, action=acting.action, screen=acting.screen)
         acting.cut = "during"
         try:
             action.perform(self.computer, to_screen)
-            outcome, error = "ok", None
+            outcome, error = Outcome.OK, None
         except ActionError as failure:
             if decision.as_recorded:  # no model to tell: the run ends
                 raise
-            self.feedback = feedback_for("action_error", str(failure))
-            outcome, error = "action_error", str(failure)
+            self.feedback = feedback_for(Outcome.ACTION_ERROR, str(failure))
+            outcome, error = Outcome.ACTION_ERROR, str(failure)
         acting.cut = "after"
         return outcome, error
 
@@ -317,11 +316,11 @@ class Agent:
     def _check_limits(self) -> None:
         limits = self.limits
         if self.steps >= limits.steps:
-            raise RunEnded("step_limit", f"no DONE() within {limits.steps} steps")
+            raise RunEnded(Status.STEP_LIMIT, f"no DONE() within {limits.steps} steps")
         if limits.seconds is not None and time.monotonic() - self.started >= limits.seconds:
-            raise RunEnded("time_limit", f"no DONE() within {limits.seconds:g} s")
+            raise RunEnded(Status.TIME_LIMIT, f"no DONE() within {limits.seconds:g} s")
         if limits.tokens is not None and self.tokens >= limits.tokens:
-            raise RunEnded("token_limit", f"{self.tokens} tokens used, the limit is {limits.tokens}")
+            raise RunEnded(Status.TOKEN_LIMIT, f"{self.tokens} tokens used, the limit is {limits.tokens}")
 
     def _take_reply(self, line: dict, reply) -> None:
         """Puts what came back for the step in its line, and counts its tokens."""

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from agent.core import actions as a
-from agent.core.defaults import TARGET_TIMEOUT, Outcome, Status
+from agent.core.defaults import TARGET_TIMEOUT, Outcome, PlannerKind, Status
 from agent.core.episode import Episode, EpisodeWriter, read_episode
 from agent.core.errors import AgentError, StepFailed
 from agent.core.executors import PyAutoGUIComputer
@@ -342,7 +342,7 @@ class RegroundedPlanner:
     a pointer action's target found again (waited for, or asked of the `repair` model), a key or type
     step's place checked; the run ends after the last (or at a recorded DONE or FAIL)."""
 
-    name = "replay"
+    name: str = PlannerKind.REPLAY
 
     def __init__(self, recorded: Episode, params: dict[str, str], looking: Looking, repair: ModelRepair | None = None):
         """With `repair`, a target not found is asked of that model (agent.demos.repair)."""
