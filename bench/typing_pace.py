@@ -24,9 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-import real_apps  # noqa: E402
+from tests.support import real_apps  # noqa: E402
 
 import agent.core.keyboard as keyboard  # noqa: E402
 from agent.core.executors import PyAutoGUIComputer  # noqa: E402
