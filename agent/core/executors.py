@@ -5,11 +5,11 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 from typing import Callable
 
 from agent.core.errors import ActionError, DisplayError, Interrupted, StopRequested
 from agent.core.geometry import Monitor, Point
+from agent.core.settings import settings
 from agent.core.stop import TimeUp
 
 TYPE_CHUNK = 50  # keys sent in one go at most: between two, the time limit can cut a long text
@@ -67,7 +67,7 @@ class RecordingComputer:
 
 def ensure_xauthority() -> None:
     """python-xlib fails on a missing ~/.Xauthority even when the server needs no auth."""
-    path = Path(os.environ.get("XAUTHORITY") or Path.home() / ".Xauthority")
+    path = settings().xauthority
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
