@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Literal
 
 from agent.core.version import __version__
+from agent.core.computer import ComputerBase
 from agent.core.confirm import Confirmer, NeedsConfirmation
 from agent.core.defaults import Outcome, Status
 from agent.core.episode import EpisodeWriter
@@ -132,7 +133,7 @@ class Repeats:
 
 
 class Agent:
-    def __init__(self, task: str, planner: Planner, computer, screen: Screen, episode: EpisodeWriter, *,
+    def __init__(self, task: str, planner: Planner, computer: ComputerBase, screen: Screen, episode: EpisodeWriter, *,
                  limits: Limits | None = None, settle_timeout: float = 3.0, settings: dict | None = None,
                  confirmer: Confirmer | None = None, resume_from: dict | None = None,
                  on_step: Callable[[dict], None] = lambda record: None, on_pause: Callable[[], bool] = lambda: False):
@@ -149,7 +150,7 @@ class Agent:
     def run(self) -> tuple[Status, str]:
         status, message = Status.ERROR, ""
         self.started = time.monotonic()
-        if self.limits.seconds is not None and hasattr(self.computer, "set_deadline"):  # so a long type stops in time
+        if self.limits.seconds is not None:  # so a long type stops in time
             self.computer.set_deadline(self.started + self.limits.seconds)
         try:
             self.frame = self.screen.capture()
@@ -304,7 +305,7 @@ class Agent:
             cut = {"outcome": outcome, "error": error, **asdict(step.acting)}
             action = cut["action"]
             if cut["cut"] == "during" and action["type"] == "type" and "{{" not in action["content"]:
-                cut["typed"] = getattr(self.computer, "typed", None)  # not for a secret: it would tell its length
+                cut["typed"] = self.computer.typed  # not for a secret: it would tell its length
             entries.append(cut)
         return self._actions_fields(entries) if entries else {"outcome": outcome, "error": error}
 

@@ -431,8 +431,16 @@ class MaskedScreen:
         self.screen, self.mask = screen, mask
         self._shown = self._raw = None  # the last frame handed out, and what was captured for it
 
-    def __getattr__(self, name):
-        return getattr(self.screen, name)
+    @property
+    def display(self) -> str | None:
+        return self.screen.display
+
+    @property
+    def monitor_index(self) -> int:
+        return self.screen.monitor_index
+
+    def close(self) -> None:
+        self.screen.close()
 
     def capture(self):
         return self._masked(self.screen.capture())

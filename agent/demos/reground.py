@@ -37,12 +37,11 @@ import numpy as np
 
 from agent.core import actions as a
 from agent.core.defaults import TARGET_TIMEOUT, Outcome, PlannerKind, Status
+from agent.core.desktop import Desktop, open_desktop
 from agent.core.episode import Episode, EpisodeWriter, read_episode
 from agent.core.errors import AgentError, StepFailed
-from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Monitor, Point
 from agent.core.loop import Agent, Limits
-from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.ocr import OCR, Box
 from agent.core.planner import Decision, Planner
 from agent.core.screen import Frame, Screen
@@ -461,23 +460,21 @@ class RegroundedPlanner:
 def act_on_screen(display: str | None, out: Path, planner_for: Callable[[Looking], Planner], *, task: str,
                   settings: dict, monitor: int = 1, target_timeout: float = TARGET_TIMEOUT,
                   settle_timeout: float = 3.0, on_step: Callable[[dict], None] = lambda record: None,
-                  computer=None, mask: SecretMask | None = None) -> tuple[str, str]:
-    """Runs the planner `planner_for` makes (given how targets are looked for on the display) in the
-    loop, with no limit of steps, writing the episode in `out`; returns the status and its message.
-    With a `mask`, the secrets typed are covered in every screenshot kept."""
-    screen = Screen(display, monitor)
-    if mask is not None:
-        screen = MaskedScreen(screen, mask)
-    windows = Windows(screen.display)
+                  desktop: Desktop | None = None) -> tuple[str, str]:
+    """Runs the planner `planner_for` makes (given how targets are looked for on the screen) in the
+    loop, with no limit of steps, on the display (or on the `desktop` given, whose secrets typed are
+    covered in every screenshot kept), writing the episode in `out`; returns the status and its message."""
+    used = desktop or open_desktop(display, monitor)
+    windows = Windows(used.screen.display)
     try:
-        computer = computer or PyAutoGUIComputer(screen.display, screen.capture().monitor)
-        planner = planner_for(Looking(screen, Grounder(windows, OCR()), target_timeout))
-        agent = Agent(task, planner, computer, screen, EpisodeWriter(out), limits=Limits(steps=sys.maxsize),
+        planner = planner_for(Looking(used.screen, Grounder(windows, OCR()), target_timeout))
+        agent = Agent(task, planner, used.computer, used.screen, EpisodeWriter(out), limits=Limits(steps=sys.maxsize),
                       settle_timeout=settle_timeout, settings=settings, on_step=on_step)
         return agent.run()
     finally:
         windows.close()
-        screen.close()
+        if used is not desktop:
+            used.close()
 
 
 def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, params: dict[str, str] | None = None,
