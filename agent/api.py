@@ -14,10 +14,11 @@ import os
 import re
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
@@ -37,8 +38,8 @@ from agent.core.stop import DEFAULT_STOP_KEYS, StopWatch
 from agent.demos.record import record as record_demonstration
 from agent.demos.reground import TARGET_TIMEOUT, replay_demonstration
 from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
-from agent.planners.embedded import LocalPlanner
 from agent.planners import dialects
+from agent.planners.embedded import LocalPlanner
 from agent.planners.glm import GLMConfig
 from agent.planners.replay import ReplayPlanner
 from agent.planners.snap import SnappingPlanner

@@ -320,7 +320,8 @@ def number(kind, least: float, more_than: bool = False):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}")
+            kind_name = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind_name}") from None
         if value != value or value in (float("inf"), float("-inf")) or value < least or (more_than and value == least):
             raise argparse.ArgumentTypeError(f"{text} is out of range: give {'more than' if more_than else 'at least'} "
                                              f"{least:g}")

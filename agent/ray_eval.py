@@ -19,9 +19,9 @@ import tarfile
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable
 
 from agent.core.errors import AgentError
 from agent.task_runs import GRACE_SECONDS, ModelOptions, Runs, Worker, not_run, run_task, skip, unrun
@@ -287,7 +287,7 @@ def evaluate_on_ray(tasks: list, out: Path, model: ModelOptions, address: str | 
             if runs.cancelled.is_set() and not pool.under_way:
                 break
             if waiting and pool.stalled():
-                for index, attempt in waiting:
+                for index, _attempt in waiting:
                     ended(index, no_desk(tasks[index]), b"")
                 break
             for index, attempt, outcome in pool.ended(timeout=1.0):

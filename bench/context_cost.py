@@ -22,12 +22,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from endpoint import ScriptedEndpoint  # noqa: E402
+from fakes import synthetic_frame  # noqa: E402
+
 from agent.core.geometry import Monitor, image_tokens, smart_resize  # noqa: E402
 from agent.core.screen import Frame  # noqa: E402
 from agent.planners.glm import GLMConfig, GLMPlanner  # noqa: E402
 from agent.planners.prompt import HISTORY_IMAGES  # noqa: E402
-from endpoint import ScriptedEndpoint  # noqa: E402
-from fakes import synthetic_frame  # noqa: E402
 
 SIZES = [(1280, 720), (1366, 768), (1920, 1080), (2560, 1440)]
 REPLY = ("The field is still empty. <|begin_of_box|>left_click(start_box='[412,203]', element_info='Name field')"

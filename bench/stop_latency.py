@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from endpoint import ScriptedEndpoint  # noqa: E402
-from sandbox.session import XSession  # noqa: E402
 from scenarios import Script  # noqa: E402
+
+from sandbox.session import XSession  # noqa: E402
 
 
 def one_run(session: XSession, out: Path) -> tuple[float, float]:

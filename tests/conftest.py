@@ -7,9 +7,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sandbox.session import XSession  # noqa: E402
+from sandbox.session import XSession
 
-from scenarios import HEIGHT, WIDTH  # noqa: E402
+from scenarios import HEIGHT, WIDTH
 
 # Started as a background job (`make test &` in a script), the tests inherit SIGINT ignored, and so would
 # every run they start: the tests of Ctrl+C would then see runs that Ctrl+C cannot stop.

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sandbox.session import XSession  # noqa: E402
+from sandbox.session import XSession
 
-from scenarios import HEIGHT, SCENARIOS, WIDTH, run_scenario  # noqa: E402
+from scenarios import HEIGHT, SCENARIOS, WIDTH, run_scenario
 
 EPISODES = Path(__file__).parent / "episodes"
 

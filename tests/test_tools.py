@@ -619,7 +619,8 @@ def test_gui_agent_resume_continues_a_tools_run_in_the_tools_dialect(x_session, 
     app = x_session.launch("form", geometry="700x560+40+30")
     app.wait_ready()
     script = Script(app)
-    name = lambda request: tool_reply(("left_click", {"start_box": at(script, "name_entry")}), ("type", {"content": "Ada"}))
+    def name(request):
+        return tool_reply(("left_click", {"start_box": at(script, "name_entry")}), ("type", {"content": "Ada"}))
     secret = ("--secret", "CODE=hunter2-code")  # invented; given, never used, so the model is told of it
     told = "(secrets given: {{CODE}})."
     with ScriptedEndpoint([name, tool_reply(("key", {"keys": "tab"}))]) as endpoint:

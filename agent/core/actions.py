@@ -13,8 +13,9 @@ parser (reply.py) and the OpenAI tools (tools.py) are all made from it.
 import json
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Annotated, Callable, ClassVar, Literal, Protocol, Union, get_args
+from typing import Annotated, ClassVar, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -327,7 +328,7 @@ class RunSkill(BaseAction):
 
 
 Action = Annotated[
-    Union[Click, DoubleClick, Hover, Drag, Key, TypeText, Scroll, Wait, Done, Fail, RunSkill],
+    Click | DoubleClick | Hover | Drag | Key | TypeText | Scroll | Wait | Done | Fail | RunSkill,
     Field(discriminator="type"),
 ]
 ACTION = TypeAdapter(Action)

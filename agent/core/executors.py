@@ -5,8 +5,8 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from agent.core.errors import ActionError, DisplayError, Interrupted, StopRequested
 from agent.core.geometry import Monitor, Point

@@ -1,10 +1,9 @@
 """The perceive-plan-act loop."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from agent.core.version import __version__
 from agent.core.confirm import Confirmer, NeedsConfirmation
 from agent.core.defaults import Status
 from agent.core.episode import EpisodeWriter
@@ -13,6 +12,7 @@ from agent.core.geometry import image_tokens
 from agent.core.planner import Planner, feedback_for
 from agent.core.screen import Frame, Screen
 from agent.core.stop import TimeUp
+from agent.core.version import __version__
 
 STUCK_REPEATS = 3
 
@@ -164,12 +164,13 @@ class Agent:
             self.feedback = feedback_for("format_error", str(error))
             self._record(record, outcome="format_error", error=str(error))
             if self.format_errors >= self.limits.format_errors:
-                raise RunEnded("format_errors", f"{self.format_errors} unusable replies in a row; last: {error}")
+                raise RunEnded("format_errors",
+                               f"{self.format_errors} unusable replies in a row; last: {error}") from error
             return
         except EndpointError as error:
             self.clock.lap("model")
             self._record(record, outcome="endpoint_error", error=str(error), attempts=error.attempts)
-            raise RunEnded("endpoint_error", str(error))
+            raise RunEnded("endpoint_error", str(error)) from error
         self.clock.lap("model", decision.reply.timings)
         self._take_reply(record, decision.reply)
         record |= {"explanation": decision.explanation, "memory": decision.memory,
@@ -205,7 +206,7 @@ class Agent:
         try:
             refusal = self.confirmer.refusal(action)
         except NeedsConfirmation as needed:
-            raise RunEnded("needs_confirmation", str(needed))
+            raise RunEnded("needs_confirmation", str(needed)) from needed
         if refusal:
             self.feedback = refusal
             return "refused", refusal

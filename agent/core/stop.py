@@ -16,7 +16,6 @@ from agent.core.defaults import DEFAULT_STOP_KEYS
 from agent.core.errors import DisplayError, StopRequested
 
 
-
 class TimeUp(StopRequested):
     """The run's time limit ran out in the middle of an action (between two chunks of a long text).
     A StopRequested, so no `except Exception` on the way turns it into another error."""
@@ -37,7 +36,6 @@ class StopWatch:
         except Exception as error:
             raise DisplayError(f"cannot watch for the stop keys on {self.display}: {error}") from None
         from pynput import mouse
-
         from Xlib.error import ConnectionClosedError
 
         self._keyboard = keyboard

@@ -25,7 +25,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.core.version import __version__
 from agent.core import actions as a
 from agent.core.episode import EpisodeWriter, replace_file
 from agent.core.errors import AgentError, DisplayError, EpisodeError
@@ -34,6 +33,7 @@ from agent.core.geometry import Point
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
 from agent.core.stop import DEFAULT_STOP_KEYS
+from agent.core.version import __version__
 from agent.planners.snap import distance_to_box
 
 DOUBLE_CLICK_SECONDS = 0.4
@@ -215,7 +215,8 @@ class Windows:
     frame's offset twice.)"""
 
     def __init__(self, display: str):
-        from Xlib import X, display as xdisplay
+        from Xlib import X
+        from Xlib import display as xdisplay
 
         self._viewable = X.IsViewable
         self._display = xdisplay.Display(display)

@@ -16,15 +16,16 @@ import inspect
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.core import actions as a
-from agent.core.defaults import SKILLS_DIR
 from agent.core import strict_json
+from agent.core.defaults import SKILLS_DIR
 from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration

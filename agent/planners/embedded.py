@@ -3,8 +3,8 @@ OpenCV, with no model and no network. It speaks the same action calls as GLM-4.5
 episodes look and replay the same."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -23,7 +23,15 @@ from agent.core.screen import Frame
 from agent.planners.dialects import register
 from agent.planners.glm import cut_note, interpret
 from agent.planners.prompt import image_part, tools_task_text
-from agent.planners.reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
+from agent.planners.reply import (
+    BOX_CLOSE,
+    BOX_OPEN,
+    CALL_LIST,
+    CALL_START,
+    UNFINISHED_THINK,
+    build_action,
+    split_reasoning,
+)
 from agent.planners.transport import Dialect, EndpointConfig, json_size, reply_parts
 
 KEPT_SCREENSHOTS = 4

@@ -8,7 +8,7 @@ import json
 import random
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
