@@ -262,8 +262,8 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
                 "skills": [found["name"] for found in skills] if skills else None,
                 **({"skills_dir": str(options.skills), "python_skills": options.python_skills} if skills else {})}
     return drive(task, SnappingPlanner(planner) if options.snap else planner, settings, options,
-                 skills_root=options.skills, python_skills=options.python_skills, computer=computer, screen=screen, on_step=on_step, on_note=on_note,
-                 ask=ask, on_pause=on_pause)
+                 skills_root=options.skills, python_skills=options.python_skills, computer=computer, screen=screen,
+                 on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
 
 
 def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
@@ -319,8 +319,8 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
     if regrounded:
         out = options.out or new_run_dir()
         return act_with_stop_keys(options, out, on_note, lambda computer, mask: replay_demonstration(
-            found.path / found.file, options.display, out, params=params or {}, repair=repair_with, monitor=options.monitor,
-            target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask,
+            found.path / found.file, options.display, out, params=params or {}, repair=repair_with,
+            monitor=options.monitor, target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask,
             settings={"dry_run": True} if options.dry_run else None))
     if params:
         raise AgentError("--param needs a re-grounded replay (--reground)")

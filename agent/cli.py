@@ -69,7 +69,8 @@ class Parser(argparse.ArgumentParser):
     def _check_value(self, action, value):
         if action.choices is not None and value not in action.choices:
             # a command is offered only when it has help: not serve-runs, eval's worker
-            offered = [shown.dest for shown in getattr(action, "_choices_actions", [])] or list(map(str, action.choices))
+            offered = ([shown.dest for shown in getattr(action, "_choices_actions", [])]
+                       or list(map(str, action.choices)))
             if close := difflib.get_close_matches(str(value), offered, n=1):
                 raise argparse.ArgumentError(action, f"invalid choice: {value!r} (did you mean {close[0]}?)")
         super()._check_value(action, value)
@@ -149,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--gif", action="store_true", help="also write replay.gif: the screenshots with the clicks")
     report.add_argument("--fps", type=number(float, 0.1), default=1.0, help="GIF frames per second (default: 1)")
     report.add_argument("--prices", type=existing_file,
-                        help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, over the built-in table')
+                        help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, '
+                             'over the built-in table')
     report.set_defaults(command=command_report)
 
     export = commands.add_parser("export", help="fine-tuning data for GLM-4.5V from episodes (ms-swift's format)",
@@ -210,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
     listing.set_defaults(command=command_skills_list)
     adding = skill_commands.add_parser("add", help="keep an episode as a skill",
-                                       description="Copy EPISODE into the skills folder as NAME; each typed "
-                                                   "occurrence of a --param value becomes {NAME}, that value its default.")
+                                       description="Copy EPISODE into the skills folder as NAME; each typed occurrence "
+                                                   "of a --param value becomes {NAME}, that value its default.")
     adding.add_argument("name", type=skill_name, help="the skill's name: letters, digits, - and _")
     adding.add_argument("episode", type=Path, help="a recorded demonstration or a run that ended done")
     adding.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=name_value,
@@ -240,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_skill_parser.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
     run_skill_parser.add_argument("--display", default=os.environ.get("DISPLAY"),
                                   help="X display to act on (default: $DISPLAY)")
-    run_skill_parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
+    run_skill_parser.add_argument("--monitor", type=COUNT, default=1,
+                                  help="monitor number on that display (default: 1)")
     run_skill_parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
     run_skill_parser.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
                                   help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
@@ -361,8 +364,9 @@ def add_repair_options(parser: argparse.ArgumentParser) -> None:
 def add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
     parser.add_argument("--max-steps", type=COUNT, default=30, help="stop after this many model replies (default: 30)")
     parser.add_argument("--max-seconds", type=SECONDS, help="stop after this many seconds (default: no limit)")
-    parser.add_argument("--max-tokens", type=COUNT, help="stop once this many tokens are used: reported usage, or the "
-                                                       "image-token estimate where none is reported (default: no limit)")
+    parser.add_argument("--max-tokens", type=COUNT, help="stop once this many tokens are used: reported usage, or "
+                                                       "the image-token estimate where none is reported "
+                                                       "(default: no limit)")
     parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
     parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
     if out:
@@ -496,7 +500,8 @@ def command_skills_list(args) -> int:
 
     skills = list_skills(args.skills, args.python_skills)
     if not skills:
-        console.print(f"no skills in {args.skills}; add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
+        console.print(f"no skills in {args.skills}; "
+                      "add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
     unloaded = [] if args.python_skills else python_files(args.skills)
     if unloaded:
         console.print(f"[dim]not loaded: {escape(', '.join(p.name for p in unloaded))} (Python skills; "
@@ -546,7 +551,8 @@ def command_run_skill(args) -> int:
     found = find_skill(args.name, args.skills, args.python_skills)
     view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
     return finish(view, api.run_skill(args.name, dict(args.param), target_timeout=args.target_timeout,
-                                      repair=args.repair, on_step=view.step, on_note=print_note, report=False, **run_options(args)))
+                                      repair=args.repair, on_step=view.step, on_note=print_note, report=False,
+                                      **run_options(args)))
 
 
 def command_export(args) -> int:

@@ -110,7 +110,8 @@ def reachable(address: str | None) -> None:
         socket.create_connection((host, int(port)), timeout=5).close()
     except (OSError, ValueError) as error:
         raise AgentError(f"cannot reach the Ray cluster at {address}: {getattr(error, 'strerror', None) or error}; "
-                         "start it with `ray start --head`, or drop the address for a runtime on this machine") from None
+                         "start it with `ray start --head`, "
+                         "or drop the address for a runtime on this machine") from None
 
 
 def start_ray(ray, address: str | None) -> None:
@@ -173,9 +174,9 @@ def unpack(data: bytes, folder: Path) -> None:
                 raise AgentError(f"a desk sent {member.name!r}, which is outside its task's folder")
             if member.isdir():
                 target.mkdir(parents=True, exist_ok=True)
-            elif member.isfile():
+            elif member.isfile() and (source := archive.extractfile(member)) is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.extractfile(member) as source, open(target, "wb") as copy:
+                with source, open(target, "wb") as copy:
                     shutil.copyfileobj(source, copy)
 
 

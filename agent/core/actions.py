@@ -15,7 +15,7 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Annotated, ClassVar, Literal, Protocol, get_args
+from typing import Annotated, Any, ClassVar, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -364,7 +364,7 @@ class Param:
         if self.kind == "point":
             return point | {"description": f"{self.description}, {point['description']}"}
         kinds = {"integer": "integer", "object": "object"}
-        schema = {"type": kinds.get(self.kind, "string"), "description": self.description}
+        schema: dict[str, Any] = {"type": kinds.get(self.kind, "string"), "description": self.description}
         if self.choices:
             schema["enum"] = list(self.choices)
         if self.limits:
@@ -403,7 +403,7 @@ class GLMCall:
                 "required": [p.name for p in self.params if p.required]}
 
 
-def _pointed(action: type[BaseAction], **fixed) -> Callable[[dict], "Action"]:
+def _pointed(action: Callable[..., "Action"], **fixed) -> Callable[[dict], "Action"]:
     return lambda v: action(point=v["start_box"], element_info=v["element_info"], **fixed)
 
 

@@ -102,7 +102,8 @@ class Screen:
             self._mss = mss.MSS(display=self.display)
             monitors = self._mss.monitors
         except Exception as error:
-            raise DisplayError(f"cannot open display {self.display}: {error}; is the X server running, and $XAUTHORITY right?") from None
+            raise DisplayError(f"cannot open display {self.display}: {error}; "
+                               "is the X server running, and $XAUTHORITY right?") from None
         if not 1 <= monitor < len(monitors):
             raise DisplayError(f"display {self.display} has no monitor {monitor}; it has {len(monitors) - 1}")
         self._region = monitors[monitor]

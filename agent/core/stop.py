@@ -10,6 +10,8 @@ keystrokes of a long text it is typing.
 import os
 import signal
 import threading
+from collections.abc import Iterable
+from typing import Any
 
 from agent.core.actions import Key
 from agent.core.defaults import DEFAULT_STOP_KEYS
@@ -22,11 +24,11 @@ class TimeUp(StopRequested):
 
 
 class StopWatch:
-    def __init__(self, display: str, keys: str = DEFAULT_STOP_KEYS, corners: list[tuple[int, int]] = ()):
+    def __init__(self, display: str, keys: str = DEFAULT_STOP_KEYS, corners: Iterable[tuple[int, int]] = ()):
         self.display, self.keys, self.corners = display, set(Key(keys=keys).keys), set(corners)
         self.held: set[str] = set()
         self.reason = ""
-        self._listeners = []
+        self._listeners: list[Any] = []  # pynput's listeners (untyped)
         self._raised = False
 
     def start(self) -> "StopWatch":

@@ -290,7 +290,8 @@ def read_clipboard(display: str) -> str:
     return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else ""
 
 
-def crop_around(frame: Frame, point: Point, width: int = CROP_WIDTH, height: int = CROP_HEIGHT) -> tuple[np.ndarray, Point]:
+def crop_around(frame: Frame, point: Point, width: int = CROP_WIDTH,
+                height: int = CROP_HEIGHT) -> tuple[np.ndarray, Point]:
     """A grayscale cut of the frame around a screen point (moved inward at the edges) and where
     the point is in it."""
     x, y = (round(v) for v in frame.geometry.screen_to_image(point))
@@ -409,7 +410,8 @@ class Listening:
             raise DisplayError("no display: set $DISPLAY or pass --display (start one with `gui-agent sandbox`)")
         self.display, self.events, self.stopped = display, events, stopped
         try:
-            self.stop_keys = set() if stop_keys.lower() == "none" else {a.normalise_key(k) for k in a.split_chord(stop_keys)}
+            self.stop_keys = (set() if stop_keys.lower() == "none"
+                              else {a.normalise_key(k) for k in a.split_chord(stop_keys)})
         except ValueError as error:
             raise AgentError(f"stop keys {stop_keys!r}: {error}") from None
         self.held: set[str] = set()
@@ -471,7 +473,8 @@ class Listening:
             return
         self.typing, self.last_scroll = False, None
         if pressed:
-            self._put(Event(at, "press", (x, y), name, frame=self._frame_before(at), window=self.windows.under_pointer()))
+            self._put(Event(at, "press", (x, y), name, frame=self._frame_before(at),
+                            window=self.windows.under_pointer()))
         else:
             self._put(Event(at, "release", (x, y), name))
 

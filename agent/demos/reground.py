@@ -532,8 +532,8 @@ def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, p
     replayer = Replayer(recorded, params, repair)
     asked = {"repair": repair.model_dump(include={"model", "base_url"})} if repair else {}
     status, message = act_on_screen(display, out, replayer.run, task=recorded.header.get("task", ""), planner="replay",
-                                    settings={"replay_of": str(recorded.path / recorded.file), "params": params, **asked,
-                                              **(settings or {})}, **options)
+                                    settings={"replay_of": str(recorded.path / recorded.file), "params": params,
+                                              **asked, **(settings or {})}, **options)
     if status == "done" and repair is not None:
         message = keep_repairs(recorded, Path(out))
     return status, message

@@ -347,7 +347,8 @@ def build_action(name: str, args: dict) -> a.Action:
     if unknown := sorted(name for name, value in args.items() if value not in ("", None)
                          and name not in {param.name for param in call.params}):
         raise FormatError(f"{call.name}(...) takes no {', '.join(unknown)} (it would be ignored, and the action "
-                          f"might not be the one meant); its arguments: {', '.join(p.name for p in call.params) or 'none'}")
+                          f"might not be the one meant); "
+                          f"its arguments: {', '.join(p.name for p in call.params) or 'none'}")
     values = {}
     for param in call.params:
         raw = args.get(param.name)
