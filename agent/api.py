@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 from agent.core import redact
 from agent.core.actions import Computer, secret_names
 from agent.core.confirm import Confirmer, ask_on_terminal, load_policy
-from agent.core.defaults import EXIT_CODES
+from agent.core.defaults import EXIT_CODES, PlannerKind, Status
 from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
 from agent.core.errors import AgentError, StopRequested
 from agent.core.executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
@@ -274,7 +274,7 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
     options = options_of(options)
     keep_secret(options)
     found = read_episode(episode)
-    if found.end and found.end["status"] == "done":
+    if found.end and found.end["status"] == Status.DONE:
         raise AgentError(f"{episode} ended done; there is nothing to resume")
     settings = found.header.get("settings", {})
     dialect = dialects.of_episode(found)
@@ -310,7 +310,7 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
     options = options_of(options)
     keep_secret(options)
     found = read_episode(episode)
-    regrounded = reground or found.header.get("planner") == "demonstration"
+    regrounded = reground or found.header.get("planner") == PlannerKind.DEMONSTRATION
     if repair and not regrounded:
         raise AgentError("--repair needs a re-grounded replay (--reground)")
     repair_with = repair_config(options) if repair else None

@@ -18,6 +18,8 @@ from agent.core.defaults import (
     EXIT_CODES,
     SKILLS_DIR,
     TARGET_TIMEOUT,
+    PlannerKind,
+    Status,
 )
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER
@@ -42,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.command(args)
     except AgentError as error:
         show_error(str(error))
-        return EXIT_CODES["error"]
+        return EXIT_CODES[Status.ERROR]
     except (StopRequested, KeyboardInterrupt) as stop:  # a stop that came as the run was ending
         show_error(f"stopped: {stop or 'interrupted'}")
-        return EXIT_CODES["interrupted"]
+        return EXIT_CODES[Status.INTERRUPTED]
 
 
 class Parser(argparse.ArgumentParser):
@@ -470,7 +472,7 @@ def command_replay(args) -> int:
     from agent.core.episode import read_episode
 
     episode = read_episode(args.episode)
-    regrounded = args.reground or episode.header.get("planner") == "demonstration"
+    regrounded = args.reground or episode.header.get("planner") == PlannerKind.DEMONSTRATION
     view = started_view(args, len(episode.steps) if regrounded else args.max_steps)
     return finish(view, api.replay(args.episode, reground=args.reground, params=dict(args.param),
                                    target_timeout=args.target_timeout, repair=args.repair, on_step=view.step,
@@ -716,6 +718,6 @@ def command_serve_runs(args) -> int:
                 os.close(saved[1])
         replies.write(json.dumps({"exit_code": exit_code}) + "\n")
         replies.flush()
-        if exit_code == EXIT_CODES["interrupted"]:
+        if exit_code == EXIT_CODES[Status.INTERRUPTED]:
             return exit_code
     return 0

@@ -34,6 +34,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from agent.core.defaults import PlannerKind, Status
 from agent.core.episode import Episode, read_episode, write_file
 from agent.core.errors import AgentError, EpisodeError, FormatError
 from agent.core.planner import Reply, feedback_for
@@ -97,7 +98,7 @@ class Exporter:
             self.result.skipped.append(f"{run}: {error}")
             return []
         self.result.runs += 1
-        demonstration = episode.header.get("planner") == "demonstration"
+        demonstration = episode.header.get("planner") == PlannerKind.DEMONSTRATION
         history: list = []  # a demonstration's earlier actions, as the agent's history would hold them
         lines = []
         for index, step in enumerate(episode.steps):
@@ -132,9 +133,9 @@ class Exporter:
 def not_exported(episode: Episode, everything: bool) -> str | None:
     planner, settings = episode.header.get("planner"), episode.header.get("settings") or {}
     status = (episode.end or {}).get("status")
-    if not everything and status != "done":
+    if not everything and status != Status.DONE:
         return f"it ended {status or 'without an end line'}, not done (--all exports it)"
-    if planner == "demonstration":
+    if planner == PlannerKind.DEMONSTRATION:
         return None
     if planner not in (text_dialect().name, "local"):
         return (f"planner {planner!r}: only the text dialect's replies, the embedded planner's and demonstrations "
@@ -198,7 +199,7 @@ def sample(planner, episode: Episode, index: int, skills: list[dict] | None = No
     content = build_content(episode.header.get("task", ""), planner.turns, planner.memory, episode.screenshot(step),
                             feedback, skills, secrets=secrets)
     answer = assistant(step)
-    if episode.header.get("planner") == "local" and "Memory:" not in answer:
+    if episode.header.get("planner") == PlannerKind.LOCAL and "Memory:" not in answer:
         answer += "\nMemory:\n[]"  # the output format asks for it; the embedded planner keeps no memory
     return messages_of(content, answer)
 

@@ -49,6 +49,7 @@ from agent import api
 from agent.core import redact
 from agent.core.actions import Click, DoubleClick, Drag, Hover, Key, Scroll, TypeText
 from agent.core.confirm import Confirmer, NeedsConfirmation, load_policy
+from agent.core.defaults import Outcome, PlannerKind, Status
 from agent.core.episode import EpisodeWriter, new_run_dir
 from agent.core.errors import ActionError, AgentError, Interrupted, StopRequested
 from agent.core.executors import PyAutoGUIComputer
@@ -99,7 +100,7 @@ class Desk:
     def __init__(self):
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.acting = False  # an action is under way: a stop raises StopRequested in it
-        self.ending: tuple[str, str] | None = None  # the session's end status and message, once it ends
+        self.ending: tuple[Status, str] | None = None  # the session's end status and message, once it ends
         self.watch = None  # the StopWatch, whose reason says why it signalled
         self.stop_reason = "stopped"
         self.stops = 0  # actions cut so far
@@ -121,7 +122,7 @@ class Desk:
         self.jobs.put((work, done))
         return done
 
-    def serve(self) -> tuple[str, str]:
+    def serve(self) -> tuple[Status, str]:
         """In the main thread, until `end`: the calls in the order they came. The end status and message."""
         while (job := self.jobs.get()) is not None:
             work, done = job
@@ -142,7 +143,7 @@ class Desk:
             self.stop_reason = reason
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    def end(self, status: str, message: str) -> None:
+    def end(self, status: Status, message: str) -> None:
         """From any thread or a signal handler: ends the session once the call under way is done, which
         a stop cuts."""
         if self.ending is None:
@@ -162,7 +163,7 @@ class Desk:
             self.acting = False
 
     def _on_end_signal(self, signum, frame) -> None:
-        self.end("interrupted", f"ended by {signal.Signals(signum).name}")
+        self.end(Status.INTERRUPTED, f"ended by {signal.Signals(signum).name}")
 
     def _on_stop(self, signum, frame) -> None:
         if self.watch and self.watch.reason:
@@ -173,19 +174,19 @@ class Desk:
             raise StopRequested(self.ending[1] if self.ending else self.stop_reason)
 
 
-def outcome_of(error: BaseException) -> tuple[str, str]:
+def outcome_of(error: BaseException) -> tuple[Outcome | Status, str]:
     """A failed call's step outcome and its one-line message."""
     if isinstance(error, NeedsConfirmation):
-        return "needs_confirmation", str(error)
+        return Status.NEEDS_CONFIRMATION, str(error)
     if isinstance(error, StopRequested):
-        return "interrupted", f"stopped: {error or 'stop requested'}; the action was cut short"
+        return Status.INTERRUPTED, f"stopped: {error or 'stop requested'}; the action was cut short"
     if isinstance(error, Interrupted):
-        return "interrupted", str(error)
+        return Status.INTERRUPTED, str(error)
     if isinstance(error, ActionError):
-        return "action_error", str(error)
+        return Outcome.ACTION_ERROR, str(error)
     if isinstance(error, AgentError):
-        return "error", str(error)
-    return "error", f"unexpected {type(error).__name__}: {error}; please report it with this episode"
+        return Status.ERROR, str(error)
+    return Status.ERROR, f"unexpected {type(error).__name__}: {error}; please report it with this episode"
 
 
 def typed_action(kind, **fields):
@@ -218,7 +219,7 @@ class Session:
         self.steps = self.tasks = 0
         m = self.monitor
         self.episode.header(
-            task=f"MCP session on display {raw_screen.display}", planner="mcp", agent_version=__version__,
+            task=f"MCP session on display {raw_screen.display}", planner=PlannerKind.MCP, agent_version=__version__,
             settings={"transport": transport, "confirm": options.confirm, "yes": options.yes,
                       "secrets": sorted(self.secrets), "stop_keys": options.stop_keys},
             screen={"display": raw_screen.display, "monitor": options.monitor, "left": m.left, "top": m.top,
@@ -251,7 +252,7 @@ class Session:
         finally:
             self.ask = nobody_to_ask
 
-    def close(self, status: str, message: str) -> None:
+    def close(self, status: Status, message: str) -> None:
         self.episode.end(status, message, steps=self.steps)
         self.raw_computer.close()
         try:
@@ -270,13 +271,13 @@ class Session:
                        "image": {"width": frame.width, "height": frame.height}}
             record["timings"]["capture"] = frame.capture_seconds
             result = work(frame, record)
-            record |= {"outcome": "ok", "error": None}
+            record |= {"outcome": Outcome.OK, "error": None}
             return result
         except (Exception, StopRequested) as error:
             outcome, message = outcome_of(error)
             record |= {"outcome": outcome, "error": message}
             action = record.get("action", {})
-            if outcome != "interrupted":
+            if outcome != Status.INTERRUPTED:
                 record.pop("cut", None)  # a failed action was not cut short: it is over
             elif record.get("cut") == "during" and action.get("type") == "type" and "{{" not in action["content"]:
                 record["typed"] = getattr(self.computer, "typed", None)  # how far it got; not for a secret's length
@@ -306,8 +307,7 @@ class Session:
                 raise ActionError(refusal)
         finally:
             self.pointing = {}
-        self.episode.write({"kind": "act", "step": self.steps, "call": record["call"], "action": record["action"],
-                            "screen": screen})
+        self.episode.act(step=self.steps, call=record["call"], action=record["action"], screen=screen)
         record["cut"], started = "during", time.perf_counter()
         with self.acting():
             do()
@@ -397,7 +397,7 @@ class Session:
             summary = f"{result.status}{f': {result.message}' if result.message else ''}; {result.steps} steps, " \
                       f"episode {out}"
             record |= {"explanation": summary, "episode": str(out)}
-            if result.status != "done":
+            if result.status != Status.DONE:
                 raise AgentError(f"the task ended {summary}")
             return {"status": result.status, "steps": result.steps, "episode": str(out),
                     "report": str(result.report) if result.report else None}
@@ -644,7 +644,7 @@ async def serve_stdio(server, desk: Desk, wire: Wire) -> None:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    lines = ClientLines(wire.reader, lambda: desk.end("done", "the client closed the connection"))
+    lines = ClientLines(wire.reader, lambda: desk.end(Status.DONE, "the client closed the connection"))
     async with stdio_server(lines, anyio.wrap_file(io.TextIOWrapper(wire.writer, encoding="utf-8"))) as streams:
         protocol = server._lowlevel_server  # run_stdio_async takes no streams
         await protocol.run(*streams, protocol.create_initialization_options())
@@ -661,9 +661,9 @@ def serve_mcp(server, desk: Desk, port: int | None, token: str | None, wire: Wir
             anyio.run(serve_stdio, server, desk, wire)
         else:
             anyio.run(serve_http, server, port, token, on_serving)
-        desk.end("done", "the client closed the connection")
+        desk.end(Status.DONE, "the client closed the connection")
     except BaseException as error:  # uvicorn ends with SystemExit when it cannot serve
-        desk.end("error", f"the MCP transport stopped: {type(error).__name__} {error}".strip())
+        desk.end(Status.ERROR, f"the MCP transport stopped: {type(error).__name__} {error}".strip())
 
 
 def check_port_free(port: int) -> None:
@@ -756,7 +756,7 @@ def serve(given: dict, http: int | None, token_file: Path | None = None, wire: W
 def serve_session(options: api.RunOptions, http: int | None, token: str | None, wire) -> int:
     desk = Desk()
     session = Session(options, options.out or new_run_dir(), desk, "stdio" if http is None else "http")
-    status, message = "error", "the server did not start"
+    status, message = Status.ERROR, "the server did not start"
     try:
         server = build_server(desk, session)
         for handler in logging.getLogger().handlers:
@@ -780,4 +780,4 @@ def serve_session(options: api.RunOptions, http: int | None, token: str | None, 
                 desk.watch.stop()
     log(f"ended ({status}: {message}); {session.steps} calls in {session.out}; "
         f"`gui-agent report {session.out}` shows them")
-    return 0 if status in ("done", "interrupted") else 1
+    return 0 if status in (Status.DONE, Status.INTERRUPTED) else 1

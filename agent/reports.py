@@ -16,6 +16,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from agent.core.defaults import Outcome, PlannerKind, Status
 from agent.core.episode import Episode, performed, read_episode, read_plain_file, replace_file
 from agent.core.errors import AgentError, EpisodeError
 from agent.core.geometry import Geometry, Monitor
@@ -32,7 +33,7 @@ MACHINE_TIMINGS = ("capture", "encode", "snap", "check", "act", "settle")
 PHASES = ("capture", "encode", "model", "snap", "check", "act", "settle")
 PHASE_COLOURS = {"capture": "#7b61ff", "encode": "#8d99a6", "model": "#1d6fe0", "snap": "#12a150",
                  "check": "#0f8a8a", "act": "#e0245e", "settle": "#e89a1c"}
-OFFLINE_PLANNERS = {"local"}  # planners that read the screen themselves: no model, no tokens
+OFFLINE_PLANNERS = {PlannerKind.LOCAL}  # planners that read the screen themselves: no model, no tokens
 THUMBS_DIR = "report-thumbs"
 REPORT_FILE, SINGLE_FILE_REPORT = "report.html", "report-single-file.html"
 CHECK_FILE = "check.json"  # an evaluated task's verdict, written by its checker (agent.task_runs)
@@ -81,7 +82,7 @@ def offline(header: dict) -> bool:
 
 def failed_action(step: dict) -> dict | None:
     """The first action of the step that did not go ok (the second click of four refused, say), or None."""
-    return next((entry for entry in performed(step) if entry.get("outcome") not in ("ok", None)), None)
+    return next((entry for entry in performed(step) if entry.get("outcome") not in (Outcome.OK, None)), None)
 
 
 def outcome_of(step: dict) -> str | None:
@@ -279,7 +280,7 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
         wall = f"unknown (no end line); the recorded steps account for {seconds(model_time + machine_time)}"
 
     problems = ", ".join(f"{count} {outcome.replace('_', ' ')}{'s' * (count > 1)}" for outcome, count
-                         in Counter(e(outcome_of(step)) for step in steps if outcome_of(step) != "ok").items())
+                         in Counter(e(outcome_of(step)) for step in steps if outcome_of(step) != Outcome.OK).items())
     if still := sum(map(unchanged, steps)):
         problems += f"{'; ' if problems else ''}{still} with no visible change"
     rows = {
@@ -316,14 +317,14 @@ def went_wrong(episode: Episode, check: dict | None = None) -> str:
     """The first step that went wrong, linked; else, for a run that did not end done, its end; else,
     for an evaluated task whose checker failed it, the end state."""
     for step in episode.steps:
-        if outcome_of(step) not in ("ok", None):
+        if outcome_of(step) not in (Outcome.OK, None):
             index, failed = step.get("index", "?"), failed_action(step) or step
             return (f'<a href="#step-{e(index)}">step {e(index)}</a>: {e(str(failed["outcome"]).replace("_", " "))}'
                     + (f" — {e(failed.get('error'))}" if failed.get("error") else ""))
     end = episode.end
     if end is None:
         return '<a href="#end">the run was cut short</a> after its last recorded step'
-    if end.get("status") != "done":
+    if end.get("status") != Status.DONE:
         message = f" — {e(end['message'])}" if end.get("message") else ""
         return f'<a href="#end">the end</a>: {e(end.get("status"))}{message}'
     if check and not check["passed"]:
@@ -370,8 +371,8 @@ def step_card(episode: Episode, position: int, images: Images, shots: Screenshot
     index = step.get("index", "?")
     outcome = outcome_of(step) or "unknown"
     planned_offline = offline(episode.header)
-    if outcome == "format_error" or not step.get("call"):  # no action to show: say why, with the reply if any
-        label = "unusable reply" if outcome == "format_error" else outcome.replace("_", " ")
+    if outcome == Outcome.FORMAT_ERROR or not step.get("call"):  # no action to show: say why, with the reply if any
+        label = "unusable reply" if outcome == Outcome.FORMAT_ERROR else outcome.replace("_", " ")
         body = f'<p class="error">{e(label)}: {e(step.get("error"))}</p>'
         if step.get("raw"):
             body += f'<p>raw reply:</p><pre class="raw">{e(step["raw"])}</pre>'
@@ -392,7 +393,7 @@ def step_card(episode: Episode, position: int, images: Images, shots: Screenshot
     folded = ""
     if step.get("reasoning"):
         folded += f'<details><summary>reasoning</summary><pre>{e(step["reasoning"])}</pre></details>'
-    if step.get("call") and outcome != "format_error" and step.get("raw"):
+    if step.get("call") and outcome != Outcome.FORMAT_ERROR and step.get("raw"):
         folded += f'<details><summary>raw reply</summary><pre>{e(step["raw"])}</pre></details>'
     still = ' <span class="badge unchanged" data-field="changed">no visible change</span>' if unchanged(step) else ""
     return f"""<section class="step outcome-{e(outcome)}" id="step-{e(index)}" data-step="{e(index)}">
@@ -411,7 +412,7 @@ def calls(step: dict) -> str:
     items = []
     for entry in actions:
         item = f'<code class="call">{e(entry.get("call"))}</code>'
-        if entry.get("outcome") not in ("ok", None) and len(actions) > 1:
+        if entry.get("outcome") not in (Outcome.OK, None) and len(actions) > 1:
             item += f' <span class="badge">{e(entry["outcome"])}</span>'
         if entry.get("changed") is False and marked:
             item += ' <span class="badge unchanged">no visible change</span>'

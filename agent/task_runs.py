@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.core.defaults import Status
 from agent.core.episode import read_episode, replace_file
 from agent.core.errors import AgentError
 
@@ -70,7 +71,7 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
     from sandbox.tasks import EndState, start
     from sandbox.view import LiveView
 
-    result = unrun(task, "error", passed=False)
+    result = unrun(task, Status.ERROR, passed=False)
     if skipped := skip(task, model):
         return skipped
     runs = runs or Runs()

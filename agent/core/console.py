@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from agent.core.defaults import Status
 from agent.core.redact import scrub
 from agent.core.shown import one_line, shown
 
@@ -24,7 +25,8 @@ def escape(text) -> str:
     return escape_markup(plain(text))
 
 
-STATUS_STYLE = {"done": "bold green", "failed": "bold yellow", "interrupted": "bold yellow"}
+STATUS_STYLE: dict[str, str] = {Status.DONE: "bold green", Status.FAILED: "bold yellow",
+                               Status.INTERRUPTED: "bold yellow"}
 DRY_RUN = "nothing is performed on the screen; the episode records what would have been done"
 
 

@@ -29,7 +29,20 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # the confirmation was refused; the model is told
     NOT_REPEATED = "not_repeated"  # the same action on a screen it did not change, once too often
     ACTION_ERROR = "action_error"  # the executor could not do it; the model is told
+    FORMAT_ERROR = "format_error"  # the reply could not be used; the model is told
     NOT_FOUND = "not_found"  # a re-grounded replay did not find the target
+
+
+class PlannerKind(StrEnum):
+    """What planned a run: the header's `planner` (a dialect added as a plug-in writes its own name)."""
+
+    GLM = "glm"  # GLM-4.5V's text dialect
+    TOOLS = "tools"  # a model's tool calls
+    LOCAL = "local"  # the embedded planner: OCR and OpenCV, no model
+    REPLAY = "replay"  # an episode replayed, as recorded or re-grounded
+    DEMONSTRATION = "demonstration"  # recorded from a person's own actions
+    SKILL = "skill"  # a skill run as one action
+    MCP = "mcp"  # an MCP client's calls
 
 
 EXIT_CODES = {Status.DONE: 0, Status.ERROR: 1, Status.FAILED: 10, Status.STEP_LIMIT: 11, Status.FORMAT_ERRORS: 12,

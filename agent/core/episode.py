@@ -1,9 +1,10 @@
 """Episodes on disk: OUT/episode.jsonl (header, one line per step, end) and one PNG per step.
 
 Lines are appended as they happen, each in one write, so a killed run keeps every finished step;
-a writer holds a lock on the folder for as long as it writes. Reading checks every line against
-one schema (the README's format) and every file a line names: only a plain file of the folder,
-never a path or a link out of it.
+a writer holds a lock on the folder for as long as it writes. Every line is written through the
+model of its kind (Header, Step, Act, Resume, End: the README's format), so a line the schema
+refuses is never written. Reading checks every line against the same models and every file a
+line names: only a plain file of the folder, never a path or a link out of it.
 """
 
 import contextlib
@@ -20,12 +21,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    WrapValidator,
+)
 
 from agent.core.actions import ACTION
+from agent.core.defaults import Outcome, Status
 from agent.core.errors import EpisodeError
 from agent.core.redact import scrub
 from agent.core.shown import one_line
@@ -125,19 +138,21 @@ class EpisodeWriter:
             raise
         self.started = time.monotonic()
 
-    def write(self, record: dict) -> None:
-        """Appends the record as one line in one write; a line that cannot be written whole is cut off again."""
-        if record.get("kind") == "resume" and record.get("after_step") != self.steps_before:
+    def write(self, line: "Record") -> None:
+        """Appends the line as one line in one write: its kind, then the fields it was given (a field left
+        out stays out, one given as None is written null). One that cannot be written whole is cut off again."""
+        if isinstance(line, Resume) and line.after_step != self.steps_before:
             self._ended = True  # another run wrote here since the episode was read: add nothing
             self._handle.close()
             raise EpisodeError(f"{self.out} changed since it was read: it ends after step {self.steps_before}, not "
-                               f"{record.get('after_step')}; another run wrote it meanwhile, resume it again")
+                               f"{line.after_step}; another run wrote it meanwhile, resume it again")
+        record = {"kind": line.KIND, **line.model_dump(exclude_unset=True)}
         # no key or secret in it; a lone surrogate (a model may send "\\ud800") as "?", which UTF-8 cannot hold
-        line = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8", "replace")
+        data = (json.dumps(scrub(record), ensure_ascii=False) + "\n").encode("utf-8", "replace")
         size = None
         try:
             size = os.fstat(self._fd).st_size
-            if os.write(self._fd, line) != len(line):
+            if os.write(self._fd, data) != len(data):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as error:
             if size is not None:
@@ -147,7 +162,15 @@ class EpisodeWriter:
                                "(every line before this one is kept)") from None
 
     def header(self, **fields) -> None:
-        self.write({"kind": "header", "format": FORMAT_VERSION, "started": now_iso(), **fields})
+        self.write(made(Header, {"format": FORMAT_VERSION, "started": now_iso(), **fields}))
+
+    def resume(self, **fields) -> None:
+        """The line a resumed run begins with: after which step it goes on."""
+        self.write(made(Resume, fields))
+
+    def act(self, **fields) -> None:
+        """The line written before an action is performed, so a run killed while it is under way says so."""
+        self.write(made(Act, fields))
 
     def screenshot(self, index: int, png: bytes) -> str:
         return self.image(f"step-{index:03d}.png", png)
@@ -165,8 +188,8 @@ class EpisodeWriter:
                                "(every step before this one is kept)") from None
         return name
 
-    def step(self, record: dict) -> None:
-        self.write({"kind": "step", **record})
+    def step(self, step: "Step | dict") -> None:
+        self.write(step if isinstance(step, Step) else made(Step, step))
 
     def end_screenshot(self, take: Callable[[], bytes]) -> dict:
         """The end line's field for the screen a run left, written as FINAL_SCREENSHOT from the PNG
@@ -177,13 +200,14 @@ class EpisodeWriter:
             return {}
 
     def end(self, status: str, message: str = "", **fields) -> None:
+        """The last line: how the run ended (a Status) and why; nothing after it is written."""
         if self._ended:
             return
         self._ended = True
         seconds = round(time.monotonic() - self.started, 3)
         try:
-            self.write({"kind": "end", "status": status, "message": message, "seconds": seconds,
-                        "ended": now_iso(), **fields})
+            self.write(made(End, {"status": status, "message": message, "seconds": seconds, "ended": now_iso(),
+                                  **fields}))
         finally:
             self._handle.close()
 
@@ -200,14 +224,38 @@ def _drop_torn_tail(fd: int) -> None:
             os.ftruncate(fd, len(data) - len(tail))
 
 
-# The schema of episode lines, as the README gives it. Fields not named here are allowed (a newer
-# agent may add some); a named field of the wrong type is not. Strict: "5" is no integer, true no number.
+# The schema of episode lines, as the README gives it, which every writer writes through and every
+# reader checks. Fields not named here are allowed (a newer agent may add some); a named field of the
+# wrong type is not. Strict: "5" is no integer, true no number.
 class Record(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
+    KIND: ClassVar[str]  # the line's `kind`
 
 
-Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
-ModelPair = Annotated[list[Annotated[float, Field(ge=0, le=999)]], Field(min_length=2, max_length=2)]  # per-mille
+READING = {"reading": True}  # the validation context of a reader, which takes values a newer agent may add
+
+
+def known(*kinds: type[StrEnum]):
+    """A text that is a member of one of `kinds`: a writer writes no other; a reader takes any text."""
+    allowed = [member.value for kind in kinds for member in kind]
+
+    def check(value: str, info: ValidationInfo) -> str:
+        if value not in allowed and not (info.context or {}).get("reading"):
+            raise ValueError(f"must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+    return AfterValidator(check)
+
+
+def kept_int(value, validate):
+    """A number as given: an integer stays one (20, not 20.0), as the line had it."""
+    number = validate(value)
+    return value if type(value) is int else number
+
+
+Number = Annotated[float, WrapValidator(kept_int), PlainSerializer(lambda value: value, return_type=Any)]
+as_list = BeforeValidator(lambda value: list(value) if isinstance(value, tuple) else value)  # a point in code
+Pair = Annotated[list[Number], Field(min_length=2, max_length=2), as_list]
+ModelPair = Annotated[list[Annotated[Number, Field(ge=0, le=999)]], Field(min_length=2, max_length=2), as_list]
 Size = Annotated[int, Field(gt=0)]
 
 
@@ -216,7 +264,7 @@ class ScreenInfo(Record):
     top: int
     width: Size
     height: Size
-    scale: Annotated[float, Field(gt=0)] = 1.0
+    scale: Annotated[Number, Field(gt=0)] = 1.0
     image_width: Size | None = None
     image_height: Size | None = None
     display: str | None = None
@@ -227,9 +275,9 @@ class Settings(Record):
     model: str | None = None
     base_url: str | None = None
     thinking: bool | None = None
-    temperature: float | None = None
+    temperature: Number | None = None
     max_tokens: int | None = None
-    timeout: float | None = None
+    timeout: Number | None = None
     max_retries: int | None = None
     protocol: str | None = None
     tool_choice: str | None = None
@@ -240,6 +288,7 @@ class Settings(Record):
 
 
 class Header(Record):
+    KIND = "header"
     format: int
     version: Annotated[int, Field(ge=1, le=MAX_VERSION)] | None = None  # of a demonstration or skill
     task: str = ""
@@ -254,7 +303,7 @@ class Snap(Record):
     model_point: ModelPair
     point: ModelPair  # a replay clicks it
     text: str = ""
-    distance: float | None = None
+    distance: Number | None = None
 
 
 class Window(Record):
@@ -286,13 +335,15 @@ Action = Annotated[dict[str, Any], AfterValidator(known_action)]
 
 class Performed(Record):
     """One action done for a reply: the step's own fields, and each of its `then`."""
-    outcome: str | None = None
+    outcome: Annotated[str, known(Outcome, Status)] | None = None  # a Status: the run ended in it
     error: str | None = None
     settled: bool | None = None
     changed: bool | None = None  # whether the screen changed after it
     action: Action | None = None
     call: str | None = None
     screen: dict[str, Pair] = {}
+    cut: str | None = None  # of an action the run ended in: "before", "during" or "after" performing it
+    typed: int | None = None  # of a text cut while being typed: the characters typed
 
 
 class Usage(Record):
@@ -308,9 +359,14 @@ class Request(Record):
     tool_choice: str | None = None
 
 
-class Step(Performed):
+class Numbered(Record):
+    """Which step a line is, and the screen it began on: first in a step line (see Step)."""
     index: int
     screenshot: str | None = None
+
+
+class Step(Performed, Numbered):  # fields in the order of the bases, last first
+    KIND = "step"
     raw: str | None = None
     reasoning: str | None = None
     explanation: str | None = None
@@ -321,33 +377,49 @@ class Step(Performed):
     usage: Usage | None = None
     finish_reason: str | None = None
     attempts: list[dict[str, Any]] | None = None
-    timings: dict[str, float] = {}
+    timings: dict[str, Number] = {}
     then: list[Performed] = []
     target: dict[str, Target] = {}
+    time: Number | None = None  # of a demonstration's step: seconds since its first action
+    pasted_with: list[str] | None = None  # of a demonstration's typing: the keys that pasted some of it
+    episode: str | None = None  # of an MCP run_task call: the folder of the run's own episode
 
 
 class Act(Record):
+    KIND = "act"
     step: int
     call: str
     action: Action
+    screen: dict[str, Pair] = {}
 
 
 class Resume(Record):
+    KIND = "resume"
     after_step: int
     agent_version: str | None = None
 
 
 class End(Record):
-    status: str
+    KIND = "end"
+    status: Annotated[str, known(Status)]
     message: str = ""
     steps: int | None = None
     tokens: int | None = None
-    seconds: float | None = None
+    seconds: Number | None = None
     ended: str | None = None
     screenshot: str | None = None  # the screen as the run left it
 
 
-SCHEMA = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": End}
+SCHEMA: dict[str, type[Record]] = {"header": Header, "step": Step, "act": Act, "resume": Resume, "end": End}
+Line = TypeVar("Line", bound=Record)
+
+
+def made(schema: type[Line], fields: dict) -> Line:
+    """The line of `schema` with exactly these fields; EpisodeError naming the first one wrong."""
+    try:
+        return schema.model_validate(fields)
+    except ValidationError as error:
+        raise EpisodeError(f"the {schema.KIND} line was not written: {problem(error)}") from None
 WANTED = {"int_type": "must be an integer", "float_type": "must be a number", "string_type": "must be a string",
           "bool_type": "must be true or false", "dict_type": "must be an object", "list_type": "must be a list",
           "model_type": "must be an object", "missing": "is missing",
@@ -409,7 +481,7 @@ def check_record(record: dict) -> str | None:
         return wrong
     if schema := SCHEMA.get(record["kind"]):  # a kind this version does not know is skipped
         try:
-            schema.model_validate(record)
+            schema.model_validate(record, context=READING)
         except ValidationError as error:
             return problem(error)
     return None
@@ -557,9 +629,10 @@ def performed(step: dict) -> list[dict]:
 def killed_step(acts: list[dict]) -> dict:
     """The step line a run killed after its act lines never wrote: every act but the last was done
     (the loop begins the next only after one went ok), the last was under way."""
-    entries = [{"outcome": "ok", "error": None, **{k: act[k] for k in ("action", "call", "screen") if k in act}}
+    entries = [{"outcome": Outcome.OK, "error": None, **{k: act[k] for k in ("action", "call", "screen") if k in act}}
                for act in acts]
-    entries[-1] |= {"outcome": "interrupted", "error": "the run was killed while this was under way", "cut": "during"}
+    entries[-1] |= {"outcome": Status.INTERRUPTED, "error": "the run was killed while this was under way",
+                    "cut": "during"}
     index = acts[-1]["step"]
     return {"kind": "step", "index": index, "screenshot": f"step-{index:03d}.png", **entries[0],
             **({"then": entries[1:]} if entries[1:] else {})}

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.core.confirm import Confirmer, NeedsConfirmation
-from agent.core.defaults import Status
+from agent.core.defaults import Outcome, Status
 from agent.core.episode import EpisodeWriter
 from agent.core.errors import ActionError, AgentError, EndpointError, FormatError, Interrupted, StopRequested
 from agent.core.geometry import image_tokens
@@ -18,22 +18,22 @@ STUCK_REPEATS = 3
 
 
 class RunEnded(Exception):
-    def __init__(self, status: str, message: str = ""):
+    def __init__(self, status: Status, message: str = ""):
         super().__init__(message)
         self.status, self.message = status, message
 
 
-def ending(error: BaseException) -> tuple[str, str]:
+def ending(error: BaseException) -> tuple[Status, str]:
     """The status and message of a run that `error` ends."""
     if isinstance(error, RunEnded):
         return error.status, error.message
     if isinstance(error, TimeUp):
-        return "time_limit", str(error)
+        return Status.TIME_LIMIT, str(error)
     if isinstance(error, (KeyboardInterrupt, StopRequested, Interrupted)):
-        return "interrupted", str(error) or "stopped by the user"
+        return Status.INTERRUPTED, str(error) or "stopped by the user"
     if isinstance(error, AgentError):
-        return "error", str(error)
-    return "error", f"unexpected {type(error).__name__}: {error}; please report it with this episode"
+        return Status.ERROR, str(error)
+    return Status.ERROR, f"unexpected {type(error).__name__}: {error}; please report it with this episode"
 
 
 class StepClock:
@@ -97,8 +97,8 @@ class Agent:
         self.acting: dict | None = None  # the action under way: where a run that ends now stopped in it
         self.shown: tuple[Frame, str] | None = None  # the last screenshot written, and its file
 
-    def run(self) -> tuple[str, str]:
-        status, message = "error", ""
+    def run(self) -> tuple[Status, str]:
+        status, message = Status.ERROR, ""
         self.started = time.monotonic()
         if self.limits.seconds is not None and hasattr(self.computer, "set_deadline"):  # so a long type stops in time
             self.computer.set_deadline(self.started + self.limits.seconds)
@@ -106,7 +106,7 @@ class Agent:
             self.frame = self.screen.capture()
             self.clock = StepClock(self.frame)
             if self.resume_from:
-                self.episode.write({"kind": "resume", "after_step": self.steps, "agent_version": __version__})
+                self.episode.resume(after_step=self.steps, agent_version=__version__)
             else:
                 self.episode.header(task=self.task, planner=self.planner.name, agent_version=__version__,
                                     settings=self.settings, screen=self._screen_info())
@@ -161,16 +161,16 @@ class Agent:
             self.clock.lap("model", error.reply.timings if error.reply else None)
             self._take_reply(record, error.reply)
             self.format_errors += 1
-            self.feedback = feedback_for("format_error", str(error))
-            self._record(record, outcome="format_error", error=str(error))
+            self.feedback = feedback_for(Outcome.FORMAT_ERROR, str(error))
+            self._record(record, outcome=Outcome.FORMAT_ERROR, error=str(error))
             if self.format_errors >= self.limits.format_errors:
-                raise RunEnded("format_errors",
+                raise RunEnded(Status.FORMAT_ERRORS,
                                f"{self.format_errors} unusable replies in a row; last: {error}") from error
             return
         except EndpointError as error:
             self.clock.lap("model")
-            self._record(record, outcome="endpoint_error", error=str(error), attempts=error.attempts)
-            raise RunEnded("endpoint_error", str(error)) from error
+            self._record(record, outcome=Status.ENDPOINT_ERROR, error=str(error), attempts=error.attempts)
+            raise RunEnded(Status.ENDPOINT_ERROR, str(error)) from error
         self.clock.lap("model", decision.reply.timings)
         self._take_reply(record, decision.reply)
         record |= {"explanation": decision.explanation, "memory": decision.memory,
@@ -183,16 +183,16 @@ class Agent:
                            "screen": {k: to_screen(p) for k, p in action.points().items()}, "cut": "before"}
             outcome, error = self._act(action, before, to_screen)
             self.clock.lap("act")
-            decision.outcomes.append(error or "ok")
+            decision.outcomes.append(error or Outcome.OK)
             seen = {"settled": None}  # and, where it settled, whether the screen changed
-            if not action.ends_run and outcome != "refused":
+            if not action.ends_run and outcome != Outcome.REFUSED:
                 self.frame, seen["settled"] = self.screen.settle(before, timeout=self.settle_timeout)
                 seen["changed"] = not self.frame.same_as(before)
                 self.clock.lap("settle")
             done, self.acting = self.acting, None
             del done["cut"]
             self.performed.append({"outcome": outcome, "error": error, **seen, **done})
-            if outcome != "ok" or action.ends_run:
+            if outcome != Outcome.OK or action.ends_run:
                 break
         self.clock.hand_over(self.frame)
         self._record(record, **self._actions_fields(self.performed))
@@ -200,30 +200,29 @@ class Agent:
             status = action.traits.ends_with
             raise RunEnded(status, decision.explanation if status == Status.FAILED else "")
 
-    def _act(self, action, frame: Frame, to_screen) -> tuple[str, str | None]:
+    def _act(self, action, frame: Frame, to_screen) -> tuple[Outcome, str | None]:
         """Perform the action unless it is refused or repeats without effect: outcome and error.
         An act line goes to the episode first, so a run killed while it is under way still says so."""
         try:
             refusal = self.confirmer.refusal(action)
         except NeedsConfirmation as needed:
-            raise RunEnded("needs_confirmation", str(needed)) from needed
+            raise RunEnded(Status.NEEDS_CONFIRMATION, str(needed)) from needed
         if refusal:
             self.feedback = refusal
-            return "refused", refusal
+            return Outcome.REFUSED, refusal
         if self._repeats_without_effect(action, frame):
             self.feedback = (f"You did {action.call()} {STUCK_REPEATS} times and the screen did not change; "
                              "it was not done again. Try something else.")
-            return "not_repeated", self.feedback
+            return Outcome.NOT_REPEATED, self.feedback
         acting = self.acting
-        self.episode.write({"kind": "act", "step": self.steps,
-                            **{k: acting[k] for k in ("call", "action", "screen")}})
+        self.episode.act(step=self.steps, **{k: acting[k] for k in ("call", "action", "screen")})
         acting["cut"] = "during"
         try:
             action.perform(self.computer, to_screen)
-            outcome, error = "ok", None
+            outcome, error = Outcome.OK, None
         except ActionError as failure:
-            self.feedback = feedback_for("action_error", str(failure))
-            outcome, error = "action_error", str(failure)
+            self.feedback = feedback_for(Outcome.ACTION_ERROR, str(failure))
+            outcome, error = Outcome.ACTION_ERROR, str(failure)
         acting["cut"] = "after"
         return outcome, error
 
@@ -250,17 +249,17 @@ class Agent:
         self.repeats = self.repeats + 1 if same and not action.traits.idle else 1
         self.last_call, self.last_frame = action.call(), frame
         if self.repeats > STUCK_REPEATS:
-            raise RunEnded("stuck", f"{action.call()} again on a screen it did not change, after being told")
+            raise RunEnded(Status.STUCK, f"{action.call()} again on a screen it did not change, after being told")
         return self.repeats == STUCK_REPEATS
 
     def _check_limits(self) -> None:
         limits = self.limits
         if self.steps >= limits.steps:
-            raise RunEnded("step_limit", f"no DONE() within {limits.steps} steps")
+            raise RunEnded(Status.STEP_LIMIT, f"no DONE() within {limits.steps} steps")
         if limits.seconds is not None and time.monotonic() - self.started >= limits.seconds:
-            raise RunEnded("time_limit", f"no DONE() within {limits.seconds:g} s")
+            raise RunEnded(Status.TIME_LIMIT, f"no DONE() within {limits.seconds:g} s")
         if limits.tokens is not None and self.tokens >= limits.tokens:
-            raise RunEnded("token_limit", f"{self.tokens} tokens used, the limit is {limits.tokens}")
+            raise RunEnded(Status.TOKEN_LIMIT, f"{self.tokens} tokens used, the limit is {limits.tokens}")
 
     def _take_reply(self, record: dict, reply) -> None:
         """Puts what came back for the step in its record, and counts its tokens."""

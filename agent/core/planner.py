@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agent.core.actions import Action
+from agent.core.defaults import Outcome
 from agent.core.errors import FormatError
 from agent.core.screen import Frame
 
@@ -97,8 +98,8 @@ def within_bounds(decision: Decision) -> Decision:
 def feedback_for(outcome: str, error: str | None) -> str | None:
     """What the model is told at its next step about a step that went wrong (the loop says it;
     a resumed tools conversation says it again)."""
-    if outcome == "format_error":
+    if outcome == Outcome.FORMAT_ERROR:
         return f"Your previous reply could not be used: {error}. Answer again in the output format."
-    if outcome == "action_error":
+    if outcome == Outcome.ACTION_ERROR:
         return f"The last action failed: {error}"
-    return error if outcome in ("refused", "not_repeated") else None
+    return error if outcome in (Outcome.REFUSED, Outcome.NOT_REPEATED) else None

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from agent.core import actions as a
+from agent.core.defaults import Outcome, PlannerKind, Status
 from agent.core.episode import EpisodeWriter, replace_file
 from agent.core.errors import AgentError, DisplayError, EpisodeError
 from agent.core.executors import ensure_xauthority
@@ -536,7 +537,7 @@ def record(display: str | None, out: Path, stop_keys: str = DEFAULT_STOP_KEYS, d
     except EpisodeError:
         listening.stop()
         raise
-    status, message = "done", f"stopped by {stop_keys}"
+    status, message = Status.DONE, f"stopped by {stop_keys}"
 
     def stop_on_signal(signum, _):
         nonlocal message
@@ -549,7 +550,7 @@ def record(display: str | None, out: Path, stop_keys: str = DEFAULT_STOP_KEYS, d
     merger, writer, waiting = Merger(first), StepWriter(episode, on_step), []
     try:
         listening.start()
-        episode.header(task=description, planner="demonstration", agent_version=__version__,
+        episode.header(task=description, planner=PlannerKind.DEMONSTRATION, agent_version=__version__,
                        settings={"stop_keys": stop_keys}, screen=screen_info(listening.screen, first))
         on_ready()
         while not stopped.is_set():
@@ -567,7 +568,7 @@ def record(display: str | None, out: Path, stop_keys: str = DEFAULT_STOP_KEYS, d
         merger.flush()
         writer.write_all(merger)
     except AgentError as error:
-        status, message = "error", str(error)
+        status, message = Status.ERROR, str(error)
     finally:
         listening.stop()
         for signum, handler in previous.items():
@@ -609,7 +610,7 @@ class StepWriter:
                    for name, point in gesture.points.items()}
         action = gesture.action(frame, element_info=next(iter(targets.values()))["text"] if targets else "")
         record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
-                  "outcome": "ok", "action": action.model_dump(), "call": action.call(),
+                  "outcome": Outcome.OK, "action": action.model_dump(), "call": action.call(),
                   "screen": {name: list(point) for name, point in gesture.points.items()},
                   "time": round(gesture.time - self.first_time, 3)}
         if targets:

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from agent.core import actions as a
 from agent.core import strict_json
-from agent.core.defaults import SKILLS_DIR
+from agent.core.defaults import SKILLS_DIR, Outcome, PlannerKind, Status
 from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
@@ -237,11 +237,11 @@ def add_skill(name: str, episode_dir: Path, params: dict[str, str], description:
     if (root / name).exists() or any(s.name == name for s in list_skills(root)):
         raise AgentError(f"there is already a skill named {name} in {root}")
     episode = read_episode(Path(episode_dir))
-    if episode.end is None or episode.end["status"] != "done":
+    if episode.end is None or episode.end["status"] != Status.DONE:
         raise AgentError(f"{episode.path} did not end done ({episode.end['status'] if episode.end else 'cut short'}); "
                          "only an episode that did its task can become a skill")
     typed = [s["action"]["content"] for s in episode.steps
-             if s.get("outcome", "ok") == "ok" and (s.get("action") or {}).get("type") == "type"]
+             if s.get("outcome", Outcome.OK) == Outcome.OK and (s.get("action") or {}).get("type") == "type"]
     for param, value in params.items():
         if not param.isidentifier():
             raise AgentError(f"parameter name {param!r}: use letters, digits and _")
@@ -290,9 +290,9 @@ def run_skill(name: str, params: dict, display: str | None, out: Path, root: Pat
 
     def body(performer: Performer) -> str:
         function(SkillContext(performer), **values)
-        return "done"
+        return Status.DONE
     call = f"{name}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
-    return act_on_screen(display, out, body, task=call, planner="skill", settings=settings, **options)
+    return act_on_screen(display, out, body, task=call, planner=PlannerKind.SKILL, settings=settings, **options)
 
 
 class SkillRunner:
@@ -316,7 +316,7 @@ class SkillRunner:
                                         computer=self.computer, mask=self.mask)
         except AgentError as error:  # an unknown skill or a bad parameter: the model is told
             raise ActionError(str(error)) from None
-        if status == "interrupted":
+        if status == Status.INTERRUPTED:
             raise Interrupted(message)
-        if status != "done":
+        if status != Status.DONE:
             raise ActionError(f"skill {name} ended {status}: {message}")

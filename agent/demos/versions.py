@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from agent.core import actions as a
+from agent.core.defaults import Outcome, PlannerKind
 from agent.core.episode import EPISODE_FILE, MAX_VERSION, Episode, read_episode, read_image, replace_file
 from agent.core.errors import AgentError, EpisodeError
 
@@ -35,7 +36,7 @@ def repaired_steps(replay: Episode) -> dict[int, dict]:
     """The replay's steps whose target the model found, by the recorded step they replayed."""
     return {step["replays"]: step for step in replay.steps
             if (step.get("grounding") or {}).get("method") == "model" and isinstance(step.get("replays"), int)
-            and step.get("outcome") == "ok"}
+            and step.get("outcome") == Outcome.OK}
 
 
 def keep_repairs(recorded: Episode, replay_dir: Path) -> str:
@@ -46,7 +47,7 @@ def keep_repairs(recorded: Episode, replay_dir: Path) -> str:
         return ""
     model = next(iter(repaired.values()))["repair"].get("model", "the model")
     steps = f"step{'s' if len(repaired) > 1 else ''} {', '.join(map(str, sorted(repaired)))} repaired by {model}"
-    if recorded.header.get("planner") != "demonstration" and not (recorded.path / SKILL_FILE).is_file():
+    if recorded.header.get("planner") != PlannerKind.DEMONSTRATION and not (recorded.path / SKILL_FILE).is_file():
         return (f"{steps}, in this replay only: {recorded.path} is an agent's run, not a demonstration or a skill "
                 "(`gui-agent skills add` makes it one)")
     if recorded.file != EPISODE_FILE:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from agent.core import actions as a
-from agent.core.defaults import TARGET_TIMEOUT
+from agent.core.defaults import TARGET_TIMEOUT, PlannerKind
 from agent.core.errors import GroundingError
 from agent.core.ocr import OCR, Box, Lines, TextBox, centre_in
 from agent.core.planner import Decision, Reply
@@ -81,7 +81,7 @@ def moved(before: np.ndarray, after: np.ndarray) -> bool:
 
 
 class LocalPlanner:
-    name = "local"
+    name: str = PlannerKind.LOCAL
 
     def __init__(self, instruction: str, ocr: OCR | None = None, target_timeout: float = TARGET_TIMEOUT):
         """`target_timeout`: seconds to wait for a target to appear, or a button to look enabled."""

@@ -6,6 +6,7 @@ agent.planners.embedded the embedded planner, agent.planners.replay serves recor
 
 import time
 
+from agent.core.defaults import PlannerKind
 from agent.core.episode import Episode
 from agent.core.errors import AgentError, FormatError
 from agent.core.geometry import image_tokens
@@ -53,7 +54,7 @@ def cut_note(cut: dict) -> str:
 
 @register("text")
 class GLMPlanner(Dialect):
-    name = "glm"
+    name = PlannerKind.GLM
     read = staticmethod(interpret)
 
     def __init__(self, config: EndpointConfig, skills: list[dict] | None = None, secrets: list[str] | None = None):

@@ -15,6 +15,7 @@ from typing import Literal
 
 from agent.core import actions as a
 from agent.core import strict_json
+from agent.core.defaults import Outcome, PlannerKind
 from agent.core.episode import Episode
 from agent.core.errors import EndpointError, EpisodeError, FormatError
 from agent.core.geometry import image_tokens
@@ -216,7 +217,7 @@ class ToolsPlanner(Dialect):
     it performed: "ok" or the error message; calls after a failed one are answered as not performed.
     """
 
-    name = "tools"
+    name = PlannerKind.TOOLS
     config_type = ToolsConfig
     read = staticmethod(interpret_tools)
 
@@ -293,7 +294,7 @@ class ToolsPlanner(Dialect):
             self.messages.append(reading.message)
             self.pending, self.last = reading.pending, reading.decision
             if reading.decision is not None:
-                reading.decision.outcomes = [done.get("error") or "ok" for done in performed]
+                reading.decision.outcomes = [done.get("error") or Outcome.OK for done in performed]
             feedback = feedback_for(performed[-1].get("outcome", ""), performed[-1].get("error"))
             if cut := next((done for done in performed if "cut" in done), None):  # the run ended inside this reply
                 feedback = cut_note(cut)
@@ -361,7 +362,7 @@ class ToolsPlanner(Dialect):
         outcomes = self.last.outcomes if self.last is not None else []
         for number, (call_id, problem) in enumerate(self.pending):
             if number < len(outcomes):
-                text = "performed" if outcomes[number] == "ok" else f"failed: {outcomes[number]}"
+                text = "performed" if outcomes[number] == Outcome.OK else f"failed: {outcomes[number]}"
             else:
                 text = f"not performed: {problem}" if problem else NOT_PERFORMED
             self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from agent.core.defaults import PlannerKind
 from agent.core.episode import Episode
 from agent.core.errors import AgentError
 from agent.core.planner import Decision, Reply
@@ -127,7 +128,7 @@ class ReplayPlanner:
     dry run that changes nothing, only the first step's). A `screen` to capture again is looked
     at for up to SETTLE_SECONDS more while it does not, in case an app is still drawing."""
 
-    name = "replay"
+    name: str = PlannerKind.REPLAY
 
     def __init__(self, episode: Episode, check_all: bool = True, screen: Screen | None = None):
         self.episode, self.check_all, self.screen = episode, check_all, screen
