@@ -5,12 +5,16 @@ DEMO_TASK = type "Ada Lovelace" into Name, then type "ada@example.com" into Emai
 	then select "Uruguay" from Country, then select "Large" from Size, then click "Submit"
 PYTHON = .venv/bin/python
 
-.PHONY: demo test lint install lock
+.PHONY: demo test test-fast lint install lock
 demo: install
 	$(PYTHON) -m agent sandbox --size 1280x800 --apps form -- $(PYTHON) -m agent run --model local '$(DEMO_TASK)'
 
 test: install
 	$(PYTHON) -m pytest -q
+
+# every test that starts no X server (those are marked xvfb): a minute at most
+test-fast: install
+	$(PYTHON) -m pytest -q -m "not xvfb"
 
 # ruff (lint and import order) over all the Python, mypy over the packages; both read pyproject.toml
 lint: install

@@ -5,7 +5,7 @@ the image tokens per request stop growing after the fourth step.
     python bench/context_cost.py [--steps 50]
 
 Tokens follow the protocol's resize rule (agent.core.geometry.image_tokens: sides rounded to multiples
-of 28 px, one token per 28x28 patch). Each run serves synthetic frames (tests/fakes.py: a white
+of 28 px, one token per 28x28 patch). Each run serves synthetic frames (tests/support/fakes.py: a white
 screen with a shaded block, so they compress to almost nothing); request bytes are also given for
 screen-like frames (the two demo windows of the recorded screenshots in tests/episodes on a desktop
 of each size), which is closer to what a real desktop costs on the wire. No display is needed.
@@ -20,15 +20,14 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from endpoint import ScriptedEndpoint  # noqa: E402
-from fakes import synthetic_frame  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from agent.core.geometry import Monitor, image_tokens, smart_resize  # noqa: E402
 from agent.core.screen import Frame  # noqa: E402
 from agent.planners.glm import GLMConfig, GLMPlanner  # noqa: E402
 from agent.planners.prompt import HISTORY_IMAGES  # noqa: E402
+from tests.support.endpoint import ScriptedEndpoint  # noqa: E402
+from tests.support.fakes import synthetic_frame  # noqa: E402
 
 SIZES = [(1280, 720), (1366, 768), (1920, 1080), (2560, 1440)]
 REPLY = ("The field is still empty. <|begin_of_box|>left_click(start_box='[412,203]', element_info='Name field')"

@@ -34,7 +34,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from sandbox.session import XSession  # noqa: E402
 
@@ -66,7 +65,7 @@ class Desk:
     """The apps, where they are, and the actions on them, each (app, name, visible, act)."""
 
     def __init__(self, session: XSession, computer, folder: Path):
-        import real_apps
+        from tests.support import real_apps
 
         self.session, self.computer, self.saves = session, computer, 0
         self.windows = {}
@@ -99,7 +98,7 @@ class Desk:
         self.origin = lambda app: real_apps.origin(session, self.windows[app])
 
     def raise_(self, app: str) -> None:
-        import real_apps
+        from tests.support import real_apps
 
         real_apps.xdotool(self.session, "windowactivate", "--sync", self.windows[app])
         real_apps.xdotool(self.session, "mousemove", "640", "795")  # no tooltip from where the last group left it

@@ -21,9 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from endpoint import ScriptedEndpoint  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from agent.core.episode import EpisodeWriter, read_episode  # noqa: E402
 from agent.core.executors import PyAutoGUIComputer  # noqa: E402
@@ -32,6 +30,7 @@ from agent.core.screen import Screen  # noqa: E402
 from agent.planners.glm import GLMConfig, GLMPlanner  # noqa: E402
 from agent.planners.snap import SnappingPlanner  # noqa: E402
 from sandbox.session import XSession  # noqa: E402
+from tests.support.endpoint import ScriptedEndpoint  # noqa: E402
 
 PHASES = ("capture", "encode", "model", "snap", "act", "settle")
 PATHS = ("snap", "no-snap", "floor")

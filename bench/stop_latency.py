@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from endpoint import ScriptedEndpoint  # noqa: E402
-from scenarios import Script  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from sandbox.session import XSession  # noqa: E402
+from tests.support.endpoint import ScriptedEndpoint  # noqa: E402
+from tests.support.scenarios import Script  # noqa: E402
 
 
 def one_run(session: XSession, out: Path) -> tuple[float, float]:

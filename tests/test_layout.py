@@ -1,5 +1,6 @@
 """The package's layout: no module imports a module that imports it back (imports inside functions
-count too), and the folders depend one way: core <- planners <- demos <- the front doors."""
+count too), and the folders depend one way: core <- planners <- demos <- the front doors; the tests are kept
+in folders by the same lines."""
 
 import ast
 from pathlib import Path
@@ -59,3 +60,13 @@ def test_folders_depend_one_way():
     upward = [f"{module} imports {imported}" for module, imported_modules in import_graph().items()
               for imported in imported_modules if layer(imported) > layer(module)]
     assert not upward, upward
+
+
+def test_the_tests_are_kept_by_package():
+    """Each test file in the folder of what it tests (the one of agent/'s folders, `front` for the front doors,
+    or `sandbox`), each folder a package, so that tests/support is imported by name and no test file is flat."""
+    tests = Path(__file__).resolve().parent
+    flat = sorted(path.name for path in tests.glob("test_*.py") if path.name != Path(__file__).name)
+    folders = {path.parent.name for path in tests.glob("*/test_*.py")}
+    assert not flat and folders == set(LAYERS) | {"front", "sandbox"}, (flat, folders)
+    assert all((tests / folder / "__init__.py").exists() for folder in folders | {"support"})
