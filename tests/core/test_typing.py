@@ -249,8 +249,8 @@ def test_a_run_gives_the_keymap_back_when_it_ends(session, tmp_path):
 
     real_apps.xterm(session, f"cat > {tmp_path / 'typed'}", "keymap")
     before = keymap(session)
-    result = agent.run("type", planner=OneActionPlanner(TypeText(content="café 東京\n")), display=session.display, out=tmp_path / "run", stop_keys="none",
-                       report=False)
+    result = agent.run("type", planner=OneActionPlanner(TypeText(content="café 東京\n")), display=session.display,
+                       out=tmp_path / "run", stop_keys="none", report=False)
     assert result.status == "done", result
     assert settled(file_bytes(tmp_path / "typed"), "café 東京\n".encode()) == "café 東京\n".encode()
     assert keymap(session) == before

@@ -114,7 +114,8 @@ def test_skills_are_offered_in_both_dialects_only_when_given():
     from agent.planners.prompt import action_space_text
 
     tools = {tool["function"]["name"]: tool["function"] for tool in tool_definitions(SKILLS)}
-    assert list(tools)[-1] == "skill" and "- click_text(text: str, double: bool = False)" in tools["skill"]["description"]
+    assert list(tools)[-1] == "skill"
+    assert "- click_text(text: str, double: bool = False)" in tools["skill"]["description"]
     jsonschema.Draft202012Validator.check_schema(tools["skill"]["parameters"])
     text = action_space_text(SKILLS)
     assert "### skill\nCall rule: `skill(name='', params='{}')`" in text
@@ -578,7 +579,8 @@ def test_a_resumed_tools_run_asks_with_the_conversation_it_would_have_had(tmp_pa
         answered += [message["tool_call_id"]] if message["role"] == "tool" else []
     assert answered == calls
     roles = [m["role"] for m in uninterrupted["messages"]]
-    assert roles == ["user", "assistant", "tool", "tool", "user", "assistant", "tool", "user", "assistant", "tool", "user"]
+    assert roles == ["user", "assistant", "tool", "tool", "user", "assistant", "tool", "user", "assistant", "tool",
+                     "user"]
     assert sum(images(m) for m in endpoint.requests[0]["messages"]) == 4
     assert [s["index"] for s in read_episode(tmp_path / "run").steps] == [1, 2, 3, 4]
 
@@ -715,7 +717,8 @@ def test_glm_tags_leaked_into_a_tool_call_are_read_back_into_arguments():
     leaked = {"function": {"name": "scroll\n<arg_key>start_box</arg_key>\n<arg_value>[114, 167]",
                            "arguments": '{"element_info": "list<arg_key>step</arg_key><arg_value>3</arg_value>", '
                                         '"direction": "down"}'}}
-    assert actions_from_tool_calls([leaked]) == [Scroll(point=(114, 167), direction="down", steps=3, element_info="list")]
+    scrolled = Scroll(point=(114, 167), direction="down", steps=3, element_info="list")
+    assert actions_from_tool_calls([leaked]) == [scrolled]
     hold = {"function": {"name": "left_click", "arguments": '{"start_box": [1, 2], "hold_keys": "ctrl"}'}}
     with pytest.raises(FormatError, match="takes no hold_keys"):  # a plain click is not what was meant
         actions_from_tool_calls([hold])
