@@ -6,22 +6,18 @@ and Python callers all come through here.
     print(result.status, result.steps, result.episode)
 
 The options are the CLI's, by the same names (`--max-steps` is `max_steps`, `--secret NAME=VALUE`
-is `secrets={"NAME": VALUE}`); Python callers may also pass their own `planner`, `computer` or
-`screen`, and hooks that hear of each step (`on_step`) and of what the CLI would print (`on_note`).
+is `secrets={"NAME": VALUE}`): both are made from the fields of RunOptions (agent.options); Python
+callers may also pass their own `planner`, `computer` or `screen`, and hooks that hear of each step
+(`on_step`) and of what the CLI would print (`on_note`).
 """
 
-import os
 import re
 import signal
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import PydanticCustomError
 
 from agent.core import redact
 from agent.core.actions import Computer, secret_names
@@ -34,10 +30,12 @@ from agent.core.loop import Agent, Limits
 from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.planner import Planner
 from agent.core.screen import Screen
+from agent.core.settings import settings
 from agent.core.stop import DEFAULT_STOP_KEYS, StopWatch
 from agent.demos.record import record as record_demonstration
-from agent.demos.reground import TARGET_TIMEOUT, replay_demonstration
+from agent.demos.reground import replay_demonstration
 from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
+from agent.options import RunOptions, options_of
 from agent.planners import dialects
 from agent.planners.embedded import LocalPlanner
 from agent.planners.glm import GLMConfig
@@ -49,73 +47,6 @@ __all__ = ["run", "resume", "replay", "run_skill", "record", "report", "animatio
            "RunResult", "Episode", "Planner", "Computer", "EXIT_CODES"]
 
 Note = Callable[[str], None]
-
-
-class RunOptions(BaseModel):
-    """A run's options, named as the CLI's."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str | None = None
-    """Model name the endpoint serves (default glm-4.5v), or 'local' for the embedded planner (the default
-    when no endpoint or key is configured)."""
-    base_url: str | None = None
-    """OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is given)."""
-    api_key: str | None = Field(default_factory=lambda: os.environ.get("GUI_AGENT_API_KEY")
-                                or os.environ.get("ZAI_API_KEY"), repr=False)
-    """API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written anywhere."""
-    protocol: str = "text"
-    """How the model gives its actions: GLM's own text protocol, OpenAI tool calls ('tools'), or another
-    registered dialect (agent.planners.dialects)."""
-    tool_choice: Literal["required", "auto"] = "required"
-    """With protocol 'tools': 'auto' for servers that refuse 'required'."""
-    thinking: bool | None = None
-    """Thinking mode (default: on)."""
-    reply_tokens: int | None = Field(None, ge=1)
-    """Output token limit per reply (default: 8192)."""
-    timeout: float | None = Field(None, gt=0)
-    """Seconds for one whole reply (default: 180)."""
-    retries: int | None = Field(None, ge=0)
-    """Retries of a failed request, with backoff (default: 4)."""
-    skills: Path | None = None
-    """Offer the model the skills in this folder as the skill(...) action."""
-    python_skills: bool = False
-    """Load Python skills too (runs their code: only for folders you trust)."""
-    snap: bool = True
-    """Move a model's click onto the on-screen text its element_info names."""
-    max_steps: int = Field(30, ge=1)
-    """Stop after this many model replies."""
-    max_seconds: float | None = Field(None, gt=0)
-    """Stop after this many seconds."""
-    max_tokens: int | None = Field(None, ge=1)
-    """Stop once this many tokens are used."""
-    display: str | None = Field(default_factory=lambda: os.environ.get("DISPLAY"))
-    """X display to act on (default: $DISPLAY)."""
-    monitor: int = Field(1, ge=1)
-    """Monitor number on that display."""
-    out: Path | None = None
-    """Episode folder (default: a new folder under ./runs/)."""
-    dry_run: bool = False
-    """Perform nothing; record what would have been done."""
-    report: bool = True
-    """Write report.html in the episode folder at the end."""
-    confirm: Literal["ask", "never", "always"] = "ask"
-    """Ask before actions the confirmation policy matches, before every action, or never."""
-    yes: bool = False
-    """Allow actions that need confirmation without asking."""
-    confirm_policy: Path | None = None
-    """A TOML file replacing the default confirmation policy."""
-    secrets: dict[str, str] = Field(default_factory=dict, repr=False)
-    """Values typed where the model writes {{NAME}} (also from $GUI_AGENT_SECRET_NAME); never shown or written."""
-    stop_keys: str = DEFAULT_STOP_KEYS
-    """Key chord that stops the run at once ('none' to disable)."""
-
-    @field_validator("protocol")
-    @classmethod
-    def _registered(cls, protocol: str) -> str:
-        if protocol not in dialects.names():
-            raise PydanticCustomError("dialect", f"no dialect {protocol!r}; choose {', '.join(dialects.names())}")
-        return protocol
 
 
 @dataclass(frozen=True)
@@ -134,20 +65,9 @@ class RunResult:
         return EXIT_CODES[self.status]
 
 
-def options_of(options: dict) -> RunOptions:
-    try:
-        return RunOptions(**options)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"]) or "options"
-        raise AgentError(f"option {where}: {problem['msg']}") from None
-
-
 def secrets_of(options: RunOptions) -> dict[str, str]:
     """The secrets given, over those in $GUI_AGENT_SECRET_NAME variables."""
-    from_environment = {k.removeprefix("GUI_AGENT_SECRET_"): v for k, v in os.environ.items()
-                        if k.startswith("GUI_AGENT_SECRET_")}
-    secrets = from_environment | options.secrets
+    secrets = settings().secrets | options.secrets
     for name in secrets:
         if not name.isidentifier():
             raise AgentError(f"secret name {name!r} is not letters, digits and _")
@@ -157,7 +77,7 @@ def secrets_of(options: RunOptions) -> dict[str, str]:
 def keep_secret(options: RunOptions) -> None:
     """The key, a password in the base URL and the secrets are hidden in everything the run writes or
     prints (agent.core.redact), whatever echoes them."""
-    redact.register(options.api_key, os.environ.get("GUI_AGENT_API_KEY"), os.environ.get("ZAI_API_KEY"))
+    redact.register(options.api_key, *settings().keys)
     redact.register_url(base_url_of(options))
     redact.register(*secrets_of(options).values())
 
@@ -200,7 +120,7 @@ def secrets_told(settings: dict, options: RunOptions) -> list[str]:
 
 
 def base_url_of(options: RunOptions) -> str | None:
-    return options.base_url or os.environ.get("GUI_AGENT_BASE_URL")
+    return options.base_url or settings().base_url
 
 
 def endpoint_given(options: RunOptions) -> bool:
@@ -210,7 +130,7 @@ def endpoint_given(options: RunOptions) -> bool:
 
 def endpoint_config(options: RunOptions) -> GLMConfig:
     """GLM-4.5V's endpoint as the options give it, else $GUI_AGENT_BASE_URL, else Z.ai."""
-    return glm_config(options.model_copy(update={"base_url": base_url_of(options)}), {"base_url": GLMConfig().base_url})
+    return glm_config(replace(options, base_url=base_url_of(options)), {"base_url": GLMConfig().base_url})
 
 
 def skills_of(settings: dict, options: RunOptions, on_note: Note) -> tuple[Path | None, bool]:
@@ -238,11 +158,12 @@ def model_planner(config: GLMConfig, protocol: str, skills: list[dict] | None, s
 def run(task: str, *, planner: Planner | None = None, computer: Computer | None = None, screen: Screen | None = None,
         on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
         ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
-        target_timeout: float = TARGET_TIMEOUT, **options) -> RunResult:
+        **given) -> RunResult:
     """Carry out `task` on the display: with GLM-4.5V at `base_url`, the embedded planner
     (`model="local"`, or no endpoint or key configured; it waits up to `target_timeout` seconds for a
-    target to appear or a button to look enabled), or `planner` when given."""
-    options = options_of(options)
+    target to appear or a button to look enabled), or `planner` when given. `options` are RunOptions'
+    fields (agent.options)."""
+    options = options_of(given)
     keep_secret(options)
     secrets_of(options)  # a bad secret name is reported before anything starts
     if planner is not None:
@@ -252,12 +173,12 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
         if options.model is None:
             on_note("no model endpoint or key configured: using the embedded planner (--model local); "
                     "pass --base-url or --api-key for GLM-4.5V")
-        return drive(task, LocalPlanner(task, target_timeout=target_timeout), {"model": "local"}, options,
+        return drive(task, LocalPlanner(task, target_timeout=options.target_timeout), {"model": "local"}, options,
                      computer=computer, screen=screen, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
     config = endpoint_config(options)
     skills = [found.describe() for found in list_skills(options.skills, options.python_skills)] \
         if options.skills else None
-    planner = model_planner(config, options.protocol, skills, sorted(secrets_of(options)), options.model_dump())
+    planner = model_planner(config, options.protocol, skills, sorted(secrets_of(options)), asdict(options))
     settings = {**config.model_dump(), "protocol": options.protocol, "snap": options.snap,
                 "skills": [found["name"] for found in skills] if skills else None,
                 **({"skills_dir": str(options.skills), "python_skills": options.python_skills} if skills else {})}
@@ -268,10 +189,10 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
 
 def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
            ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
-           **options) -> RunResult:
+           **given) -> RunResult:
     """Continue a model run from its last finished step, appending to its episode; endpoint options
     not given come from the episode (the key never does); `max_steps` more replies."""
-    options = options_of(options)
+    options = options_of(given)
     keep_secret(options)
     found = read_episode(episode)
     if found.end and found.end["status"] == Status.DONE:
@@ -287,7 +208,7 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
     planner = model_planner(config, protocol, skills, secrets_told(settings, options), settings)
     planner.restore(found)
     done_steps = found.steps[-1]["index"] if found.steps else 0
-    options = options.model_copy(update={"out": found.path, "max_steps": done_steps + options.max_steps})
+    options = replace(options, out=found.path, max_steps=done_steps + options.max_steps)
     note = "cut short" if found.cut_short else f"ended {found.end['status']}"
     on_note(f"resuming {episode} ({note}) after step {done_steps}")
     snap = settings.get("snap", True)
@@ -298,16 +219,15 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
                  python_skills=python_skills, on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
 
 
-def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | None = None,
-           target_timeout: float = TARGET_TIMEOUT, repair: bool = False,
+def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | None = None, repair: bool = False,
            on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
-           **options) -> RunResult:
+           **given) -> RunResult:
     """Re-perform a recorded episode on the current screen: its recorded replies served again, each
     step only if the screen still looks as recorded; or, re-grounded (always so for a recorded
     demonstration), every target found again by its crop, text and window, with `params` typed
     where the episode types {NAME}. With `repair`, a target not found is asked of GLM-4.5V at the
     endpoint the options name, and what it repaired is kept as a new version of a demonstration."""
-    options = options_of(options)
+    options = options_of(given)
     keep_secret(options)
     found = read_episode(episode)
     regrounded = reground or found.header.get("planner") == PlannerKind.DEMONSTRATION
@@ -320,7 +240,8 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
         out = options.out or new_run_dir()
         return act_with_stop_keys(options, out, on_note, lambda computer, mask: replay_demonstration(
             found.path / found.file, options.display, out, params=params or {}, repair=repair_with,
-            monitor=options.monitor, target_timeout=target_timeout, on_step=on_step, computer=computer, mask=mask,
+            monitor=options.monitor, target_timeout=options.target_timeout, on_step=on_step, computer=computer,
+            mask=mask,
             settings={"dry_run": True} if options.dry_run else None))
     if params:
         raise AgentError("--param needs a re-grounded replay (--reground)")
@@ -333,15 +254,15 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
                  skills_root=skills_root, python_skills=python_skills, on_step=on_step, on_note=on_note)
 
 
-def run_skill(name: str, params: dict[str, str] | None = None, *, target_timeout: float = TARGET_TIMEOUT,
-              repair: bool = False, on_step: Callable[[dict], None] = lambda step: None,
-              on_note: Note = lambda text: None, **options) -> RunResult:
+def run_skill(name: str, params: dict[str, str] | None = None, *, repair: bool = False,
+              on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
+              **given) -> RunResult:
     """Run the skill `name` from the `skills` folder (default: the project's skills/, or $GUI_AGENT_SKILLS)
     with its parameters; with `repair`, a demonstration skill's lost target is asked of GLM-4.5V, as
     `replay` does."""
     from agent.demos.skills import run_skill as perform_skill
 
-    options = options_of(options)
+    options = options_of(given)
     keep_secret(options)
     params, skills = params or {}, options.skills or SKILLS_DIR
     found = find_skill(name, skills, options.python_skills)
@@ -352,7 +273,7 @@ def run_skill(name: str, params: dict[str, str] | None = None, *, target_timeout
     out = options.out or new_run_dir()
     return act_with_stop_keys(options, out, on_note, lambda computer, mask: perform_skill(
         name, params, options.display, out, root=skills, python=options.python_skills, monitor=options.monitor,
-        target_timeout=target_timeout, repair=repair_with, on_step=on_step, computer=computer, mask=mask))
+        target_timeout=options.target_timeout, repair=repair_with, on_step=on_step, computer=computer, mask=mask))
 
 
 def record(out: Path | None = None, *, display: str | None = None, stop_keys: str = DEFAULT_STOP_KEYS,
@@ -361,7 +282,7 @@ def record(out: Path | None = None, *, display: str | None = None, stop_keys: st
     """Record what a person does on the display, until the stop keys, Ctrl+C or SIGTERM, as an
     episode that `replay` performs again."""
     out = out or new_run_dir()
-    status, message, steps = record_demonstration(display or os.environ.get("DISPLAY"), out, stop_keys,
+    status, message, steps = record_demonstration(display or settings().display, out, stop_keys,
                                                   description, on_ready=on_ready, on_step=on_step)
     return RunResult(status, message, steps, out)
 

@@ -11,24 +11,25 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.core.defaults import (
     DEFAULT_STOP_KEYS,
     EXIT_CODES,
     SKILLS_DIR,
-    TARGET_TIMEOUT,
     PlannerKind,
     Status,
 )
 from agent.core.errors import AgentError, StopRequested
 from agent.core.strict_json import MAX_NUMBER
 from agent.core.version import __version__
-from agent.planners.dialects import names as dialect_names
 
-PYTHON_SKILLS_HELP = "load Python skills (SKILLS/*.py) too; loading runs their code, so only for folders you trust"
 AGAIN_PYTHON_SKILLS_HELP = ("load the Python skills the run loaded, from the folder its episode names; loading runs "
                             "their code, so only for episodes and folders you trust")
+ENDPOINT = ("base_url", "api_key", "thinking", "reply_tokens", "timeout", "retries")
+LIMITS = ("max_steps", "max_seconds", "max_tokens", "display", "monitor")
+SAFETY = ("confirm", "yes", "confirm_policy", "secrets", "stop_keys")
 STATUS_HELP = ", ".join(f"{status} {code}" for status, code in EXIT_CODES.items())
 
 
@@ -54,7 +55,21 @@ class Parser(argparse.ArgumentParser):
     """argparse, saying which option or choice a mistyped one may mean, under the usage of the command
     it was given to (argparse names unknown options under gui-agent's usage, and suggests nothing)."""
 
+    def __init__(self, *args, **kwargs):
+        # the run options and the arguments after them, added only to the command parsed: making the run
+        # options' flags (agent.options) would cost every `gui-agent --help` 15 ms
+        self.later: list[Callable[[], object]] = []
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        if not self.later:
+            return super().add_argument(*args, **kwargs)
+        self.later.append(lambda: super(Parser, self).add_argument(*args, **kwargs))  # in order, after the options
+
     def parse_known_args(self, args=None, namespace=None):
+        later, self.later = self.later, []
+        for add in later:
+            add()
         namespace, unknown = super().parse_known_args(args, namespace)
         if unknown:  # every parser here takes all its words: what one leaves over is a mistake made in it
             self.error(f"unrecognized arguments: {masked(unknown)}{self.meant(unknown)}")
@@ -97,25 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="carry out a task with a model", description=(
         f"Carry out TASK on the display. Exit codes by status: {STATUS_HELP}; 2 for bad arguments."))
     run.add_argument("task", help="what to do, in plain words; {{NAME}} stands for a --secret")
-    run.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
-                                     "embedded OCR planner (the default when no endpoint or key is configured)")
-    add_endpoint_options(run)
-    run.add_argument("--protocol", choices=dialect_names(), default="text",
-                     help="how the model gives its actions: 'text', the action call in the reply as GLM-4.5V's GUI "
-                          "agent was trained (default), or 'tools', OpenAI tool calls (servers started with "
-                          "--tool-call-parser glm45, hosted function calling)")
-    run.add_argument("--tool-choice", choices=["required", "auto"], default="required",
-                     help="with --protocol tools: 'required' (default), or 'auto' for servers that refuse it "
-                          "(an HTTP 400 about tool_choice switches to 'auto' by itself)")
-    run.add_argument("--skills", nargs="?", const=SKILLS_DIR, type=Path, metavar="DIR",
-                     help=f"offer the model the skills in DIR (default: {SKILLS_DIR}) as the skill(...) action")
-    run.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
-    run.add_argument("--no-snap", dest="snap", action="store_false",
-                     help="do not move a model's click onto the on-screen text its element_info names")
-    run.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
-                     help="with the embedded planner: seconds to wait for a target to appear or a button to look "
-                          f"enabled (default: {TARGET_TIMEOUT:g})")
-    add_run_options(run)
+    add_options(run)  # every option
     run.set_defaults(command=command_run)
 
     resume = commands.add_parser("resume", help="continue an ended or killed run where it stopped",
@@ -123,10 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "its episode. Endpoint options not given come from the episode; "
                                              "the key never does.")
     resume.add_argument("episode", type=Path, help="the run folder")
-    resume.add_argument("--model", help="model name (default: the episode's)")
-    add_endpoint_options(resume, defaults_from_episode=True)
-    add_run_options(resume, out=False)
-    resume.add_argument("--python-skills", action="store_true", help=AGAIN_PYTHON_SKILLS_HELP)
+    add_options(resume, "model", *ENDPOINT, *LIMITS, "dry_run", "report", *SAFETY, "python_skills",
+                model={"help": "model name (default: the episode's)"},
+                base_url={"help": "OpenAI-compatible endpoint, e.g. https://api.z.ai/api/paas/v4 or "
+                                  "http://HOST:8000/v1 (default: the episode's)"},
+                python_skills={"help": AGAIN_PYTHON_SKILLS_HELP})
     resume.set_defaults(command=command_resume)
 
     replay = commands.add_parser("replay", help="re-perform a recorded episode on the current screen",
@@ -135,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "the screen still looks as recorded, else the replay stops naming "
                                              "the step (--reground finds the targets again instead).")
     replay.add_argument("episode", type=Path, help="a run folder (or its episode.jsonl)")
-    add_run_options(replay)
-    replay.add_argument("--python-skills", action="store_true", help=AGAIN_PYTHON_SKILLS_HELP)
+    add_options(replay, *LIMITS, "out", "dry_run", "report", *SAFETY, "python_skills",
+                python_skills={"help": AGAIN_PYTHON_SKILLS_HELP})
     replay.set_defaults(command=command_replay)
 
     report = commands.add_parser("report", help="write an HTML report of an episode (and a GIF replay)",
@@ -190,10 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Record your clicks, drags, scrolls, key chords and typing on the "
                                              "display into OUT (the same episode format as `run`) until the stop "
                                              "keys, Ctrl+C or SIGTERM. Replay it with `gui-agent replay OUT`.")
-    record.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
-    record.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to record (default: $DISPLAY)")
-    record.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
-                        help=f"key chord that ends the recording, itself not recorded (default: {DEFAULT_STOP_KEYS})")
+    add_options(record, "out", "display", "stop_keys", display={"help": "X display to record (default: $DISPLAY)"},
+                stop_keys={"help": f"key chord that ends the recording, itself not recorded (default: "
+                                   f"{DEFAULT_STOP_KEYS})"})
     record.add_argument("--description", default="", help="what the demonstration does (the episode's task)")
     record.set_defaults(command=command_record)
 
@@ -202,8 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "serving the recorded replies; always so for a recorded demonstration")
     replay.add_argument("--param", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="a value typed where the episode types {NAME} (re-grounded replays)")
-    replay.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
-                        help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
+    add_options(replay, "target_timeout")
     add_repair_options(replay)
 
     skills = commands.add_parser("skills", help="list or add skills",
@@ -211,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     skill_commands = skills.add_subparsers(required=True, metavar="ACTION")
     listing = skill_commands.add_parser("list", help="list the skills and their parameters")
     listing.add_argument("--skills", type=Path, default=SKILLS_DIR, help=f"skills folder (default: {SKILLS_DIR})")
-    listing.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
+    add_options(listing, "python_skills")
     listing.set_defaults(command=command_skills_list)
     adding = skill_commands.add_parser("add", help="keep an episode as a skill",
                                        description="Copy EPISODE into the skills folder as NAME; each typed occurrence "
@@ -239,18 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_skill_parser.add_argument("name", help="the skill's name")
     run_skill_parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=name_value,
                                   help="a parameter's value")
-    run_skill_parser.add_argument("--skills", type=Path, default=SKILLS_DIR,
-                                  help=f"skills folder (default: {SKILLS_DIR})")
-    run_skill_parser.add_argument("--python-skills", action="store_true", help=PYTHON_SKILLS_HELP)
-    run_skill_parser.add_argument("--display", default=os.environ.get("DISPLAY"),
-                                  help="X display to act on (default: $DISPLAY)")
-    run_skill_parser.add_argument("--monitor", type=COUNT, default=1,
-                                  help="monitor number on that display (default: 1)")
-    run_skill_parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
-    run_skill_parser.add_argument("--target-timeout", type=SECONDS, default=TARGET_TIMEOUT,
-                                  help=f"seconds to wait for a target to appear (default: {TARGET_TIMEOUT:g})")
-    run_skill_parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
-                                  help=f"key chord that stops it at once (default: {DEFAULT_STOP_KEYS}; 'none')")
+    add_options(run_skill_parser, "skills", "python_skills", "display", "monitor", "out", "stop_keys",
+                skills={"nargs": None, "const": None, "default": SKILLS_DIR,
+                        "help": f"skills folder (default: {SKILLS_DIR})"})
+    add_options(run_skill_parser, "target_timeout")
     add_repair_options(run_skill_parser)
     run_skill_parser.set_defaults(command=command_run_skill)
     add_eval_parser(commands)
@@ -270,10 +258,7 @@ def add_eval_parser(commands) -> None:
     parser.add_argument("--model", default="local",
                         help="'local' (the default: the embedded planner; model-only tasks are skipped) or the "
                              "model name the endpoint serves, e.g. glm-4.5v")
-    parser.add_argument("--base-url", default=os.environ.get("GUI_AGENT_BASE_URL"),
-                        help="OpenAI-compatible endpoint (default: $GUI_AGENT_BASE_URL, else Z.ai when a key is set)")
-    parser.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
-                        help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
+    add_options(parser, "base_url", "api_key")
     parser.add_argument("--workers", type=COUNT, help="tasks run at a time (default: 1; with --ray, one per CPU "
                                                       "of the cluster)")
     parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
@@ -301,21 +286,16 @@ def add_mcp_parser(commands) -> None:
     parser.add_argument("--xauthority", type=existing_file, metavar="FILE",
                         help="the display's Xauthority file (default: $XAUTHORITY, else ~/.Xauthority); MCP hosts "
                              "start servers without $XAUTHORITY unless told")
-    parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
-    parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
-    parser.add_argument("--out", type=Path, help="the session's episode folder (default: a new folder under ./runs/)")
-    add_safety_options(parser, asking="with no one to answer, they are refused unless --yes",
-                       stopping="the action under way")
+    add_options(parser, "display", "monitor", "out", *SAFETY,
+                out={"help": "the session's episode folder (default: a new folder under ./runs/)"},
+                confirm={"help": "which actions need a yes: those the policy matches (default), every one, or none; "
+                                 "with no one to answer, they are refused unless --yes"},
+                stop_keys={"help": f"key chord that stops the action under way (default: {DEFAULT_STOP_KEYS}; "
+                                   "'none' to disable)"})
     task = parser.add_argument_group("run_task", "how the run_task tool plans and how far it may go")
-    task.add_argument("--model", help="model name the endpoint serves (default: glm-4.5v), or 'local' for the "
-                                      "embedded OCR planner (the default when no endpoint or key is configured)")
-    add_endpoint_options(task)
-    task.add_argument("--protocol", choices=dialect_names(), default="text",
-                      help="the model's actions as GLM call text (default) or OpenAI tool calls")
-    task.add_argument("--tool-choice", choices=["required", "auto"], default="required",
-                      help="with --protocol tools: 'required' (default) or 'auto'")
-    task.add_argument("--max-steps", type=COUNT, default=30, help="model replies per task (default: 30)")
-    task.add_argument("--max-seconds", type=SECONDS, help="seconds per task (default: no limit)")
+    add_options(parser, "model", *ENDPOINT, "protocol", "tool_choice", "max_steps", "max_seconds", into=task,
+                max_steps={"help": "model replies per task (default: 30)"},
+                max_seconds={"help": "seconds per task (default: no limit)"})
     parser.set_defaults(command=command_mcp)
 
 
@@ -336,21 +316,7 @@ def number(kind, least: float, more_than: bool = False):
     return read
 
 
-COUNT, SECONDS = number(int, 1), number(float, 0, more_than=True)
-
-
-def add_endpoint_options(parser: argparse.ArgumentParser, defaults_from_episode: bool = False) -> None:
-    where = "the episode's" if defaults_from_episode else None
-    parser.add_argument("--base-url", default=None if where else os.environ.get("GUI_AGENT_BASE_URL"),
-                        help="OpenAI-compatible endpoint, e.g. https://api.z.ai/api/paas/v4 or http://HOST:8000/v1 "
-                             f"(default: {where or '$GUI_AGENT_BASE_URL, else Z.ai when a key is set'})")
-    parser.add_argument("--api-key", default=os.environ.get("GUI_AGENT_API_KEY") or os.environ.get("ZAI_API_KEY"),
-                        help="API key (default: $GUI_AGENT_API_KEY, then $ZAI_API_KEY); never written to disk")
-    parser.add_argument("--no-thinking", dest="thinking", action="store_false", default=None,
-                        help="turn thinking mode off")
-    parser.add_argument("--reply-tokens", type=COUNT, help="output token limit per reply (default: 8192)")
-    parser.add_argument("--timeout", type=SECONDS, help="seconds for one whole reply (default: 180)")
-    parser.add_argument("--retries", type=number(int, 0), help="retries of a failed request, with backoff (default: 4)")
+COUNT = number(int, 1)
 
 
 def add_repair_options(parser: argparse.ArgumentParser) -> None:
@@ -359,39 +325,44 @@ def add_repair_options(parser: argparse.ArgumentParser) -> None:
                              "point is taken only where the screen agrees with the recording, and a replay that ends "
                              "done keeps what was repaired as a new version of the demonstration or skill "
                              "(`gui-agent skills diff` shows it; the old version stays)")
-    parser.add_argument("--model", help="with --repair: the model name the endpoint serves (default: glm-4.5v)")
-    add_endpoint_options(parser)
+    add_options(parser, "model", *ENDPOINT,
+                model={"help": "with --repair: the model name the endpoint serves (default: glm-4.5v)"})
 
 
-def add_run_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
-    parser.add_argument("--max-steps", type=COUNT, default=30, help="stop after this many model replies (default: 30)")
-    parser.add_argument("--max-seconds", type=SECONDS, help="stop after this many seconds (default: no limit)")
-    parser.add_argument("--max-tokens", type=COUNT, help="stop once this many tokens are used: reported usage, or "
-                                                       "the image-token estimate where none is reported "
-                                                       "(default: no limit)")
-    parser.add_argument("--display", default=os.environ.get("DISPLAY"), help="X display to act on (default: $DISPLAY)")
-    parser.add_argument("--monitor", type=COUNT, default=1, help="monitor number on that display (default: 1)")
-    if out:
-        parser.add_argument("--out", type=Path, help="episode folder (default: a new folder under ./runs/)")
-    parser.add_argument("--dry-run", action="store_true", help="perform nothing; record what would have been done")
-    parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="do not write report.html in the episode folder at the end")
-    add_safety_options(parser, asking="asked on the terminal", stopping="the run at once")
+def add_options(parser: Parser, *names: str, into=None, **changed: dict) -> None:
+    """The run options `names` (all of them when none is named) as flags of `parser` (in its group `into`),
+    each as its field in agent.options.RunOptions declares it; `changed` alters a flag's argparse keywords
+    for this command. They are added when the command is parsed, after its other arguments."""
+    def add() -> None:
+        import agent.options as options  # not `from agent import`: the package's __getattr__ loads the actions
+
+        fields = options.described(options.RunOptions)
+        for name in names or fields:
+            flag, keywords = flag_of(fields[name])
+            (into or parser).add_argument(flag, **keywords | changed.get(name, {}))
+    parser.later.append(add)
 
 
-def add_safety_options(parser: argparse.ArgumentParser, asking: str, stopping: str) -> None:
-    """What needs a yes, the secrets and the stop keys, for `run` and its kin and for `mcp`."""
-    parser.add_argument("--confirm", choices=["ask", "never", "always"], default="ask",
-                        help=f"which actions need a yes: those the policy matches (default), every one, or none; "
-                             f"{asking}")
-    parser.add_argument("--yes", action="store_true", help="allow actions that need confirmation without asking")
-    parser.add_argument("--confirm-policy", type=existing_file,
-                        help="a TOML file replacing the default confirmation policy")
-    parser.add_argument("--secret", action="append", default=[], type=name_value, metavar="NAME=VALUE",
-                        help="a value typed where an action writes {{NAME}}, never shown to a model nor written "
-                             "anywhere (repeatable; also from $GUI_AGENT_SECRET_NAME)")
-    parser.add_argument("--stop-keys", default=DEFAULT_STOP_KEYS,
-                        help=f"key chord that stops {stopping} (default: {DEFAULT_STOP_KEYS}; 'none' to disable)")
+def flag_of(option) -> tuple[str, dict]:
+    """A RunOptions field's flag and argparse keywords: --NAME, or --no-NAME for a switch on by default."""
+    flag = option.flag.name or "--" + option.name.replace("_", "-")
+    keywords = {"dest": option.name, "default": option.default, "help": option.help}
+    if option.kind is bool and option.default is False:
+        return flag, keywords | {"action": "store_true"}
+    if option.kind is bool:
+        return option.flag.name or flag.replace("--", "--no-", 1), keywords | {
+            "action": "store_false", "help": f"do not {option.help}"}
+    if option.kind is dict:
+        return flag, keywords | {"action": "append", "type": name_value, "default": [],
+                                 "metavar": option.flag.metavar}
+    if option.default is not None and "default" not in option.help:
+        shown = f"{option.default:g}" if option.kind is float else option.default
+        keywords["help"] += f" (default: {shown})"
+    choices = option.choices or (option.flag.choices() if option.flag.choices else None)
+    bound = option.bound and number(option.kind, option.bound.least, option.bound.more_than)
+    keywords |= {"type": existing_file if option.flag.existing else bound or (None if choices else option.kind),
+                 "choices": choices, "metavar": option.flag.metavar}
+    return flag, keywords | ({"nargs": "?", "const": option.flag.bare} if option.flag.bare is not None else {})
 
 
 def name_value(text: str) -> tuple[str, str]:
@@ -406,11 +377,13 @@ def name_value(text: str) -> tuple[str, str]:
 
 
 def run_options(args) -> dict:
-    """The library's options from the arguments of the same names."""
-    from agent import api
+    """The library's options from the arguments of the same names; one not given (None) is left to its
+    default, which may come from the environment."""
+    import agent.options as options  # not `from agent import`: the package's __getattr__ would load the actions
 
-    options = {name: getattr(args, name) for name in api.RunOptions.model_fields if hasattr(args, name)}
-    return options | {"secrets": dict(getattr(args, "secret", []))}
+    fields = options.described(options.RunOptions)
+    given = {name: getattr(args, name) for name in fields if getattr(args, name, None) is not None}
+    return {name: dict(value) if fields[name].kind is dict else value for name, value in given.items()}
 
 
 def keep_secret(args) -> None:
@@ -453,7 +426,7 @@ def command_run(args) -> int:
 
     view = started_view(args, args.max_steps, planned_here=args.model == "local")
     return finish(view, api.run(args.task, on_step=view.step, on_note=print_note, on_pause=ask_to_resume,
-                                target_timeout=args.target_timeout, **run_options(args)))
+                                **run_options(args)))
 
 
 def command_resume(args) -> int:
@@ -474,20 +447,20 @@ def command_replay(args) -> int:
     episode = read_episode(args.episode)
     regrounded = args.reground or episode.header.get("planner") == PlannerKind.DEMONSTRATION
     view = started_view(args, len(episode.steps) if regrounded else args.max_steps)
-    return finish(view, api.replay(args.episode, reground=args.reground, params=dict(args.param),
-                                   target_timeout=args.target_timeout, repair=args.repair, on_step=view.step,
-                                   on_note=print_note, **run_options(args)))
+    return finish(view, api.replay(args.episode, reground=args.reground, params=dict(args.param), repair=args.repair,
+                                   on_step=view.step, on_note=print_note, **run_options(args)))
 
 
 def command_record(args) -> int:
     from agent import api
     from agent.core.console import console, escape
     from agent.core.episode import new_run_dir
+    from agent.core.settings import settings
 
-    out = args.out or new_run_dir()
+    out, display = args.out or new_run_dir(), args.display or settings().display
     result = api.record(
-        out, display=args.display, stop_keys=args.stop_keys, description=args.description,
-        on_ready=lambda: console.print(f"recording display {escape(args.display)} into {escape(out)}: "
+        out, display=display, stop_keys=args.stop_keys, description=args.description,
+        on_ready=lambda: console.print(f"recording display {escape(display)} into {escape(out)}: "
                                        f"do the task, then press {args.stop_keys} (or Ctrl+C here)"),
         on_step=lambda step: console.print(f"[bold]step {step['index']}[/bold] [cyan]{escape(step['call'])}[/cyan]"))
     console.print(f"{escape(result.status)}: {escape(result.message)}; {result.steps} steps in "
@@ -552,9 +525,8 @@ def command_run_skill(args) -> int:
 
     found = find_skill(args.name, args.skills, args.python_skills)
     view = RunView(len(read_episode(found.path).steps) if found.kind == "demonstration" else "?")
-    return finish(view, api.run_skill(args.name, dict(args.param), target_timeout=args.target_timeout,
-                                      repair=args.repair, on_step=view.step, on_note=print_note, report=False,
-                                      **run_options(args)))
+    return finish(view, api.run_skill(args.name, dict(args.param), repair=args.repair, on_step=view.step,
+                                      on_note=print_note, report=False, **run_options(args)))
 
 
 def command_export(args) -> int:
@@ -667,10 +639,12 @@ def demo_apps(text: str) -> list[str]:
 
 
 def command_eval(args) -> int:
+    from agent.core.settings import settings
     from agent.evaluate import run_suite
 
-    return run_suite(args.tasks, args.model, args.base_url, args.api_key, args.workers, args.out, args.view,
-                     args.run_arg, args.ray)
+    given = settings()  # handed to every run as given, also to Ray's workers on other machines
+    return run_suite(args.tasks, args.model, args.base_url or given.base_url, args.api_key or given.api_key,
+                     args.workers, args.out, args.view, args.run_arg, args.ray)
 
 
 def mcp_wire(http: int | None):

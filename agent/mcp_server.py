@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
 
@@ -57,6 +58,7 @@ from agent.core.geometry import Point
 from agent.core.mask import MaskedScreen
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
+from agent.core.settings import settings
 from agent.core.shown import one_line
 from agent.core.version import __version__
 from agent.planners import grounding
@@ -384,7 +386,7 @@ class Session:
         def work(frame: Frame, record: dict) -> dict:
             self.tasks += 1
             out = self.out / f"task-{self.tasks:03d}"
-            options = self.options.model_dump(exclude={"out", "stop_keys"})
+            options = {k: v for k, v in asdict(self.options).items() if k not in ("out", "stop_keys")}
             try:
                 with self.acting():  # the session's stop keys stop the run; it watches none of its own
                     result = api.run(task, screen=self.screen, computer=self.raw_computer, ask=self.ask,
@@ -692,8 +694,8 @@ def read_token(path: Path) -> str:
 
 def private_folder() -> Path:
     """A folder only this user can enter: $XDG_RUNTIME_DIR/gui-agent, else gui-agent-UID in the temp folder."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    folder = Path(runtime) / "gui-agent" if runtime else Path(tempfile.gettempdir()) / f"gui-agent-{os.getuid()}"
+    runtime = settings().runtime_dir
+    folder = runtime / "gui-agent" if runtime else Path(tempfile.gettempdir()) / f"gui-agent-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
         info = folder.lstat()

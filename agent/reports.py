@@ -7,7 +7,6 @@ import base64
 import html
 import io
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from agent.core.defaults import Outcome, PlannerKind, Status
 from agent.core.episode import Episode, performed, read_episode, read_plain_file, replace_file
 from agent.core.errors import AgentError, EpisodeError
 from agent.core.geometry import Geometry, Monitor
+from agent.core.settings import settings
 from agent.core.shown import shown
 
 # USD per million tokens: public list prices, so any cost shown is an estimate, not a bill.
@@ -118,7 +118,7 @@ def time_bar(totals: dict, planned_offline: bool) -> str:
 def load_prices(path: Path | None) -> dict:
     """The built-in table, overridden by `path`, else by the file $GUI_AGENT_PRICES names."""
     prices = dict(PRICES)
-    named = path or os.environ.get("GUI_AGENT_PRICES")
+    named = path or settings().prices
     if not named:
         return prices
     path = Path(named)

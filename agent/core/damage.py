@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
+PING_SERIALS = 1 << 30  # the first serial of the pings sent here
 
 
 class DisplayLost(Exception):
@@ -25,6 +26,7 @@ class Drawn:
     unmapped: dict[int, tuple[Rect, int]] = field(default_factory=dict)  # window -> the area it left, rects before
     resized: set[int] = field(default_factory=set)
     keys: list[int] = field(default_factory=list)  # keysyms pressed, by anyone
+    answered: set[int] = field(default_factory=set)  # serials of the pings sent by `Damage.ping` answered
     clicked: bool = False  # a pointer button was pressed
 
     def __bool__(self) -> bool:
@@ -66,6 +68,9 @@ class Damage:
         self._gtk_mark = self._x.intern_atom("_GTK_THEME_VARIANT")  # GTK 3 sets it on each of its windows
         self._window_type = self._x.intern_atom("_NET_WM_WINDOW_TYPE")
         self._dialog = self._x.intern_atom("_NET_WM_WINDOW_TYPE_DIALOG")
+        self._protocols, self._ping = self._x.intern_atom("WM_PROTOCOLS"), self._x.intern_atom("_NET_WM_PING")
+        self._serial = PING_SERIALS  # apart from the serials of screen.Pings, which read the same answers
+        self._tk: dict[int, int | None] = {}  # focused window -> the Tk top-level window it is in, if any
 
     def _listen_to_keys(self) -> None:
         """XInput 2's raw key and button presses, which reach a client whatever window has the focus."""
@@ -114,7 +119,10 @@ class Damage:
     def _take(self, event, drawn: Drawn) -> None:
         from Xlib import X
 
-        if event.type == X.MapNotify:
+        if event.type == X.ClientMessage:
+            if event.client_type == self._protocols and event.data[1][0] == self._ping:
+                drawn.answered.add(event.data[1][1])
+        elif event.type == X.MapNotify:
             drawn.mapped[event.window.id] = (self._rect_of(event.window), len(drawn.rects))
             if event.override:
                 drawn.popups.add(event.window.id)
@@ -172,6 +180,49 @@ class Damage:
         except Exception:  # the window is gone
             pass
         return False
+
+    def focused_tk(self) -> tuple[int, Rect] | None:
+        """The Tk top-level window with the keyboard focus and its rectangle on the screen, if it is one."""
+        with lost_as_display_lost():
+            focus = self._x.get_input_focus().focus
+            if isinstance(focus, int) or focus == self._root:  # None or PointerRoot
+                return None
+            if focus.id not in self._tk:
+                self._tk[focus.id] = self._tk_top_level(focus)
+            if self._tk[focus.id] is None:
+                return None
+            window = self._x.create_resource_object("window", self._tk[focus.id])
+            try:
+                geometry = window.get_geometry()
+                place = window.translate_coords(self._root, 0, 0)
+            except Exception:  # the window is gone
+                return None
+            return window.id, (-place.x, -place.y, geometry.width, geometry.height)
+
+    def _tk_top_level(self, window) -> int | None:
+        from Xlib import Xatom
+
+        try:
+            while window != self._root:
+                if Xatom.WM_CLASS in (window.list_properties() or []):
+                    return window.id if (window.get_wm_class() or ("", ""))[1] == "Tk" else None
+                window = window.query_tree().parent
+        except Exception:  # the window is gone
+            pass
+        return None
+
+    def ping(self, window: int) -> int:
+        """Sends _NET_WM_PING to the window; its answer comes, in `Drawn.answered`, after the drawing the
+        server did before it. Returns the ping's serial."""
+        from Xlib.protocol import event
+
+        self._serial += 1
+        with lost_as_display_lost():
+            target = self._x.create_resource_object("window", window)
+            target.send_event(event.ClientMessage(window=target, client_type=self._protocols,
+                                                  data=(32, [self._ping, self._serial, window, 0, 0])), event_mask=0)
+            self._x.flush()
+        return self._serial
 
     def close(self) -> None:
         try:

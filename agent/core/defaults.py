@@ -1,9 +1,9 @@
 """Defaults and exit codes that `gui-agent --help` shows, in a module that imports nothing heavy,
 so that the help starts fast."""
 
-import os
 from enum import StrEnum
-from pathlib import Path
+
+from agent.core.settings import settings
 
 
 class Status(StrEnum):
@@ -50,4 +50,4 @@ EXIT_CODES = {Status.DONE: 0, Status.ERROR: 1, Status.FAILED: 10, Status.STEP_LI
               Status.NEEDS_CONFIRMATION: 17, Status.INTERRUPTED: 130}
 DEFAULT_STOP_KEYS = "ctrl+alt+shift+q"
 TARGET_TIMEOUT = 10.0  # seconds a re-grounded replay waits for a target to appear
-SKILLS_DIR = Path(os.environ.get("GUI_AGENT_SKILLS") or Path(__file__).resolve().parents[2] / "skills")
+SKILLS_DIR = settings().skills

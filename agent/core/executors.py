@@ -6,11 +6,11 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.core.errors import ActionError, DisplayError, Interrupted, StopRequested
 from agent.core.geometry import Monitor, Point
+from agent.core.settings import settings
 from agent.core.stop import TimeUp
 
 if TYPE_CHECKING:  # imported where it is used: it imports python-xlib
@@ -71,7 +71,7 @@ class RecordingComputer:
 
 def ensure_xauthority() -> None:
     """python-xlib fails on a missing ~/.Xauthority even when the server needs no auth."""
-    path = Path(os.environ.get("XAUTHORITY") or Path.home() / ".Xauthority")
+    path = settings().xauthority
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()

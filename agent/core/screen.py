@@ -12,6 +12,7 @@ from agent.core.damage import Damage, DisplayLost, Drawn
 from agent.core.errors import DisplayError
 from agent.core.geometry import Geometry, Monitor
 from agent.core.png import encode_png
+from agent.core.settings import settings
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -67,7 +68,8 @@ class Frame:
 
 SLOW_POLL = 0.03  # seconds between the frames the pixel settle takes once its quiet period is over
 PING_PATIENCE = 1.0  # seconds a window that answers pings is waited for; then it is not, until it answers again
-QUIET = 0.025  # seconds with nothing drawn that end a settle once the action's effect was drawn
+QUIET = 0.025  # seconds with nothing drawn that end a settle once the action's effect was drawn, on idle CPUs
+MAX_STRETCH = 3  # times QUIET at most, on CPUs busier than that (see quiet_spell)
 WINDOW_QUIET = 0.1  # the same once a managed window mapped or a window changed size: its app fills it in over
 # several frames (tens of ms apart under load); or one unmapped after a click or Enter: a menu's item acts once the
 # menu is gone
@@ -86,6 +88,8 @@ NOTHING_DRAWN = 0.1  # seconds waited for a first drawing before the screen is t
 FRAME_DRAWN = 0.004  # seconds with nothing drawn that end the drawing of one frame
 NEW_WINDOW_PATIENCE = 1.0  # seconds a window that mapped is waited for to draw half its area (a menu, all of it),
 # and the area a window left to be drawn over
+CALM_ANSWERS = 3  # pings a Tk window answers in a row with nothing drawn that end a settle: Tk sends an answer
+# before the drawing of the idle pass after it, and an idle pass may leave work to the next (layout, then redraw)
 CARET_WIDTH = 4  # pixels: one change no wider (a caret blinking, an overlay scrollbar fading) is no effect
 
 
@@ -93,7 +97,7 @@ class Screen:
     """Captures one monitor of one X display."""
 
     def __init__(self, display: str | None = None, monitor: int = 1):
-        self.display = display or os.environ.get("DISPLAY")
+        self.display = display or settings().display
         if not self.display:
             raise DisplayError("no display: set $DISPLAY or pass --display (start one with `gui-agent sandbox`)")
         import mss
@@ -139,12 +143,13 @@ class Screen:
         that came before the timeout. First every window that answers pings has answered one sent now, so
         has handled the input sent before it (PING_PATIENCE at most). Then, by what the X server draws:
         once something was drawn that is more than a caret blinking, until nothing is drawn for QUIET
-        seconds (WINDOW_QUIET once a managed window mapped, a window changed size or one unmapped after
-        a click or Enter, which is an effect too; ANIMATION_QUIET once the app animates); when nothing is,
-        NOTHING_DRAWN seconds. A new window is waited for until it has drawn itself, a menu and the area
-        a window left until drawn over whole; keys that typed into a GTK dialog, for TYPED_QUIET. Without
-        DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`, `calm`
-        and `quiet`."""
+        seconds, longer on busy CPUs (quiet_spell; WINDOW_QUIET once a managed window mapped, a window
+        changed size or one unmapped after a click or Enter, which is an effect too; ANIMATION_QUIET once
+        the app animates); when nothing is, NOTHING_DRAWN seconds. A new window is waited for until it has
+        drawn itself, a menu and the area a window left until drawn over whole; keys that typed into a GTK
+        dialog, for TYPED_QUIET. A focused Tk window is settled by pings instead (Settling._hear_tk).
+        Without DAMAGE (python-xlib cannot connect), by the pixels alone: settle_by_pixels, with `poll`,
+        `calm` and `quiet`."""
         if not self._damage:
             return self.settle_by_pixels(before, timeout, poll, calm, quiet)
         start = time.monotonic()
@@ -196,37 +201,51 @@ class Settling:
         self.screen, self.deadline = screen, deadline
         self.started = self.last_change = time.monotonic()
         drawn = screen._damage.read()
+        if drawn:  # drawn while the pings were answered, or as this process waited for the CPU: the quiet spell
+            self.last_change = time.monotonic()  # is counted from when the drawing was seen, not before
         self.clicked = drawn.clicked  # then a caret that shows is where the click put it: an effect
         self.shown = screen.grab()  # what the screen showed at the last drawing read
         self.effect = self._changed(before, self.shown)
         self.frames = 0  # frames drawn with an effect since the settle began
-        self.quiet = QUIET  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect over several frames
+        self.quiet = quiet_spell()  # WINDOW_QUIET or ANIMATION_QUIET once the app may draw its effect in frames
         self.activated = self.clicked  # by a click or a key: what a menu's item does comes once the menu is gone
         self.undrawn: list[Undrawn] = []  # windows mapped and areas uncovered, not yet drawn over
         self.gone: set[int] = set()  # windows unmapped
-        self.typed_at = None  # when the last key that edits text in a GTK dialog was read
+        self.typed_at: float | None = None  # when the last key that edits text in a GTK dialog was read
+        self.tk = self._answering_tk()  # the focused Tk window and its rectangle, heard by pings (_hear_tk)
+        self.awaited: int | None = None  # the serial of the last ping sent it
+        self.calm_answers, self.pinged_at = 0, self.started
         self._take(drawn, first=True)
+        self._hear_tk(drawn)
 
     def run(self) -> tuple[Frame, bool]:
         damage = self.screen._damage
         while True:
             due = self._due()
-            if due is None:
+            if due is not None:
+                if time.monotonic() >= self.deadline:
+                    return self.screen.grab(), False
+                damage.wait(min(due, self.deadline))
+            drawn = damage.read()  # once settled too: what was drawn while this process waited for the CPU
+            if due is None and not drawn:
                 return self.screen.grab(), True
-            if time.monotonic() >= self.deadline:
-                return self.screen.grab(), False
-            damage.wait(min(due, self.deadline))
-            drawn = damage.read()
             while drawn and time.monotonic() < self.deadline:  # the rest of the frame being drawn (a terminal
                 damage.wait(time.monotonic() + FRAME_DRAWN)  # flooded with output draws without a pause)
                 if not damage.read_into(drawn):
                     break
             if drawn:
                 self._take(drawn)
+            self._hear_tk(drawn)
 
     def _due(self) -> float | None:
         """When to look again; None once settled."""
         now = time.monotonic()
+        if self.tk is not None:
+            if self.calm_answers >= CALM_ANSWERS:
+                return None
+            if now < self.pinged_at + PING_PATIENCE:
+                return self.pinged_at + PING_PATIENCE
+            self.tk = None  # it stopped answering: the quiet spell decides
         waited = [area.since + NEW_WINDOW_PATIENCE for area in self.undrawn]
         if self.effect:
             due = self.last_change + self.quiet
@@ -248,7 +267,7 @@ class Settling:
         self._wait_for_windows(drawn, now)
         if not drawn.rects and not drawn.windows_changed:
             return  # keys alone
-        frame = self.screen.grab()
+        frame = self.shown if first else self.screen.grab()  # the first drawings: shown was just grabbed
         if drawn.windows_changed or self._changed(self.shown, frame):
             self.effect = True
             self.frames += not first
@@ -279,8 +298,47 @@ class Settling:
         if set(drawn.mapped) - drawn.popups or set(drawn.unmapped) - set(uncovered) or drawn.resized - self.gone:
             self.quiet = max(self.quiet, WINDOW_QUIET)
 
+    def _answering_tk(self) -> tuple[int, tuple[int, int, int, int]] | None:
+        pings = self.screen._pings
+        tk = self.screen._damage.focused_tk()
+        return tk if tk and pings and tk[0] in pings.answering else None
+
+    def _hear_tk(self, drawn: Drawn) -> None:
+        """Pings the focused Tk window again each time it answered or drew, while all that is drawn is
+        drawn in it. Tk answers a ping once it has handled the events queued before it, and sends the
+        answer before what its next idle pass draws; the answer to the next ping comes after that drawing.
+        So a Tk window is settled once it answered CALM_ANSWERS pings in a row with nothing drawn between,
+        however long it takes to draw (PING_PATIENCE at most between answers), and not by the quiet spell."""
+        if self.tk is None:
+            return
+        window, rect = self.tk
+        if drawn.windows_changed or not all(inside(r, rect) for r in drawn.rects):
+            self.tk = None  # another window drew, or one mapped: the quiet spell decides
+            return
+        if drawn.rects:
+            self.calm_answers = 0
+        elif self.awaited in drawn.answered:
+            self.calm_answers += 1
+        elif self.awaited is not None:
+            return
+        self.awaited, self.pinged_at = self.screen._damage.ping(window), time.monotonic()
+
     def _changed(self, a: Frame, b: Frame) -> bool:
         return not a.same_as(b) if self.clicked else changed_beyond_caret(a, b)
+
+
+def quiet_spell() -> float:
+    """QUIET, stretched by how many tasks wait to run per CPU (the load average), up to MAX_STRETCH times:
+    an app kept waiting for a CPU draws the frames of one effect further apart (galculator's, 17 ms apart
+    on idle CPUs, up to 42 ms apart at load 10 on 2 CPUs)."""
+    waiting = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return QUIET * min(MAX_STRETCH, max(1.0, waiting))
+
+
+def inside(rect: tuple[int, int, int, int], area: tuple[int, int, int, int]) -> bool:
+    x, y, width, height = rect
+    left, top, area_width, area_height = area
+    return left <= x and top <= y and x + width <= left + area_width and y + height <= top + area_height
 
 
 def edits_text(keys: list[int]) -> bool:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -21,7 +22,7 @@ import pytest
 from agent.core.damage import Drawn
 from agent.core.episode import read_episode
 from agent.core.geometry import Monitor
-from agent.core.screen import PING_PATIENCE, QUIET, WINDOW_QUIET, Frame, Screen, Settling, Undrawn, edits_text
+from agent.core.screen import CALM_ANSWERS, PING_PATIENCE, WINDOW_QUIET, Frame, Screen, Settling, Undrawn, edits_text
 from tests.support import real_apps
 from tests.support.endpoint import ScriptedEndpoint
 from tests.support.scenarios import centre, per_mille
@@ -238,7 +239,7 @@ class StillScreen:
     """A Screen whose pixels never change, with a damage connection that reads `first` once."""
 
     def __init__(self, first: Drawn):
-        self._damage = self
+        self._damage, self._pings = self, None
         self.size, self.first = (400, 300), first
 
     def read(self) -> Drawn:
@@ -251,6 +252,9 @@ class StillScreen:
     def focus_in_gtk_dialog(self) -> bool:
         return False
 
+    def focused_tk(self) -> None:
+        return None
+
 
 MENU, DIALOG, ESCAPE, ENTER = 7, 8, 0xFF1B, 0xFF0D
 
@@ -262,15 +266,16 @@ def settling(first: Drawn) -> Settling:
 
 def test_a_menu_that_opens_or_closes_without_choosing_is_waited_for_until_drawn_over_whole_then_quiet():
     opened = settling(Drawn(rects=[(10, 10, 100, 40)], mapped={MENU: ((10, 10, 100, 80), 1)}, popups={MENU}))
-    assert opened.quiet == QUIET and opened.undrawn, "the menu's background drawn before it mapped counts for nothing"
+    assert opened.quiet < WINDOW_QUIET and opened.undrawn, ("the menu's background drawn before it mapped counts "
+                                                            "for nothing")
     opened._take(Drawn(rects=[(10, 10, 100, 79)]))
     assert opened.undrawn, "a line of the menu is not drawn yet"
     opened._take(Drawn(rects=[(0, 89, 200, 1)]))
-    assert not opened.undrawn and opened.quiet == QUIET
+    assert not opened.undrawn and opened.quiet < WINDOW_QUIET
     closed = settling(Drawn(unmapped={MENU: ((10, 10, 100, 80), 0)}, keys=[ESCAPE]))
-    assert closed.quiet == QUIET and closed.undrawn, "the area the menu left is not drawn over yet"
+    assert closed.quiet < WINDOW_QUIET and closed.undrawn, "the area the menu left is not drawn over yet"
     closed._take(Drawn(rects=[(0, 0, 400, 300)], resized={MENU}))  # a window manager resizes a frame that unmaps
-    assert not closed.undrawn and closed.quiet == QUIET
+    assert not closed.undrawn and closed.quiet < WINDOW_QUIET
 
 
 def test_a_menu_closed_by_choosing_an_item_a_dialog_and_a_change_of_size_keep_the_window_quiet_spell():
@@ -293,6 +298,83 @@ def test_only_the_part_of_a_window_on_the_screen_is_waited_for():
     assert not managed.drawn
     managed.draw([(0, 49, 100, 1)])
     assert managed.drawn
+
+
+class TkScreen(StillScreen):
+    """A StillScreen whose focused window is a Tk window at TK_AREA, and that counts the pings sent."""
+
+    def __init__(self, first: Drawn):
+        super().__init__(first)
+        self._pings = SimpleNamespace(answering={1})  # it answered the ping every settle begins with
+        self.sent: list[int] = []
+
+    def focused_tk(self):
+        return 1, TK_AREA
+
+    def ping(self, window: int) -> int:
+        self.sent.append(100 + len(self.sent))
+        return self.sent[-1]
+
+
+TK_AREA = (50, 50, 200, 100)
+
+
+def test_a_tk_window_is_settled_once_it_answered_pings_in_a_row_with_nothing_drawn_between():
+    screen = TkScreen(Drawn(rects=[(60, 60, 10, 10)]))
+    tk = Settling(screen, screen.grab(), time.monotonic() + 3)
+    for _ in range(CALM_ANSWERS - 1):
+        tk._hear_tk(Drawn(answered={screen.sent[-1]}))
+    assert tk._due() is not None
+    tk._hear_tk(Drawn(rects=[(60, 60, 10, 10)], answered={screen.sent[-1]}))  # drawn before the answer came
+    assert tk.calm_answers == 0 and tk._due() is not None
+    tk._hear_tk(Drawn(answered={screen.sent[-2]}))  # the answer to a ping sent before that drawing
+    assert tk.calm_answers == 0
+    for _ in range(CALM_ANSWERS):
+        tk._hear_tk(Drawn(answered={screen.sent[-1]}))
+    assert tk._due() is None
+
+
+def test_a_drawing_outside_the_tk_window_or_a_window_mapped_leaves_the_settle_to_the_quiet_spell():
+    elsewhere = TkScreen(Drawn(rects=[(60, 60, 10, 10), (300, 200, 10, 10)]))
+    assert Settling(elsewhere, elsewhere.grab(), time.monotonic() + 3).tk is None
+    popup = TkScreen(Drawn(mapped={MENU: ((60, 60, 50, 50), 0)}, popups={MENU}))
+    assert Settling(popup, popup.grab(), time.monotonic() + 3).tk is None
+
+
+CHAINED_APP = """
+import time, tkinter as tk
+root = tk.Tk()
+root.title("Chained")
+root.geometry("300x120+50+50")
+label = tk.Label(root, text="waiting", font=("DejaVu Sans", 24), bg="white")
+label.pack(fill="both", expand=True)
+def later(then):  # an idle pass that works for 60 ms (longer than the quiet spell), then schedules the next
+    time.sleep(0.06)
+    then()
+def handle(event):  # drawn over three idle passes, each scheduled by the one before; red only in the last
+    label.config(text="one", bg="white")
+    root.after_idle(later, lambda: (label.config(text="two"), root.after_idle(later, lambda: label.config(bg="red"))))
+root.bind("<Key>", handle)
+root.after(300, lambda: print("ready", flush=True))
+root.mainloop()
+"""
+
+
+def test_a_tk_app_that_draws_over_several_slow_idle_passes_is_settled_after_the_last(x_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAUTHORITY", x_session.env["XAUTHORITY"])
+    script = tmp_path / "chained.py"
+    script.write_text(CHAINED_APP)
+    app = subprocess.Popen([sys.executable, str(script)], env=x_session.env, stdout=subprocess.PIPE, text=True)
+    screen = Screen(x_session.display)
+    try:
+        assert app.stdout.readline().strip() == "ready"
+        xdotool(x_session, "search", "--sync", "--name", "^Chained$", "windowactivate", "--sync")
+        for _ in range(5):
+            frame, settled, seconds = settled_after_a_key(screen, x_session)
+            assert settled and red_in(frame), f"settled after {seconds:.3f} s, before the last idle pass drew"
+    finally:
+        screen.close()
+        app.kill()
 
 
 def test_galculator_switched_to_scientific_mode_from_its_menu_shows_the_new_mode(x_session, screen):
