@@ -4,6 +4,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.core.computer import ComputerBase
 from agent.core.confirm import Confirmer, NeedsConfirmation
 from agent.core.defaults import Outcome, Status
 from agent.core.episode import EpisodeWriter
@@ -81,7 +82,7 @@ class Limits:
 
 
 class Agent:
-    def __init__(self, task: str, planner: Planner, computer, screen: Screen, episode: EpisodeWriter, *,
+    def __init__(self, task: str, planner: Planner, computer: ComputerBase, screen: Screen, episode: EpisodeWriter, *,
                  limits: Limits | None = None, settle_timeout: float = 3.0, settings: dict | None = None,
                  confirmer: Confirmer | None = None, resume_from: dict | None = None,
                  on_step: Callable[[dict], None] = lambda record: None, on_pause: Callable[[], bool] = lambda: False):
@@ -100,7 +101,7 @@ class Agent:
     def run(self) -> tuple[Status, str]:
         status, message = Status.ERROR, ""
         self.started = time.monotonic()
-        if self.limits.seconds is not None and hasattr(self.computer, "set_deadline"):  # so a long type stops in time
+        if self.limits.seconds is not None:  # so a long type stops in time
             self.computer.set_deadline(self.started + self.limits.seconds)
         try:
             self.frame = self.screen.capture()
@@ -234,7 +235,7 @@ class Agent:
             cut = {"outcome": outcome, "error": error, **self.acting}
             action = cut["action"]
             if cut["cut"] == "during" and action["type"] == "type" and "{{" not in action["content"]:
-                cut["typed"] = getattr(self.computer, "typed", None)  # not for a secret: it would tell its length
+                cut["typed"] = self.computer.typed  # not for a secret: it would tell its length
             entries.append(cut)
         return self._actions_fields(entries) if entries else {"outcome": outcome, "error": error}
 

@@ -97,9 +97,10 @@ class Screen:
     """Captures one monitor of one X display."""
 
     def __init__(self, display: str | None = None, monitor: int = 1):
-        self.display = display or settings().display
-        if not self.display:
+        named = display or settings().display
+        if not named:
             raise DisplayError("no display: set $DISPLAY or pass --display (start one with `gui-agent sandbox`)")
+        self.display: str = named
         import mss
 
         try:

@@ -33,12 +33,11 @@ import numpy as np
 
 from agent.core import actions as a
 from agent.core.defaults import TARGET_TIMEOUT, Outcome
+from agent.core.desktop import Desktop, open_desktop
 from agent.core.episode import Episode, EpisodeWriter, read_episode
 from agent.core.errors import AgentError, Interrupted, StopRequested
-from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Monitor, Point
 from agent.core.loop import ending
-from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.ocr import OCR, Box
 from agent.core.screen import Frame, Screen
 from agent.core.version import __version__
@@ -492,15 +491,13 @@ class Replayer:
 def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], str], *, task: str, planner: str,
                   settings: dict, monitor: int = 1, target_timeout: float = TARGET_TIMEOUT,
                   settle_timeout: float = 3.0, on_step: Callable[[dict], None] = lambda record: None,
-                  computer=None, mask: SecretMask | None = None) -> tuple[str, str]:
-    """Runs `body` with a Performer on the display, writing the episode in `out`; returns the
-    status (what `body` returned, or error or interrupted) and its message. With a `mask`, the
-    secrets typed are covered in every screenshot kept."""
-    screen = Screen(display, monitor)
-    if mask is not None:
-        screen = MaskedScreen(screen, mask)
+                  desktop: Desktop | None = None) -> tuple[str, str]:
+    """Runs `body` with a Performer on the display (or on the `desktop` given, whose secrets typed are
+    covered in every screenshot kept), writing the episode in `out`; returns the status (what `body`
+    returned, or error or interrupted) and its message."""
+    used = desktop or open_desktop(display, monitor)
+    screen, computer = used.screen, used.computer
     first = screen.capture()
-    computer = computer or PyAutoGUIComputer(screen.display, first.monitor)
     episode = EpisodeWriter(out)
     windows = Windows(screen.display)
     performer = Performer(screen, computer, episode, Grounder(windows, OCR()), target_timeout, settle_timeout, on_step)
@@ -516,7 +513,8 @@ def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], st
     finally:
         episode.end(status, message, steps=performer.index, **episode.end_screenshot(lambda: screen.capture().png()))
         windows.close()
-        screen.close()
+        if used is not desktop:
+            used.close()
     return status, message
 
 

@@ -25,7 +25,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from agent.core import actions as a
 from agent.core import strict_json
+from agent.core.computer import ComputerWrapper
 from agent.core.defaults import SKILLS_DIR, Outcome, PlannerKind, Status
+from agent.core.desktop import Desktop, open_desktop
 from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
 from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
@@ -295,25 +297,26 @@ def run_skill(name: str, params: dict, display: str | None, out: Path, root: Pat
     return act_on_screen(display, out, body, task=call, planner=PlannerKind.SKILL, settings=settings, **options)
 
 
-class SkillRunner:
-    """Gives a computer the `run_skill` verb the `skill` action needs: the skill runs on the same
-    display through the same computer, its own episode in OUT/skill-NNN/."""
+class SkillRunner(ComputerWrapper):
+    """Gives the computer of a run's desktop the `run_skill` verb the `skill` action needs: the skill
+    runs on the same display through the same computer (the run's secrets typed and masked), on a
+    screen of its own, its own episode in OUT/skill-NNN/."""
 
-    def __init__(self, computer, display: str, out: Path, root: Path = SKILLS_DIR, monitor: int = 1,
-                 python: bool = False, mask=None):
-        self.computer, self.display, self.out, self.root, self.monitor = computer, display, Path(out), root, monitor
-        self.python, self.mask = python, mask  # the run's SecretMask, for the skill's screenshots too
+    def __init__(self, desktop: Desktop, out: Path, root: Path = SKILLS_DIR, python: bool = False):
+        super().__init__(desktop.computer)
+        self.desktop, self.out, self.root, self.python = desktop, Path(out), root, python
         self.runs = 0
-
-    def __getattr__(self, name):
-        return getattr(self.computer, name)
 
     def run_skill(self, name: str, params: dict[str, str]) -> None:
         self.runs += 1
+        display, monitor = self.desktop.display, self.desktop.screen.monitor_index
         try:
-            status, message = run_skill(name, params, self.display, self.out / f"skill-{self.runs:03d}",
-                                        root=self.root, python=self.python, monitor=self.monitor,
-                                        computer=self.computer, mask=self.mask)
+            desktop = open_desktop(display, monitor, computer=self.computer, mask=self.desktop.mask)
+            try:
+                status, message = run_skill(name, params, display, self.out / f"skill-{self.runs:03d}",
+                                            root=self.root, python=self.python, monitor=monitor, desktop=desktop)
+            finally:
+                desktop.close()
         except AgentError as error:  # an unknown skill or a bad parameter: the model is told
             raise ActionError(str(error)) from None
         if status == Status.INTERRUPTED:
