@@ -8,11 +8,12 @@ API checks and converts the types with pydantic (options_of, below)."""
 import ast
 import difflib
 import sys
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Callable, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from agent.core.defaults import DEFAULT_STOP_KEYS, SKILLS_DIR, TARGET_TIMEOUT, canonical_model
 from agent.core.errors import AgentError
@@ -118,7 +119,7 @@ class RunOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "model", canonical_model(self.model))  # a frozen dataclass's own field
-        for name, option in described(type(self)).items():
+        for name, option in described(type(self)).items():  # type: ignore[arg-type]  # a class is hashable; mypy checks the instances' __hash__
             value = getattr(self, name)
             if option.bound and isinstance(value, (int, float)) and (problem := option.bound.refused(value)):
                 raise AgentError(f"option {name}: {problem}")

@@ -22,7 +22,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.core.version import __version__
 from agent.core import actions as a
 from agent.core.defaults import Outcome, PlannerKind, Status
 from agent.core.episode import EpisodeWriter
@@ -32,6 +31,7 @@ from agent.core.geometry import Point
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
 from agent.core.stop import DEFAULT_STOP_KEYS
+from agent.core.version import __version__
 from agent.demos.targets import Windows, describe_target, screen_info
 
 DOUBLE_CLICK_SECONDS = 0.4
@@ -153,7 +153,8 @@ class Merger:
     def _press(self, event: Event) -> None:
         pending = self.pending
         self.double = (pending is not None and pending.kind == "click" and pending.button == "left"
-                       and event.button == "left" and within(pending.points["point"], event.point, SAME_PLACE)
+                       and event.button == "left" and event.point is not None
+                       and within(pending.points["point"], event.point, SAME_PLACE)
                        and event.time - pending.time <= DOUBLE_CLICK_SECONDS)
         if not self.double:
             self.flush()
@@ -161,14 +162,14 @@ class Merger:
 
     def _release(self, event: Event) -> None:
         press, self.press = self.press, None
-        if press is None or press.button != event.button:
+        if press is None or press.button != event.button or press.point is None or event.point is None:
             return  # pressed before the recording started
         frame = press.frame or self.last_frame
         if not within(press.point, event.point, DRAG_DISTANCE):
             self.flush()
             self.finished.append(Gesture("drag", press.time, frame, {"start": press.point, "end": event.point},
                                          {"start": press.window, "end": press.window}))
-        elif self.double:
+        elif self.double and self.pending:
             self.pending.kind = "double_click"
             self.flush()
         else:
@@ -178,6 +179,8 @@ class Merger:
                 self.flush()
 
     def _scroll(self, event: Event) -> None:
+        if event.point is None:
+            return  # a wheel event has its point
         pending = self.pending
         if (pending and pending.kind == "scroll" and pending.direction == event.button and pending.steps < 50
                 and within(pending.points["point"], event.point, SAME_PLACE)):
@@ -245,7 +248,7 @@ class RecentFrames:
 
 def with_event_time(listener_class):
     """pynput's X listener, keeping the server's time of the event its callback is handling."""
-    class Timed(listener_class):
+    class Timed(listener_class):  # type: ignore[misc, valid-type]  # a base known only at run time
         event_time = 0.0
 
         def _handle_message(self, display, event, injected):
@@ -262,7 +265,8 @@ class Listening:
             raise DisplayError("no display: set $DISPLAY or pass --display (start one with `gui-agent sandbox`)")
         self.display, self.events, self.stopped = display, events, stopped
         try:
-            self.stop_keys = set() if stop_keys.lower() == "none" else {a.normalise_key(k) for k in a.split_chord(stop_keys)}
+            self.stop_keys = (set() if stop_keys.lower() == "none"
+                              else {a.normalise_key(k) for k in a.split_chord(stop_keys)})
         except ValueError as error:
             raise AgentError(f"stop keys {stop_keys!r}: {error}") from None
         self.held: set[str] = set()
@@ -312,7 +316,7 @@ class Listening:
         return listener.event_time
 
     def _frame_before(self, server_time: float) -> Frame:
-        return self.recent.before(server_time + self.clock_offset)
+        return self.recent.before(server_time + (self.clock_offset or 0.0))  # set by _server_time first
 
     def _move(self, x: int, y: int) -> None:
         self._server_time(self.mouse)
@@ -324,7 +328,8 @@ class Listening:
             return
         self.typing, self.last_scroll = False, None
         if pressed:
-            self._put(Event(at, "press", (x, y), name, frame=self._frame_before(at), window=self.windows.under_pointer()))
+            self._put(Event(at, "press", (x, y), name, frame=self._frame_before(at),
+                            window=self.windows.under_pointer()))
         else:
             self._put(Event(at, "release", (x, y), name))
 
@@ -396,7 +401,8 @@ def record(display: str | None, out: Path, stop_keys: str = DEFAULT_STOP_KEYS, d
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, stop_on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
     first = listening.screen.capture()
-    merger, writer, waiting = Merger(first), StepWriter(episode, on_step), []
+    merger, writer = Merger(first), StepWriter(episode, on_step)
+    waiting: list[Event] = []
     try:
         listening.start()
         episode.header(task=description, planner=PlannerKind.DEMONSTRATION, agent_version=__version__,
@@ -454,6 +460,8 @@ class StepWriter:
         self.index += 1
         self.first_time = self.first_time if self.index > 1 else gesture.time
         frame = gesture.frame
+        if frame is None:  # only a Merger given no first frame, and no screenshot since, makes one
+            raise AgentError(f"step {self.index} has no screenshot to write")
         targets = {name: describe_target(self.ocr, frame, point, gesture.windows.get(name),
                                          self.episode.out / f"target-{self.index:03d}-{name}.png")
                    for name, point in gesture.points.items()}

@@ -16,20 +16,23 @@ import inspect
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.core import actions as a
-from agent.core.defaults import SKILLS_DIR, Outcome, PlannerKind, Status
 from agent.core import strict_json
 from agent.core.computer import ComputerWrapper
+from agent.core.defaults import SKILLS_DIR, Outcome, PlannerKind, Status
 from agent.core.desktop import Desktop, open_desktop
 from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
-from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
+from agent.core.planner import Decision
+from agent.core.screen import Frame
+from agent.demos.reground import Looking, SoughtTarget, act_on_screen, replay_demonstration, replayed
 from agent.demos.versions import SKILL_FILE, placeholders
 from agent.planners.glm import GLMConfig
 
@@ -103,36 +106,69 @@ def skill(function: Callable) -> Callable:
         default = None if param.default is inspect.Parameter.empty else param.default
         params.append(SkillParam(param.name, type_name, default))
     description = (inspect.getdoc(function) or "").split("\n\n")[0].replace("\n", " ")
-    function.skill = Skill(function.__name__, description, tuple(params), Path(inspect.getfile(function)), function)
+    path = Path(inspect.getfile(function))
+    function.skill = Skill(function.__name__, description, tuple(params), path, function)  # type: ignore[attr-defined]
     return function
 
 
 class SkillContext:
     """What a Python skill acts through. Every action becomes a step of the skill's episode; a
-    text to click is waited for and never guessed."""
+    text to click is waited for and never guessed. The skill's calls are taken down first, then done
+    in order by the loop (SkillPlanner): a skill reads nothing from the screen through its context."""
 
-    def __init__(self, performer: Performer):
-        self.performer = performer
+    def __init__(self, looking: Looking):
+        self.looking = looking
+        self.calls: list[Callable[[Frame], Decision]] = []  # each call's decision, made when its turn comes
 
     def click(self, text: str, button: str = "left", count: int = 1) -> None:
         """Clicks the text on the screen (OCR), waiting for it to appear."""
-        frame = self.performer.frame
-        near = (frame.monitor.left + frame.monitor.width // 2, frame.monitor.top + frame.monitor.height // 2)
-        frame, found = self.performer.wait_for(Target(near, None, (0, 0), text, (0, 0), None), f"click {text!r}")
-        point = frame.geometry.screen_to_model(found.point)
-        action = a.DoubleClick(point=point, element_info=text) if count == 2 else \
-            a.Click(point=point, button=button, element_info=text)
-        self.performer.perform(action, frame, grounding={"method": found.method, "score": found.score})
+        def decide(given: Frame) -> Decision:
+            monitor = given.monitor
+            near = (monitor.left + monitor.width // 2, monitor.top + monitor.height // 2)
+            frame, found = self.looking.wait_for(given, SoughtTarget(near, None, (0, 0), text, (0, 0), None),
+                                                 f"click {text!r}")
+            point = frame.geometry.screen_to_model(found.point)
+            action = a.DoubleClick(point=point, element_info=text) if count == 2 else \
+                a.Click(point=point, button=button, element_info=text)
+            return replayed(action, frame, given, grounding={"method": found.method, "score": found.score})
+        self.calls.append(decide)
 
     def type(self, text: str) -> None:
-        self.performer.perform(a.TypeText(content=text), self.performer.frame)
+        self.calls.append(lambda frame: replayed(a.TypeText(content=text)))
 
     def key(self, keys: str) -> None:
-        self.performer.perform(a.Key(keys=keys), self.performer.frame)
+        self.calls.append(lambda frame: replayed(a.Key(keys=keys)))
+
+
+class SkillPlanner:
+    """Does a Python skill's calls, one decision each; the run ends done after the last, or with the
+    error the skill raised after the calls it made before it."""
+
+    name: str = PlannerKind.SKILL
+
+    def __init__(self, function: Callable, values: dict, looking: Looking):
+        context, self.error = SkillContext(looking), None
+        try:
+            function(context, **values)
+        except Exception as error:
+            self.error = error
+        self.calls = context.calls
+
+    def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
+        if not self.calls:
+            if self.error is not None:
+                raise self.error
+            return replayed(a.Done())  # a skill that does nothing
+        decision = self.calls.pop(0)(frame)
+        if not self.calls and self.error is None:
+            decision.ends_with = Status.DONE
+        return decision
 
 
 def load_python_skills(path: Path) -> list[Skill]:
     spec = importlib.util.spec_from_file_location(f"gui_agent_skills.{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise AgentError(f"cannot load skills from {path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -190,7 +226,9 @@ def load_demonstration_skill(folder: Path) -> Skill:
 def python_files(root: Path) -> list[Path]:
     """The files of Python skills under `root`, loaded or not."""
     root = Path(root)
-    return sorted(p for p in root.iterdir() if p.suffix == ".py" and not p.name.startswith("_")) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.suffix == ".py" and not p.name.startswith("_"))
 
 
 def list_skills(root: Path = SKILLS_DIR, python: bool = False) -> list[Skill]:
@@ -216,8 +254,9 @@ def list_skills(root: Path = SKILLS_DIR, python: bool = False) -> list[Skill]:
 def find_skill(name: str, root: Path = SKILLS_DIR, python: bool = False) -> Skill:
     skills = {s.name: s for s in list_skills(root, python)}
     if name not in skills:
-        unloaded = "" if python or not python_files(root) else \
-            f" ({len(python_files(root))} Python skill files not loaded: --python-skills loads them, running their code)"
+        unloaded = "" if python or not python_files(root) else (
+            f" ({len(python_files(root))} Python skill files not loaded: "
+            "--python-skills loads them, running their code)")
         raise AgentError(f"no skill named {name} in {root}; there are: {', '.join(skills) or 'none'}{unloaded}")
     return skills[name]
 
@@ -276,17 +315,16 @@ def run_skill(name: str, params: dict, display: str | None, out: Path, root: Pat
     found = find_skill(name, root, python)
     values = found.bind(params)
     settings = {"skill": name, "params": values}
-    if found.function is None:
+    function = found.function
+    if function is None:
         return replay_demonstration(found.path, display, out, params={k: str(v) for k, v in values.items()},
                                     settings={"skill": name}, repair=repair, **options)
     if repair is not None:
         raise AgentError(f"only demonstration skills are repaired; {name} is a Python skill")
 
-    def body(performer: Performer) -> str:
-        found.function(SkillContext(performer), **values)
-        return Status.DONE
     call = f"{name}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
-    return act_on_screen(display, out, body, task=call, planner=PlannerKind.SKILL, settings=settings, **options)
+    return act_on_screen(display, out, lambda looking: SkillPlanner(function, values, looking), task=call,
+                         settings=settings, **options)
 
 
 class SkillRunner(ComputerWrapper):

@@ -83,7 +83,7 @@ class Windows:
         self._display.close()
 
 
-def in_window(point: Point, window: dict) -> bool:
+def in_window(point: tuple[float, float], window: dict) -> bool:
     return (window["left"] <= point[0] < window["left"] + window["width"]
             and window["top"] <= point[1] < window["top"] + window["height"])
 
@@ -137,7 +137,7 @@ def explanation(step: dict) -> str:
     """Why a recorded action was done, as far as its target tells: the text at it, the window."""
     action = step.get("action") or {}
     targets = step.get("target") or {}
-    target = next(iter(targets.values()), {}) if targets else {}
+    target: dict = next(iter(targets.values()), {}) if targets else {}
     window = ((target.get("window") or {}).get("name") or "").strip()
     where = f" in the {window!r} window" if window else ""
     text = (target.get("text") or "").strip()
@@ -149,7 +149,8 @@ def explanation(step: dict) -> str:
         return f"Press {'+'.join(keys) if isinstance(keys, list) else keys}{where}."
     if kind == "scroll":
         return f"Scroll {action.get('direction', '')}{f' over {text!r}' if text else ''}{where}."
-    verb = {"click": "Click", "double_click": "Double-click", "drag": "Drag", "hover": "Point at"}.get(kind, "Act on")
+    verbs = {"click": "Click", "double_click": "Double-click", "drag": "Drag", "hover": "Point at"}
+    verb = verbs.get(kind or "", "Act on")
     return f"{verb} {repr(text) if text else 'the place shown'}{where}."
 
 

@@ -21,19 +21,20 @@ from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.errors import AgentError
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
+from agent.core.loop import Agent
 from agent.core.ocr import OCR
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.demos.record import Event, Merger, key_name
-from agent.demos.reground import CONTEXT_SIZE, Grounder, Performer, Replayer, Target, TargetNotFound
+from agent.demos.reground import CONTEXT_SIZE, Grounder, Looking, RegroundedPlanner, SoughtTarget
 from agent.demos.skills import add_skill, find_skill, list_skills
 from agent.demos.targets import target_crop
 from agent.export import export
 from agent.planners.glm import interpret
-from tests.support.fakes import ScriptedScreen
 from sandbox.session import App, XSession
-from tests.support.scenarios import HEIGHT, SCENARIOS, WIDTH, gui_agent
 from tests.support import EPISODES, ROOT
+from tests.support.fakes import ScriptedScreen
+from tests.support.scenarios import HEIGHT, SCENARIOS, WIDTH, gui_agent
 
 RECORDED_AT = "700x560+40+30"
 CALL = ("import json, sys, importlib; module, name = sys.argv[1].rsplit('.', 1); "
@@ -368,10 +369,10 @@ def form_like(left: int, top: int, list_width: int = 300) -> Frame:
     return Frame(pixels, Monitor(0, 0, 600, 400))
 
 
-def target_at(frame: Frame, point, window: dict | None = None) -> Target:
+def target_at(frame: Frame, point, window: dict | None = None) -> SoughtTarget:
     crop, crop_point = target_crop(frame, point)
     context, context_point = target_crop(frame, point, CONTEXT_SIZE)
-    return Target(point, crop, crop_point, "", (0, 0), window, context, context_point)
+    return SoughtTarget(point, crop, crop_point, "", (0, 0), window, context, context_point)
 
 
 def test_equal_crops_in_two_places_are_told_apart_by_their_context():
@@ -470,15 +471,11 @@ def recorded_click_and_type(folder: Path) -> Path:
 def replayed(folder: Path, out: Path, frames: list[Frame]) -> tuple[list[tuple], str | None]:
     """What the replay did on screens that show `frames` in turn, and its error, if any."""
     computer = RecordingComputer(Monitor(0, 0, 600, 400))
-    episode = EpisodeWriter(out)
-    episode.header(task="Type Grace", planner="replay", agent_version="test", settings={})
-    performer = Performer(ScriptedScreen(computer, frames), computer, episode, Grounder(FakeWindows(), OCR()),
-                          target_timeout=0.5)
-    try:
-        Replayer(read_episode(folder), {}).run(performer)
-    except TargetNotFound as error:
-        return computer.calls, str(error)
-    return computer.calls, None
+    screen = ScriptedScreen(computer, frames)
+    planner = RegroundedPlanner(read_episode(folder), {}, Looking(screen, Grounder(FakeWindows(), OCR()),
+                                                                  target_timeout=0.5))
+    status, message = Agent("Type Grace", planner, computer, screen, EpisodeWriter(out)).run()
+    return computer.calls, None if status == "done" else message
 
 
 def test_key_and_type_steps_are_checked_against_the_screen_and_a_field_recorded_empty_is_emptied(tmp_path):
@@ -498,3 +495,26 @@ def test_key_and_type_steps_are_checked_against_the_screen_and_a_field_recorded_
     assert error.startswith("step 2 (type(content='Grace')): where its keys go (where step 1 clicked) does not look "
                             "as recorded after 0.5 s (the place looks ") and error.endswith("; stopped without acting")
     assert read_episode(tmp_path / "covered").steps[-1]["outcome"] == "not_found"
+
+
+def test_a_recorded_key_repeated_on_a_still_screen_is_done_every_time_and_each_step_has_its_act_line(tmp_path):
+    """A replay does what was recorded: the loop's guard against a model repeating itself (the third
+    same action on an unchanged screen is not done, the fourth ends the run stuck) is not for it."""
+    still = form_like(20, 40)
+    writer = EpisodeWriter(tmp_path / "demo")
+    writer.header(task="Scroll down", planner="demonstration", agent_version="test", settings={},
+                  screen={"left": 0, "top": 0, "width": 600, "height": 400, "scale": 1.0})
+    down = a.Key(keys=["down"])
+    for index in range(1, 5):
+        writer.step({"index": index, "screenshot": writer.screenshot(index, still.png()), "outcome": "ok",
+                     "action": down.model_dump(), "call": down.call(), "screen": {}})
+    writer.end("done")
+    computer = RecordingComputer(Monitor(0, 0, 600, 400))
+    screen = ScriptedScreen(computer, [still])
+    planner = RegroundedPlanner(read_episode(tmp_path / "demo"), {}, Looking(screen, Grounder(FakeWindows(), OCR())))
+    status, message = Agent("Scroll down", planner, computer, screen, EpisodeWriter(tmp_path / "replay")).run()
+    assert (status, message) == ("done", "") and computer.calls == [("keypress", ["down"])] * 4
+    replay = read_episode(tmp_path / "replay")
+    assert [s["outcome"] for s in replay.steps] == ["ok"] * 4 and [s["replays"] for s in replay.steps] == [1, 2, 3, 4]
+    acts = [json.loads(line) for line in (tmp_path / "replay" / "episode.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in acts if line["kind"] == "act"] == [1, 2, 3, 4]
