@@ -8,29 +8,27 @@ and Python callers all come through here.
 The options are the CLI's, by the same names (`--max-steps` is `max_steps`, `--secret NAME=VALUE`
 is `secrets={"NAME": VALUE}`): both are made from the fields of RunOptions (agent.options); Python callers may also pass their own `planner`, `computer` or
 `screen`, and hooks that hear of each step (`on_step`) and of what the CLI would print (`on_note`).
+docs/control-flow.md follows one screenshot from here to the model and back to an action.
 """
 
 import re
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from agent.core import redact
-from agent.core.actions import Computer, secret_names
-from agent.core.confirm import Confirmer, ask_on_terminal, load_policy
+from agent.core.actions import secret_names
+from agent.core.computer import Computer
+from agent.core.confirm import ask_on_terminal
 from agent.core.defaults import EXIT_CODES, PlannerKind, Status
 from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
-from agent.core.errors import AgentError, StopRequested
-from agent.core.executors import PyAutoGUIComputer, RecordingComputer, SecretTyping
+from agent.core.desktop import Desktop, open_desktop
+from agent.core.errors import AgentError
 from agent.core.loop import Agent, Limits
-from agent.core.mask import MaskedScreen, SecretMask
 from agent.core.planner import Planner
 from agent.core.settings import settings
 from agent.core.screen import Screen
-from agent.core.stop import DEFAULT_STOP_KEYS, StopWatch
+from agent.core.stop import DEFAULT_STOP_KEYS
 from agent.demos.record import record as record_demonstration
 from agent.demos.reground import replay_demonstration
 from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
@@ -237,9 +235,9 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
         on_note(f"note: {episode} was cut short (no end line); replaying what it has")
     if regrounded:
         out = options.out or new_run_dir()
-        return act_with_stop_keys(options, out, on_note, lambda computer, mask: replay_demonstration(
+        return act_with_stop_keys(options, out, on_note, lambda desktop: replay_demonstration(
             found.path / found.file, options.display, out, params=params or {}, repair=repair_with, monitor=options.monitor,
-            target_timeout=options.target_timeout, on_step=on_step, computer=computer, mask=mask,
+            target_timeout=options.target_timeout, on_step=on_step, desktop=desktop,
             settings={"dry_run": True} if options.dry_run else None))
     if params:
         raise AgentError("--param needs a re-grounded replay (--reground)")
@@ -269,9 +267,9 @@ def run_skill(name: str, params: dict[str, str] | None = None, *, repair: bool =
         raise AgentError(f"only demonstration skills are repaired; {name} is a Python skill")
     repair_with = repair_config(options) if repair else None
     out = options.out or new_run_dir()
-    return act_with_stop_keys(options, out, on_note, lambda computer, mask: perform_skill(
+    return act_with_stop_keys(options, out, on_note, lambda desktop: perform_skill(
         name, params, options.display, out, root=skills, python=options.python_skills, monitor=options.monitor,
-        target_timeout=options.target_timeout, repair=repair_with, on_step=on_step, computer=computer, mask=mask))
+        target_timeout=options.target_timeout, repair=repair_with, on_step=on_step, desktop=desktop))
 
 
 def record(out: Path | None = None, *, display: str | None = None, stop_keys: str = DEFAULT_STOP_KEYS,
@@ -301,67 +299,48 @@ def episode_folder(path: Path) -> Path:
     return path.parent if path.name == EPISODE_FILE else path
 
 
-def typing_secrets(computer, secrets: dict[str, str]) -> tuple[SecretTyping, SecretMask | None]:
-    """The computer that types {{NAME}} as its secret (and refuses a name not given), and with
-    secrets, the mask that covers a typed one in every screenshot kept or sent."""
-    mask = SecretMask() if secrets else None
-    return SecretTyping(computer, secrets, on_typed=mask.secret_typed if mask else lambda value: None), mask
-
-
 def drive(task: str, planner: Planner, settings: dict, options: RunOptions, *, resume_from: dict | None = None,
           skills_root: Path | None = None, python_skills: bool = False, computer: Computer | None = None,
           screen: Screen | None = None, on_step: Callable[[dict], None] = lambda step: None,
           on_note: Note = lambda text: None, ask: Callable[[str], bool | None] = ask_on_terminal,
           on_pause: Callable[[], bool] = lambda: False) -> RunResult:
-    """The loop with everything around it: the screen and the computer (secrets typed and masked,
-    skills), the confirmer, the limits, the stop keys, the episode and its report."""
+    """The loop on a desktop (agent.core.desktop: the screen and the computer, secrets typed and masked,
+    the confirmer, the stop keys) with skills, the limits, the episode and its report."""
     secrets = secrets_of(options)
     check_secrets_given(task, secrets)
-    own_screen, own_computer = screen is None, computer is None
-    screen = screen or Screen(options.display, options.monitor)
-    monitor = screen.capture().monitor
-    if computer is None:
-        computer = RecordingComputer(monitor) if options.dry_run else PyAutoGUIComputer(screen.display, monitor)
-    made = (screen if own_screen else None), (computer if own_computer else None)
-    window_class = getattr(computer, "window_class", lambda: None)
-    computer, mask = typing_secrets(computer, secrets)
-    if mask:
-        screen = MaskedScreen(screen, mask)
+    desktop = open_desktop(options.display, options.monitor, secrets=secrets, dry_run=options.dry_run, screen=screen,
+                           computer=computer)
     out = options.out or new_run_dir()
+    acting = desktop.computer
     if skills_root and not options.dry_run:
-        computer = SkillRunner(computer, screen.display, out, skills_root, options.monitor, python_skills, mask)
-    confirmer = Confirmer(options.confirm, load_policy(options.confirm_policy), options.yes, ask=ask,
-                          window_class=window_class)
+        acting = SkillRunner(desktop, out, skills_root, python_skills)
+    confirmer = desktop.confirmer(options.confirm, options.confirm_policy, options.yes, ask)
     limits = Limits(steps=options.max_steps, seconds=options.max_seconds, tokens=options.max_tokens)
     settings |= {"limits": {"steps": options.max_steps, "seconds": options.max_seconds, "tokens": options.max_tokens},
                  "dry_run": options.dry_run, "confirm": options.confirm, "secrets": sorted(secrets)}
-    agent = Agent(task, planner, computer, screen, EpisodeWriter(out, resume=resume_from is not None),
+    agent = Agent(task, planner, acting, desktop.screen, EpisodeWriter(out, resume=resume_from is not None),
                   limits=limits, settings=settings, confirmer=confirmer, resume_from=resume_from,
                   on_step=on_step, on_pause=on_pause)
-    on_note(f"{planner.name} on display {screen.display} ({monitor.width}x{monitor.height}): {task}")
+    monitor = desktop.monitor
+    on_note(f"{planner.name} on display {desktop.display} ({monitor.width}x{monitor.height}): {task}")
     try:
-        with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
+        with desktop.stop_keys_watched(options.stop_keys, on_note):
             status, message = agent.run()
     finally:
-        for made_here in made:
-            if made_here is not None:
-                made_here.close()
+        desktop.close()
     return RunResult(status, message, agent.steps, out, written_report(out, options, on_note))
 
 
-def act_with_stop_keys(options: RunOptions, out: Path, on_note: Note, act) -> RunResult:
-    """`act(computer, mask)` (a re-grounded replay or a skill) with the stop keys watched and SIGTERM
-    stopping it, as `drive` does for runs; `mask` covers typed secrets."""
-    screen = Screen(options.display, options.monitor)
-    monitor = screen.capture().monitor
-    screen.close()
-    raw_computer = RecordingComputer(monitor) if options.dry_run else PyAutoGUIComputer(screen.display, monitor)
-    computer, mask = typing_secrets(raw_computer, secrets_of(options))
+def act_with_stop_keys(options: RunOptions, out: Path, on_note: Note, act: Callable[[Desktop], tuple[str, str]]
+                       ) -> RunResult:
+    """`act(desktop)` (a re-grounded replay or a skill) with the stop keys watched and SIGTERM
+    stopping it, as `drive` does for runs."""
+    desktop = open_desktop(options.display, options.monitor, secrets=secrets_of(options), dry_run=options.dry_run)
     try:
-        with stop_keys_watched(screen.display, options.stop_keys, monitor, on_note):
-            status, message = act(computer, mask)
+        with desktop.stop_keys_watched(options.stop_keys, on_note):
+            status, message = act(desktop)
     finally:
-        raw_computer.close()
+        desktop.close()
     return RunResult(status, message, len(read_episode(out).steps), out, written_report(out, options, on_note))
 
 
@@ -373,41 +352,3 @@ def written_report(out: Path, options: RunOptions, on_note: Note) -> Path | None
     except AgentError as error:  # a report that cannot be written does not change the run's status
         on_note(f"no report: {error}")
         return None
-
-
-@contextmanager
-def stop_keys_watched(display: str, keys: str, monitor, on_note: Note):
-    """The stop chord and the screen corners stop what runs inside at once, and so does SIGTERM unless
-    the caller handles it already (the MCP server does); all only in the main thread, where signals
-    are handled."""
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    stopper = start_stop_watch(display, keys, monitor, on_note) if in_main_thread else None
-    takes_sigterm = in_main_thread and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
-    if takes_sigterm:
-        signal.signal(signal.SIGTERM, stop_on_sigterm)
-    try:
-        yield
-    finally:
-        if stopper:
-            stopper.stop()
-        if takes_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def start_stop_watch(display: str, keys: str, monitor, on_note: Note) -> StopWatch | None:
-    if keys.lower() == "none":
-        return None
-    right, bottom = monitor.left + monitor.width - 1, monitor.top + monitor.height - 1
-    corners = [(monitor.left, monitor.top), (right, monitor.top), (monitor.left, bottom), (right, bottom)]
-    try:
-        stopper = StopWatch(display, keys, corners).start()
-    except (AgentError, ValueError) as error:
-        on_note(f"warning: no stop keys: {error}")
-        return None
-    on_note(f"press {keys} or move the pointer into a screen corner to stop the run at once")
-    return stopper
-
-
-def stop_on_sigterm(signum, frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the episode's end short
-    raise StopRequested("terminated by SIGTERM")

@@ -48,15 +48,14 @@ from pydantic import BaseModel, Field, ValidationError
 from agent import api
 from agent.core import redact
 from agent.core.actions import Click, DoubleClick, Drag, Hover, Key, Scroll, TypeText
-from agent.core.confirm import Confirmer, NeedsConfirmation, load_policy
+from agent.core.confirm import NeedsConfirmation
 from agent.core.defaults import Outcome, PlannerKind, Status
+from agent.core.desktop import open_desktop
 from agent.core.episode import EpisodeWriter, new_run_dir
 from agent.core.errors import ActionError, AgentError, Interrupted, StopRequested
-from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Point
-from agent.core.mask import MaskedScreen
 from agent.core.ocr import OCR
-from agent.core.screen import Frame, Screen
+from agent.core.screen import Frame
 from agent.core.settings import settings
 from agent.core.shown import one_line
 from agent.core.version import __version__
@@ -205,25 +204,22 @@ class Session:
     def __init__(self, options: api.RunOptions, out: Path, desk: Desk, transport: str):
         self.options, self.out, self.desk = options, Path(out), desk
         self.secrets = api.secrets_of(options)
-        raw_screen = Screen(options.display, options.monitor)
-        first = raw_screen.capture()
-        self.monitor = first.monitor
-        self.raw_computer = PyAutoGUIComputer(raw_screen.display, self.monitor)
-        self.computer, self.mask = api.typing_secrets(self.raw_computer, self.secrets)
-        self.screen = MaskedScreen(raw_screen, self.mask) if self.mask else raw_screen
+        self.desktop = open_desktop(options.display, options.monitor, secrets=self.secrets)
+        self.screen, self.computer, self.mask = self.desktop.screen, self.desktop.computer, self.desktop.mask
+        self.raw_computer, self.monitor, first = self.desktop.raw_computer, self.desktop.monitor, self.desktop.first
         self.ocr = self.mask.ocr if self.mask else OCR()
         self.ask = nobody_to_ask  # who answers the confirmation policy's questions during the call under way
         self.pointing: dict[str, Point] = {}  # the screen points of the action the policy is asked about
-        self.confirmer = Confirmer(options.confirm, load_policy(options.confirm_policy), options.yes,
-                                   ask=lambda question: self.ask(question), window_class=self.raw_computer.window_class)
+        self.confirmer = self.desktop.confirmer(options.confirm, options.confirm_policy, options.yes,
+                                                ask=lambda question: self.ask(question))
         self.episode = EpisodeWriter(self.out)
         self.steps = self.tasks = 0
         m = self.monitor
         self.episode.header(
-            task=f"MCP session on display {raw_screen.display}", planner=PlannerKind.MCP, agent_version=__version__,
+            task=f"MCP session on display {self.desktop.display}", planner=PlannerKind.MCP, agent_version=__version__,
             settings={"transport": transport, "confirm": options.confirm, "yes": options.yes,
                       "secrets": sorted(self.secrets), "stop_keys": options.stop_keys},
-            screen={"display": raw_screen.display, "monitor": options.monitor, "left": m.left, "top": m.top,
+            screen={"display": self.desktop.display, "monitor": options.monitor, "left": m.left, "top": m.top,
                     "width": m.width, "height": m.height, "scale": m.scale, "image_width": first.width,
                     "image_height": first.height})
 
@@ -255,11 +251,7 @@ class Session:
 
     def close(self, status: Status, message: str) -> None:
         self.episode.end(status, message, steps=self.steps)
-        self.raw_computer.close()
-        try:
-            self.screen.close()
-        except Exception:  # mss raises closing the connection of a display that went away: nothing is left to close
-            pass
+        self.desktop.close()
 
     def step(self, call: str, work: Callable[[Frame, dict], object]):
         """One call as one episode step: the screen as the call found it, then `work(frame, record)`.
@@ -281,7 +273,7 @@ class Session:
             if outcome != Status.INTERRUPTED:
                 record.pop("cut", None)  # a failed action was not cut short: it is over
             elif record.get("cut") == "during" and action.get("type") == "type" and "{{" not in action["content"]:
-                record["typed"] = getattr(self.computer, "typed", None)  # how far it got; not for a secret's length
+                record["typed"] = self.computer.typed  # how far it got; not for a secret's length
             raise AgentError(message) from None
         finally:
             record["timings"] = {k: round(v, 4) for k, v in record["timings"].items()}
@@ -762,7 +754,7 @@ def serve_session(options: api.RunOptions, http: int | None, token: str | None, 
         server = build_server(desk, session)
         for handler in logging.getLogger().handlers:
             handler.addFilter(ShownRecords())
-        desk.watch = api.start_stop_watch(session.screen.display, options.stop_keys, session.monitor, log)
+        desk.watch = session.desktop.watch_stop_keys(options.stop_keys, log)
         desk.take_signals()  # over the StopWatch's own SIGUSR1 handler, which would raise between calls too
         where = "stdio" if http is None else f"http://127.0.0.1:{http}/mcp"
         serving = f"serving display {session.screen.display} ({session.monitor.width}x{session.monitor.height}) " \

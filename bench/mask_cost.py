@@ -1,8 +1,9 @@
 """What masking a typed secret costs per screenshot at 1920x1080 (agent.core.mask), against the floor
 (no mask: nothing typed, the frame goes out as it is), against the mask of BASE (the changed regions
-pinned, plus OCR of every frame for a line that shows the secret) and against the mask of NO_ECHO
-(the place typed into only, no OCR: it let an echo through), read from git, measured in one run, the
-four taking turns; beside each figure, what it covered.
+pinned, plus OCR of every frame for a line that shows the secret), against the mask of NO_ECHO
+(the place typed into only, no OCR: it let an echo through) and against the mask of UNGLANCED (each
+new line read in full, no glance first), read from git, measured in one run, the five taking turns;
+beside each figure, what it covered.
 
     python bench/mask_cost.py [--rounds 5]
 
@@ -40,6 +41,7 @@ from agent.core.ocr import engine  # noqa: E402
 
 BASE = "e30ae58"  # the mask with OCR of every frame
 NO_ECHO = "898823d"  # the mask without OCR, which let an echo through
+UNGLANCED = "7aa609c"  # the mask that read each new line in full
 WIDTH, HEIGHT = 1920, 1080
 FONT = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
 MONO = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 14)
@@ -147,8 +149,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
     paths = {"floor (no mask)": (SecretMask, False), f"OCR all {BASE}": (mask_of(BASE), True),
-             f"no echo {NO_ECHO}": (mask_of(NO_ECHO), True), "this mask": (SecretMask, True)}
-    KEYS.update(zip(paths, ["floor", "ocr_all", "no_echo", "mask"]))
+             f"no echo {NO_ECHO}": (mask_of(NO_ECHO), True), f"full {UNGLANCED}": (mask_of(UNGLANCED), True),
+             "this mask": (SecretMask, True)}
+    KEYS.update(zip(paths, ["floor", "ocr_all", "no_echo", "unglanced", "mask"]))
     found = {name: {scene: [] for scene in SCENES} for name in paths}
     for round_number in range(rounds):
         names = list(paths)[round_number % len(paths):] + list(paths)[:round_number % len(paths)]  # taking turns

@@ -14,13 +14,14 @@ import json
 import re
 import string
 from dataclasses import dataclass, fields
-from typing import Annotated, Callable, ClassVar, Literal, Protocol, Union, get_args
+from typing import Annotated, Callable, ClassVar, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from agent.core import strict_json
+from agent.core.computer import Computer as Computer  # re-exported: a caller's own action performs on one
+from agent.core.computer import ComputerBase
 from agent.core.defaults import Status
-from agent.core.errors import ActionError
 from agent.core.geometry import Point
 
 PerMille = Annotated[int, Field(ge=0, le=999)]
@@ -68,18 +69,6 @@ def split_chord(keys: str) -> list[str]:
     if any(not part.strip() for part in parts):
         raise ValueError(f"{keys!r} is not a key combination; join key names with '+', e.g. 'ctrl+s'")
     return parts
-
-
-class Computer(Protocol):
-    """What an executor does, in screen pixels; one method per verb."""
-
-    def click(self, point: Point, button: str, count: int) -> None: ...
-    def move(self, point: Point) -> None: ...
-    def drag(self, start: Point, end: Point) -> None: ...
-    def scroll(self, point: Point, direction: str, steps: int) -> None: ...
-    def keypress(self, keys: list[str]) -> None: ...
-    def type_text(self, text: str) -> None: ...
-    def wait(self, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,7 +147,7 @@ class Click(BaseAction):
     def call(self) -> str:
         return f"{self.button}_click(start_box='{_box(self.point)}', element_info={_quote(self.element_info)})"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.click(to_screen(self.point), self.button, 1)
 
 
@@ -172,7 +161,7 @@ class DoubleClick(BaseAction):
     def call(self) -> str:
         return f"left_double_click(start_box='{_box(self.point)}', element_info={_quote(self.element_info)})"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.click(to_screen(self.point), "left", 2)
 
 
@@ -186,7 +175,7 @@ class Hover(BaseAction):
     def call(self) -> str:
         return f"hover(start_box='{_box(self.point)}', element_info={_quote(self.element_info)})"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.move(to_screen(self.point))
 
 
@@ -202,7 +191,7 @@ class Drag(BaseAction):
         return (f"left_drag(start_box='{_box(self.start)}', end_box='{_box(self.end)}', "
                 f"element_info={_quote(self.element_info)})")
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.drag(to_screen(self.start), to_screen(self.end))
 
 
@@ -221,7 +210,7 @@ class Key(BaseAction):
     def call(self) -> str:
         return f"key(keys='{'+'.join(self.keys)}')"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.keypress(self.keys)
 
 
@@ -234,7 +223,7 @@ class TypeText(BaseAction):
     def call(self) -> str:
         return f"type(content={_quote(self.content)})"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.type_text(self.content)
 
 
@@ -251,7 +240,7 @@ class Scroll(BaseAction):
         return (f"scroll(start_box='{_box(self.point)}', direction='{self.direction}', "
                 f"step={self.steps}, element_info={_quote(self.element_info)})")
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.scroll(to_screen(self.point), self.direction, self.steps)
 
 
@@ -264,7 +253,7 @@ class Wait(BaseAction):
     def call(self) -> str:
         return "WAIT()"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         computer.wait(self.seconds)
 
 
@@ -276,7 +265,7 @@ class Done(BaseAction):
     def call(self) -> str:
         return "DONE()"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         pass
 
 
@@ -288,7 +277,7 @@ class Fail(BaseAction):
     def call(self) -> str:
         return "FAIL()"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
         pass
 
 
@@ -319,11 +308,8 @@ class RunSkill(BaseAction):
     def call(self) -> str:
         return f"skill(name={_quote(self.name)}, params={_quote(json.dumps(self.params, ensure_ascii=False))})"
 
-    def perform(self, computer: Computer, to_screen: ToScreen) -> None:
-        run_skill = getattr(computer, "run_skill", None)
-        if run_skill is None:
-            raise ActionError("no skills are offered in this run (start it with --skills)")
-        run_skill(self.name, self.params)
+    def perform(self, computer: ComputerBase, to_screen: ToScreen) -> None:
+        computer.run_skill(self.name, self.params)
 
 
 Action = Annotated[

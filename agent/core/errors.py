@@ -33,6 +33,15 @@ class FormatError(AgentError):
         self.reply = reply
 
 
+class StepFailed(AgentError):
+    """A step the planner could not decide, with what its line says: its outcome, the screen the planner
+    last looked at (if it looked again) and more fields."""
+
+    def __init__(self, message: str, outcome: str, seen=None, **line):
+        super().__init__(message)
+        self.outcome, self.seen, self.line = outcome, seen, line
+
+
 class Interrupted(AgentError):
     """The user stopped the run (pointer in a screen corner, stop key)."""
 

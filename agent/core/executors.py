@@ -7,6 +7,7 @@ import subprocess
 import time
 from typing import Callable
 
+from agent.core.computer import ComputerBase, ComputerWrapper
 from agent.core.errors import ActionError, DisplayError, Interrupted, StopRequested
 from agent.core.geometry import Monitor, Point
 from agent.core.settings import settings
@@ -21,16 +22,13 @@ def check_inside(monitor: Monitor, *points: Point) -> None:
             raise ActionError(f"point {point} is outside the display's monitor {monitor}; refusing to act there")
 
 
-class RecordingComputer:
+class RecordingComputer(ComputerBase):
     """Performs nothing and records every call: the test fake and the --dry-run executor."""
 
     def __init__(self, monitor: Monitor):
         self.monitor = monitor
         self.calls: list[tuple] = []
         self.typed = 0
-
-    def set_deadline(self, at: float | None) -> None:
-        pass  # typing here takes no time
 
     def click(self, point: Point, button: str, count: int) -> None:
         check_inside(self.monitor, point)
@@ -61,9 +59,6 @@ class RecordingComputer:
     def run_skill(self, name: str, params: dict[str, str]) -> None:
         self.calls.append(("run_skill", name, dict(params)))
 
-    def close(self) -> None:
-        pass
-
 
 def ensure_xauthority() -> None:
     """python-xlib fails on a missing ~/.Xauthority even when the server needs no auth."""
@@ -76,7 +71,7 @@ def ensure_xauthority() -> None:
 _pyautogui_display: str | None = None  # the display pyautogui's X connection is to
 
 
-class PyAutoGUIComputer:
+class PyAutoGUIComputer(ComputerBase):
     """Real input on an X display: the pointer through pyautogui, keys by keysym through XTest
     (agent/core/keyboard.py); text goes through the clipboard only where the keymap has no key for a
     character and no spare keycode to bind to it."""
@@ -380,15 +375,14 @@ def is_terminal(window_class: str | None, names=TERMINAL_WINDOW_CLASSES) -> bool
     return window_class is not None and any(name.lower() in window_class.lower() for name in names)
 
 
-class SecretTyping:
+class SecretTyping(ComputerWrapper):
     """The model only ever says {{NAME}}; this types the real value. Nothing else sees it, and
     `on_typed` (the screenshots' SecretMask) hears of every value typed."""
 
-    def __init__(self, computer, secrets: dict[str, str], on_typed: Callable[[str], None] = lambda value: None):
-        self.computer, self.secrets, self.on_typed = computer, secrets, on_typed
-
-    def __getattr__(self, name):
-        return getattr(self.computer, name)
+    def __init__(self, computer: ComputerBase, secrets: dict[str, str],
+                 on_typed: Callable[[str], None] = lambda value: None):
+        super().__init__(computer)
+        self.secrets, self.on_typed = secrets, on_typed
 
     def type_text(self, text: str) -> None:
         names = re.findall(r"\{\{(\w+)\}\}", text)

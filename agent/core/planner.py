@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agent.core.actions import Action
-from agent.core.defaults import Outcome
+from agent.core.defaults import Outcome, Status
 from agent.core.errors import FormatError
 from agent.core.screen import Frame
 
@@ -30,7 +30,7 @@ class Reply:
 
 @dataclass
 class Decision:
-    reply: Reply
+    reply: Reply | None  # None for a step that no model replied to (a re-grounded replay's)
     action: Action
     explanation: str
     memory: str | None
@@ -41,10 +41,27 @@ class Decision:
     """Filled in by the loop: "ok" or the error, one per action it performed; ToolsPlanner reports them back."""
     call_text: str = ""
     """The call(s) as the model wrote them, one per line; the history shows this, as the official agent does."""
+    line: dict = field(default_factory=dict)
+    """Fields the planner adds to the step's line (a re-grounded replay: the step it replays, how it found
+    the target)."""
+    seen: Frame | None = None
+    """The screen the decision was made on, when the planner looked again after the one it was given (a
+    re-grounded replay waiting for its target); the step shows it and acts on it."""
+    as_recorded: bool = False
+    """A recorded step done again, with no model to tell: it is done even when it repeats on a screen that
+    did not change, and an action that fails ends the run."""
+    ends_with: Status | None = None
+    """The status the run ends with once this decision is done (a recording's last step), if its action
+    does not end it."""
 
     @property
     def actions(self) -> list[Action]:
         return [self.action, *self.then]
+
+    @property
+    def timings(self) -> dict:
+        """The planner's own timings (seconds): its reply's, or those the line carries (a repair's)."""
+        return self.reply.timings if self.reply else self.line.get("timings", {})
 
 
 class Planner(Protocol):

@@ -1,5 +1,6 @@
 """Screen capture with mss, frames that know their geometry, and waiting for the screen to settle."""
 
+import os
 import select
 import time
 from dataclasses import dataclass, field

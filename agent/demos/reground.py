@@ -20,9 +20,13 @@ demonstration recorded on an empty form replaces what a filled one holds.
 
 Agent episodes (`gui-agent run`) have no recorded targets: their crops and texts are cut from
 each step's screenshot around the point it acted on.
+
+The replay is a planner, RegroundedPlanner: it decides each step on the screen it is given, and the
+loop (agent.core.loop.Agent) acts, settles, times and writes it, as for any run.
 """
 
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,18 +35,17 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from agent.core.version import __version__
 from agent.core import actions as a
-from agent.core.defaults import TARGET_TIMEOUT, Outcome
+from agent.core.defaults import TARGET_TIMEOUT, Outcome, PlannerKind, Status
+from agent.core.desktop import Desktop, open_desktop
 from agent.core.episode import Episode, EpisodeWriter, read_episode
-from agent.core.errors import AgentError, Interrupted, StopRequested
-from agent.core.executors import PyAutoGUIComputer
+from agent.core.errors import AgentError, StepFailed
 from agent.core.geometry import Monitor, Point
-from agent.core.loop import ending
-from agent.core.mask import MaskedScreen, SecretMask
+from agent.core.loop import Agent, Limits
 from agent.core.ocr import OCR, Box
+from agent.core.planner import Decision, Planner
 from agent.core.screen import Frame, Screen
-from agent.demos.record import Windows, crop_around, in_window, screen_info, text_near
+from agent.demos.record import Windows, crop_around, in_window, text_near
 from agent.demos.repair import Answer, Lost, ModelRepair
 from agent.demos.versions import keep_repairs
 from agent.planners.glm import GLMConfig
@@ -63,8 +66,11 @@ BLANK_BRIGHTNESS_SPAN = 64  # a blank place this many gray levels off the record
 RETRY_SECONDS = 0.25
 
 
-class TargetNotFound(AgentError):
-    """A pointer action's target is not on the screen; the replay stops rather than guess."""
+class TargetNotFound(StepFailed):
+    """A target is not on the screen; the replay stops rather than guess, its step's outcome not_found."""
+
+    def __init__(self, message: str, seen: Frame | None = None, **line):
+        super().__init__(message, Outcome.NOT_FOUND, seen, **line)
 
 
 @dataclass
@@ -256,25 +262,19 @@ def context_score(gray: np.ndarray, target: Target, point: tuple[float, float], 
     return float(np.nan_to_num(cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED)).max())
 
 
-class Performer:
-    """Acts on the screen one typed action at a time: finds the target of a pointer action first,
-    waits for the screen to settle after each action, and writes each as an episode step."""
+class Looking:
+    """Looks for a target on the screen until it shows or `target_timeout` passes; a target not found
+    ends the step with outcome not_found (TargetNotFound) rather than a guess."""
 
-    def __init__(self, screen: Screen, computer, episode: EpisodeWriter, grounder: Grounder,
-                 target_timeout: float = TARGET_TIMEOUT, settle_timeout: float = 3.0,
-                 on_step: Callable[[dict], None] = lambda record: None):
-        self.screen, self.computer, self.episode, self.grounder = screen, computer, episode, grounder
-        self.target_timeout, self.settle_timeout, self.on_step = target_timeout, settle_timeout, on_step
-        self.frame = screen.capture()
-        self.index = 0
+    def __init__(self, screen: Screen, grounder: Grounder, target_timeout: float = TARGET_TIMEOUT):
+        self.screen, self.grounder, self.target_timeout = screen, grounder, target_timeout
 
-    def wait_for(self, target: Target, what: str, ask: Callable[[Frame], "Answer"] | None = None,
-                 **fields) -> tuple[Frame, Found]:
-        """The target on a settled screen, looked for again until it shows or the timeout passes; then
-        `ask`ed of the model, if given; else a failed step is written and TargetNotFound raised,
-        naming `what` was looked for."""
+    def wait_for(self, frame: Frame, target: Target, what: str, ask: Callable[[Frame], Answer] | None = None,
+                 **line) -> tuple[Frame, Found]:
+        """The target on `frame` or a settled screen after it, looked for again until it shows or the
+        timeout passes; then `ask`ed of the model, if given; else TargetNotFound naming `what` was
+        looked for, with the `line` fields of its step."""
         deadline = time.monotonic() + self.target_timeout
-        frame = self.frame
         while True:
             found, tried = self.grounder.find(frame, target)
             if found:
@@ -287,59 +287,32 @@ class Performer:
                     if answer.point is not None:
                         return answer.frame, Found(answer.point, "model", 1.0, answer.record)
                     if answer.record:
-                        fields["repair"] = {"refused": answer.reason} | answer.record
+                        line["repair"] = {"refused": answer.reason} | answer.record
                     message += f"; {answer.reason}"
-                self.not_found(frame, message + "; stopped without acting", fields)
+                raise TargetNotFound(message + "; stopped without acting", frame, **line)
             time.sleep(RETRY_SECONDS)
             frame, _ = self.screen.settle(frame, timeout=1.0)
 
-    def wait_until(self, check: Callable[[Frame], tuple[Found | None, str]], what: str,
-                   **fields) -> tuple[Frame, Found]:
-        """The first settled frame that `check` finds right, looked at again until the timeout passes;
-        then a failed step is written and TargetNotFound raised, with what `check` said of the last."""
+    def wait_until(self, frame: Frame, check: Callable[[Frame], tuple[Found | None, str]], what: str,
+                   **line) -> tuple[Frame, Found]:
+        """The first settled frame from `frame` on that `check` finds right, looked at again until the
+        timeout passes; then TargetNotFound, with what `check` said of the last."""
         deadline = time.monotonic() + self.target_timeout
-        frame = self.frame
         while True:
             found, tried = check(frame)
             if found:
                 return frame, found
             if time.monotonic() >= deadline:
-                self.not_found(frame, f"{what} after {self.target_timeout:g} s ({tried}); stopped without acting",
-                               fields)
+                raise TargetNotFound(f"{what} after {self.target_timeout:g} s ({tried}); stopped without acting",
+                                     frame, **line)
             time.sleep(RETRY_SECONDS)
             frame, _ = self.screen.settle(frame, timeout=1.0)
 
-    def not_found(self, frame: Frame, message: str, fields: dict) -> None:
-        self.index += 1
-        record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
-                  "outcome": Outcome.NOT_FOUND, "error": message, **fields}
-        self.episode.step(record)
-        self.on_step(record)
-        raise TargetNotFound(message)
 
-    def perform(self, action, frame: Frame, **fields) -> dict:
-        """`action` is in the model space of `frame`, the screen it was grounded on."""
-        self.index += 1
-        to_screen = frame.geometry.model_to_screen
-        record = {"index": self.index, "screenshot": self.episode.screenshot(self.index, frame.png()),
-                  "action": action.model_dump(), "call": action.call(),
-                  "screen": {k: list(to_screen(p)) for k, p in action.points().items()}, **fields}
-        started = time.perf_counter()
-        try:
-            if not action.ends_run:
-                action.perform(self.computer, to_screen)
-                acted = time.perf_counter()
-                self.frame, record["settled"] = self.screen.settle(frame, timeout=self.settle_timeout)
-                record["timings"] = {**record.get("timings", {}), "act": round(acted - started, 4),
-                                     "settle": round(time.perf_counter() - acted, 4)}
-            record["outcome"] = Outcome.OK
-        except (Exception, KeyboardInterrupt, StopRequested) as end:  # the step keeps its line beside its screenshot
-            record["outcome"], record["error"] = ending(end)
-            raise
-        finally:
-            self.episode.step(record)
-            self.on_step(record)
-        return record
+def replayed(action, on: Frame | None = None, given: Frame | None = None, **line) -> Decision:
+    """A decision that does a step again as recorded, no model asked: `action` acts on the screen `on`,
+    shown in the step when it is not the screen `given` to the planner; `line` goes in the step's line."""
+    return Decision(None, action, "", None, line=line, seen=on if on is not given else None, as_recorded=True)
 
 
 @dataclass
@@ -363,86 +336,92 @@ def field_at(frame: Frame, point: Point) -> tuple[Box, bool] | None:
     return box, shown is None or shown[1] - shown[0] <= g.CURSOR_WIDTH
 
 
-class Replayer:
-    def __init__(self, recorded: Episode, params: dict[str, str], repair: GLMConfig | None = None):
+class RegroundedPlanner:
+    """Plays the performed steps of a recorded episode as decisions, each on the screen as it is now:
+    a pointer action's target found again (waited for, or asked of the `repair` model), a key or type
+    step's place checked; the run ends after the last (or at a recorded DONE or FAIL)."""
+
+    name: str = PlannerKind.REPLAY
+
+    def __init__(self, recorded: Episode, params: dict[str, str], looking: Looking, repair: ModelRepair | None = None):
         """With `repair`, a target not found is asked of that model (agent.demos.repair)."""
-        self.recorded, self.params, self.repair = recorded, params, repair
-        self.performer: Performer | None = None
-        self.model: ModelRepair | None = None
+        self.recorded, self.params, self.looking, self.model = recorded, params, looking, repair
+        self.steps = [(step, a.ACTION.validate_python(step["action"])) for step in recorded.steps
+                      # refused, not repeated or unparsable when recorded: nothing was done then
+                      if step.get("outcome", Outcome.OK) == Outcome.OK and step.get("action")]
+        self.queued: list[Decision] = []  # the decisions of a step that takes several (emptying a field first)
         self.focus: Focus | None = None
+        self.index = 0  # the steps decided, numbered as the loop numbers them
 
-    def run(self, performer: Performer) -> str:
-        """Replays every performed step; the status the recorded episode ends with (done or failed)."""
-        self.performer = performer
-        if self.repair is not None:
-            self.model = ModelRepair(self.repair, performer.grounder.windows, performer.grounder.ocr,
-                                     performer.episode.out)
-        for step in self.recorded.steps:
-            if step.get("outcome", Outcome.OK) != Outcome.OK or not step.get("action"):
-                continue  # refused, not repeated or unparsable when recorded: nothing was done then
-            if ended := self.replay(step, a.ACTION.validate_python(step["action"])):
-                return ended
-        return "done"
+    def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
+        self.index += 1
+        if not self.queued:
+            self.queued = self.replay(*self.steps.pop(0), frame) if self.steps else [replayed(a.Done())]
+        decision = self.queued.pop(0)
+        if not self.queued and not self.steps:
+            decision.ends_with = Status.DONE
+        return decision
 
-    def replay(self, step: dict, action) -> str | None:
-        """Does one recorded step again; the status the recording ends with if this step ends it."""
+    def replay(self, step: dict, action, frame: Frame) -> list[Decision]:
+        """The decisions that do one recorded step again on `frame`, the screen as it is now."""
         if field := action.traits.text_field:
             action = action.model_copy(update={field: substitute(action.typed_text, self.params)})
         if action.traits.point_fields:
-            self.pointer_step(step, action)
-        elif (action.traits.text_field or action.traits.keys_field) and self.focus is not None:
-            self.keys_step(step, action)
-        else:
-            self.performer.perform(action, self.performer.frame, replays=step["index"])
-        return action.traits.ends_with
+            return [self.pointer_step(step, action, frame)]
+        if (action.traits.text_field or action.traits.keys_field) and self.focus is not None:
+            return self.keys_step(step, action, frame)
+        return [replayed(action, replays=step["index"])]
 
-    def pointer_step(self, step: dict, action) -> None:
-        targets = recorded_targets(self.recorded, step, self.performer.grounder.ocr, self.params)
+    def pointer_step(self, step: dict, action, given: Frame) -> Decision:
+        targets = recorded_targets(self.recorded, step, self.looking.grounder.ocr, self.params)
         main = action.traits.point_fields[0]
-        frame, found = self.performer.wait_for(targets[main], f"step {step['index']} ({step['call']})",
-                                               ask=self.asker(step, main, targets[main]),
-                                               call=step["call"], replays=step["index"])
+        frame, found = self.looking.wait_for(given, targets[main], f"step {step['index']} ({step['call']})",
+                                             ask=self.asker(step, main, targets[main]),
+                                             call=step["call"], replays=step["index"])
         moved = {main: found.point}
         for name in action.traits.point_fields[1:]:  # a drag's end moves with its start: a slider's trough is blank
             point = tuple(now + (then - main_then) for now, then, main_then in
                           zip(found.point, step["screen"][name], step["screen"][main]))
             if not frame.monitor.contains(point):
                 raise TargetNotFound(f"step {step['index']} ({step['call']}): the {name} would be off the screen at "
-                                     f"{point}")
+                                     f"{point}", frame, call=step["call"], replays=step["index"])
             moved[name] = point
         action = action.model_copy(update={name: frame.geometry.screen_to_model(p) for name, p in moved.items()})
         repaired = {}
         if found.repair:  # the model's time and tokens count in the step, as a run's do
             repaired = {"repair": {"name": main, **found.repair}, "timings": found.repair["timings"],
                         "usage": found.repair["usage"]}
-        self.performer.perform(action, frame, replays=step["index"],
-                               grounding={"method": found.method, "score": found.score}, **repaired)
         if action.traits.focuses:
             self.focus = Focus(tuple(step["screen"][main]), found.point, step["index"])
+        return replayed(action, frame, given, replays=step["index"],
+                        grounding={"method": found.method, "score": found.score}, **repaired)
 
-    def keys_step(self, step: dict, action) -> None:
+    def keys_step(self, step: dict, action, given: Frame) -> list[Decision]:
         """A key or type step, checked first as a pointer step is: the place its keys go (where the last
         click acted) must look as it did when the step was recorded, waited for until the timeout. A
         field that showed nothing then but holds text now is emptied first, so the text typed replaces
         it (a demonstration recorded on an empty form, replayed on a filled one)."""
-        performer, focus = self.performer, self.focus
+        focus = self.focus
+        keys_since = focus.keys_since
+        focus.keys_since = keys_since or bool(action.traits.keys_field)
         try:
             recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
         except AgentError:  # nothing to compare with: the step is done as recorded
             recorded = None
-        if recorded is None or focus.keys_since:  # or a key since the click may have moved the focus (ctrl+s)
-            performer.perform(action, performer.frame, replays=step["index"])
-            focus.keys_since = focus.keys_since or bool(action.traits.keys_field)
-            return
+        if recorded is None or keys_since:  # or a key since the click may have moved the focus (ctrl+s)
+            return [replayed(action, replays=step["index"])]
         field = field_at(recorded, focus.recorded)
-        frame, found = performer.wait_until(
-            self.focus_check(recorded, field), f"step {step['index']} ({step['call']}): where its keys go (where "
-            f"step {focus.step} clicked) does not look as recorded", call=step["call"], replays=step["index"])
+        frame, found = self.looking.wait_until(
+            given, self.focus_check(recorded, field), f"step {step['index']} ({step['call']}): where its keys go "
+            f"(where step {focus.step} clicked) does not look as recorded", call=step["call"], replays=step["index"])
         grounding = {"method": found.method, "score": found.score}
-        if action.traits.text_field and field and field[1]:
-            frame = self.emptied(frame, step, grounding)
-        performer.perform(action, frame, replays=step["index"], grounding=grounding)
-        focus.keys_since = focus.keys_since or bool(action.traits.keys_field)
+        decisions = [replayed(action, replays=step["index"], grounding=grounding)]
+        if action.traits.text_field and field and field[1] and (now := field_at(frame, focus.now)) and not now[1]:
+            decisions[:0] = [replayed(a.Key(keys=keys), replays=step["index"], grounding=grounding,
+                                      empties="the field holds text it did not hold when recorded")
+                             for keys in ("end", "shift+home", "delete")]
+        decisions[0].seen = frame if frame is not given else None
+        return decisions
 
     def focus_check(self, recorded: Frame, field: tuple[Box, bool] | None) -> Callable[[Frame], tuple]:
         """Whether a frame shows the focus's place as `recorded` does: alike, or the same field (as tall)
@@ -462,17 +441,6 @@ class Replayer:
             return None, f"the place looks {score:.2f} alike < {WINDOW_THRESHOLD}"
         return check
 
-    def emptied(self, frame: Frame, step: dict, grounding: dict) -> Frame:
-        """The field at the focus emptied (End, Shift+Home, Delete) if it holds text; the frame after."""
-        now = field_at(frame, self.focus.now)
-        if not now or now[1]:
-            return frame
-        for keys in ("end", "shift+home", "delete"):
-            self.performer.perform(a.Key(keys=keys), frame, replays=step["index"], grounding=grounding,
-                                   empties="the field holds text it did not hold when recorded")
-            frame = self.performer.frame
-        return frame
-
     def asker(self, step: dict, name: str, target: Target) -> Callable[[Frame], Answer] | None:
         """How the model is asked for this target when the replay repairs; the step's screenshot is
         read only then."""
@@ -484,40 +452,29 @@ class Replayer:
                 recorded = Frame.from_png(self.recorded.screenshot(step), recorded_monitor(self.recorded))
             except AgentError as error:
                 return Answer(None, None, {}, f"{self.model.model} was not asked: {error}")
-            return self.model.ask(frame, Lost(step, name, target.text, target.window, recorded),
-                                  self.performer.index + 1, self.performer.screen.capture)
+            return self.model.ask(frame, Lost(step, name, target.text, target.window, recorded), self.index,
+                                  self.looking.screen.capture)
         return ask
 
 
-def act_on_screen(display: str | None, out: Path, body: Callable[[Performer], str], *, task: str, planner: str,
+def act_on_screen(display: str | None, out: Path, planner_for: Callable[[Looking], Planner], *, task: str,
                   settings: dict, monitor: int = 1, target_timeout: float = TARGET_TIMEOUT,
                   settle_timeout: float = 3.0, on_step: Callable[[dict], None] = lambda record: None,
-                  computer=None, mask: SecretMask | None = None) -> tuple[str, str]:
-    """Runs `body` with a Performer on the display, writing the episode in `out`; returns the
-    status (what `body` returned, or error or interrupted) and its message. With a `mask`, the
-    secrets typed are covered in every screenshot kept."""
-    screen = Screen(display, monitor)
-    if mask is not None:
-        screen = MaskedScreen(screen, mask)
-    first = screen.capture()
-    computer = computer or PyAutoGUIComputer(screen.display, first.monitor)
-    episode = EpisodeWriter(out)
-    windows = Windows(screen.display)
-    performer = Performer(screen, computer, episode, Grounder(windows, OCR()), target_timeout, settle_timeout, on_step)
-    status, message = "error", ""
+                  desktop: Desktop | None = None) -> tuple[str, str]:
+    """Runs the planner `planner_for` makes (given how targets are looked for on the screen) in the
+    loop, with no limit of steps, on the display (or on the `desktop` given, whose secrets typed are
+    covered in every screenshot kept), writing the episode in `out`; returns the status and its message."""
+    used = desktop or open_desktop(display, monitor)
+    windows = Windows(used.screen.display)
     try:
-        episode.header(task=task, planner=planner, agent_version=__version__, settings=settings,
-                       screen=screen_info(screen, first))
-        status = body(performer)
-    except (KeyboardInterrupt, StopRequested, Interrupted) as stop:
-        status, message = "interrupted", str(stop) or "stopped by the user"
-    except AgentError as error:
-        status, message = "error", str(error)
+        planner = planner_for(Looking(used.screen, Grounder(windows, OCR()), target_timeout))
+        agent = Agent(task, planner, used.computer, used.screen, EpisodeWriter(out), limits=Limits(steps=sys.maxsize),
+                      settle_timeout=settle_timeout, settings=settings, on_step=on_step)
+        return agent.run()
     finally:
-        episode.end(status, message, steps=performer.index, **episode.end_screenshot(lambda: screen.capture().png()))
         windows.close()
-        screen.close()
-    return status, message
+        if used is not desktop:
+            used.close()
 
 
 def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, params: dict[str, str] | None = None,
@@ -529,11 +486,14 @@ def replay_demonstration(episode_dir: Path, display: str | None, out: Path, *, p
     `options` are act_on_screen's. Returns the status (done, failed, error, interrupted) and its message."""
     recorded = read_episode(Path(episode_dir))
     params = params or {}
-    replayer = Replayer(recorded, params, repair)
     asked = {"repair": repair.model_dump(include={"model", "base_url"})} if repair else {}
-    status, message = act_on_screen(display, out, replayer.run, task=recorded.header.get("task", ""), planner="replay",
-                                    settings={"replay_of": str(recorded.path / recorded.file), "params": params, **asked,
-                                              **(settings or {})}, **options)
+
+    def planner_for(looking: Looking) -> RegroundedPlanner:
+        model = ModelRepair(repair, looking.grounder.windows, looking.grounder.ocr, Path(out)) if repair else None
+        return RegroundedPlanner(recorded, params, looking, model)
+    settings = {"replay_of": str(recorded.path / recorded.file), "params": params, **asked, **(settings or {})}
+    status, message = act_on_screen(display, out, planner_for, task=recorded.header.get("task", ""),
+                                    settings=settings, **options)
     if status == "done" and repair is not None:
         message = keep_repairs(recorded, Path(out))
     return status, message

@@ -25,9 +25,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from agent.core import actions as a
 from agent.core.defaults import SKILLS_DIR, Outcome, PlannerKind, Status
 from agent.core import strict_json
+from agent.core.computer import ComputerWrapper
+from agent.core.desktop import Desktop, open_desktop
 from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
-from agent.demos.reground import Performer, Target, act_on_screen, replay_demonstration
+from agent.core.planner import Decision
+from agent.core.screen import Frame
+from agent.demos.reground import Looking, Target, act_on_screen, replay_demonstration, replayed
 from agent.demos.versions import SKILL_FILE, placeholders
 from agent.planners.glm import GLMConfig
 
@@ -107,26 +111,56 @@ def skill(function: Callable) -> Callable:
 
 class SkillContext:
     """What a Python skill acts through. Every action becomes a step of the skill's episode; a
-    text to click is waited for and never guessed."""
+    text to click is waited for and never guessed. The skill's calls are taken down first, then done
+    in order by the loop (SkillPlanner): a skill reads nothing from the screen through its context."""
 
-    def __init__(self, performer: Performer):
-        self.performer = performer
+    def __init__(self, looking: Looking):
+        self.looking = looking
+        self.calls: list[Callable[[Frame], Decision]] = []  # each call's decision, made when its turn comes
 
     def click(self, text: str, button: str = "left", count: int = 1) -> None:
         """Clicks the text on the screen (OCR), waiting for it to appear."""
-        frame = self.performer.frame
-        near = (frame.monitor.left + frame.monitor.width // 2, frame.monitor.top + frame.monitor.height // 2)
-        frame, found = self.performer.wait_for(Target(near, None, (0, 0), text, (0, 0), None), f"click {text!r}")
-        point = frame.geometry.screen_to_model(found.point)
-        action = a.DoubleClick(point=point, element_info=text) if count == 2 else \
-            a.Click(point=point, button=button, element_info=text)
-        self.performer.perform(action, frame, grounding={"method": found.method, "score": found.score})
+        def decide(given: Frame) -> Decision:
+            monitor = given.monitor
+            near = (monitor.left + monitor.width // 2, monitor.top + monitor.height // 2)
+            frame, found = self.looking.wait_for(given, Target(near, None, (0, 0), text, (0, 0), None),
+                                                 f"click {text!r}")
+            point = frame.geometry.screen_to_model(found.point)
+            action = a.DoubleClick(point=point, element_info=text) if count == 2 else \
+                a.Click(point=point, button=button, element_info=text)
+            return replayed(action, frame, given, grounding={"method": found.method, "score": found.score})
+        self.calls.append(decide)
 
     def type(self, text: str) -> None:
-        self.performer.perform(a.TypeText(content=text), self.performer.frame)
+        self.calls.append(lambda frame: replayed(a.TypeText(content=text)))
 
     def key(self, keys: str) -> None:
-        self.performer.perform(a.Key(keys=keys), self.performer.frame)
+        self.calls.append(lambda frame: replayed(a.Key(keys=keys)))
+
+
+class SkillPlanner:
+    """Does a Python skill's calls, one decision each; the run ends done after the last, or with the
+    error the skill raised after the calls it made before it."""
+
+    name: str = PlannerKind.SKILL
+
+    def __init__(self, function: Callable, values: dict, looking: Looking):
+        context, self.error = SkillContext(looking), None
+        try:
+            function(context, **values)
+        except Exception as error:
+            self.error = error
+        self.calls = context.calls
+
+    def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
+        if not self.calls:
+            if self.error is not None:
+                raise self.error
+            return replayed(a.Done())  # a skill that does nothing
+        decision = self.calls.pop(0)(frame)
+        if not self.calls and self.error is None:
+            decision.ends_with = Status.DONE
+        return decision
 
 
 def load_python_skills(path: Path) -> list[Skill]:
@@ -280,32 +314,31 @@ def run_skill(name: str, params: dict, display: str | None, out: Path, root: Pat
     if repair is not None:
         raise AgentError(f"only demonstration skills are repaired; {name} is a Python skill")
 
-    def body(performer: Performer) -> str:
-        found.function(SkillContext(performer), **values)
-        return Status.DONE
     call = f"{name}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
-    return act_on_screen(display, out, body, task=call, planner=PlannerKind.SKILL, settings=settings, **options)
+    return act_on_screen(display, out, lambda looking: SkillPlanner(found.function, values, looking), task=call,
+                         settings=settings, **options)
 
 
-class SkillRunner:
-    """Gives a computer the `run_skill` verb the `skill` action needs: the skill runs on the same
-    display through the same computer, its own episode in OUT/skill-NNN/."""
+class SkillRunner(ComputerWrapper):
+    """Gives the computer of a run's desktop the `run_skill` verb the `skill` action needs: the skill
+    runs on the same display through the same computer (the run's secrets typed and masked), on a
+    screen of its own, its own episode in OUT/skill-NNN/."""
 
-    def __init__(self, computer, display: str, out: Path, root: Path = SKILLS_DIR, monitor: int = 1,
-                 python: bool = False, mask=None):
-        self.computer, self.display, self.out, self.root, self.monitor = computer, display, Path(out), root, monitor
-        self.python, self.mask = python, mask  # the run's SecretMask, for the skill's screenshots too
+    def __init__(self, desktop: Desktop, out: Path, root: Path = SKILLS_DIR, python: bool = False):
+        super().__init__(desktop.computer)
+        self.desktop, self.out, self.root, self.python = desktop, Path(out), root, python
         self.runs = 0
-
-    def __getattr__(self, name):
-        return getattr(self.computer, name)
 
     def run_skill(self, name: str, params: dict[str, str]) -> None:
         self.runs += 1
+        display, monitor = self.desktop.display, self.desktop.screen.monitor_index
         try:
-            status, message = run_skill(name, params, self.display, self.out / f"skill-{self.runs:03d}",
-                                        root=self.root, python=self.python, monitor=self.monitor,
-                                        computer=self.computer, mask=self.mask)
+            desktop = open_desktop(display, monitor, computer=self.computer, mask=self.desktop.mask)
+            try:
+                status, message = run_skill(name, params, display, self.out / f"skill-{self.runs:03d}",
+                                            root=self.root, python=self.python, monitor=monitor, desktop=desktop)
+            finally:
+                desktop.close()
         except AgentError as error:  # an unknown skill or a bad parameter: the model is told
             raise ActionError(str(error)) from None
         if status == Status.INTERRUPTED:

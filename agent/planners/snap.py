@@ -59,7 +59,7 @@ class SnappingPlanner:
             if snapped:
                 decision.snap = {"model_point": list(point), **snapped}
                 decision.action = action.model_copy(update={name: tuple(snapped["point"])})
-        decision.reply.timings["snap"] = time.perf_counter() - started
+        decision.timings["snap"] = time.perf_counter() - started
         return decision
 
     def snap(self, frame: Frame, model_point, query: str) -> dict | None:

@@ -19,7 +19,8 @@ from agent.core.geometry import Monitor
 from agent.core.ocr import TextBox
 from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame
-from agent.demos.reground import Grounder, Performer, Replayer
+from agent.core.loop import Agent
+from agent.demos.reground import Grounder, Looking, RegroundedPlanner
 from agent.planners.snap import TEXT_HALF_SIZE, SnappingPlanner
 from tests.support.fakes import ScriptedScreen
 
@@ -88,10 +89,13 @@ class FakeOCR:
         return self.texts
 
 
-class NoStepLines(EpisodeWriter):
-    """An episode that writes no step line: one with a triple click would be refused, as a.ACTION has none."""
+class NoActionLines(EpisodeWriter):
+    """An episode that writes no step or act line: one with a triple click would be refused, as a.ACTION has none."""
 
     def step(self, step) -> None:
+        pass
+
+    def act(self, **fields) -> None:
         pass
 
 
@@ -148,14 +152,14 @@ def test_a_triple_click_is_re_grounded_and_the_text_typed_after_it_goes_where_it
     writer.end("done")
 
     computer = RecordingComputer(Monitor(0, 0, 600, 400))
-    episode = NoStepLines(tmp_path / "replay")
-    episode.header(task="Replace the note", planner="replay", agent_version="test", settings={})
-    replayer = Replayer(read_episode(tmp_path / "demo"), {"note": "Grace"})
+    screen = ScriptedScreen(computer, [moved])
+    planner = RegroundedPlanner(read_episode(tmp_path / "demo"), {"note": "Grace"},
+                                Looking(screen, Grounder(NoWindows(), FakeOCR()), target_timeout=0.5))
+    planner.steps = [(step, action) for (step, _), (action, _) in zip(planner.steps, steps)]  # not read by a.ACTION
     done = []  # the replay's step lines
-    replayer.performer = Performer(ScriptedScreen(computer, [moved]), computer, episode,
-                                   Grounder(NoWindows(), FakeOCR()), target_timeout=0.5, on_step=done.append)
-    for step, (action, _) in zip(replayer.recorded.steps, steps):  # run() would read them with a.ACTION
-        assert replayer.replay(step, action) is None
+    status, _ = Agent("Replace the note", planner, computer, screen, NoActionLines(tmp_path / "replay"),
+                      on_step=done.append).run()
+    assert status == "done"
 
     assert computer.calls[0][1] == (130, 100)  # where the field is now
     assert computer.calls[1:] == [("type_text", "Grace")]

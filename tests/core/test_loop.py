@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agent.api import stop_on_sigterm
+from agent.core.desktop import stop_on_sigterm
 from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.errors import GroundingError, Interrupted, StopRequested
 from agent.core.executors import RecordingComputer

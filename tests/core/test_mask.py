@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import agent.core.mask
+import agent.core.ocr
 from agent.core.mask import SecretMask, changes_since
 from agent.core.ocr import OCR
 
@@ -217,3 +218,44 @@ def test_a_recolouring_that_adds_contrast_explains_nothing():
     faint = 128 + sharp // 2  # the same shapes at half the contrast
     assert not changes_since(sharp, faint, []).any()  # faded: what it shows was shown
     assert changes_since(faint, sharp, []).sum() == np.count_nonzero(faint != sharp)  # faded in: read again
+
+
+def test_a_glance_clears_a_line_only_when_it_is_sure_and_shows_too_little_of_every_secret():
+    from agent.core.mask import clears, fold
+
+    secrets = [fold(SECRET)]
+    assert clears("Saved 80231 items", 0.98, secrets)
+    assert not clears("Saved 80231 items", 0.85, secrets)  # unsure
+    assert not clears("$ echo hun", 0.98, secrets)  # three of its characters in a row
+    assert not clears("The password is hunterSecret since May", 0.98, secrets)  # its '2-' dropped
+    assert not clears("Saved 80231 items", 0.98, secrets + [fold("!@#$%^&*")])  # marks only: always read in full
+
+
+def test_a_small_echo_the_glance_misreads_is_read_in_full_and_covered(monkeypatch):
+    small = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf", 11)
+
+    def echo(secret: str) -> np.ndarray:  # the line drawn in parts, so the secret can be left out in place
+        image = Image.new("RGB", (640, 360), "white")
+        draw, x = ImageDraw.Draw(image), 20.0
+        for part in ("The password is ", secret, " since May."):
+            draw.text((x, 200), part, fill="black", font=small)
+            x += small.getlength(part if part else SECRET)
+        return np.dstack([np.asarray(image)[:, :, ::-1], np.full((360, 640), 255, np.uint8)])
+
+    before, echoed = screen_of_text({}), echo(SECRET)
+    spied = []
+    real_glance = agent.core.ocr.Engine.glance
+    monkeypatch.setattr(agent.core.ocr.Engine, "glance", lambda *args: spied.append(real_glance(*args)) or spied[-1])
+
+    def masked() -> np.ndarray:
+        agent.core.ocr.engine()._texts.clear()
+        mask = SecretMask()
+        mask.hide(before)
+        mask.secret_typed(SECRET)
+        mask.hide(before, before)  # typed where it shows nothing (read -s)
+        return mask.hide(echoed, before)
+
+    assert covered(masked(), secret_pixels(echoed, echo("")))
+    assert len(spied) == 1 and not agent.core.mask.shows_secret(spied[0][0], [agent.core.mask.fold(SECRET)]), spied
+    monkeypatch.setattr(agent.core.mask, "clears", lambda *args: True)  # a glance trusted whatever it reads
+    assert not covered(masked(), secret_pixels(echoed, echo("")))

@@ -24,8 +24,9 @@ from agent.core.geometry import Monitor
 from agent.core.ocr import OCR
 from agent.core.planner import Reply
 from agent.core.screen import Frame
+from agent.core.loop import Agent
 from agent.demos.record import Event, Merger, crop_around, key_name
-from agent.demos.reground import CONTEXT_SIZE, Grounder, Performer, Replayer, Target, TargetNotFound
+from agent.demos.reground import CONTEXT_SIZE, Grounder, Looking, RegroundedPlanner, Target
 from agent.demos.skills import add_skill, find_skill, list_skills
 from agent.export import export
 from agent.planners.glm import interpret
@@ -469,15 +470,11 @@ def recorded_click_and_type(folder: Path) -> Path:
 def replayed(folder: Path, out: Path, frames: list[Frame]) -> tuple[list[tuple], str | None]:
     """What the replay did on screens that show `frames` in turn, and its error, if any."""
     computer = RecordingComputer(Monitor(0, 0, 600, 400))
-    episode = EpisodeWriter(out)
-    episode.header(task="Type Grace", planner="replay", agent_version="test", settings={})
-    performer = Performer(ScriptedScreen(computer, frames), computer, episode, Grounder(FakeWindows(), OCR()),
-                          target_timeout=0.5)
-    try:
-        Replayer(read_episode(folder), {}).run(performer)
-    except TargetNotFound as error:
-        return computer.calls, str(error)
-    return computer.calls, None
+    screen = ScriptedScreen(computer, frames)
+    planner = RegroundedPlanner(read_episode(folder), {}, Looking(screen, Grounder(FakeWindows(), OCR()),
+                                                                  target_timeout=0.5))
+    status, message = Agent("Type Grace", planner, computer, screen, EpisodeWriter(out)).run()
+    return computer.calls, None if status == "done" else message
 
 
 def test_key_and_type_steps_are_checked_against_the_screen_and_a_field_recorded_empty_is_emptied(tmp_path):
@@ -497,3 +494,26 @@ def test_key_and_type_steps_are_checked_against_the_screen_and_a_field_recorded_
     assert error.startswith("step 2 (type(content='Grace')): where its keys go (where step 1 clicked) does not look "
                             "as recorded after 0.5 s (the place looks ") and error.endswith("; stopped without acting")
     assert read_episode(tmp_path / "covered").steps[-1]["outcome"] == "not_found"
+
+
+def test_a_recorded_key_repeated_on_a_still_screen_is_done_every_time_and_each_step_has_its_act_line(tmp_path):
+    """A replay does what was recorded: the loop's guard against a model repeating itself (the third
+    same action on an unchanged screen is not done, the fourth ends the run stuck) is not for it."""
+    still = form_like(20, 40)
+    writer = EpisodeWriter(tmp_path / "demo")
+    writer.header(task="Scroll down", planner="demonstration", agent_version="test", settings={},
+                  screen={"left": 0, "top": 0, "width": 600, "height": 400, "scale": 1.0})
+    down = a.Key(keys=["down"])
+    for index in range(1, 5):
+        writer.step({"index": index, "screenshot": writer.screenshot(index, still.png()), "outcome": "ok",
+                     "action": down.model_dump(), "call": down.call(), "screen": {}})
+    writer.end("done")
+    computer = RecordingComputer(Monitor(0, 0, 600, 400))
+    screen = ScriptedScreen(computer, [still])
+    planner = RegroundedPlanner(read_episode(tmp_path / "demo"), {}, Looking(screen, Grounder(FakeWindows(), OCR())))
+    status, message = Agent("Scroll down", planner, computer, screen, EpisodeWriter(tmp_path / "replay")).run()
+    assert (status, message) == ("done", "") and computer.calls == [("keypress", ["down"])] * 4
+    replay = read_episode(tmp_path / "replay")
+    assert [s["outcome"] for s in replay.steps] == ["ok"] * 4 and [s["replays"] for s in replay.steps] == [1, 2, 3, 4]
+    acts = [json.loads(line) for line in (tmp_path / "replay" / "episode.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in acts if line["kind"] == "act"] == [1, 2, 3, 4]

@@ -105,7 +105,7 @@ def test_a_moved_and_renamed_button_is_repaired_through_the_model_and_the_new_ve
         assert grounded[-1] == "model" and "model" not in grounded[:-1]
         repair = replay.steps[-1]["repair"]
         assert repair["target"]["text"] == "Send" and "<|begin_of_box|>" in repair["raw"]
-        assert set(replay.steps[-1]["timings"]) == {"encode", "model", "check", "act", "settle"}
+        assert set(replay.steps[-1]["timings"]) == {"capture", "encode", "model", "check", "act", "settle"}
         assert replay.end["screenshot"] == "final.png" and (tmp_path / "repair" / "final.png").is_file()
         page = write_report(tmp_path / "repair").read_text(encoding="utf-8")
         assert "target found by its crop (score " in page and "the target was lost; glm-4.5v answered" in page

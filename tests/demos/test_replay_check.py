@@ -16,7 +16,7 @@ from agent.core.errors import Interrupted
 from agent.core.executors import RecordingComputer
 from agent.core.loop import Agent
 from agent.core.screen import Frame
-from agent.demos.reground import Performer
+from agent.demos.reground import Looking, RegroundedPlanner
 from agent.planners.replay import ReplayPlanner, difference
 from agent.reports import write_report
 from tests.support.fakes import FakeScreen
@@ -236,13 +236,17 @@ def test_a_re_grounded_replay_stopped_during_an_action_keeps_that_step(tmp_path)
         def type_text(self, text):
             raise Interrupted("the pointer reached a screen corner")
 
-    episode = EpisodeWriter(tmp_path / "replay")
-    episode.header(task="t", planner="replay")
-    performer = Performer(FakeScreen(1366, 768), StoppedWhileTyping(recorded(1).monitor), episode, grounder=None)
-    with pytest.raises(Interrupted):
-        performer.perform(TypeText(content="Ada"), performer.frame, replays=2)
-    episode.end("interrupted")
+    demo = EpisodeWriter(tmp_path / "demo")
+    demo.header(task="t", planner="demonstration", screen={"left": 0, "top": 0, "width": 1366, "height": 768})
+    demo.step({"index": 1, "outcome": "ok", "action": TypeText(content="Ada").model_dump(), "call": "type(content='Ada')",
+               "screen": {}})
+    demo.end("done")
+    screen = FakeScreen(1366, 768)
+    planner = RegroundedPlanner(read_episode(tmp_path / "demo"), {}, Looking(screen, grounder=None))
+    status, _ = Agent("t", planner, StoppedWhileTyping(recorded(1).monitor), screen,
+                      EpisodeWriter(tmp_path / "replay")).run()
     step = read_episode(tmp_path / "replay").steps[0]
+    assert status == "interrupted" and step["cut"] == "during"
     assert (step["outcome"], step["error"], step["call"]) == ("interrupted", "the pointer reached a screen corner",
                                                               "type(content='Ada')")
     assert (tmp_path / "replay" / step["screenshot"]).is_file()

@@ -50,6 +50,7 @@ class ScriptedScreen:
     """Shows frames[n] once the computer has done n things (the last one from then on)."""
 
     display = ":scripted"
+    monitor_index = 1
 
     def __init__(self, computer: RecordingComputer, frames: list[Frame]):
         self.computer, self.frames = computer, frames
