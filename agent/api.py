@@ -6,38 +6,39 @@ and Python callers all come through here.
     print(result.status, result.steps, result.episode)
 
 The options are the CLI's, by the same names (`--max-steps` is `max_steps`, `--secret NAME=VALUE`
-is `secrets={"NAME": VALUE}`): both are made from the fields of RunOptions (agent.options); Python callers may also pass their own `planner`, `computer` or
-`screen`, and hooks that hear of each step (`on_step`) and of what the CLI would print (`on_note`).
+is `secrets={"NAME": VALUE}`): both are made from the fields of RunOptions (agent.options); Python
+callers may also pass their own `planner`, `computer` or `screen`, and hooks that hear of each step
+(`on_step`) and of what the CLI would print (`on_note`).
 docs/control-flow.md follows one screenshot from here to the model and back to an action.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from agent.core import redact
 from agent.core.actions import secret_names
 from agent.core.computer import Computer
 from agent.core.confirm import ask_on_terminal
 from agent.core.defaults import EXIT_CODES, PlannerKind, Status
-from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
 from agent.core.desktop import Desktop, open_desktop
+from agent.core.episode import EPISODE_FILE, Episode, EpisodeWriter, new_run_dir, read_episode
 from agent.core.errors import AgentError
 from agent.core.loop import Agent, Limits
 from agent.core.planner import Planner
-from agent.core.settings import settings
 from agent.core.screen import Screen
+from agent.core.settings import settings
 from agent.core.stop import DEFAULT_STOP_KEYS
 from agent.demos.record import record as record_demonstration
 from agent.demos.reground import replay_demonstration
 from agent.demos.skills import SKILLS_DIR, SkillRunner, find_skill, list_skills
-from agent.planners.embedded import LocalPlanner
+from agent.options import RunOptions, options_of
 from agent.planners import dialects
+from agent.planners.embedded import LocalPlanner
 from agent.planners.glm import GLMConfig
 from agent.planners.replay import ReplayPlanner
 from agent.planners.snap import SnappingPlanner
-from agent.options import RunOptions, options_of
 from agent.reports import write_animation, write_report
 
 __all__ = ["run", "resume", "replay", "run_skill", "record", "report", "animation", "read_episode", "RunOptions",
@@ -155,12 +156,12 @@ def model_planner(config: GLMConfig, protocol: str, skills: list[dict] | None, s
 def run(task: str, *, planner: Planner | None = None, computer: Computer | None = None, screen: Screen | None = None,
         on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
         ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
-        **options) -> RunResult:
+        **given) -> RunResult:
     """Carry out `task` on the display: with GLM-4.5V at `base_url`, the embedded planner
     (`model="local"`, or no endpoint or key configured; it waits up to `target_timeout` seconds for a
     target to appear or a button to look enabled), or `planner` when given. `options` are RunOptions'
     fields (agent.options)."""
-    options = options_of(options)
+    options = options_of(given)
     keep_secret(options)
     secrets_of(options)  # a bad secret name is reported before anything starts
     if planner is not None:
@@ -180,16 +181,16 @@ def run(task: str, *, planner: Planner | None = None, computer: Computer | None 
                 "skills": [found["name"] for found in skills] if skills else None,
                 **({"skills_dir": str(options.skills), "python_skills": options.python_skills} if skills else {})}
     return drive(task, SnappingPlanner(planner) if options.snap else planner, settings, options,
-                 skills_root=options.skills, python_skills=options.python_skills, computer=computer, screen=screen, on_step=on_step, on_note=on_note,
-                 ask=ask, on_pause=on_pause)
+                 skills_root=options.skills, python_skills=options.python_skills, computer=computer, screen=screen,
+                 on_step=on_step, on_note=on_note, ask=ask, on_pause=on_pause)
 
 
 def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
            ask: Callable[[str], bool | None] = ask_on_terminal, on_pause: Callable[[], bool] = lambda: False,
-           **options) -> RunResult:
+           **given) -> RunResult:
     """Continue a model run from its last finished step, appending to its episode; endpoint options
     not given come from the episode (the key never does); `max_steps` more replies."""
-    options = options_of(options)
+    options = options_of(given)
     keep_secret(options)
     found = read_episode(episode)
     if found.end and found.end["status"] == Status.DONE:
@@ -218,13 +219,13 @@ def resume(episode: Path, *, on_step: Callable[[dict], None] = lambda step: None
 
 def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | None = None, repair: bool = False,
            on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
-           **options) -> RunResult:
+           **given) -> RunResult:
     """Re-perform a recorded episode on the current screen: its recorded replies served again, each
     step only if the screen still looks as recorded; or, re-grounded (always so for a recorded
     demonstration), every target found again by its crop, text and window, with `params` typed
     where the episode types {NAME}. With `repair`, a target not found is asked of GLM-4.5V at the
     endpoint the options name, and what it repaired is kept as a new version of a demonstration."""
-    options = options_of(options)
+    options = options_of(given)
     keep_secret(options)
     found = read_episode(episode)
     regrounded = reground or found.header.get("planner") == PlannerKind.DEMONSTRATION
@@ -236,8 +237,8 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
     if regrounded:
         out = options.out or new_run_dir()
         return act_with_stop_keys(options, out, on_note, lambda desktop: replay_demonstration(
-            found.path / found.file, options.display, out, params=params or {}, repair=repair_with, monitor=options.monitor,
-            target_timeout=options.target_timeout, on_step=on_step, desktop=desktop,
+            found.path / found.file, options.display, out, params=params or {}, repair=repair_with,
+            monitor=options.monitor, target_timeout=options.target_timeout, on_step=on_step, desktop=desktop,
             settings={"dry_run": True} if options.dry_run else None))
     if params:
         raise AgentError("--param needs a re-grounded replay (--reground)")
@@ -252,13 +253,13 @@ def replay(episode: Path, *, reground: bool = False, params: dict[str, str] | No
 
 def run_skill(name: str, params: dict[str, str] | None = None, *, repair: bool = False,
               on_step: Callable[[dict], None] = lambda step: None, on_note: Note = lambda text: None,
-              **options) -> RunResult:
+              **given) -> RunResult:
     """Run the skill `name` from the `skills` folder (default: the project's skills/, or $GUI_AGENT_SKILLS)
     with its parameters; with `repair`, a demonstration skill's lost target is asked of GLM-4.5V, as
     `replay` does."""
     from agent.demos.skills import run_skill as perform_skill
 
-    options = options_of(options)
+    options = options_of(given)
     keep_secret(options)
     params, skills = params or {}, options.skills or SKILLS_DIR
     found = find_skill(name, skills, options.python_skills)

@@ -11,8 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from agent.core.defaults import (
     DEFAULT_STOP_KEYS,
@@ -86,7 +86,8 @@ class Parser(argparse.ArgumentParser):
     def _check_value(self, action, value):
         if action.choices is not None and value not in action.choices:
             # a command is offered only when it has help: not serve-runs, eval's worker
-            offered = [shown.dest for shown in getattr(action, "_choices_actions", [])] or list(map(str, action.choices))
+            offered = ([shown.dest for shown in getattr(action, "_choices_actions", [])]
+                       or list(map(str, action.choices)))
             if close := difflib.get_close_matches(str(value), offered, n=1):
                 raise argparse.ArgumentError(action, f"invalid choice: {value!r} (did you mean {close[0]}?)")
         super()._check_value(action, value)
@@ -149,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--gif", action="store_true", help="also write replay.gif: the screenshots with the clicks")
     report.add_argument("--fps", type=number(float, 0.1), default=1.0, help="GIF frames per second (default: 1)")
     report.add_argument("--prices", type=existing_file,
-                        help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, over the built-in table')
+                        help='JSON {"MODEL": {"input": USD, "output": USD}} per million tokens, '
+                             'over the built-in table')
     report.set_defaults(command=command_report)
 
     export = commands.add_parser("export", help="fine-tuning data for GLM-4.5V from episodes (ms-swift's format)",
@@ -208,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(listing, "python_skills")
     listing.set_defaults(command=command_skills_list)
     adding = skill_commands.add_parser("add", help="keep an episode as a skill",
-                                       description="Copy EPISODE into the skills folder as NAME; each typed "
-                                                   "occurrence of a --param value becomes {NAME}, that value its default.")
+                                       description="Copy EPISODE into the skills folder as NAME; each typed occurrence "
+                                                   "of a --param value becomes {NAME}, that value its default.")
     adding.add_argument("name", type=skill_name, help="the skill's name: letters, digits, - and _")
     adding.add_argument("episode", type=Path, help="a recorded demonstration or a run that ended done")
     adding.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=name_value,
@@ -303,7 +305,8 @@ def number(kind, least: float, more_than: bool = False):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}")
+            kind_name = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind_name}") from None
         if value != value or value in (float("inf"), float("-inf")) or value < least or (more_than and value == least):
             raise argparse.ArgumentTypeError(f"{text} is out of range: give {'more than' if more_than else 'at least'} "
                                              f"{least:g}")
@@ -472,7 +475,8 @@ def command_skills_list(args) -> int:
 
     skills = list_skills(args.skills, args.python_skills)
     if not skills:
-        console.print(f"no skills in {args.skills}; add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
+        console.print(f"no skills in {args.skills}; "
+                      "add one with `gui-agent skills add NAME EPISODE --param NAME=VALUE`")
     unloaded = [] if args.python_skills else python_files(args.skills)
     if unloaded:
         console.print(f"[dim]not loaded: {escape(', '.join(p.name for p in unloaded))} (Python skills; "

@@ -38,7 +38,8 @@ def write_dashboard(out: Path, summary: dict) -> Path:
     episodes = {r["task"]: read_steps(out / r["task"]) for r in results if r["status"] not in NOT_RUN}
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy"
+content="default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gui-agent eval: {summary["passed"]}/{summary["tasks"]} passed</title>
 <style>{CSS}{DASHBOARD_CSS}</style></head>
@@ -129,8 +130,9 @@ def phase_totals(steps: list[dict]) -> dict[str, float]:
 
 def phase_chart(episodes: dict[str, list[dict] | None], planned_offline: bool) -> str:
     """One row per task: its mean step, split by phase, on a scale where the longest mean step is full width."""
-    totals = {task: phase_totals(steps) for task, steps in episodes.items() if steps}
-    means = {task: {phase: total / len(episodes[task]) for phase, total in task_totals.items()}
+    with_steps = {task: steps for task, steps in episodes.items() if steps}
+    totals = {task: phase_totals(steps) for task, steps in with_steps.items()}
+    means = {task: {phase: total / len(with_steps[task]) for phase, total in task_totals.items()}
              for task, task_totals in totals.items()}
     longest = max((sum(mean.values()) for mean in means.values()), default=0)
     suite = {phase: sum(task_totals[phase] for task_totals in totals.values()) for phase in PHASES}

@@ -16,10 +16,10 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from rich.table import Table
 
@@ -59,7 +59,8 @@ def evaluate(tasks: list, out: Path, model: ModelOptions = ModelOptions(), worke
     counted = [r for r in results if r["status"] not in ("skipped", "not_run")]
     summary = {"tasks": len(counted), "passed": sum(r["passed"] for r in counted),
                "skipped": sum(r["status"] == "skipped" for r in results), "model": model.model,
-               "workers": workers or 1, **({"ray": ray or "local"} if ray is not None else {}), "started": started_at, "seconds": round(time.monotonic() - started, 2),
+               "workers": workers or 1, **({"ray": ray or "local"} if ray is not None else {}), "started": started_at,
+               "seconds": round(time.monotonic() - started, 2),
                **({"interrupted": True} if runs.cancelled.is_set() else {}), "results": results}
     write_summary(out, summary)
     try:
@@ -139,7 +140,8 @@ class SuiteProgress:
             TimeRemainingColumn,
         )
 
-        self.progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tally]}"),
+        self.progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[tally]}"),
                                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
                                  disable=not console.is_terminal)
         self.bar = self.progress.add_task("eval", total=total, tally="")

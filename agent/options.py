@@ -8,11 +8,12 @@ API checks and converts the types with pydantic (options_of, below)."""
 import ast
 import difflib
 import sys
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Callable, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from agent.core.defaults import DEFAULT_STOP_KEYS, SKILLS_DIR, TARGET_TIMEOUT
 from agent.core.errors import AgentError
@@ -117,7 +118,7 @@ class RunOptions:
     """key chord that stops the run at once ('none' to disable)"""
 
     def __post_init__(self):
-        for name, option in described(type(self)).items():
+        for name, option in described(type(self)).items():  # type: ignore[arg-type]  # a class is hashable; mypy checks the instances' __hash__
             value = getattr(self, name)
             if option.bound and isinstance(value, (int, float)) and (problem := option.bound.refused(value)):
                 raise AgentError(f"option {name}: {problem}")

@@ -19,9 +19,9 @@ import tarfile
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable
 
 from agent.core.errors import AgentError
 from agent.task_runs import GRACE_SECONDS, ModelOptions, Runs, Worker, not_run, run_task, skip, unrun
@@ -110,7 +110,8 @@ def reachable(address: str | None) -> None:
         socket.create_connection((host, int(port)), timeout=5).close()
     except (OSError, ValueError) as error:
         raise AgentError(f"cannot reach the Ray cluster at {address}: {getattr(error, 'strerror', None) or error}; "
-                         "start it with `ray start --head`, or drop the address for a runtime on this machine") from None
+                         "start it with `ray start --head`, "
+                         "or drop the address for a runtime on this machine") from None
 
 
 def start_ray(ray, address: str | None) -> None:
@@ -173,9 +174,9 @@ def unpack(data: bytes, folder: Path) -> None:
                 raise AgentError(f"a desk sent {member.name!r}, which is outside its task's folder")
             if member.isdir():
                 target.mkdir(parents=True, exist_ok=True)
-            elif member.isfile():
+            elif member.isfile() and (source := archive.extractfile(member)) is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.extractfile(member) as source, open(target, "wb") as copy:
+                with source, open(target, "wb") as copy:
                     shutil.copyfileobj(source, copy)
 
 
@@ -287,7 +288,7 @@ def evaluate_on_ray(tasks: list, out: Path, model: ModelOptions, address: str | 
             if runs.cancelled.is_set() and not pool.under_way:
                 break
             if waiting and pool.stalled():
-                for index, attempt in waiting:
+                for index, _attempt in waiting:
                     ended(index, no_desk(tasks[index]), b"")
                 break
             for index, attempt, outcome in pool.ended(timeout=1.0):

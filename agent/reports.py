@@ -111,17 +111,19 @@ def time_bar(totals: dict, planned_offline: bool) -> str:
                        for phase, value in parts if value > 0)
     legend = " ".join(f'<span class="key" style="--c:{PHASE_COLOURS[phase]}"></span>'
                       f'{phase_name(phase, planned_offline)} {seconds(value)}' for phase, value in parts if value > 0)
-    return f'<span class="bar" role="img" aria-label="time by phase">{segments}</span><span class="bar-legend">{legend}</span>'
+    return (f'<span class="bar" role="img" aria-label="time by phase">{segments}</span>'
+            f'<span class="bar-legend">{legend}</span>')
 
 
 def load_prices(path: Path | None) -> dict:
     """The built-in table, overridden by `path`, else by the file $GUI_AGENT_PRICES names."""
     prices = dict(PRICES)
-    path = path or settings().prices
-    if not path:
+    named = path or settings().prices
+    if not named:
         return prices
+    path = Path(named)
     try:
-        for model, price in json.loads(Path(path).read_text(encoding="utf-8")).items():
+        for model, price in json.loads(path.read_text(encoding="utf-8")).items():
             prices[model.lower()] = {"input": float(price["input"]), "output": float(price["output"])}
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         raise AgentError(f"cannot use the prices in {path} ({error}); give "
@@ -152,7 +154,8 @@ def write_report(out: Path, thumbnail_width: int = 320, prices: Path | None = No
     task = episode.header.get("task", "")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy"
+content="default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gui-agent: {e(task)}</title>
 <style>{CSS}</style></head>
@@ -188,7 +191,8 @@ class Images:
         """The src of the image, stored as JPEG (a thumbnail) or PNG (a close-up, lossless); None when it
         cannot be written."""
         jpeg = name.endswith(".jpg")
-        data = cv2.imencode(".jpg" if jpeg else ".png", image, [cv2.IMWRITE_JPEG_QUALITY, 82] if jpeg else [])[1].tobytes()
+        quality = [cv2.IMWRITE_JPEG_QUALITY, 82] if jpeg else []
+        data = cv2.imencode(".jpg" if jpeg else ".png", image, quality)[1].tobytes()
         if self.inline:
             return f"data:image/{'jpeg' if jpeg else 'png'};base64,{base64.b64encode(data).decode('ascii')}"
         try:
@@ -209,7 +213,8 @@ class Screenshots:
     KEEP = 3
 
     def __init__(self, episode: Episode):
-        self.episode, self._kept = episode, {}
+        self.episode = episode
+        self._kept: dict[str, tuple[bytes, np.ndarray | None]] = {}
 
     def get(self, name) -> tuple[bytes, np.ndarray | None]:
         """The PNG and its BGR pixels (None when it does not decode); EpisodeError when it is missing or refused."""
@@ -237,7 +242,8 @@ def eval_check(folder: Path) -> dict | None:
         check = json.loads(read_plain_file(folder / CHECK_FILE, CHECK_MAX_BYTES, "a verdict"))
     except (EpisodeError, OSError, ValueError, RecursionError):  # none, a link, too long, not JSON
         return None
-    if not (isinstance(check, dict) and isinstance(check.get("passed"), bool) and isinstance(check.get("message"), str)):
+    if not (isinstance(check, dict) and isinstance(check.get("passed"), bool)
+            and isinstance(check.get("message"), str)):
         return None
     return check
 
@@ -263,7 +269,7 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
     if episode.damaged_lines:
         status += f" ({episode.damaged_lines} torn line skipped)"
 
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for step in steps:
         totals.update({k: v for k, v in (step.get("timings") or {}).items() if isinstance(v, (int, float))})
     model_time = totals["model"]
@@ -303,7 +309,8 @@ def summary(episode: Episode, prices: dict, single_file: bool) -> str:
 {fields}
 </dl>
 <p class="legend">Each step shows the screen around its actions at full size, before and after them, and the whole
-screen (click it for full size). Rings: {legend}; numbered in order where a step did several actions. {where}</p></header>"""
+screen (click it for full size). Rings: {legend}; numbered in order where a step did several actions.
+{where}</p></header>"""
 
 
 def went_wrong(episode: Episode, check: dict | None = None) -> str:
@@ -318,7 +325,8 @@ def went_wrong(episode: Episode, check: dict | None = None) -> str:
     if end is None:
         return '<a href="#end">the run was cut short</a> after its last recorded step'
     if end.get("status") != Status.DONE:
-        return f'<a href="#end">the end</a>: {e(end.get("status"))}' + (f" — {e(end['message'])}" if end.get("message") else "")
+        message = f" — {e(end['message'])}" if end.get("message") else ""
+        return f'<a href="#end">the end</a>: {e(end.get("status"))}{message}'
     if check and not check["passed"]:
         return f'<a href="#end">the end state</a>: {e(check["message"])}'
     return ""
@@ -350,10 +358,11 @@ def regrounded(step: dict) -> str:
         taken = repair.get("target")
         verdict = (f'taken: it reads “{e(taken.get("text"))}”' if isinstance(taken, dict)
                    else f'not taken: {e(repair.get("refused"))}')
-        html += (f'<p>the target was lost; {e(repair.get("model"))} answered <code>{e(repair.get("call", "nothing usable"))}'
-                 f'</code>, {verdict}</p>')
+        html += (f'<p>the target was lost; {e(repair.get("model"))} answered '
+                 f'<code>{e(repair.get("call", "nothing usable"))}</code>, {verdict}</p>')
         if repair.get("raw"):
-            html += f'<details><summary>{e(repair.get("model"))}\'s reply</summary><pre>{e(repair["raw"])}</pre></details>'
+            html += (f'<details><summary>{e(repair.get("model"))}\'s reply</summary>'
+                     f'<pre>{e(repair["raw"])}</pre></details>')
     return html
 
 
@@ -424,7 +433,8 @@ def end_card(episode: Episode, images: Images, shots: Screenshots) -> str:
     if name is None:
         shot = '<p class="note">no screenshot was recorded</p>'
     else:
-        source = "" if end.get("screenshot") else "<p class=\"note\">the episode has no screenshot of its end: this is the last step's</p>"
+        source = "" if end.get("screenshot") else (
+            '<p class="note">the episode has no screenshot of its end: this is the last step\'s</p>')
         shot = thumbnail(episode, {"screenshot": name, "index": "end"}, images, shots, 720) + source
     message = f" — {e(end['message'])}" if end.get("message") else ""
     return f"""<section class="step end" id="end">
@@ -461,39 +471,44 @@ def close_ups(episode: Episode, position: int, images: Images, shots: Screenshot
     figures = []
     for when, image, name in (("before", before, step.get("screenshot")), ("after", after, after_name)):
         if image is None:
-            figures.append(f'<p class="note closeup">after: no screenshot{" (the run was cut short)" if episode.end is None else ""}</p>')
+            cut = " (the run was cut short)" if episode.end is None else ""
+            figures.append(f'<p class="note closeup">after: no screenshot{cut}</p>')
             continue
         crop = image[y0:y1, x0:x1]
         src = images.add(f"step-{step['index']:03d}-{when}.png", crop)
         if src is None:
             figures.append(f'<p class="note closeup">could not write the close-up {when} step {e(step["index"])}</p>')
             continue
-        caption = when if when == "before" else ("after — nothing changed here" if np.array_equal(crop, before[y0:y1, x0:x1])
-                                                 else "after")
+        unchanged = when == "after" and np.array_equal(crop, before[y0:y1, x0:x1])
+        caption = "after — nothing changed here" if unchanged else when
         figures.append(f'<figure class="closeup" data-when="{when}" data-source="{e(name)}" '
                        f'data-region="{x0},{y0},{x1},{y1}"><span class="frame"><img src="{e(src)}" width="{x1 - x0}" '
-                       f'height="{y1 - y0}" alt="{when} step {e(step["index"])}"><svg viewBox="0 0 {x1 - x0} {y1 - y0}" '
+                       f'height="{y1 - y0}" alt="{when} step {e(step["index"])}">'
+                       f'<svg viewBox="0 0 {x1 - x0} {y1 - y0}" '
                        f'aria-hidden="true">{svg_markers(shifted, 1.0, 11)}</svg></span>'
                        f'<figcaption>{caption}</figcaption></figure>')
     return f'<div class="closeups">{"".join(figures)}</div>'
 
 
-def acted_region(markers: list[Marker], before: np.ndarray, after: np.ndarray | None) -> tuple[int, int, int, int] | None:
+def acted_region(markers: list[Marker], before: np.ndarray,
+                 after: np.ndarray | None) -> tuple[int, int, int, int] | None:
     """Image pixels (x0, y0, x1, y1) around the markers and what changed near them from before to
     after (the text a click-and-type step typed, the rows a scroll moved), or, with no marker, around
     whatever changed; at least CLOSE_UP large where the image allows."""
     height, width = before.shape[:2]
     box = None
     if markers:
-        box = (min(m.x for m in markers), min(m.y for m in markers), max(m.x for m in markers), max(m.y for m in markers))
-    near = None if box is None else (box[0] - CLOSE_UP[0], box[1] - CLOSE_UP[1], box[2] + CLOSE_UP[0], box[3] + CLOSE_UP[1])
+        xs, ys = [m.x for m in markers], [m.y for m in markers]
+        box = (min(xs), min(ys), max(xs), max(ys))
+    near = None if box is None else (box[0] - CLOSE_UP[0], box[1] - CLOSE_UP[1],
+                                     box[2] + CLOSE_UP[0], box[3] + CLOSE_UP[1])
     changes = changed_box(before, after, near) if after is not None else None
-    if box is None and changes is None:
-        return None
-    if box is None or changes is None:
-        box = box or changes
-    else:
+    if box is None:
+        box = changes
+    elif changes is not None:
         box = (min(box[0], changes[0]), min(box[1], changes[1]), max(box[2], changes[2]), max(box[3], changes[3]))
+    if box is None:
+        return None
     x0, y0 = box[0] - CLOSE_UP_MARGIN, box[1] - CLOSE_UP_MARGIN
     x1, y1 = box[2] + CLOSE_UP_MARGIN, box[3] + CLOSE_UP_MARGIN
     grow_x, grow_y = max(0, CLOSE_UP[0] - (x1 - x0)) / 2, max(0, CLOSE_UP[1] - (y1 - y0)) / 2
@@ -547,10 +562,10 @@ def thumbnail(episode: Episode, step: dict, images: Images, shots: Screenshots, 
                f'loading="lazy"><svg viewBox="0 0 {tw} {th}" aria-hidden="true">{svg_markers(markers, scale, 7)}</svg>')
     if images.inline:  # a data URL cannot be opened as a page: the full size unfolds in place
         return (f'<figure class="shot"><span class="frame">{picture}</span><details><summary>full size</summary>'
-                f'<img class="full" src="{images.screenshot(step["screenshot"], png)}" alt="step {e(index)} at full size">'
-                f'</details>{note}</figure>')
-    return (f'<figure class="shot"><a class="frame" href="{e(images.screenshot(step["screenshot"], png))}">{picture}</a>'
-            f'{note}</figure>')
+                f'<img class="full" src="{images.screenshot(step["screenshot"], png)}" '
+                f'alt="step {e(index)} at full size"></details>{note}</figure>')
+    href = e(images.screenshot(step["screenshot"], png))
+    return f'<figure class="shot"><a class="frame" href="{href}">{picture}</a>{note}</figure>'
 
 
 def svg_markers(markers: list[Marker], scale: float, radius: float) -> str:
@@ -569,7 +584,8 @@ def svg_markers(markers: list[Marker], scale: float, radius: float) -> str:
         r = radius * (1.5 if m.kind == "snapped" else 1)
         x, y = m.x * scale, m.y * scale
         dash = ' stroke-dasharray="4 3"' if m.kind == "model" else ""
-        ticks = " ".join(f"M{x + dx * (r + 2):.1f},{y + dy * (r + 2):.1f} L{x + dx * (r + 8):.1f},{y + dy * (r + 8):.1f}"
+        ticks = " ".join(f"M{x + dx * (r + 2):.1f},{y + dy * (r + 2):.1f} "
+                         f"L{x + dx * (r + 8):.1f},{y + dy * (r + 8):.1f}"
                          for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
         number = "" if m.number is None else (
             f'<text x="{x + r + 3:.1f}" y="{y - r - 2:.1f}" font-size="{max(11.0, r * 1.6):.0f}" font-weight="bold" '

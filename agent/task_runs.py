@@ -9,10 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from agent.core.defaults import Status
 from agent.core.episode import read_episode, replace_file
@@ -88,7 +88,7 @@ def run_task(task, out: Path, model: ModelOptions, runs: Runs | None = None,
     try:
         with XSession(*task.size) as session, \
                 (LiveView(session.display, session.xauthority) if on_view else nullcontext()) as view:
-            if view:
+            if view and on_view:
                 on_view(task.name, view.url)
             try:
                 app = start(task, session, folder / "work")
@@ -149,7 +149,8 @@ def skip(task, model: ModelOptions) -> dict | None:
 def run_agent(task, folder: Path, session, model: ModelOptions, runs: Runs, worker: "Worker") -> dict:
     """`gui-agent run` on the session's display, in a warm worker; the status, steps, tokens and time
     it ended with."""
-    argv = ["run", task.instruction, "--model", model.model, *(["--base-url", model.base_url] if model.base_url else []),
+    argv = ["run", task.instruction, "--model", model.model,
+            *(["--base-url", model.base_url] if model.base_url else []),
             "--display", session.display, "--out", str(folder), "--max-steps", str(task.max_steps),
             "--max-seconds", str(task.max_seconds),
             "--yes",  # nobody is there to answer, and the sandbox is thrown away
@@ -185,6 +186,7 @@ class Worker:
             self.process = subprocess.Popen([sys.executable, "-m", "agent", "serve-runs"], cwd=PROJECT_ROOT,
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         process = self.process
+        assert process.stdin and process.stdout  # opened as pipes
         runs.add(process)
         try:
             process.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log)}) + "\n")
@@ -208,7 +210,7 @@ class Worker:
             return
         if kill:
             self.process.kill()
-        else:
+        elif self.process.stdin:
             self.process.stdin.close()  # the end of its input: it ends
         self.process.wait()
         self.process = None

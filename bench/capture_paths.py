@@ -53,9 +53,9 @@ def timed(function, runs: int) -> list[float]:
 def measure(width: int, height: int, runs: int) -> dict:
     """Runs in its own process: start a display, put apps on it, time every phase and path."""
     from agent.core.executors import PyAutoGUIComputer
+    from agent.core.screen import Frame, Screen
     from agent.planners.prompt import Turn, build_content
     from agent.planners.reply import parse_reply
-    from agent.core.screen import Frame, Screen
 
     with XSession(width, height) as session, tempfile.TemporaryDirectory() as tmp:
         # pyscreeze takes its scrot path only when it knows it is on X11, as a desktop session says

@@ -75,7 +75,9 @@ def main() -> None:
             for kind, count in CONFIGS:
                 out = Path(tmp) / f"{kind}-{count}-{round_}"
                 if kind == "pool":
-                    wall, summary = timed(lambda: evaluate(tasks, out, ModelOptions("local"), count))
+                    def pool_run(out=out, count=count):
+                        return evaluate(tasks, out, ModelOptions("local"), count)
+                    wall, summary = timed(pool_run)
                 else:
                     wall, summary, start = on_cluster(tasks, out, count)
                     starts.append(start)

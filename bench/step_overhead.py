@@ -29,8 +29,8 @@ from agent.core.loop import Agent, Limits  # noqa: E402
 from agent.core.screen import Screen  # noqa: E402
 from agent.planners.glm import GLMConfig, GLMPlanner  # noqa: E402
 from agent.planners.snap import SnappingPlanner  # noqa: E402
-from tests.support.endpoint import ScriptedEndpoint  # noqa: E402
 from sandbox.session import XSession  # noqa: E402
+from tests.support.endpoint import ScriptedEndpoint  # noqa: E402
 
 PHASES = ("capture", "encode", "model", "snap", "act", "settle")
 PATHS = ("snap", "no-snap", "floor")

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.endpoint import ScriptedEndpoint  # noqa: E402
 from sandbox.session import XSession  # noqa: E402
+from tests.support.endpoint import ScriptedEndpoint  # noqa: E402
 from tests.support.scenarios import Script  # noqa: E402
 
 
@@ -63,7 +63,8 @@ def main() -> None:
         for run in range(args.runs):
             results.append(one_run(session, Path(tmp) / f"run{run}"))
             last_char, ended, exited = (round(t * 1000) for t in results[-1])
-            print(f"run {run + 1}: after the chord, last character {last_char} ms, end line {ended} ms, exit {exited} ms")
+            print(f"run {run + 1}: after the chord, last character {last_char} ms, end line {ended} ms, "
+                  f"exit {exited} ms")
     last_char, ended, exited = (statistics.median(column) * 1000 for column in zip(*results))
     print(f"stop_to_last_char_ms={last_char:.0f} stop_to_end_line_ms={ended:.0f} stop_to_exit_ms={exited:.0f}")
 

@@ -25,12 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import real_apps  # noqa: E402
-
 import agent.core.keyboard as keyboard  # noqa: E402
 from agent.core.executors import PyAutoGUIComputer  # noqa: E402
 from agent.core.geometry import Monitor  # noqa: E402
 from sandbox.session import XSession  # noqa: E402
+from tests.support import real_apps  # noqa: E402
 
 PROSE = ("Bookkeepers will occasionally need three good cottage apples, and all the committee's "
          "coffee: a Mississippi success, fully accessible. ") * 2

@@ -110,7 +110,7 @@ class App:
 class XSession:
     def __init__(self, width: int = 1280, height: int = 800, window_manager: bool = True, dpi: int = 96):
         self.width, self.height, self.window_manager, self.dpi = width, height, window_manager, dpi
-        self.display: str | None = None
+        self.display = ""  # ":N" once started
         self.env: dict[str, str] = {}
         self._processes: list[subprocess.Popen] = []
         self._tmp = Path(tempfile.mkdtemp(prefix="gui-agent-x-"))

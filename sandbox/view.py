@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 from sandbox.session import SandboxError, _die_with_parent, _end_processes, _require
 
@@ -102,7 +103,7 @@ class LiveView:
         env = {**os.environ, "DISPLAY": self.display}
         if self.xauthority:
             env["XAUTHORITY"] = str(self.xauthority)
-        with open(self._tmp / f"{command[0]}.log", "wb") as log:
+        with open(self._folder / f"{command[0]}.log", "wb") as log:
             process = subprocess.Popen(command, env=env, cwd=self._tmp, stdin=stdin, stdout=log,
                                        stderr=log, start_new_session=True,
                                        preexec_fn=lambda: _die_with_parent(death_signal))
@@ -110,7 +111,7 @@ class LiveView:
         return process
 
     def _wait_until(self, process: subprocess.Popen, port: int, ready, timeout: float = 15.0) -> None:
-        name = process.args[0]
+        name = cast(list[str], process.args)[0]  # started by _spawn, with a list
         deadline = time.monotonic() + timeout
         while not ready():
             if process.poll() is not None and "Address already in use" in self._log(name):
@@ -135,8 +136,15 @@ class LiveView:
         finally:
             connection.close()
 
+    @property
+    def _folder(self) -> Path:
+        """The view's temporary folder, made when it starts."""
+        if self._tmp is None:
+            raise SandboxError("the live view is not started")
+        return self._tmp
+
     def _log(self, name: str) -> str:
-        return (self._tmp / f"{name}.log").read_text(errors="replace")
+        return (self._folder / f"{name}.log").read_text(errors="replace")
 
     def _telling_line(self, name: str) -> str:
         """The first line of the log that says what went wrong (x11vnc's logs hold pages of tips, whose lines

@@ -5,7 +5,6 @@ import signal
 import pytest
 
 from sandbox.session import XSession
-
 from tests.support.scenarios import HEIGHT, WIDTH
 
 # Started as a background job (`make test &` in a script), the tests inherit SIGINT ignored, and so would
@@ -29,7 +28,8 @@ def pytest_collection_modifyitems(items):
 def refusing_xvfb(tmp_path_factory) -> str:
     """A folder whose Xvfb refuses to start, saying why."""
     folder = tmp_path_factory.mktemp("refusing-xvfb")
-    (folder / "Xvfb").write_text('#!/bin/sh\necho "this test starts an X server: mark it xvfb (tests/conftest.py)" >&2\n'
+    (folder / "Xvfb").write_text('#!/bin/sh\n'
+                                 'echo "this test starts an X server: mark it xvfb (tests/conftest.py)" >&2\n'
                                  "exit 1\n")
     (folder / "Xvfb").chmod(0o755)
     return str(folder)

@@ -13,8 +13,9 @@ parser (reply.py) and the OpenAI tools (tools.py) are all made from it.
 import json
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Annotated, Callable, ClassVar, Literal, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -313,7 +314,7 @@ class RunSkill(BaseAction):
 
 
 Action = Annotated[
-    Union[Click, DoubleClick, Hover, Drag, Key, TypeText, Scroll, Wait, Done, Fail, RunSkill],
+    Click | DoubleClick | Hover | Drag | Key | TypeText | Scroll | Wait | Done | Fail | RunSkill,
     Field(discriminator="type"),
 ]
 ACTION = TypeAdapter(Action)
@@ -349,7 +350,7 @@ class Param:
         if self.kind == "point":
             return point | {"description": f"{self.description}, {point['description']}"}
         kinds = {"integer": "integer", "object": "object"}
-        schema = {"type": kinds.get(self.kind, "string"), "description": self.description}
+        schema: dict[str, Any] = {"type": kinds.get(self.kind, "string"), "description": self.description}
         if self.choices:
             schema["enum"] = list(self.choices)
         if self.limits:
@@ -388,7 +389,7 @@ class GLMCall:
                 "required": [p.name for p in self.params if p.required]}
 
 
-def _pointed(action: type[BaseAction], **fixed) -> Callable[[dict], "Action"]:
+def _pointed(action: Callable[..., "Action"], **fixed) -> Callable[[dict], "Action"]:
     return lambda v: action(point=v["start_box"], element_info=v["element_info"], **fixed)
 
 

@@ -11,8 +11,8 @@ The policy is a small TOML file (`--confirm-policy FILE`); DEFAULT_POLICY is use
 import re
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 

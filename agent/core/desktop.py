@@ -15,10 +15,10 @@ one; a new front door that acts call by call needs nothing else:
 
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from agent.core.computer import Computer, ComputerBase, VerbsOnly
 from agent.core.confirm import Confirmer, ask_on_terminal, load_policy

@@ -18,11 +18,12 @@ import stat
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Callable, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -68,7 +69,7 @@ def new_run_dir(root: Path = Path("runs")) -> Path:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def replace_file(path: Path, data: bytes) -> None:
@@ -451,7 +452,7 @@ def odd_value(value) -> str | None:
     """The first field of `value` (nested: 'snap.point.0') holding a number that is not finite or is
     absurdly large, or a string or key that is not text (a lone UTF-16 surrogate, which no page or
     terminal can be given), as "field 'snap.point.0' ...", or None. Run after `nesting`, which bounds the walk."""
-    level = [((), value)]
+    level: list[tuple[tuple[str, ...], Any]] = [((), value)]
     for where, item in level:  # breadth first: it grows as it goes
         name = one_line(".".join(where))
         if isinstance(item, dict):
@@ -559,7 +560,8 @@ def read_episode(path: Path) -> Episode:
         raise EpisodeError(f"{file} is not text; it is not an episode") from None
     except OSError as error:
         raise EpisodeError(f"cannot read {file}: {error}") from None
-    records, damaged = [], 0  # (line number, record)
+    numbered: list[tuple[int, dict]] = []  # (line number, record)
+    damaged = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -570,22 +572,22 @@ def read_episode(path: Path) -> Episode:
         except ValueError:
             record = None
         if not isinstance(record, dict):
-            if not records:
+            if not numbered:
                 break  # a text file of another kind: said below
             if number == len(lines):  # torn by a kill mid-write
                 damaged += 1
                 continue
             raise EpisodeError(f"{file} line {number} is not an episode record; the file is corrupt")
-        records.append((number, record))
-    if not records or records[0][1].get("kind") != "header":
+        numbered.append((number, record))
+    if not numbered or numbered[0][1].get("kind") != "header":
         raise EpisodeError(f"{file} does not start with a header line; it is not an episode")
-    version = records[0][1].get("format")
+    version = numbered[0][1].get("format")
     if isinstance(version, int) and version > FORMAT_VERSION:
         raise EpisodeError(f"{file} has episode format {version}; upgrade gui-agent to read it")
-    for number, record in records:
+    for number, record in numbered:
         if wrong := check_record(record):
             raise EpisodeError(f"{file} line {number}{of_step(record)}: {wrong}; the episode cannot be used as it is")
-    records = [record for _, record in records]
+    records = [record for _, record in numbered]
     episode = Episode(file.parent, records[0], damaged_lines=damaged, file=file.name)
     killed: list[dict] = []  # act lines no step line followed: the run was killed in that step
     for record in records[1:]:
@@ -630,7 +632,8 @@ def killed_step(acts: list[dict]) -> dict:
     (the loop begins the next only after one went ok), the last was under way."""
     entries = [{"outcome": Outcome.OK, "error": None, **{k: act[k] for k in ("action", "call", "screen") if k in act}}
                for act in acts]
-    entries[-1] |= {"outcome": Status.INTERRUPTED, "error": "the run was killed while this was under way", "cut": "during"}
+    entries[-1] |= {"outcome": Status.INTERRUPTED, "error": "the run was killed while this was under way",
+                    "cut": "during"}
     index = acts[-1]["step"]
     return {"kind": "step", "index": index, "screenshot": f"step-{index:03d}.png", **entries[0],
             **({"then": entries[1:]} if entries[1:] else {})}

@@ -5,13 +5,17 @@ import os
 import re
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from agent.core.computer import ComputerBase, ComputerWrapper
 from agent.core.errors import ActionError, DisplayError, Interrupted, StopRequested
 from agent.core.geometry import Monitor, Point
 from agent.core.settings import settings
 from agent.core.stop import TimeUp
+
+if TYPE_CHECKING:  # imported where it is used: it imports python-xlib
+    from agent.core.keyboard import Keyboard
 
 TYPE_CHUNK = 50  # keys sent in one go at most: between two, the time limit can cut a long text
 
@@ -93,8 +97,8 @@ class PyAutoGUIComputer(ComputerBase):
         self.display = display
         self.monitor = monitor
         self.drag_seconds = drag_seconds
-        self._x = None  # a python-xlib connection (pyautogui's own dependency) for window_class
-        self._keyboard = None  # the Keyboard that types, on an X connection of its own
+        self._x: Any = None  # a python-xlib connection (pyautogui's own dependency) for window_class
+        self._keyboard: Keyboard | None = None  # the Keyboard that types, on an X connection of its own
         atexit.register(self.close)
         self._selections_before: dict[str, bytes | None] = {}  # what each selection held before we took it
         self.deadline: float | None = None
@@ -192,8 +196,9 @@ class PyAutoGUIComputer(ComputerBase):
                 for button, mask in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
                     if held & mask:
                         xtest.fake_input(connection, X.ButtonRelease, button)
-                for keycode in keyboard.bound.values() if keyboard else ():
-                    connection.change_keyboard_mapping(keycode, [(X.NoSymbol,) * len(keyboard.rows[keycode])])
+                if keyboard:
+                    for keycode in keyboard.bound.values():
+                        connection.change_keyboard_mapping(keycode, [(X.NoSymbol,) * len(keyboard.rows[keycode])])
                 connection.sync()
             finally:
                 connection.close()
@@ -261,7 +266,7 @@ class PyAutoGUIComputer(ComputerBase):
                     self._act(keyboard.finish, caps_lock_was_on)
         self.typed = len(text)
 
-    def _keys(self):
+    def _keys(self) -> "Keyboard":
         from Xlib.error import DisplayError as XDisplayError
 
         from agent.core.keyboard import Keyboard

@@ -21,6 +21,7 @@ it on the current keymap, or on a spare keycode bound to it when no key does.
 import select
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from Xlib import XK, X, display
 from Xlib.error import XError
@@ -79,8 +80,10 @@ class Keyboard:
         self.spare = sorted((keycode for keycode, row in self.rows.items() if not any(row)), reverse=True)
         self.pressed_at: dict[int, float] = {}  # keycode -> when it was last pressed
         self.handled_by: dict[int, float] = {}  # keycode -> when the app had handled its last press
-        self.debounces, self.app = True, None  # the focused app ignores keys pressed again too soon; its window
-        self.pings, self.serial = None, 0  # an X connection of its own that hears the apps' answers to pings
+        self.debounces = True  # the focused app ignores keys pressed again too soon
+        self.app: Any = None  # its window
+        self.pings: Any = None  # an X connection of its own that hears the apps' answers to pings
+        self.serial = 0
         self.protocols, self.ping = self.x.intern_atom("WM_PROTOCOLS"), self.x.intern_atom("_NET_WM_PING")
         self.changed_at = float("-inf")  # when this keyboard last changed the keymap
         self.shift_key = self.x.keysym_to_keycode(XK.XK_Shift_L) or self.x.get_modifier_mapping()[X.ShiftMapIndex][0]

@@ -4,20 +4,28 @@ loop acts, settles, times and writes it. docs/control-flow.md follows a screensh
 step through it, file by file."""
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
-from agent.core.version import __version__
 from agent.core.computer import ComputerBase
 from agent.core.confirm import Confirmer, NeedsConfirmation
 from agent.core.defaults import Outcome, Status
 from agent.core.episode import EpisodeWriter
-from agent.core.errors import (ActionError, AgentError, EndpointError, FormatError, Interrupted, StepFailed,
-                               StopRequested)
+from agent.core.errors import (
+    ActionError,
+    AgentError,
+    EndpointError,
+    FormatError,
+    Interrupted,
+    StepFailed,
+    StopRequested,
+)
 from agent.core.geometry import image_tokens
 from agent.core.planner import Decision, Planner, feedback_for
 from agent.core.screen import Frame, Screen
 from agent.core.stop import TimeUp
+from agent.core.version import __version__
 
 STUCK_REPEATS = 3
 PLANNER_PHASES = ("encode", "snap", "check")  # a planner's own timings: its encoding, snap, a repair's screen check
@@ -246,12 +254,13 @@ class Agent:
             self.feedback = feedback_for(Outcome.FORMAT_ERROR, str(error))
             self._record(step, outcome=Outcome.FORMAT_ERROR, error=str(error))
             if self.format_errors >= self.limits.format_errors:
-                raise RunEnded(Status.FORMAT_ERRORS, f"{self.format_errors} unusable replies in a row; last: {error}")
+                raise RunEnded(Status.FORMAT_ERRORS,
+                               f"{self.format_errors} unusable replies in a row; last: {error}") from error
             return None
         except EndpointError as error:
             self.clock.lap("model")
             self._record(step, outcome=Status.ENDPOINT_ERROR, error=str(error), attempts=error.attempts)
-            raise RunEnded(Status.ENDPOINT_ERROR, str(error))
+            raise RunEnded(Status.ENDPOINT_ERROR, str(error)) from error
         self.clock.lap("model", decision.timings)
         if decision.seen is not None:  # it looked again: the step shows what it decided on
             self.clock.saw(decision.seen)
@@ -269,7 +278,7 @@ class Agent:
         try:
             refusal = self.confirmer.refusal(action)
         except NeedsConfirmation as needed:
-            raise RunEnded(Status.NEEDS_CONFIRMATION, str(needed))
+            raise RunEnded(Status.NEEDS_CONFIRMATION, str(needed)) from needed
         if refusal:
             self.feedback = refusal
             return Outcome.REFUSED, refusal

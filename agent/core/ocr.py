@@ -12,6 +12,7 @@ import ctypes
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -344,13 +345,13 @@ class OCR:
         self.stats = {"full_reads": 0, "region_reads": 0, "band_reads": 0, "area_reads": 0,
                       "recognised": 0, "cached": 0}
 
-    def read(self, image: np.ndarray, full: bool = False, apart: list[Box] = ()) -> list[TextBox]:
+    def read(self, image: np.ndarray, full: bool = False, apart: Sequence[Box] = ()) -> list[TextBox]:
         """Every text line on a BGR or BGRA image, with its box; `full` detects afresh everywhere.
         Text inside an `apart` box (a popup menu, a dialog) is read on its own, never as one line
         with the text beside it."""
         return self.lines(image, full, apart).read()
 
-    def lines(self, image: np.ndarray, full: bool = False, apart: list[Box] = ()) -> Lines:
+    def lines(self, image: np.ndarray, full: bool = False, apart: Sequence[Box] = ()) -> Lines:
         """The text lines on the image, as `read` finds them, detected and recognised only as far
         as they are asked for."""
         bgr = image[:, :, :3]
@@ -358,7 +359,7 @@ class OCR:
         height, width = gray.shape
         apart = list(apart)
         fresh = full or self._gray is None or self._gray.shape != gray.shape
-        regions = None if fresh else merge_boxes(changed_regions(self._gray, gray)
+        regions = None if fresh or self._gray is None else merge_boxes(changed_regions(self._gray, gray)
                                                  + [box for box in apart if box not in self._apart])
         self._apart = apart
         if regions is None or sum((b[2] - b[0]) * (b[3] - b[1]) for b in regions) > FULL_READ_FRACTION * width * height:
@@ -418,7 +419,7 @@ class OCR:
         self._areas.append(area)
         self.stats["area_reads"] += 1
 
-    def _detect(self, bgr: np.ndarray, region: Box, apart: list[Box] = ()) -> list[Box]:
+    def _detect(self, bgr: np.ndarray, region: Box, apart: Sequence[Box] = ()) -> list[Box]:
         """Text line boxes in the region; the parts of it inside `apart` boxes are detected on their
         own (and a box inside one of those on its own again)."""
         inner = [clip(box, region) for box in apart if overlaps(box, region) and not contains(box, region)]

@@ -97,16 +97,18 @@ class Screen:
     """Captures one monitor of one X display."""
 
     def __init__(self, display: str | None = None, monitor: int = 1):
-        self.display = display or settings().display
-        if not self.display:
+        named = display or settings().display
+        if not named:
             raise DisplayError("no display: set $DISPLAY or pass --display (start one with `gui-agent sandbox`)")
+        self.display: str = named
         import mss
 
         try:
             self._mss = mss.MSS(display=self.display)
             monitors = self._mss.monitors
         except Exception as error:
-            raise DisplayError(f"cannot open display {self.display}: {error}; is the X server running, and $XAUTHORITY right?") from None
+            raise DisplayError(f"cannot open display {self.display}: {error}; "
+                               "is the X server running, and $XAUTHORITY right?") from None
         if not 1 <= monitor < len(monitors):
             raise DisplayError(f"display {self.display} has no monitor {monitor}; it has {len(monitors) - 1}")
         self._region = monitors[monitor]

@@ -10,11 +10,12 @@ keystrokes of a long text it is typing.
 import os
 import signal
 import threading
+from collections.abc import Iterable
+from typing import Any
 
 from agent.core.actions import Key
 from agent.core.defaults import DEFAULT_STOP_KEYS
 from agent.core.errors import DisplayError, StopRequested
-
 
 
 class TimeUp(StopRequested):
@@ -23,11 +24,11 @@ class TimeUp(StopRequested):
 
 
 class StopWatch:
-    def __init__(self, display: str, keys: str = DEFAULT_STOP_KEYS, corners: list[tuple[int, int]] = ()):
+    def __init__(self, display: str, keys: str = DEFAULT_STOP_KEYS, corners: Iterable[tuple[int, int]] = ()):
         self.display, self.keys, self.corners = display, set(Key(keys=keys).keys), set(corners)
         self.held: set[str] = set()
         self.reason = ""
-        self._listeners = []
+        self._listeners: list[Any] = []  # pynput's listeners (untyped)
         self._raised = False
 
     def start(self) -> "StopWatch":
@@ -37,7 +38,6 @@ class StopWatch:
         except Exception as error:
             raise DisplayError(f"cannot watch for the stop keys on {self.display}: {error}") from None
         from pynput import mouse
-
         from Xlib.error import ConnectionClosedError
 
         self._keyboard = keyboard

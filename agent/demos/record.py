@@ -25,7 +25,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.core.version import __version__
 from agent.core import actions as a
 from agent.core.defaults import Outcome, PlannerKind, Status
 from agent.core.episode import EpisodeWriter, replace_file
@@ -35,6 +34,7 @@ from agent.core.geometry import Point
 from agent.core.ocr import OCR
 from agent.core.screen import Frame, Screen
 from agent.core.stop import DEFAULT_STOP_KEYS
+from agent.core.version import __version__
 from agent.planners.snap import distance_to_box
 
 DOUBLE_CLICK_SECONDS = 0.4
@@ -159,7 +159,8 @@ class Merger:
     def _press(self, event: Event) -> None:
         pending = self.pending
         self.double = (pending is not None and pending.kind == "click" and pending.button == "left"
-                       and event.button == "left" and near(pending.points["point"], event.point, SAME_PLACE)
+                       and event.button == "left" and event.point is not None
+                       and near(pending.points["point"], event.point, SAME_PLACE)
                        and event.time - pending.time <= DOUBLE_CLICK_SECONDS)
         if not self.double:
             self.flush()
@@ -167,14 +168,14 @@ class Merger:
 
     def _release(self, event: Event) -> None:
         press, self.press = self.press, None
-        if press is None or press.button != event.button:
+        if press is None or press.button != event.button or press.point is None or event.point is None:
             return  # pressed before the recording started
         frame = press.frame or self.last_frame
         if not near(press.point, event.point, DRAG_DISTANCE):
             self.flush()
             self.finished.append(Gesture("drag", press.time, frame, {"start": press.point, "end": event.point},
                                          {"start": press.window, "end": press.window}))
-        elif self.double:
+        elif self.double and self.pending:
             self.pending.kind = "double_click"
             self.flush()
         else:
@@ -184,6 +185,8 @@ class Merger:
                 self.flush()
 
     def _scroll(self, event: Event) -> None:
+        if event.point is None:
+            return  # a wheel event has its point
         pending = self.pending
         if (pending and pending.kind == "scroll" and pending.direction == event.button and pending.steps < 50
                 and near(pending.points["point"], event.point, SAME_PLACE)):
@@ -216,7 +219,8 @@ class Windows:
     frame's offset twice.)"""
 
     def __init__(self, display: str):
-        from Xlib import X, display as xdisplay
+        from Xlib import X
+        from Xlib import display as xdisplay
 
         self._viewable = X.IsViewable
         self._display = xdisplay.Display(display)
@@ -274,7 +278,7 @@ class Windows:
         self._display.close()
 
 
-def in_window(point: Point, window: dict) -> bool:
+def in_window(point: tuple[float, float], window: dict) -> bool:
     return (window["left"] <= point[0] < window["left"] + window["width"]
             and window["top"] <= point[1] < window["top"] + window["height"])
 
@@ -290,7 +294,8 @@ def read_clipboard(display: str) -> str:
     return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else ""
 
 
-def crop_around(frame: Frame, point: Point, width: int = CROP_WIDTH, height: int = CROP_HEIGHT) -> tuple[np.ndarray, Point]:
+def crop_around(frame: Frame, point: Point, width: int = CROP_WIDTH,
+                height: int = CROP_HEIGHT) -> tuple[np.ndarray, Point]:
     """A grayscale cut of the frame around a screen point (moved inward at the edges) and where
     the point is in it."""
     x, y = (round(v) for v in frame.geometry.screen_to_image(point))
@@ -339,7 +344,7 @@ def explanation(step: dict) -> str:
     """Why a recorded action was done, as far as its target tells: the text at it, the window."""
     action = step.get("action") or {}
     targets = step.get("target") or {}
-    target = next(iter(targets.values()), {}) if targets else {}
+    target: dict = next(iter(targets.values()), {}) if targets else {}
     window = ((target.get("window") or {}).get("name") or "").strip()
     where = f" in the {window!r} window" if window else ""
     text = (target.get("text") or "").strip()
@@ -351,7 +356,8 @@ def explanation(step: dict) -> str:
         return f"Press {'+'.join(keys) if isinstance(keys, list) else keys}{where}."
     if kind == "scroll":
         return f"Scroll {action.get('direction', '')}{f' over {text!r}' if text else ''}{where}."
-    verb = {"click": "Click", "double_click": "Double-click", "drag": "Drag", "hover": "Point at"}.get(kind, "Act on")
+    verbs = {"click": "Click", "double_click": "Double-click", "drag": "Drag", "hover": "Point at"}
+    verb = verbs.get(kind or "", "Act on")
     return f"{verb} {repr(text) if text else 'the place shown'}{where}."
 
 
@@ -392,7 +398,7 @@ class RecentFrames:
 
 def with_event_time(listener_class):
     """pynput's X listener, keeping the server's time of the event its callback is handling."""
-    class Timed(listener_class):
+    class Timed(listener_class):  # type: ignore[misc, valid-type]  # a base known only at run time
         event_time = 0.0
 
         def _handle_message(self, display, event, injected):
@@ -409,7 +415,8 @@ class Listening:
             raise DisplayError("no display: set $DISPLAY or pass --display (start one with `gui-agent sandbox`)")
         self.display, self.events, self.stopped = display, events, stopped
         try:
-            self.stop_keys = set() if stop_keys.lower() == "none" else {a.normalise_key(k) for k in a.split_chord(stop_keys)}
+            self.stop_keys = (set() if stop_keys.lower() == "none"
+                              else {a.normalise_key(k) for k in a.split_chord(stop_keys)})
         except ValueError as error:
             raise AgentError(f"stop keys {stop_keys!r}: {error}") from None
         self.held: set[str] = set()
@@ -459,7 +466,7 @@ class Listening:
         return listener.event_time
 
     def _frame_before(self, server_time: float) -> Frame:
-        return self.recent.before(server_time + self.clock_offset)
+        return self.recent.before(server_time + (self.clock_offset or 0.0))  # set by _server_time first
 
     def _move(self, x: int, y: int) -> None:
         self._server_time(self.mouse)
@@ -471,7 +478,8 @@ class Listening:
             return
         self.typing, self.last_scroll = False, None
         if pressed:
-            self._put(Event(at, "press", (x, y), name, frame=self._frame_before(at), window=self.windows.under_pointer()))
+            self._put(Event(at, "press", (x, y), name, frame=self._frame_before(at),
+                            window=self.windows.under_pointer()))
         else:
             self._put(Event(at, "release", (x, y), name))
 
@@ -543,7 +551,8 @@ def record(display: str | None, out: Path, stop_keys: str = DEFAULT_STOP_KEYS, d
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, stop_on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
     first = listening.screen.capture()
-    merger, writer, waiting = Merger(first), StepWriter(episode, on_step), []
+    merger, writer = Merger(first), StepWriter(episode, on_step)
+    waiting: list[Event] = []
     try:
         listening.start()
         episode.header(task=description, planner=PlannerKind.DEMONSTRATION, agent_version=__version__,
@@ -601,6 +610,8 @@ class StepWriter:
         self.index += 1
         self.first_time = self.first_time if self.index > 1 else gesture.time
         frame = gesture.frame
+        if frame is None:  # only a Merger given no first frame, and no screenshot since, makes one
+            raise AgentError(f"step {self.index} has no screenshot to write")
         targets = {name: describe_target(self.ocr, frame, point, gesture.windows.get(name),
                                          self.episode.out / f"target-{self.index:03d}-{name}.png")
                    for name, point in gesture.points.items()}

@@ -28,9 +28,9 @@ loop (agent.core.loop.Agent) acts, settles, times and writes it, as for any run.
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -48,8 +48,8 @@ from agent.core.screen import Frame, Screen
 from agent.demos.record import Windows, crop_around, in_window, text_near
 from agent.demos.repair import Answer, Lost, ModelRepair
 from agent.demos.versions import keep_repairs
-from agent.planners.glm import GLMConfig
 from agent.planners import grounding as g
+from agent.planners.glm import GLMConfig
 from agent.planners.grounding import find_text
 from agent.planners.snap import target_words
 
@@ -216,7 +216,7 @@ def match_crop(gray: np.ndarray, target: Target, expected: tuple[float, float]) 
             nearest = int(np.argmin((xs - expected[0]) ** 2 + (ys - expected[1]) ** 2))
             candidates.append((float(xs[nearest]), float(ys[nearest])))
 
-        def rank(point):
+        def rank(point, candidates=candidates):
             context = context_score(gray, target, point) if len(candidates) > 1 else 0.0
             # contexts within TIE_BAND of each other are a tie too, which nearness breaks
             return -round(context / TIE_BAND), (point[0] - expected[0]) ** 2 + (point[1] - expected[1]) ** 2

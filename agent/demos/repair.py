@@ -20,9 +20,9 @@ and why it was not taken.
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 
@@ -118,8 +118,9 @@ class ModelRepair:
         """Why the screen at `point` does not agree with the recorded target, or None."""
         if not frame.monitor.contains(point):
             return "that is off the screen"
-        if (lost.window or {}).get("name") and not self.window_at(point, lost.window):
-            return f"that is not in a window named {lost.window['name']!r}"
+        window = lost.window or {}
+        if window.get("name") and not self.window_at(point, window):
+            return f"that is not in a window named {window['name']!r}"
         was = widget_at(lost.recorded, tuple(lost.step["screen"][lost.name]))
         now = widget_at(frame, point)
         if why := widget_difference(was, now):
@@ -192,7 +193,8 @@ def widget_difference(was: Widget | None, now: Widget | None) -> str | None:
         there = "a bordered box {}x{} is".format(*now.size) if now else "none is"
         return f"{what} when recorded and {there} at that point"
     (width, height), (was_width, was_height) = now.size, was.size
-    if abs(height - was_height) > max(4, SAME_HEIGHT * was_height) or not 1 / WIDTH_FACTOR <= width / was_width <= WIDTH_FACTOR:
+    if (abs(height - was_height) > max(4, SAME_HEIGHT * was_height)
+            or not 1 / WIDTH_FACTOR <= width / was_width <= WIDTH_FACTOR):
         return f"the box there is {width}x{height}, the recorded one {was_width}x{was_height}"
     return None
 

@@ -16,16 +16,17 @@ import inspect
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.core import actions as a
-from agent.core.defaults import SKILLS_DIR, Outcome, PlannerKind, Status
 from agent.core import strict_json
 from agent.core.computer import ComputerWrapper
+from agent.core.defaults import SKILLS_DIR, Outcome, PlannerKind, Status
 from agent.core.desktop import Desktop, open_desktop
 from agent.core.episode import EPISODE_FILE, odd_value, problem, read_episode, read_plain_file
 from agent.core.errors import ActionError, AgentError, Interrupted
@@ -105,7 +106,8 @@ def skill(function: Callable) -> Callable:
         default = None if param.default is inspect.Parameter.empty else param.default
         params.append(Param(param.name, type_name, default))
     description = (inspect.getdoc(function) or "").split("\n\n")[0].replace("\n", " ")
-    function.skill = Skill(function.__name__, description, tuple(params), Path(inspect.getfile(function)), function)
+    path = Path(inspect.getfile(function))
+    function.skill = Skill(function.__name__, description, tuple(params), path, function)  # type: ignore[attr-defined]
     return function
 
 
@@ -165,6 +167,8 @@ class SkillPlanner:
 
 def load_python_skills(path: Path) -> list[Skill]:
     spec = importlib.util.spec_from_file_location(f"gui_agent_skills.{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise AgentError(f"cannot load skills from {path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -222,7 +226,9 @@ def load_demonstration_skill(folder: Path) -> Skill:
 def python_files(root: Path) -> list[Path]:
     """The files of Python skills under `root`, loaded or not."""
     root = Path(root)
-    return sorted(p for p in root.iterdir() if p.suffix == ".py" and not p.name.startswith("_")) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.suffix == ".py" and not p.name.startswith("_"))
 
 
 def list_skills(root: Path = SKILLS_DIR, python: bool = False) -> list[Skill]:
@@ -248,8 +254,9 @@ def list_skills(root: Path = SKILLS_DIR, python: bool = False) -> list[Skill]:
 def find_skill(name: str, root: Path = SKILLS_DIR, python: bool = False) -> Skill:
     skills = {s.name: s for s in list_skills(root, python)}
     if name not in skills:
-        unloaded = "" if python or not python_files(root) else \
-            f" ({len(python_files(root))} Python skill files not loaded: --python-skills loads them, running their code)"
+        unloaded = "" if python or not python_files(root) else (
+            f" ({len(python_files(root))} Python skill files not loaded: "
+            "--python-skills loads them, running their code)")
         raise AgentError(f"no skill named {name} in {root}; there are: {', '.join(skills) or 'none'}{unloaded}")
     return skills[name]
 
@@ -308,14 +315,15 @@ def run_skill(name: str, params: dict, display: str | None, out: Path, root: Pat
     found = find_skill(name, root, python)
     values = found.bind(params)
     settings = {"skill": name, "params": values}
-    if found.function is None:
+    function = found.function
+    if function is None:
         return replay_demonstration(found.path, display, out, params={k: str(v) for k, v in values.items()},
                                     settings={"skill": name}, repair=repair, **options)
     if repair is not None:
         raise AgentError(f"only demonstration skills are repaired; {name} is a Python skill")
 
     call = f"{name}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
-    return act_on_screen(display, out, lambda looking: SkillPlanner(found.function, values, looking), task=call,
+    return act_on_screen(display, out, lambda looking: SkillPlanner(function, values, looking), task=call,
                          settings=settings, **options)
 
 

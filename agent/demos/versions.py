@@ -114,10 +114,10 @@ def repaired_step(step: dict, replayed: dict, replay: Episode, folder: Path, ver
     replace_file(folder / screenshot, read_image(replay.path, replayed["screenshot"]))
     replace_file(folder / crop, read_image(replay.path, repair["target"]["crop"]))
     target = repair["target"] | {"crop": crop, "text": placeholders(repair["target"]["text"], params)}
-    action = dict(replayed["action"])
-    if "element_info" in action and target["text"]:
-        action["element_info"] = target["text"]
-    action = a.ACTION.validate_python(action)
+    fields = dict(replayed["action"])
+    if "element_info" in fields and target["text"]:
+        fields["element_info"] = target["text"]
+    action = a.ACTION.validate_python(fields)
     old_target = (step.get("target") or {}).get(name) or {}
     return step | {
         "screenshot": screenshot, "action": action.model_dump(), "call": action.call(), "screen": replayed["screen"],
@@ -178,7 +178,9 @@ def offset_of(target: dict) -> tuple:
 
 
 def step_diff(was: dict, now: dict) -> list[str]:
-    repaired = now.get("repaired") if isinstance(now.get("repaired"), dict) else {}
+    repaired = now.get("repaired")
+    if not isinstance(repaired, dict):
+        repaired = {}
     how = f" (repaired by {repaired.get('by')} in the replay {repaired.get('replay')})" if repaired.get("by") else ""
     lines = [f"step {now.get('index')}{how}:", f"  - {was.get('call', '(none)')}", f"  + {now.get('call')}"]
     for name, target in (now.get("target") or {}).items():

@@ -12,19 +12,24 @@ dialect is first asked for.
 
 from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from agent.core.errors import AgentError
+
+if TYPE_CHECKING:  # the transport (openai) is imported with the first dialect, not to list the names
+    from agent.planners.transport import Dialect
 
 BUILT_IN = {"text": "agent.planners.glm", "tools": "agent.planners.glm_tools"}  # name: the module registering it
 ADDED = "dialect_"  # agent/planners/dialect_NAME.py registers NAME
 ADDED_IN = {Path(__file__).parent: __package__}  # the folders looked in for such files: their packages
-_DIALECTS: dict[str, type] = {}
+_DIALECTS: dict[str, type["Dialect"]] = {}
+DialectClass = TypeVar("DialectClass", bound=type["Dialect"])
 
 
 def register(protocol: str):
     """Class decorator: the dialect is chosen by `protocol`; its `name` (the planner name episodes record)
     is `protocol` unless it sets its own."""
-    def add(cls: type) -> type:
+    def add(cls: DialectClass) -> DialectClass:
         held = _DIALECTS.get(protocol)
         if held is not None and (held.__module__, held.__qualname__) != (cls.__module__, cls.__qualname__):
             raise AgentError(f"dialect {protocol!r} is registered twice: by {held.__module__} and {cls.__module__}")
@@ -39,7 +44,7 @@ def names() -> list[str]:
     return sorted({*BUILT_IN, *_added(), *_DIALECTS})
 
 
-def dialect(protocol: str) -> type:
+def dialect(protocol: str) -> type["Dialect"]:
     """The dialect's class, its module imported if need be; AgentError naming the choices."""
     if protocol not in _DIALECTS:
         module = BUILT_IN.get(protocol) or _added().get(protocol)
@@ -51,7 +56,7 @@ def dialect(protocol: str) -> type:
     return _DIALECTS[protocol]
 
 
-def of_episode(episode) -> type | None:
+def of_episode(episode) -> type["Dialect"] | None:
     """The dialect that planned an episode, by the planner name its header records (the built-in ones
     looked at first); None for other planners."""
     planner = episode.header.get("planner")

@@ -3,8 +3,9 @@ OpenCV, with no model and no network. It speaks the same action calls as GLM-4.5
 episodes look and replay the same."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -86,20 +87,28 @@ class LocalPlanner:
         """`target_timeout`: seconds to wait for a target to appear, or a button to look enabled."""
         self.clauses = ins.parse_instruction(instruction)  # refuses what it cannot do before acting
         self.ocr, self.target_timeout = ocr or OCR(), target_timeout
-        self.frame: Frame | None = None
+        self._frame: Frame | None = None
         self.popups: list[Box] = []  # bordered boxes drawn over the screen since: read on their own
         self.last_point: tuple[float, float] | None = None
         self._scene: Scene | None = None
         self._plan = self._decisions()
 
+    @property
+    def frame(self) -> Frame:
+        """The frame planned on: the last one `decide` was given."""
+        if self._frame is None:
+            raise GroundingError("the embedded planner has seen no frame yet")
+        return self._frame
+
     def decide(self, task: str, frame: Frame, feedback: str | None = None) -> Decision:
         """One clause's actions (a whole `type "X" into F`: click, select, type) as one decision."""
         started = time.perf_counter()
-        previous, self.frame, self._scene = self.frame, frame, None
+        previous, self._frame, self._scene = self._frame, frame, None
         self._track_popups(previous)
         if feedback:  # an action failed: the plan cannot go on blindly
             raise GroundingError(f"stopping: {feedback}")
-        explanation, actions = next(self._plan, ("Every instruction is carried out.", [a.Done()]))
+        done: list[a.Action] = [a.Done()]
+        explanation, actions = next(self._plan, ("Every instruction is carried out.", done))
         for action in actions:
             if points := action.points():
                 self.last_point = frame.geometry.model_to_image(next(iter(points.values())))
@@ -173,9 +182,9 @@ class LocalPlanner:
         """Do the clause, then look for its effect on the settled screen, and once more on a fresh one
         (an app may draw late); where doing it again is safe, do it once more; then stop, failed,
         saying what the screen shows instead. So `done` means every effect was seen."""
-        handlers = {ins.ClickOn: self._click, ins.SetTick: self._tick, ins.TypeInto: self._type,
-                    ins.Press: self._press, ins.ScrollIn: self._scroll, ins.WaitFor: self._wait_for,
-                    ins.SelectFrom: self._select}
+        handlers: dict[type, Callable[..., Any]] = {
+            ins.ClickOn: self._click, ins.SetTick: self._tick, ins.TypeInto: self._type, ins.Press: self._press,
+            ins.ScrollIn: self._scroll, ins.WaitFor: self._wait_for, ins.SelectFrom: self._select}
         for _ in range(2 if safe_to_redo(clause) else 1):
             check = yield from handlers[type(clause)](clause)
             if check is None or (instead := check()) is None:
@@ -227,9 +236,10 @@ class LocalPlanner:
                 yield (f"{target!r} still looks disabled (greyed out) after {self.target_timeout:g} s; "
                        "it was not clicked.", [a.Fail()])
             yield f"{target!r} looks disabled (greyed out); wait for it.", [a.Wait(seconds=WAIT_STEP)]
-            match = self.find(target)
-            if match is None:
+            found = self.find(target)
+            if found is None:
                 raise self.not_found(target)
+            match = found
         return match
 
     def _tick(self, clause: ins.SetTick):

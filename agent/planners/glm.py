@@ -105,7 +105,8 @@ class GLMPlanner(Dialect):
         started = time.perf_counter() if started is None else started
         body = self.transport.body([{"role": "user", "content": content}])
         request = {"images": 1 + len(other_images),
-                   "image_tokens": image_tokens(frame.width, frame.height) + sum(image_tokens(*size) for size in other_images),
+                   "image_tokens": image_tokens(frame.width, frame.height)
+                   + sum(image_tokens(*size) for size in other_images),
                    "bytes": json_size(body["messages"])}
         encoded = time.perf_counter()
 

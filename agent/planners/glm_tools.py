@@ -24,7 +24,15 @@ from agent.core.screen import Frame
 from agent.planners.dialects import register
 from agent.planners.glm import cut_note, interpret
 from agent.planners.prompt import image_part, tools_task_text
-from agent.planners.reply import BOX_CLOSE, BOX_OPEN, CALL_LIST, CALL_START, UNFINISHED_THINK, build_action, split_reasoning
+from agent.planners.reply import (
+    BOX_CLOSE,
+    BOX_OPEN,
+    CALL_LIST,
+    CALL_START,
+    UNFINISHED_THINK,
+    build_action,
+    split_reasoning,
+)
 from agent.planners.transport import Dialect, EndpointConfig, json_size, reply_parts
 
 KEPT_SCREENSHOTS = 4
@@ -46,7 +54,7 @@ def tool_definitions(skills: list[dict] | None = None, secrets: list[str] | None
     `secrets` (the names of those given) are said in `type`'s description."""
     def description(call: a.GLMCall) -> str:
         if call.name == "skill":
-            return f"{call.description}\nSkills:\n{a.skills_text(skills)}"
+            return f"{call.description}\nSkills:\n{a.skills_text(skills or [])}"
         return call.describe(secrets)
     return [{"type": "function", "function": {"name": call.name, "description": description(call),
                                               "parameters": call.parameters(POINT)}}
@@ -122,7 +130,8 @@ def _untangle(name, arguments: dict) -> tuple:
     """The name and arguments of a tool call whose GLM tags leaked into the name or a value (seen
     with GLM-4.6V: "left_click\\n<arg_key>start_box</arg_key>\\n<arg_value>[114, 167]"): the
     text before the first <arg_key> is the name or value, the pairs after it are more arguments."""
-    leaked, arguments = {}, dict(arguments)
+    leaked: dict = {}
+    arguments = dict(arguments)
     if isinstance(name, str) and "<arg_key>" in name:
         name, tail = name.split("<arg_key>", 1)
         leaked |= _leaked_pairs("<arg_key>" + tail)
@@ -137,6 +146,14 @@ def _untangle(name, arguments: dict) -> tuple:
 def _leaked_pairs(text: str) -> dict:
     return {key.strip(): _json_or_text(value.replace("</arg_value>", "").strip())
             for key, value in LEAKED_ARGUMENT.findall(text)}
+
+
+class ToolCallError(FormatError):
+    """A tool call that cannot be used, with the actions of the calls before it."""
+
+    def __init__(self, message: str, actions: list[a.Action]):
+        super().__init__(message)
+        self.actions = actions
 
 
 def actions_from_tool_calls(tool_calls) -> list[a.Action]:
@@ -156,9 +173,7 @@ def actions_from_tool_calls(tool_calls) -> list[a.Action]:
             actions.append(action_from_tool_call(call))
         except FormatError as error:
             name = _field(_field(call, "function") or call, "name")
-            problem = FormatError(f"tool call {number} ({' '.join(str(name).split())[:60]}): {error}")
-            problem.actions = actions
-            raise problem from None
+            raise ToolCallError(f"tool call {number} ({' '.join(str(name).split())[:60]}): {error}", actions) from None
     return actions
 
 
@@ -177,7 +192,7 @@ def interpret_tools(reply: Reply) -> Decision:
     if not calls:
         return interpret(reply)
     actions, problem = _usable_calls(calls)
-    if not actions:
+    if problem and not actions:
         raise _unusable(problem, reply)
     return _decision(reply, _explanation(TOOL_CALL.sub("", visible)), actions)
 
@@ -238,8 +253,9 @@ class ToolsPlanner(Dialect):
                 return _Reading({"role": "assistant", "content": reply.raw}, [], error=error)
             received = message.tool_calls or []
             if len(received) > MAX_ACTIONS:  # refused before any is read or kept
-                error = FormatError(f"the reply has {len(received)} tool calls; make at most {MAX_ACTIONS} at a time")
-                return _Reading({"role": "assistant", "content": content}, [], error=_unusable(error, reply))
+                too_many = FormatError(f"the reply has {len(received)} tool calls; "
+                                       f"make at most {MAX_ACTIONS} at a time")
+                return _Reading({"role": "assistant", "content": content}, [], error=_unusable(too_many, reply))
             reading = self._read(reply, received)
             if reading.error and reply.finish_reason == "length":
                 raise reading.error  # asked again while retries last
@@ -271,7 +287,8 @@ class ToolsPlanner(Dialect):
                     pass  # a missing or refused screenshot stays omitted
             self._add_screenshot(episode.header.get("task", ""), screenshot, feedback)
             performed = [step, *step.get("then", [])]
-            raw = step["raw"] if "raw" in step else "\n".join(done["call"] for done in performed)  # killed before its line
+            # without "raw", the run was killed before its line
+            raw = step["raw"] if "raw" in step else "\n".join(done["call"] for done in performed)
             reply = Reply(raw, step.get("reasoning") or "", finish_reason=step.get("finish_reason"))
             reading = self._read(reply, [])
             self.messages.append(reading.message)
@@ -326,7 +343,7 @@ class ToolsPlanner(Dialect):
         actions, problem = _usable_calls(calls)
         pending = [(call["id"], str(problem) if problem and n == len(actions) else None)
                    for n, call in enumerate(calls)]
-        if not actions:
+        if problem and not actions:
             return _Reading(message, pending, error=_unusable(problem, reply))
         return _Reading(message, pending, _decision(reply, _explanation(visible), actions))
 
@@ -388,11 +405,11 @@ class _Reading:
     error: FormatError | None = None
 
 
-def _usable_calls(calls: list) -> tuple[list[a.Action], FormatError | None]:
+def _usable_calls(calls: list) -> tuple[list[a.Action], ToolCallError | None]:
     """The actions of the calls before the first bad one, and that one's error."""
     try:
         return actions_from_tool_calls(calls), None
-    except FormatError as error:
+    except ToolCallError as error:
         return error.actions, error
 
 

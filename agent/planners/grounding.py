@@ -3,6 +3,7 @@ check boxes) with OpenCV. Everything here is in image pixels."""
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -121,7 +122,7 @@ def shapes_of(query: str) -> tuple[float, float]:
 
 
 def find_in_lines(lines: Lines, query: str, near: tuple[float, float] | None = None, within: Box | None = None,
-                  rectangles: list[Box] = ()) -> list[Match]:
+                  rectangles: Sequence[Box] = ()) -> list[Match]:
     """The best of what `find_text` finds over every line, detecting and recognising as few lines
     as that takes, with what it found on the way. Best is: highest score, then inside a button
     (`button_around` one of the rectangles), then nearest `near`, then first in reading order.
@@ -175,7 +176,7 @@ BUTTON_SLACK = 3  # pixels a label's box may reach out of its button's border (2
 SMALLEST_BUTTON = 16  # a box less wide or tall holds no text line (check boxes, window controls)
 
 
-def button_around(rectangles: list[Box], text: Box) -> Box | None:
+def button_around(rectangles: Sequence[Box], text: Box) -> Box | None:
     """The bordered box snugly around a text: a button, a tab, a menu item. It holds the text's box
     (but for BUTTON_SLACK) and is at most 3 times as tall and 3 times as wide + 40 px."""
     width, height = text[2] - text[0], text[3] - text[1]
@@ -316,7 +317,7 @@ def field_for_label(image: np.ndarray, rectangles: list[Box], label: Box, light:
         if overlaps(box, label) or (light and not is_input_like(image, box)) or x1 - x0 < 30:
             continue
         if x0 >= lx1 - 2 and y0 - 6 <= cy <= y1 + 6:
-            distance = x0 - lx1
+            distance: float = x0 - lx1
         elif y0 >= ly1 - 2 and x0 - 30 <= lx0 <= x1:
             distance = (y0 - ly1) * 1.5
         else:
@@ -372,7 +373,7 @@ def window_under_title(image: np.ndarray, title: Box) -> Box | None:
         return None
     bottom = height
     for side in (left, right - 1):  # follow a side border down, across breaks of a few pixels
-        column = edges[bar:, max(0, side - 2):side + 3].any(axis=1)
+        column = np.any(edges[bar:, max(0, side - 2):side + 3], axis=1)
         breaks = np.flatnonzero(np.convolve(~column, np.ones(4), "valid") == 4)
         if column[:20].all():
             bottom = bar + (int(breaks[0]) if breaks.size else column.size)

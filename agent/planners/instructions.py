@@ -105,6 +105,13 @@ def _group(match: re.Match, name: str, exact: bool = False) -> str | None:
     return None
 
 
+def _needed(value: str | None) -> str:
+    """A group the clause's pattern always has (every form that names a target or text has its group)."""
+    if value is None:
+        raise InstructionError("an instruction form lacks the target or text it needs")
+    return value
+
+
 def parse_clause(text: str) -> Clause:
     clause = re.sub(r"^then\s+", "", text.strip(), flags=re.I)
     for pattern, kind in PATTERNS:
@@ -114,12 +121,12 @@ def parse_clause(text: str) -> Clause:
         target, text_arg = _group(match, "t"), _group(match, "x", exact=kind in ("type_into", "type"))
         if kind == "click":
             word = match.group("kind").lower().replace(" ", "").replace("-", "")
-            return ClickOn(target, button="right" if word == "rightclick" else "left",
+            return ClickOn(_needed(target), button="right" if word == "rightclick" else "left",
                            count=2 if word == "doubleclick" else 1)
         if kind == "tick":
-            return SetTick(target, on=match.group("kind").lower() == "tick")
+            return SetTick(_needed(target), on=match.group("kind").lower() == "tick")
         if kind in ("type_into", "type"):
-            return TypeInto(text_arg, target)
+            return TypeInto(_needed(text_arg), target)
         if kind == "press":
             try:
                 Key(keys=match.group("keys"))
@@ -129,8 +136,8 @@ def parse_clause(text: str) -> Clause:
         if kind == "scroll":
             return ScrollIn(match.group("direction").lower(), target)
         if kind == "wait":
-            return WaitFor(target)
-        return SelectFrom(text_arg, target)
+            return WaitFor(_needed(target))
+        return SelectFrom(_needed(text_arg), _needed(target))
     raise InstructionError(f"cannot understand {text!r}; the embedded planner knows: {FORMS}")
 
 

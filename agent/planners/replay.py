@@ -108,7 +108,7 @@ def difference(now: Frame, then: Frame, points: dict[str, tuple[int, int]], befo
             went_on[y0:y1, x0:x1] = False
         changed &= ~went_on
     change = largest_place(changed)
-    if change.pixels <= MAX_CHANGED_IN_ONE_PLACE:
+    if change.box is None or change.pixels <= MAX_CHANGED_IN_ONE_PLACE:
         return None
     x0, y0, x1, y1 = change.box
     left, top = (round(v) for v in now.geometry.image_to_screen((x0, y0)))
@@ -165,7 +165,7 @@ class ReplayPlanner:
         before, after = self.screenshot(position - 1, frame), self.screenshot(position + 1, frame)
         deadline = time.monotonic() + (SETTLE_SECONDS if self.screen else 0.0)
         while found := difference(frame, then, decision.action.points(), before, after):
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or self.screen is None:
                 outcome = "the run's end is not confirmed" if decision.action.ends_run else "nothing was done"
                 raise ScreenDiffers(f"{doing}: the screen no longer looks as recorded: {found}; {outcome} "
                                     "(replay with --reground to find the targets again)")

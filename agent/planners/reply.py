@@ -13,7 +13,7 @@ reads tool calls with the same build_action.
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pydantic import ValidationError
@@ -94,9 +94,9 @@ class _Call:
     """A call found in the text: its span and arguments, or why its arguments cannot be read."""
 
     start: int
-    end: int | None
+    end: int  # where its name ends, for a call whose arguments cannot be read
     name: str
-    args: dict | None = None
+    args: dict = field(default_factory=dict)
     error: FormatError | None = None
 
 
@@ -156,7 +156,8 @@ def _boxes(body: str, all_boxes: bool = False) -> list[tuple[int, int, int]]:
 def _scan(text: str, start: int, end: int, in_box: bool = False) -> list[_Call]:
     """Every call between start and end, left to right. A call's quoted arguments are skipped, so
     a call name inside them is not found; a name whose arguments cannot be read is kept with its error."""
-    calls, pos, region = [], start, text[:end]
+    calls: list[_Call] = []
+    pos, region = start, text[:end]
     while True:
         found = [m for m in (CALL_START.search(region, pos), in_box and BARE_TERMINAL.search(region, pos)) if m]
         if not found:
@@ -170,7 +171,7 @@ def _scan(text: str, start: int, end: int, in_box: bool = False) -> list[_Call]:
         try:
             args, stop = parse_arguments(region, match.end(), tuple(p.name for p in a.GLM_CALL[name].params))
         except FormatError as error:
-            calls.append(_Call(match.start(), None, name, error=error))
+            calls.append(_Call(match.start(), match.end(), name, error=error))
             pos = match.end()
             continue
         calls.append(_Call(match.start(), stop, name, args))
@@ -347,7 +348,8 @@ def build_action(name: str, args: dict) -> a.Action:
     if unknown := sorted(name for name, value in args.items() if value not in ("", None)
                          and name not in {param.name for param in call.params}):
         raise FormatError(f"{call.name}(...) takes no {', '.join(unknown)} (it would be ignored, and the action "
-                          f"might not be the one meant); its arguments: {', '.join(p.name for p in call.params) or 'none'}")
+                          f"might not be the one meant); "
+                          f"its arguments: {', '.join(p.name for p in call.params) or 'none'}")
     values = {}
     for param in call.params:
         raw = args.get(param.name)

@@ -8,7 +8,7 @@ import json
 import random
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
@@ -115,7 +115,8 @@ class Transport:
         except openai.AuthenticationError:
             raise EndpointError(f"{where} refused the API key (401); check --api-key or $GUI_AGENT_API_KEY") from None
         except openai.NotFoundError:
-            raise EndpointError(f"{where} has no model {self.config.model!r} (404); check --model and --base-url") from None
+            raise EndpointError(f"{where} has no model {self.config.model!r} (404); "
+                                "check --model and --base-url") from None
         except openai.APIStatusError as error:
             message = f"{where} answered HTTP {error.status_code}: {_first_line(error.message)}"
             if error.status_code == 429 or error.status_code >= 500:
@@ -126,7 +127,8 @@ class Transport:
         except openai.APIConnectionError as error:
             raise TransientError(f"cannot reach {where}: {_first_line(str(error.__cause__ or error))}") from None
         except (openai.APIError, ValueError, RecursionError) as error:  # a body that is not JSON, or nested too deep
-            raise TransientError(f"{where} sent a reply that is not a chat completion: {_first_line(str(error))}") from None
+            raise TransientError(f"{where} sent a reply that is not a chat completion: "
+                                 f"{_first_line(str(error))}") from None
         if not getattr(response, "choices", None):
             raise TransientError(f"{where} sent a reply with no choices")
         return response

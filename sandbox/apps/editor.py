@@ -5,6 +5,7 @@ python -m sandbox.apps.editor --record PATH [--dir DIR] [--open FILE] [--geometr
 
 import argparse
 import tkinter as tk
+from functools import partial
 from pathlib import Path
 from tkinter import ttk
 
@@ -92,7 +93,7 @@ class DemoEditor:
         }
         for label, action in actions.items():
             self.context_menu.add_command(
-                label=label, command=lambda label=label, action=action: self.on_menu_item("context", label, action))
+                label=label, command=partial(self.on_menu_item, "context", label, action))
 
     # State
 

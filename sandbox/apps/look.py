@@ -10,6 +10,7 @@ instead of today's 13.35 would change every recorded screenshot.)"""
 
 import os
 from pathlib import Path
+from typing import Literal
 
 FONTCONFIG = Path(__file__).with_name("fonts.conf")
 FONT_FOLDERS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))  # fonts.conf's <dir>s
@@ -17,7 +18,8 @@ FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf")
 DPI = 96.09  # as fonts.conf's <edit name="dpi">
 
 SANS, MONO = "DejaVu Sans", "DejaVu Sans Mono"
-FONTS = {  # Tk's named fonts: family, size in points at DPI, weight
+# Tk's named fonts: family, size in points at DPI, weight
+FONTS: dict[str, tuple[str, int, Literal["normal", "bold"]]] = {
     "TkDefaultFont": (SANS, 10, "normal"),
     "TkTextFont": (SANS, 10, "normal"),
     "TkMenuFont": (SANS, 10, "normal"),

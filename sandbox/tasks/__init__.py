@@ -11,10 +11,10 @@ import json
 import pkgutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Callable
 
 from sandbox.session import App, SandboxError, XSession
 

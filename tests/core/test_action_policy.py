@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from agent.core import actions as a
-from agent.core.confirm import Confirmer, ConfirmationPolicy
+from agent.core.confirm import ConfirmationPolicy, Confirmer
 from agent.core.defaults import EXIT_CODES, Status
 from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
+from agent.core.loop import Agent
 from agent.core.ocr import TextBox
 from agent.core.planner import Decision, Reply
 from agent.core.screen import Frame
-from agent.core.loop import Agent
 from agent.demos.reground import Grounder, Looking, RegroundedPlanner
 from agent.planners.snap import TEXT_HALF_SIZE, SnappingPlanner
 from tests.support.fakes import ScriptedScreen

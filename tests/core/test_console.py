@@ -1,9 +1,9 @@
 """What the terminal shows: text from replies, episodes and errors never reaches it raw."""
 
 from agent.core.console import RunView, console, show_error
-from tests.support.scenarios import gui_agent
 from tests.front.test_report import field
 from tests.support import EPISODES
+from tests.support.scenarios import gui_agent
 
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\x1b[31m[bold]red[/bold]\x9b1m"  # invented: retitle, clear, colour, markup
 

@@ -16,13 +16,15 @@ def lines(folder) -> list[dict]:
 
 
 @pytest.mark.parametrize("write, refusal", [
-    (lambda w: w.step({"screenshot": "step-001.png", "outcome": "ok"}), "the step line was not written: field 'index' is missing"),
+    (lambda w: w.step({"screenshot": "step-001.png", "outcome": "ok"}),
+     "the step line was not written: field 'index' is missing"),
     (lambda w: w.step({"index": "1"}), "the step line was not written: field 'index' must be an integer"),
     (lambda w: w.step({"index": 1, "outcome": "okay"}),
      ("the step line was not written: field 'outcome' must be one of ok, refused, not_repeated, action_error, "
       "format_error, not_found, done, error, failed, step_limit, format_errors, endpoint_error, stuck, time_limit, "
       "token_limit, needs_confirmation, interrupted, not 'okay'")),
-    (lambda w: w.step({"index": 1, "then": [{"outcome": "fine"}]}), "the step line was not written: field 'then.0.outcome' must be one of"),
+    (lambda w: w.step({"index": 1, "then": [{"outcome": "fine"}]}),
+     "the step line was not written: field 'then.0.outcome' must be one of"),
     (lambda w: w.act(step=1, call="click(...)"), "the act line was not written: field 'action' is missing"),
     (lambda w: w.act(step=1, call="zap()", action={"type": "zap"}),
      "the act line was not written: field 'action' is not an action gui-agent knows"),

@@ -7,7 +7,6 @@ text that a page or a terminal can be given."""
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

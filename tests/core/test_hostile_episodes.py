@@ -32,10 +32,10 @@ from agent.planners.glm import GLMConfig, GLMPlanner
 from agent.planners.glm_tools import ToolsConfig, ToolsPlanner
 from agent.planners.replay import ReplayPlanner
 from agent.reports import write_animation, write_report
+from tests.support import ROOT
 from tests.support.endpoint import ScriptedEndpoint
 from tests.support.fakes import FakeScreen
 from tests.support.scenarios import gui_agent
-from tests.support import ROOT
 
 WIDTH, HEIGHT = 64, 48
 MAGENTA = (255, 0, 255)  # the outside image: a thumbnail or frame of this colour was read from outside
@@ -55,7 +55,8 @@ def png_claiming(width: int, height: int) -> bytes:
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
 
 
 def base_records(planner: str) -> list[dict]:
@@ -392,7 +393,8 @@ def test_the_command_line_reports_hostile_episodes_in_one_line(tmp_path):
             assert "Traceback" not in result.stderr, result.stderr
             assert result.returncode in (0, 1)
             if result.returncode:
-                assert len([line for line in result.stdout.splitlines() if line.startswith("error")]) == 1, result.stdout
+                error_lines = [line for line in result.stdout.splitlines() if line.startswith("error")]
+                assert len(error_lines) == 1, result.stdout
     assert (outside / "target.txt").read_text() == "not yours to write"
     assert "claims 30000x30000 pixels" in (tmp_path / "huge" / "report.html").read_text()
     assert not (tmp_path / "huge" / "report.html").is_symlink()

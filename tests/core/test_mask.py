@@ -17,7 +17,7 @@ PASSWORD = (120, 90, 420, 122)
 RING, FADED, BORDER = (40, 110, 220), (150, 190, 240), (140, 140, 140)  # RGB
 
 
-def form(ring: dict[tuple, tuple] = {}, password: str = "", caret: bool = False, shift: int = 0,
+def form(ring: dict[tuple, tuple] | None = None, password: str = "", caret: bool = False, shift: int = 0,
          selected: bool = False) -> np.ndarray:
     """A login form (BGRA): the username typed, `password` in its (plain) field (`selected`: white on
     blue), each field's outline drawn in `ring`'s colour for it (else a grey border), moved up `shift` pixels."""
@@ -26,7 +26,7 @@ def form(ring: dict[tuple, tuple] = {}, password: str = "", caret: bool = False,
     for label, box, text in (("User:", USER, "ada.lovelace"), ("Password:", PASSWORD, password)):
         x0, y0, x1, y1 = box[0], box[1] - shift, box[2], box[3] - shift
         draw.text((20, y0 + 6), label, fill="black", font=FONT)
-        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=ring.get(box, BORDER), width=2)
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=(ring or {}).get(box, BORDER), width=2)
         ink = "black"
         if selected and box == PASSWORD:
             draw.rectangle((x0 + 8, y0 + 5, x0 + 8 + draw.textlength(text, font=FONT), y1 - 6), fill=RING)

@@ -29,7 +29,8 @@ def test_any_image_comes_back_exactly(width, height, channels, kind, seed):
     rng = np.random.default_rng(seed)
     pixels = {"noise": lambda: rng.integers(0, 256, (height, width, channels), dtype=np.uint8),
               "flat": lambda: np.full((height, width, channels), rng.integers(0, 256), np.uint8),
-              "stripes": lambda: np.repeat(rng.integers(0, 256, (height, 1, channels), dtype=np.uint8), width, 1)}[kind]()
+              "stripes": lambda: np.repeat(rng.integers(0, 256, (height, 1, channels), dtype=np.uint8), width, 1),
+              }[kind]()
     assert np.array_equal(decoded_by_both(encode_png(pixels)), pixels[:, :, :3])
 
 

@@ -23,7 +23,7 @@ def text_of(request) -> str:
     return "".join(part.get("text", "") for part in request["messages"][0]["content"])
 
 
-def run(out: Path, replies, limits=Limits(), still=False, retries=8, computer=None, confirmer=None,
+def run(out: Path, replies, limits: Limits | None = None, still=False, retries=8, computer=None, confirmer=None,
         task="Press OK", resume_from=None, restore=None):
     computer = computer or RecordingComputer(MONITOR)
     with ScriptedEndpoint(replies) as endpoint:

@@ -19,12 +19,11 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.core.episode import read_episode
-from tests.support import real_apps
 from agent.core.damage import Drawn
+from agent.core.episode import read_episode
 from agent.core.geometry import Monitor
-from agent.core.screen import (CALM_ANSWERS, PING_PATIENCE, WINDOW_QUIET, Frame, Screen, Settling, Undrawn,
-                               edits_text)
+from agent.core.screen import CALM_ANSWERS, PING_PATIENCE, WINDOW_QUIET, Frame, Screen, Settling, Undrawn, edits_text
+from tests.support import real_apps
 from tests.support.endpoint import ScriptedEndpoint
 from tests.support.scenarios import centre, per_mille
 

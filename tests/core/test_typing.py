@@ -9,10 +9,10 @@ import urllib.parse
 
 import pytest
 
-from tests.support import real_apps
 from agent.core.actions import TypeText
 from agent.core.executors import PyAutoGUIComputer
 from agent.core.geometry import Monitor
+from tests.support import real_apps
 from tests.support.fakes import OneActionPlanner
 from tests.support.scenarios import HEIGHT, WIDTH
 
@@ -249,8 +249,8 @@ def test_a_run_gives_the_keymap_back_when_it_ends(session, tmp_path):
 
     real_apps.xterm(session, f"cat > {tmp_path / 'typed'}", "keymap")
     before = keymap(session)
-    result = agent.run("type", planner=OneActionPlanner(TypeText(content="café 東京\n")), display=session.display, out=tmp_path / "run", stop_keys="none",
-                       report=False)
+    result = agent.run("type", planner=OneActionPlanner(TypeText(content="café 東京\n")), display=session.display,
+                       out=tmp_path / "run", stop_keys="none", report=False)
     assert result.status == "done", result
     assert settled(file_bytes(tmp_path / "typed"), "café 東京\n".encode()) == "café 東京\n".encode()
     assert keymap(session) == before

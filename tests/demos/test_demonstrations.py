@@ -21,19 +21,19 @@ from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.errors import AgentError
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
+from agent.core.loop import Agent
 from agent.core.ocr import OCR
 from agent.core.planner import Reply
 from agent.core.screen import Frame
-from agent.core.loop import Agent
 from agent.demos.record import Event, Merger, crop_around, key_name
 from agent.demos.reground import CONTEXT_SIZE, Grounder, Looking, RegroundedPlanner, Target
 from agent.demos.skills import add_skill, find_skill, list_skills
 from agent.export import export
 from agent.planners.glm import interpret
-from tests.support.fakes import ScriptedScreen
 from sandbox.session import App, XSession
-from tests.support.scenarios import HEIGHT, SCENARIOS, WIDTH, gui_agent
 from tests.support import EPISODES, ROOT
+from tests.support.fakes import ScriptedScreen
+from tests.support.scenarios import HEIGHT, SCENARIOS, WIDTH, gui_agent
 
 RECORDED_AT = "700x560+40+30"
 CALL = ("import json, sys, importlib; module, name = sys.argv[1].rsplit('.', 1); "

@@ -15,10 +15,10 @@ import pytest
 
 from agent.core.episode import read_episode
 from agent.reports import write_report
-from tests.support.endpoint import ScriptedEndpoint
 from sandbox.session import XSession
-from tests.support.scenarios import HEIGHT, WIDTH, Script, gui_agent
 from tests.demos.test_demonstrations import RECORDED_AT, Person, start_recording
+from tests.support.endpoint import ScriptedEndpoint
+from tests.support.scenarios import HEIGHT, WIDTH, Script, gui_agent
 
 pytestmark = pytest.mark.xvfb  # every test here starts an X server
 

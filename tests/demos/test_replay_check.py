@@ -19,9 +19,9 @@ from agent.core.screen import Frame
 from agent.demos.reground import Looking, RegroundedPlanner
 from agent.planners.replay import ReplayPlanner, difference
 from agent.reports import write_report
+from tests.support import EPISODES
 from tests.support.fakes import FakeScreen
 from tests.support.scenarios import gui_agent
-from tests.support import EPISODES
 
 FORM = EPISODES / "form"
 WINDOW = (40, 30, 742, 615)  # the form's window, frame included, in the recorded screenshots
@@ -238,8 +238,8 @@ def test_a_re_grounded_replay_stopped_during_an_action_keeps_that_step(tmp_path)
 
     demo = EpisodeWriter(tmp_path / "demo")
     demo.header(task="t", planner="demonstration", screen={"left": 0, "top": 0, "width": 1366, "height": 768})
-    demo.step({"index": 1, "outcome": "ok", "action": TypeText(content="Ada").model_dump(), "call": "type(content='Ada')",
-               "screen": {}})
+    demo.step({"index": 1, "outcome": "ok", "action": TypeText(content="Ada").model_dump(),
+               "call": "type(content='Ada')", "screen": {}})
     demo.end("done")
     screen = FakeScreen(1366, 768)
     planner = RegroundedPlanner(read_episode(tmp_path / "demo"), {}, Looking(screen, grounder=None))

@@ -7,9 +7,8 @@ import shutil
 import pytest
 
 from agent.core.episode import read_episode
-from tests.support.scenarios import SCENARIOS, gui_agent
 from tests.support import EPISODES
-
+from tests.support.scenarios import SCENARIOS, gui_agent
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -21,8 +20,8 @@ def test_a_recorded_episode_replays_to_the_same_app_state(name, x_session, tmp_p
     workdir.mkdir()
     app = x_session.launch(scenario.app, *scenario.args(workdir), geometry=scenario.geometry)
     app.wait_ready()
-    result = gui_agent("replay", str(EPISODES / name), "--display", x_session.display, "--out", str(tmp_path / "replay"),
-                       env=x_session.env)
+    result = gui_agent("replay", str(EPISODES / name), "--display", x_session.display,
+                       "--out", str(tmp_path / "replay"), env=x_session.env)
     assert result.returncode == 0, result.stdout + result.stderr
     expected = json.loads((EPISODES / name / "outcome.json").read_text())
     assert scenario.outcome(app.record(), workdir) == expected

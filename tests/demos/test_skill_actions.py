@@ -5,9 +5,9 @@ import json
 import pytest
 
 from agent.core.episode import read_episode
+from tests.planners.test_tools import tool_reply
 from tests.support.endpoint import ScriptedEndpoint
 from tests.support.scenarios import gui_agent
-from tests.planners.test_tools import tool_reply
 
 TICK = {"name": "click_text", "params": {"text": "Subscribe"}}
 

@@ -32,7 +32,8 @@ def crop(shade: int) -> bytes:
 def click(point: list[int], info: str) -> dict:
     model = [round(point[0] * 1000 / 640), round(point[1] * 1000 / 400)]
     return {"action": {"type": "click", "point": model, "button": "left", "element_info": info},
-            "call": f"left_click(start_box='[{model[0]},{model[1]}]', element_info='{info}')", "screen": {"point": point}}
+            "call": f"left_click(start_box='[{model[0]},{model[1]}]', element_info='{info}')",
+            "screen": {"point": point}}
 
 
 def target(file: str, text: str, point: list[int]) -> dict:
@@ -48,7 +49,8 @@ def demonstration(folder: Path) -> Path:
                  "action": {"type": "type", "content": "{name}"}, "call": "type(content='{name}')", "screen": {}})
     writer.image("target-002-point.png", crop(90))
     writer.step({"index": 2, "screenshot": writer.screenshot(2, png(210)), "outcome": "ok",
-                 **click([500, 300], "Submit {name}"), "target": {"point": target("target-002-point.png", "Submit {name}", [500, 300])}})
+                 **click([500, 300], "Submit {name}"),
+                 "target": {"point": target("target-002-point.png", "Submit {name}", [500, 300])}})
     writer.end("done", "")
     (folder / "skill.json").write_text(json.dumps({"name": "send", "params": [{"name": "name", "default": "Ada"}]}))
     return folder
@@ -81,7 +83,8 @@ def test_a_repaired_step_becomes_version_2_with_its_own_files_and_the_parameter_
     step = new.steps[1]
     assert new.header["version"] == 2 and new.steps[0] == read_episode(skill / version_file(1)).steps[0]
     assert step["target"]["point"]["text"] == "Send {name}" and step["action"]["element_info"] == "Send {name}"
-    assert step["screen"] == {"point": [100, 300]} and step["call"] == "left_click(start_box='[156,750]', element_info='Send {name}')"
+    assert step["screen"] == {"point": [100, 300]}
+    assert step["call"] == "left_click(start_box='[156,750]', element_info='Send {name}')"
     assert (skill / step["screenshot"]).read_bytes() == png(230)
     assert (skill / step["target"]["point"]["crop"]).read_bytes() == crop(120)
     assert (skill / "step-002.png").read_bytes() == png(210)  # version 1's files stay

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.scenarios import gui_agent
 from tests.support import EPISODES
+from tests.support.scenarios import gui_agent
 
 FORM = EPISODES / "form"
 

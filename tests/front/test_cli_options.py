@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import pytest
-from tests.support.scenarios import gui_agent
 
 from agent import api, cli, options
 from agent.core.settings import settings
 from agent.options import AtLeast
+from tests.support.scenarios import gui_agent
 
 
 @pytest.mark.parametrize("args, problem", [

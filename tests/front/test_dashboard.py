@@ -183,7 +183,8 @@ def test_an_evaluation_writes_its_dashboard(programs, tmp_path):  # noqa: F811
     # each task's own report says first what its checker found, beside the run's own status
     wrong = (out / "xterm_title_judged_wrong" / "report.html").read_text(encoding="utf-8")
     assert re.findall(r'<dd data-field="(\w+)"', wrong)[0] == "checker"
-    assert field(wrong, "checker") == '<strong class="check-failed">failed</strong>: the end state is not the one asked for'
+    assert field(wrong, "checker") == ('<strong class="check-failed">failed</strong>: '
+                                       "the end state is not the one asked for")
     assert ">done<" in field(wrong, "status")
     assert field(wrong, "went wrong") == '<a href="#end">the end state</a>: the end state is not the one asked for'
     right = (out / "xterm_title" / "report.html").read_text(encoding="utf-8")

@@ -95,7 +95,8 @@ def test_dry_run_performs_nothing_and_records_what_it_would_do(x_session, tmp_pa
     assert result.returncode == 0, result.stderr
     record = app.record()
     assert [e for e in record["events"] if e["event"] != "quit"] == []
-    assert record["state"]["name"] == "" and record["state"]["volume"] == 50 and record["state"]["country_top"] == "Argentina"
+    state = record["state"]
+    assert state["name"] == "" and state["volume"] == 50 and state["country_top"] == "Argentina"
     steps = read_episode(tmp_path / "run").steps
     assert [s["outcome"] for s in steps] == ["ok"] * len(replies)
     assert steps[0]["screen"]["point"] and steps[5]["screen"]["end"]

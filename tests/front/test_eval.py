@@ -18,11 +18,11 @@ from agent.core.episode import read_episode
 from agent.core.errors import InstructionError
 from agent.evaluate import ModelOptions, SuiteProgress, evaluate, print_summary
 from agent.planners.instructions import parse_instruction
-from tests.support.endpoint import ScriptedEndpoint
-from tests.support.scenarios import gui_agent
-from tests.front.test_report import field
 from sandbox.session import PROJECT_ROOT, SandboxError, XSession
 from sandbox.tasks import APPS, EndState, load_tasks, start
+from tests.front.test_report import field
+from tests.support.endpoint import ScriptedEndpoint
+from tests.support.scenarios import gui_agent
 
 TASKS = load_tasks()
 BY_NAME = {task.name: task for task in TASKS}

@@ -16,20 +16,19 @@ import pytest
 from PIL import Image
 
 from agent.cli import main
-from agent.core.episode import EpisodeWriter
+from agent.core.episode import EpisodeWriter, read_episode
+from agent.core.errors import EpisodeError
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
-from agent.core.errors import EpisodeError
 from agent.core.loop import Agent, Limits
-from agent.export import export
-from agent.core.episode import read_episode
 from agent.core.planner import Reply
 from agent.demos.skills import add_skill, list_skills
+from agent.export import export
 from agent.planners.glm import GLMConfig, GLMPlanner, interpret
+from tests.support import EPISODES
 from tests.support.endpoint import ScriptedEndpoint
 from tests.support.fakes import FakeScreen
 from tests.support.scenarios import gui_agent
-from tests.support import EPISODES
 
 BOX = "<|begin_of_box|>{}<|end_of_box|>"
 # Invented replies in GLM-4.5V's output format (reasoning split off by the server, box tokens kept).
@@ -102,7 +101,8 @@ def test_each_step_is_what_the_agent_sent_and_what_the_model_replied(tmp_path):
         REPLIES[0]["content"]
     assert samples[2]["messages"][1]["content"] == REPLIES[3]["content"]  # its <think> was inline already
     assert "{{NAME}}" in samples[1]["messages"][1]["content"]  # a secret stays its placeholder
-    assert result.images == len({name for s in samples for name in s["images"]}) < sum(len(s["images"]) for s in samples)
+    distinct = {name for s in samples for name in s["images"]}
+    assert result.images == len(distinct) < sum(len(s["images"]) for s in samples)
     assert "sk-test" not in (tmp_path / "data" / "train.jsonl").read_text()
 
 
@@ -128,7 +128,8 @@ def test_only_runs_that_ended_done_unless_all_and_the_rest_are_named(tmp_path, c
     glm_run(tmp_path / "limited", REPLIES[:1] * 2, max_steps=2)  # ends step_limit
     shutil.copytree(EPISODES / "form", tmp_path / "form")
     form = tmp_path / "form" / "episode.jsonl"
-    form.write_text(form.read_text(encoding="utf-8").replace('"planner": "glm"', '"planner": "tools"'), encoding="utf-8")
+    tools = form.read_text(encoding="utf-8").replace('"planner": "glm"', '"planner": "tools"')
+    form.write_text(tools, encoding="utf-8")
 
     assert main(["export", str(tmp_path / "limited"), str(tmp_path / "form"), "--out", str(tmp_path / "a.jsonl")]) == 1
     printed = " ".join(capsys.readouterr().out.split())
@@ -157,7 +158,8 @@ def test_an_embedded_planner_run_exports_as_samples_whose_answers_are_its_action
         user, answer = (message["content"] for message in sample["messages"])
         assert user.startswith("You are a GUI agent") and f"# Task:\n{task}" in user
         assert len(sample["images"]) == 1 + min(number, 4)
-        assert (tmp_path / "data" / sample["images"][-1]).read_bytes() == (tmp_path / "run" / step["screenshot"]).read_bytes()
+        shown = (tmp_path / "data" / sample["images"][-1]).read_bytes()
+        assert shown == (tmp_path / "run" / step["screenshot"]).read_bytes()
         decision = interpret(Reply(answer))
         assert [json.loads(a.model_dump_json()) for a in decision.actions] == \
             [step["action"], *(then["action"] for then in step.get("then", []))]

@@ -7,8 +7,8 @@ import dataclasses
 import ipaddress
 import json
 import os
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +31,8 @@ COMPARED = ("task", "passed", "status", "steps")
 def runtime():
     """One local runtime of 2 CPUs for the module's in-process evaluations (each would start its own)."""
     with loopback_only(ray):
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="ERROR")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=True,
+                 logging_level="ERROR")
     yield
     ray.shutdown()
 

@@ -14,8 +14,8 @@ from PIL import Image
 from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.errors import EpisodeError
 from agent.reports import step_markers, write_animation, write_report
-from tests.support.scenarios import gui_agent
 from tests.support import EPISODES
+from tests.support.scenarios import gui_agent
 
 FORM = EPISODES / "form"
 FORM_STEPS = 12
@@ -257,19 +257,22 @@ def test_each_action_is_shown_close_up_before_and_after_where_it_acted(form_run)
     episode = read_episode(form_run)
     shown = 0
     for position, step in enumerate(episode.steps):
-        card = page[page.index(f'id="step-{step["index"]}"'):page.index("</section>", page.index(f'id="step-{step["index"]}"'))]
+        start = page.index(f'id="step-{step["index"]}"')
+        card = page[start:page.index("</section>", start)]
         figures = CLOSE_UP.findall(card)
         if not figures:
             continue
         shown += 1
         before = cv2.imread(str(form_run / step["screenshot"]))
         following = episode.steps[position + 1]["screenshot"]
-        assert [(when, source) for when, source, *_ in figures] == [("before", step["screenshot"]), ("after", following)]
+        pairs = [(when, source) for when, source, *_ in figures]
+        assert pairs == [("before", step["screenshot"]), ("after", following)]
         crops = {}
         for when, source, x0, y0, x1, y1, src in figures:
             x0, y0, x1, y1 = map(int, (x0, y0, x1, y1))
             crop = cv2.imread(str(form_run / unquote(src)))
-            assert np.array_equal(crop, cv2.imread(str(form_run / source))[y0:y1, x0:x1]), f"step {step['index']} {when}"
+            whole = cv2.imread(str(form_run / source))
+            assert np.array_equal(crop, whole[y0:y1, x0:x1]), f"step {step['index']} {when}"
             assert x1 - x0 >= 360 and y1 - y0 >= 200
             crops[when] = (x0, y0, x1, y1), crop
         region = crops["before"][0]
@@ -280,7 +283,8 @@ def test_each_action_is_shown_close_up_before_and_after_where_it_acted(form_run)
         changed[region[1]:region[3], region[0]:region[2]] = False
         if changed.any():
             ys, xs = np.nonzero(changed)
-            points = [(m.x, m.y) for m in step_markers(step, episode.header["screen"], before.shape[1], before.shape[0])]
+            markers = step_markers(step, episode.header["screen"], before.shape[1], before.shape[0])
+            points = [(m.x, m.y) for m in markers]
             assert points and min(max(abs(x - px) - 360, abs(y - py) - 200) for x, y in zip(xs, ys)
                                   for px, py in points) >= 0, f"step {step['index']}"
     assert shown == FORM_STEPS - 2
@@ -294,7 +298,8 @@ def test_a_close_up_next_to_the_screen_edge_is_moved_onto_it_whole(tmp_path):
         episode.screenshot(index, png_bytes(800, 600))
     episode.step({"index": 1, "screenshot": "step-001.png", "outcome": "ok", "call": "left_click(...)",
                   "action": {"type": "click", "point": [994, 5], "button": "left"}, "screen": {"point": [795, 3]}})
-    episode.step({"index": 2, "screenshot": "step-002.png", "outcome": "ok", "call": "DONE()", "action": {"type": "done"}})
+    episode.step({"index": 2, "screenshot": "step-002.png", "outcome": "ok", "call": "DONE()",
+                  "action": {"type": "done"}})
     episode.end("done", screenshot="step-002.png")
     page = write_report(tmp_path).read_text(encoding="utf-8")
     assert [figure[2:6] for figure in CLOSE_UP.findall(page)] == [("440", "0", "800", "200")] * 2
@@ -345,7 +350,8 @@ def test_a_single_file_report_holds_every_image_and_renders_alone(form_run, tmp_
     shutil.copy(report, alone)
     page = alone.read_text(encoding="utf-8")
     sources = re.findall(r'src="([^"]+)"', page)
-    assert sources and all(source.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for source in sources)
+    assert sources
+    assert all(source.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for source in sources)
     assert all(link.startswith("#") for link in re.findall(r'href="([^"]+)"', page))
     assert len(sources) == 2 * (FORM_STEPS + 1) + 2 * (FORM_STEPS - 2)  # thumbnails and full size, close-ups
     assert not (form_run / "report-thumbs").exists() and "Every image is inside this page." in page
@@ -374,7 +380,8 @@ def several_actions_run(folder: Path) -> Path:
                    screen={"left": 0, "top": 0, "width": 800, "height": 600, "image_width": 800, "image_height": 600})
     typed = np.full((600, 800, 3), 200, np.uint8)
     cv2.putText(typed, "hello", (60, 110), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
-    shots = [png_bytes(800, 600), cv2.imencode(".png", typed)[1].tobytes()] + [cv2.imencode(".png", typed)[1].tobytes()] * 2
+    typed_png = cv2.imencode(".png", typed)[1].tobytes()
+    shots = [png_bytes(800, 600), typed_png] + [typed_png] * 2
     for index, png in enumerate(shots, 1):
         episode.screenshot(index, png)
 
@@ -391,7 +398,8 @@ def several_actions_run(folder: Path) -> Path:
                   "then": [click(200, 300, False), click(300, 300, False), click(400, 300, False)]})
     refused = click(600, 300, None) | {"outcome": "refused", "error": "needs confirmation: it was refused"}
     episode.step({"index": 3, "screenshot": "step-003.png", **click(500, 300, True), "then": [refused]})
-    episode.step({"index": 4, "screenshot": "step-004.png", "outcome": "ok", "call": "DONE()", "action": {"type": "done"}})
+    episode.step({"index": 4, "screenshot": "step-004.png", "outcome": "ok", "call": "DONE()",
+                  "action": {"type": "done"}})
     episode.end("done")
     return folder
 
@@ -403,7 +411,8 @@ def card_of(page: str, index: int) -> str:
 
 def numbered_rings(html: str) -> list[tuple[float, float, int]]:
     return [(float(x), float(y), int(number)) for x, y, number in re.findall(
-        r'<g class="action"[^>]*><title>[^<]*</title><circle cx="([\d.]+)" cy="([\d.]+)".*?<text [^>]*>(\d+)</text></g>', html)]
+        r'<g class="action"[^>]*><title>[^<]*</title><circle cx="([\d.]+)" cy="([\d.]+)"'
+        r'.*?<text [^>]*>(\d+)</text></g>', html)]
 
 
 def test_a_step_of_several_actions_shows_every_one(tmp_path):

@@ -8,8 +8,6 @@ import sys
 import textwrap
 
 import pytest
-from tests.support.endpoint import ScriptedEndpoint
-from tests.support.fakes import FakeScreen
 
 import agent
 from agent.cli import build_parser
@@ -17,6 +15,8 @@ from agent.core.errors import AgentError
 from agent.core.executors import RecordingComputer
 from agent.core.geometry import Monitor
 from agent.planners import dialects
+from tests.support.endpoint import ScriptedEndpoint
+from tests.support.fakes import FakeScreen
 
 TOY = '''
 """A toy dialect: the task and the calls done so far as JSON; one JSON object back,
@@ -38,7 +38,8 @@ class ToyPlanner(Dialect):
         self.done = []
 
     def decide(self, task, frame, feedback=None):
-        prompt = json.dumps({"task": task, "done": self.done, "feedback": feedback, "screen": [frame.width, frame.height]})
+        prompt = json.dumps({"task": task, "done": self.done, "feedback": feedback,
+                             "screen": [frame.width, frame.height]})
         body = self.transport.body([{"role": "user", "content": prompt}])
 
         def read(response, attempts):
@@ -63,7 +64,8 @@ class ToyPlanner(Dialect):
         return Decision(reply, action, said.get("say", ""), None)
 '''
 
-CLICK = json.dumps({"say": "the middle", "do": "left_click", "with": {"start_box": [500, 500], "element_info": "middle"}})
+CLICK = json.dumps({"say": "the middle", "do": "left_click",
+                    "with": {"start_box": [500, 500], "element_info": "middle"}})
 DONE = json.dumps({"say": "clicked", "do": "DONE"})
 
 

@@ -1,8 +1,17 @@
 import pytest
 
 from agent.core.errors import InstructionError
-from agent.planners.instructions import (ClickOn, Press, ScrollIn, SelectFrom, SetTick, TypeInto, WaitFor, parse_instruction,
-                                split_clauses)
+from agent.planners.instructions import (
+    ClickOn,
+    Press,
+    ScrollIn,
+    SelectFrom,
+    SetTick,
+    TypeInto,
+    WaitFor,
+    parse_instruction,
+    split_clauses,
+)
 
 
 @pytest.mark.parametrize("text, clause", [

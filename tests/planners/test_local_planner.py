@@ -131,7 +131,8 @@ def test_a_model_click_25px_off_a_labelled_button_is_snapped_onto_it(snap, x_ses
     x, y, w, h = app.wait_ready()["widgets"]["submit"]
     off = (x + w / 2, y + h / 2 + 25)  # 25 px below the button's centre: outside it, on the window background
     point = f"[{round(off[0] / WIDTH * 1000)},{round(off[1] / HEIGHT * 1000)}]"
-    reply = f"Submit the form. <|begin_of_box|>left_click(start_box='{point}', element_info='Submit button')<|end_of_box|>"
+    reply = (f"Submit the form. <|begin_of_box|>left_click(start_box='{point}', element_info='Submit button')"
+             "<|end_of_box|>")
     with ScriptedEndpoint([reply, "DONE()"]) as endpoint:
         args = ["--no-snap"] if not snap else []
         result = gui_agent("run", "submit the form", "--base-url", endpoint.url, "--display", x_session.display,

@@ -65,7 +65,8 @@ def test_each_step_is_one_user_message_with_history_capped_at_four_half_size_ima
     assert requests[5]["messages"][0]["content"][-1]["type"] == "image_url"
     last = text_of(requests[5])
     assert "# Task:\nPress OK" in last and "# Task Platform\nUbuntu" in last and "### left_drag" in last
-    assert "step 1: Screenshot:(Omitted in context.) Thought: Click it.\nAction: left_click(start_box='[500,500]'" in last
+    assert ("step 1: Screenshot:(Omitted in context.) Thought: Click it.\n"
+            "Action: left_click(start_box='[500,500]'") in last
     assert "step 2: Screenshot:" in last and "step 2: Screenshot: (omitted" not in last
     assert "Memory:\n[{\"clicked\": \"4\"}]" in last
     assert "The button is there" not in last  # hidden reasoning never goes back as history

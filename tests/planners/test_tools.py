@@ -6,8 +6,20 @@ import json
 import jsonschema
 import pytest
 
-from agent.core.actions import (GLM_CALLS, Click, Done, DoubleClick, Drag, Fail, Hover, Key, RunSkill, Scroll,
-                           TypeText, Wait)
+from agent.core.actions import (
+    GLM_CALLS,
+    Click,
+    Done,
+    DoubleClick,
+    Drag,
+    Fail,
+    Hover,
+    Key,
+    RunSkill,
+    Scroll,
+    TypeText,
+    Wait,
+)
 from agent.core.episode import EpisodeWriter, read_episode
 from agent.core.errors import EndpointError, FormatError
 from agent.core.executors import RecordingComputer
@@ -16,13 +28,20 @@ from agent.core.loop import Agent, Limits
 from agent.core.planner import Reply
 from agent.core.screen import Frame
 from agent.planners.glm import GLMConfig
-from agent.planners.glm_tools import (OMITTED, ToolsConfig, ToolsPlanner, actions_from_tool_calls, interpret_tools,
-                         parse_glm_tool_text, tool_definitions)
+from agent.planners.glm_tools import (
+    OMITTED,
+    ToolsConfig,
+    ToolsPlanner,
+    actions_from_tool_calls,
+    interpret_tools,
+    parse_glm_tool_text,
+    tool_definitions,
+)
 from agent.planners.reply import parse_reply
+from tests.support import EPISODES
 from tests.support.endpoint import ScriptedEndpoint
 from tests.support.fakes import FakeScreen, synthetic_frame
 from tests.support.scenarios import HEIGHT, WIDTH, Script, centre, gui_agent
-from tests.support import EPISODES
 
 SCREENSHOT = EPISODES / "form" / "step-001.png"  # a real 1366x768 sandbox screen
 
@@ -95,7 +114,8 @@ def test_skills_are_offered_in_both_dialects_only_when_given():
     from agent.planners.prompt import action_space_text
 
     tools = {tool["function"]["name"]: tool["function"] for tool in tool_definitions(SKILLS)}
-    assert list(tools)[-1] == "skill" and "- click_text(text: str, double: bool = False)" in tools["skill"]["description"]
+    assert list(tools)[-1] == "skill"
+    assert "- click_text(text: str, double: bool = False)" in tools["skill"]["description"]
     jsonschema.Draft202012Validator.check_schema(tools["skill"]["parameters"])
     text = action_space_text(SKILLS)
     assert "### skill\nCall rule: `skill(name='', params='{}')`" in text
@@ -559,7 +579,8 @@ def test_a_resumed_tools_run_asks_with_the_conversation_it_would_have_had(tmp_pa
         answered += [message["tool_call_id"]] if message["role"] == "tool" else []
     assert answered == calls
     roles = [m["role"] for m in uninterrupted["messages"]]
-    assert roles == ["user", "assistant", "tool", "tool", "user", "assistant", "tool", "user", "assistant", "tool", "user"]
+    assert roles == ["user", "assistant", "tool", "tool", "user", "assistant", "tool", "user", "assistant", "tool",
+                     "user"]
     assert sum(images(m) for m in endpoint.requests[0]["messages"]) == 4
     assert [s["index"] for s in read_episode(tmp_path / "run").steps] == [1, 2, 3, 4]
 
@@ -619,7 +640,8 @@ def test_gui_agent_resume_continues_a_tools_run_in_the_tools_dialect(x_session, 
     app = x_session.launch("form", geometry="700x560+40+30")
     app.wait_ready()
     script = Script(app)
-    name = lambda request: tool_reply(("left_click", {"start_box": at(script, "name_entry")}), ("type", {"content": "Ada"}))
+    def name(request):
+        return tool_reply(("left_click", {"start_box": at(script, "name_entry")}), ("type", {"content": "Ada"}))
     secret = ("--secret", "CODE=hunter2-code")  # invented; given, never used, so the model is told of it
     told = "(secrets given: {{CODE}})."
     with ScriptedEndpoint([name, tool_reply(("key", {"keys": "tab"}))]) as endpoint:
@@ -695,7 +717,8 @@ def test_glm_tags_leaked_into_a_tool_call_are_read_back_into_arguments():
     leaked = {"function": {"name": "scroll\n<arg_key>start_box</arg_key>\n<arg_value>[114, 167]",
                            "arguments": '{"element_info": "list<arg_key>step</arg_key><arg_value>3</arg_value>", '
                                         '"direction": "down"}'}}
-    assert actions_from_tool_calls([leaked]) == [Scroll(point=(114, 167), direction="down", steps=3, element_info="list")]
+    scrolled = Scroll(point=(114, 167), direction="down", steps=3, element_info="list")
+    assert actions_from_tool_calls([leaked]) == [scrolled]
     hold = {"function": {"name": "left_click", "arguments": '{"start_box": [1, 2], "hold_keys": "ctrl"}'}}
     with pytest.raises(FormatError, match="takes no hold_keys"):  # a plain click is not what was meant
         actions_from_tool_calls([hold])

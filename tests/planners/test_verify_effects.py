@@ -4,8 +4,8 @@
 import sys
 import time
 
-from tests.support import real_apps
 from agent.core.episode import read_episode
+from tests.support import real_apps
 from tests.support.scenarios import gui_agent
 
 # A dialog whose Save button is greyed out until a name is typed, and then for a while more (as an app

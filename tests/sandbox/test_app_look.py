@@ -9,7 +9,6 @@ import pytest
 
 from sandbox.apps import look
 from sandbox.session import SandboxError, XSession
-
 from tests.support.scenarios import HEIGHT, WIDTH
 
 # The system's rules with nothing but fonts-dejavu-core: the machine before desktop apps brought fonts.

@@ -7,12 +7,12 @@ The same scenarios drive the end-to-end tests and `tests/make_episodes.py`.
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from tests.support.endpoint import ScriptedEndpoint
 from sandbox.session import App, XSession
+from tests.support.endpoint import ScriptedEndpoint
 
 WIDTH, HEIGHT = 1366, 768
 
