@@ -12,9 +12,10 @@ demo: install
 test: install
 	$(PYTHON) -m pytest -q
 
-# every test that starts no X server (those are marked xvfb): a minute at most
+# every test that starts no X server (those are marked xvfb): a minute at most, on one worker per CPU (each
+# test file on one worker, as some count what their tests tried)
 test-fast: install
-	$(PYTHON) -m pytest -q -m "not xvfb"
+	$(PYTHON) -m pytest -q -m "not xvfb" -n auto --dist loadfile
 
 # ruff (lint and import order) over all the Python, mypy over the packages; both read pyproject.toml
 lint: install

@@ -134,8 +134,9 @@ class XSession:
         with os.fdopen(read_fd) as pipe:
             number = pipe.readline().strip()
         if not number:
+            said = (self._tmp / "xvfb.log").read_text(errors="replace")[-300:].strip()  # before stop() removes it
             self.stop()
-            raise SandboxError(f"Xvfb did not start: {(self._tmp / 'xvfb.log').read_text()[-300:]}")
+            raise SandboxError(f"Xvfb did not start: {' '.join(said.split()) or 'it said nothing'}")
         self.display = f":{number}"
         pythonpath = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
         self.env = {**os.environ, "DISPLAY": self.display, "XAUTHORITY": str(xauthority), "PYTHONPATH": pythonpath}

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from agent.core import actions as a
 from agent.core.errors import FormatError
+from agent.core.shown import one_line
 
 BOX_OPEN, BOX_CLOSE = "<|begin_of_box|>", "<|end_of_box|>"
 THINK = re.compile(r"<think>(.*?)</think>", re.S)
@@ -347,8 +348,8 @@ def build_action(name: str, args: dict) -> a.Action:
     call = a.GLM_CALL[name.lower()]
     if unknown := sorted(name for name, value in args.items() if value not in ("", None)
                          and name not in {param.name for param in call.params}):
-        raise FormatError(f"{call.name}(...) takes no {', '.join(unknown)} (it would be ignored, and the action "
-                          f"might not be the one meant); "
+        raise FormatError(f"{call.name}(...) takes no {', '.join(map(one_line, unknown))} (it would be ignored, "
+                          f"and the action might not be the one meant); "
                           f"its arguments: {', '.join(p.name for p in call.params) or 'none'}")
     values = {}
     for param in call.params:

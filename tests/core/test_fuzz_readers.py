@@ -9,7 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent.core.console import console, show_error
@@ -150,6 +150,7 @@ def test_the_skill_reader_reads_or_refuses_in_one_line(tmp_path_factory, changes
                                     fragment), max_size=3)
        .map(lambda pairs: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in pairs) + "}") | fragment,
        encoded_twice=st.booleans())
+@example(name="left_click", arguments='{"start_box": "[1,2]", "\\n": 1}', encoded_twice=False)  # once found: a key \n
 def test_the_tool_call_parser_reads_or_refuses_in_one_line(name, arguments, encoded_twice):
     counted["tool calls"] += 1
     try:

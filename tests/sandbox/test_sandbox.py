@@ -103,6 +103,13 @@ def test_a_bad_size_is_a_one_line_usage_error():
         "gui-agent sandbox: error: argument --size: 'big' is not WIDTHxHEIGHT, e.g. 1366x768")
 
 
+def test_an_xvfb_that_does_not_start_is_a_one_line_error_with_what_it_said():
+    result = gui_agent("sandbox", "--apps", "form", "--", "true", env=dict(os.environ))  # the refusing Xvfb
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    assert (result.stdout + result.stderr).strip() == (
+        "error: Xvfb did not start: this test starts an X server: mark it xvfb (tests/conftest.py)")
+
+
 def test_run_without_a_display_is_a_one_line_error():
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     result = gui_agent("run", "do it", "--base-url", "http://127.0.0.1:9/v1", env=env)
