@@ -65,8 +65,8 @@ def red_in(frame) -> bool:
 def settled_after_a_key(screen: Screen, x_session, timeout: float = 3.0):
     screen.settle(screen.capture())  # nothing left to draw from before
     before = screen.capture()
+    started = time.monotonic()  # before the key: the app gets it while xdotool is still running
     xdotool(x_session, "key", "a")
-    started = time.monotonic()
     frame, settled = screen.settle(before, timeout=timeout)
     return frame, settled, frame.captured_at - started
 
